@@ -31,6 +31,11 @@ public:
         case errc::duplicate_key: return "duplicate key";
         case errc::text_too_long: return "text too long";
         case errc::missing_nul: return "key=value pair not NUL-terminated";
+        case errc::opcode_mismatch: return "opcode does not match the PDU type";
+        case errc::wrong_direction: return "PDU sent in the wrong direction";
+        case errc::flags_inconsistent: return "inconsistent header flags";
+        case errc::ahs_duplicate: return "duplicate AHS type";
+        case errc::lun_unsupported: return "unsupported LUN addressing";
         }
         return "unknown iscsi-pdu error";
     }

@@ -28,6 +28,12 @@ enum class errc {
     duplicate_key,
     text_too_long,
     missing_nul,
+    // typed PDU codec (RFC 7143 §11)
+    opcode_mismatch,            // BHS opcode is not the one of the PDU type decoded
+    wrong_direction,            // initiator opcode where a target PDU is expected, or vice versa
+    flags_inconsistent,         // flag combination the RFC forbids (e.g. S without F, O with U)
+    ahs_duplicate,              // the same AHS type twice
+    lun_unsupported,            // LUN addressing method or level not understood
 };
 
 const std::error_category& pdu_category() noexcept;
