@@ -36,6 +36,8 @@ public:
         case errc::flags_inconsistent: return "inconsistent header flags";
         case errc::ahs_duplicate: return "duplicate AHS type";
         case errc::lun_unsupported: return "unsupported LUN addressing";
+        case errc::negotiation_violation: return "answer violates the key's negotiation rule";
+        case errc::key_not_allowed: return "key not allowed from this sender";
         }
         return "unknown iscsi-pdu error";
     }

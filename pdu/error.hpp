@@ -34,6 +34,9 @@ enum class errc {
     flags_inconsistent,         // flag combination the RFC forbids (e.g. S without F, O with U)
     ahs_duplicate,              // the same AHS type twice
     lun_unsupported,            // LUN addressing method or level not understood
+    // key negotiation (RFC 7143 §6.2, §13)
+    negotiation_violation,      // answer breaks the key's result function or was not offered
+    key_not_allowed,            // key sent by a party that may not send it
 };
 
 const std::error_category& pdu_category() noexcept;
