@@ -55,6 +55,7 @@ struct key_def {
     std::uint64_t min = 0;                // numeric: legal range
     std::uint64_t max = 0;
     std::string_view default_value = {};  // RFC default, empty when none
+    std::string_view values = {};         // list/enumerated keys: the RFC's values, comma-separated
     bool obsolete = false;                // §13.25: answered with Reject
     bool declarative() const noexcept { return rule == merge_rule::declarative; }
 };
