@@ -121,6 +121,13 @@ enum class login_stage : std::uint8_t {
     full_feature_phase = 3,
 };
 
+// Byte 1 of Login Request and Response (§11.12.1-3): T, C, CSG, NSG.
+// decode_login_flags: errc::flags_inconsistent for T with C, errc::field_out_of_range
+// for the reserved stage 2 in CSG (or in NSG when T is set; NSG is ignored otherwise).
+std::uint8_t encode_login_flags(bool transit, bool cont, login_stage csg, login_stage nsg) noexcept;
+std::error_code decode_login_flags(std::uint8_t flags, bool& transit, bool& cont, login_stage& csg,
+                                   login_stage& nsg) noexcept;
+
 // §11.12 Login Request (the I bit is always 1).
 struct login_request {
     static constexpr opcode op = opcode::login_request;
