@@ -115,9 +115,15 @@ std::error_code check_value(const key_def& key, std::string_view value)
         return parse_number(value, key.min, key.max, n);
     }
     case numeric_range: {
+        // A range when offered, one number when answered (and as the default).
         std::uint64_t lo = 0, hi = 0;
-        if (auto ec = parse_range(value, lo, hi))
+        if (value.find('~') == std::string_view::npos) {
+            if (auto ec = parse_number(value, lo))
+                return ec;
+            hi = lo;
+        } else if (auto ec = parse_range(value, lo, hi)) {
             return ec;
+        }
         if (lo < key.min || hi > key.max)
             return errc::number_out_of_range;
         return {};

@@ -36,7 +36,9 @@ std::error_code check_key(std::string_view key) noexcept
         return errc::key_syntax;
     if (key.size() > max_key_length)
         return errc::key_too_long;
-    if (!is_upper(key[0]))
+    // §6.1 asks for a capital first letter, yet §13.24 defines iSCSIProtocolLevel:
+    // accept any letter.
+    if (!is_upper(key[0]) && !(key[0] >= 'a' && key[0] <= 'z'))
         return errc::key_syntax;
     std::size_t i = 1;
     // X# keys (IANA-registered extensions) carry '#' after the X; X- keys
