@@ -1,6 +1,6 @@
 #include "iscsi/chap.hpp"
 
-#include "iscsi/binary_value.hpp"
+#include "pdu/text.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 // EVP_sha3_256: OpenSSL >= 1.1.1, LibreSSL >= 3.8.0.
@@ -92,27 +93,28 @@ std::string_view trim(std::string_view s) noexcept
     return s;
 }
 
-// Numerical value (RFC 7143 §6.1): decimal or 0x-hex, bounded to `max`.
+// Numerical value (RFC 7143 §6.1): decimal, 0x-hex or 0b-base64, bounded to `max`.
 bool parse_small_number(std::string_view s, unsigned max, unsigned& out) noexcept
 {
-    unsigned base = 10;
-    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s.remove_prefix(2);
-    }
-    if (s.empty() || s.size() > 8) return false;
-    unsigned v = 0;
-    for (const char c : s) {
-        unsigned d;
-        if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
-        else if (base == 16 && c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a' + 10);
-        else if (base == 16 && c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A' + 10);
-        else return false;
-        v = v * base + d;
-        if (v > max) return false;
-    }
-    out = v;
+    std::uint64_t v = 0;
+    if (pdu::parse_number(s, 0, max, v)) return false;
+    out = static_cast<unsigned>(v);
     return true;
+}
+
+// Binary values (RFC 7143 §6.1) through the shared pdu/ text codec.
+std::error_code decode_binary(std::string_view text, std::vector<std::uint8_t>& out)
+{
+    std::vector<std::byte> raw;
+    if (auto ec = pdu::parse_binary(text, raw, chap_max_binary)) return ec;
+    out.resize(raw.size());
+    if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
+    return {};
+}
+
+std::string encode_hex(std::span<const std::uint8_t> bytes)
+{
+    return pdu::encode_hex(std::as_bytes(bytes));
 }
 
 bool default_random(std::span<std::uint8_t> out)
@@ -231,13 +233,8 @@ std::error_code chap_parse_identifier(std::string_view text, std::uint8_t& id)
 std::error_code chap_parse_challenge(std::string_view text, std::vector<std::uint8_t>& out)
 {
     if (text.empty()) return chap_errc::missing_key;
-    switch (decode_binary_value(text, chap_max_binary, out)) {
-    case binary_value_status::ok: break;
-    case binary_value_status::too_long: return chap_errc::challenge_too_long;
-    case binary_value_status::empty: return chap_errc::challenge_too_short;
-    case binary_value_status::bad_prefix:
-    case binary_value_status::bad_digit: return chap_errc::bad_challenge;
-    }
+    if (const auto ec = decode_binary(text, out))
+        return ec == pdu::errc::value_too_long ? chap_errc::challenge_too_long : chap_errc::bad_challenge;
     if (out.size() < chap_min_challenge) return chap_errc::challenge_too_short;
     return {};
 }
@@ -270,8 +267,7 @@ std::error_code chap_verify_response(chap_algorithm a, std::uint8_t id, const ch
 {
     if (response_text.empty()) return chap_errc::missing_key;
     std::vector<std::uint8_t> got;
-    if (decode_binary_value(response_text, chap_max_binary, got) != binary_value_status::ok ||
-        got.size() != chap_digest_length(a))
+    if (decode_binary(response_text, got) || got.size() != chap_digest_length(a))
         return chap_errc::bad_response;
     std::vector<std::uint8_t> expected;
     if (auto ec = chap_compute_response(a, id, secret, challenge, expected)) return ec;
@@ -349,14 +345,14 @@ std::error_code chap_initiator::respond(std::string_view chap_a, std::string_vie
 
     chap_reply reply;
     reply.n = config_.initiator.name;
-    reply.r = encode_hex_value(response);
+    reply.r = encode_hex(response);
     if (config_.target) {
         if (auto ec = chap_make_challenge(*chosen, config_.random, our_id_, our_challenge_))
             return fail(ec);
         // RFC 7143 §12.1.3: the challenge of one direction must not be reused in the other.
         if (our_challenge_ == challenge) return fail(chap_errc::reflected_challenge);
         reply.i = std::to_string(our_id_);
-        reply.c = encode_hex_value(our_challenge_);
+        reply.c = encode_hex(our_challenge_);
     }
     out = std::move(reply);
     chosen_ = chosen;

@@ -1,7 +1,7 @@
 // CHAP (RFC 7143 §12.1.3, RFC 1994): algorithms, binary values, known answers, the
 // initiator's exchange one-way and mutual against a simulated target.
-#include "iscsi/binary_value.hpp"
 #include "iscsi/chap.hpp"
+#include "pdu/text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,7 +23,11 @@ std::vector<std::uint8_t> bytes_0_to_15()
     return v;
 }
 
-std::string hex_of(const std::vector<std::uint8_t>& v) { return encode_hex_value(v); }
+std::string hex_of(const std::vector<std::uint8_t>& v) { return ivs::pdu::encode_hex(std::as_bytes(std::span(v))); }
+std::string base64_of(const std::vector<std::uint8_t>& v)
+{
+    return ivs::pdu::encode_base64(std::as_bytes(std::span(v)));
+}
 
 chap_initiator_config one_way_config(std::vector<chap_algorithm> algs = chap_default_algorithms())
 {
@@ -96,48 +100,40 @@ TEST_CASE("CHAP algorithm numbers, names and digest lengths", "[chap]")
     CHECK(chap_algorithm_list(list) == "7,5");  // unchanged on failure
 }
 
-TEST_CASE("binary values: hex and base64 (RFC 7143 §6.1)", "[chap]")
+TEST_CASE("CHAP_C and CHAP_I value forms (RFC 7143 §6.1)", "[chap]")
 {
-    std::vector<std::uint8_t> out;
+    std::vector<std::uint8_t> c;
     const std::vector<std::uint8_t> deadbeef01{0xde, 0xad, 0xbe, 0xef, 0x01};
+    REQUIRE_FALSE(chap_parse_challenge("0xdeadbeef01", c));
+    CHECK(c == deadbeef01);
+    REQUIRE_FALSE(chap_parse_challenge("0XDEADBEEF01", c));
+    CHECK(c == deadbeef01);
+    REQUIRE_FALSE(chap_parse_challenge("0b3q2+7wE=", c));
+    CHECK(c == deadbeef01);
+    REQUIRE_FALSE(chap_parse_challenge("0x123", c));  // odd digit count: 0x0123
+    CHECK(c == std::vector<std::uint8_t>{0x01, 0x23});
+    REQUIRE_FALSE(chap_parse_challenge("0x" + std::string(2048, '7'), c));
+    CHECK(c.size() == 1024);
 
-    CHECK(decode_binary_value("0xdeadbeef01", 16, out) == binary_value_status::ok);
-    CHECK(out == deadbeef01);
-    CHECK(decode_binary_value("0XDEADBEEF01", 16, out) == binary_value_status::ok);
-    CHECK(out == deadbeef01);
-    CHECK(decode_binary_value("0x123", 16, out) == binary_value_status::ok);  // odd: 0x0123
-    CHECK(out == std::vector<std::uint8_t>{0x01, 0x23});
-    CHECK(decode_binary_value("0b3q2+7wE=", 16, out) == binary_value_status::ok);
-    CHECK(out == deadbeef01);
-    CHECK(decode_binary_value("0B3q2+7wE", 16, out) == binary_value_status::ok);  // no padding
-    CHECK(out == deadbeef01);
+    CHECK(chap_parse_challenge("", c) == chap_errc::missing_key);
+    CHECK(chap_parse_challenge("0x", c) == chap_errc::bad_challenge);
+    CHECK(chap_parse_challenge("0b", c) == chap_errc::bad_challenge);
+    CHECK(chap_parse_challenge("deadbeef", c) == chap_errc::bad_challenge);
+    CHECK(chap_parse_challenge("0xdeadbeeg", c) == chap_errc::bad_challenge);
+    CHECK(chap_parse_challenge("0b3q2+7w!=", c) == chap_errc::bad_challenge);
+    CHECK(chap_parse_challenge("0x" + std::string(2049, '7'), c) == chap_errc::challenge_too_long);
 
-    CHECK(decode_binary_value("", 16, out) == binary_value_status::bad_prefix);
-    CHECK(decode_binary_value("deadbeef", 16, out) == binary_value_status::bad_prefix);
-    CHECK(decode_binary_value("0c1234", 16, out) == binary_value_status::bad_prefix);
-    CHECK(decode_binary_value("0x", 16, out) == binary_value_status::empty);
-    CHECK(decode_binary_value("0b", 16, out) == binary_value_status::empty);
-    CHECK(decode_binary_value("0b==", 16, out) == binary_value_status::empty);
-    CHECK(decode_binary_value("0xdeadbeeg", 16, out) == binary_value_status::bad_digit);
-    CHECK(decode_binary_value("0x de", 16, out) == binary_value_status::bad_digit);
-    CHECK(decode_binary_value("0b3q2+7w!=", 16, out) == binary_value_status::bad_digit);
-    CHECK(decode_binary_value("0b3q=2+7wE", 16, out) == binary_value_status::bad_digit);
-    CHECK(decode_binary_value("0b3q2+7", 16, out) == binary_value_status::bad_digit);  // 1 leftover char
-    CHECK(decode_binary_value("0b3q2+7wE==", 16, out) == binary_value_status::bad_digit);  // pad mismatch
-    CHECK(decode_binary_value("0b3q2+7wF=", 16, out) == binary_value_status::bad_digit);  // non-zero tail bits
-    CHECK(decode_binary_value("0xdeadbeef01", 4, out) == binary_value_status::too_long);
-    CHECK(decode_binary_value("0b3q2+7wE=", 4, out) == binary_value_status::too_long);
-
-    CHECK(encode_hex_value(deadbeef01) == "0xdeadbeef01");
-    CHECK(encode_base64_value(deadbeef01) == "0b3q2+7wE=");
-    for (std::size_t n = 0; n < 8; ++n) {  // round trip every padding case
-        std::vector<std::uint8_t> v(n, 0xa5);
-        if (n == 0) continue;
-        CHECK(decode_binary_value(encode_base64_value(v), 16, out) == binary_value_status::ok);
-        CHECK(out == v);
-        CHECK(decode_binary_value(encode_hex_value(v), 16, out) == binary_value_status::ok);
-        CHECK(out == v);
-    }
+    std::uint8_t id = 0;
+    REQUIRE_FALSE(chap_parse_identifier("0", id));
+    CHECK(id == 0);
+    REQUIRE_FALSE(chap_parse_identifier("255", id));
+    CHECK(id == 255);
+    REQUIRE_FALSE(chap_parse_identifier("0x2A", id));
+    CHECK(id == 42);
+    CHECK(chap_parse_identifier("256", id) == chap_errc::bad_identifier);
+    CHECK(chap_parse_identifier("", id) == chap_errc::missing_key);
+    CHECK(chap_parse_identifier("4 2", id) == chap_errc::bad_identifier);
+    CHECK(id == 42);  // unchanged on failure
 }
 
 TEST_CASE("CHAP responses match independently computed digests", "[chap]")
@@ -167,7 +163,7 @@ TEST_CASE("CHAP responses match independently computed digests", "[chap]")
 TEST_CASE("one-way CHAP: the initiator answers the target's challenge", "[chap]")
 {
     const std::string challenge_hex = hex_of(bytes_0_to_15());
-    const std::string challenge_b64 = encode_base64_value(bytes_0_to_15());
+    const std::string challenge_b64 = base64_of(bytes_0_to_15());
 
     SECTION("hex challenge, each algorithm")
     {
@@ -229,8 +225,8 @@ TEST_CASE("one-way CHAP: the initiator answers the target's challenge", "[chap]"
         } cases[] = {
             {"1", "", chap_errc::missing_key},
             {"", challenge_hex, chap_errc::missing_key},
-            {"1", "0x", chap_errc::challenge_too_short},
-            {"1", "0b", chap_errc::challenge_too_short},
+            {"1", "0x", chap_errc::bad_challenge},
+            {"1", "0b", chap_errc::bad_challenge},
             {"1", "0xZZ", chap_errc::bad_challenge},
             {"1", "00010203", chap_errc::bad_challenge},
             {"1", "0b@@@@", chap_errc::bad_challenge},
@@ -323,7 +319,7 @@ struct simulated_target {
     {
         if (auto ec = chap_make_challenge(alg, {}, id, challenge)) return ec;
         chap_i = std::to_string(id);
-        chap_c = encode_hex_value(challenge);
+        chap_c = hex_of(challenge);
         return {};
     }
 
@@ -340,7 +336,7 @@ struct simulated_target {
         std::vector<std::uint8_t> r;
         if (auto ec = chap_compute_response(alg, their_id, own.secret, their_challenge, r)) return ec;
         chap_n = own.name;
-        chap_r = encode_hex_value(r);
+        chap_r = hex_of(r);
         return {};
     }
 };
