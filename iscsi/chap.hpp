@@ -14,6 +14,8 @@
 // fallback. 7 is left out by default because tgtd accepts CHAP_A=7 but computes SHA-1 for
 // it, which ends in an authentication failure; list it explicitly for targets known to
 // implement SHA-256 correctly (e.g. "7,5").
+// CHAP_I/CHAP_A numbers and CHAP_C/CHAP_R binary values are decoded with pdu/text.hpp;
+// we send CHAP_R and CHAP_C as lowercase "0x" hex.
 #pragma once
 
 #include "iscsi/chap_secret.hpp"
@@ -39,7 +41,7 @@ enum class chap_errc {
     missing_key,              // a CHAP key the step needs is absent or empty
     bad_identifier,           // CHAP_I not a number 0..255
     bad_challenge,            // CHAP_C not a 0x/0b binary value
-    challenge_too_short,
+    challenge_too_short,      // decodes to no bytes
     challenge_too_long,
     reflected_challenge,      // the peer's challenge equals ours (RFC 7143 §12.1.3)
     bad_response,             // CHAP_R not a binary value of the digest's length
