@@ -204,6 +204,9 @@ pdu_reader::feed_result pdu_reader::feed(std::span<const std::byte> in)
         }
 
         case phase::header_ready:
+            // Data arriving without a destination set goes to the internal buffer.
+            if (avail == 0)
+                return {used, event::need_more};
             use_internal_buffer();
             break;
 

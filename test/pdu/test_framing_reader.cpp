@@ -290,6 +290,7 @@ TEST_CASE("reader: destination too small", "[framing]")
     pdu_reader reader;
     auto r = reader.feed(wire);
     REQUIRE(r.ev == event::header_ready);
+    CHECK(reader.feed({}).ev == event::need_more); // an empty feed does not commit to a buffer
     CHECK(reader.set_data_destination(small) == errc::buffer_too_small);
     CHECK(reader.failed());
     CHECK(reader.feed(std::span(wire).subspan(r.consumed)).ev == event::failed);
