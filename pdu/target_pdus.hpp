@@ -149,7 +149,8 @@ struct text_response {
 };
 
 // §11.7 SCSI Data-In. status, stat_sn, the residual flags and residual_count
-// carry meaning only with status_bit (S); decode() zeroes them otherwise.
+// carry meaning only with status_bit (S): without it encode() writes them as
+// zero and decode() reports them as zero, whatever the wire held.
 struct data_in {
     static constexpr opcode op = opcode::data_in;
     bool final_bit = false;
