@@ -1,0 +1,15 @@
+// The iscsi-vscsi subcommands. Each takes its arguments after the subcommand
+// name and returns the process exit status; errors are one line on stderr.
+#pragma once
+
+#include <span>
+#include <string>
+
+namespace ivs::config {
+
+int run_discover(std::span<const std::string> args);
+
+// Shared by the subcommands that log in.
+std::string default_initiator_name();
+
+} // namespace ivs::config

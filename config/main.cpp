@@ -1,0 +1,44 @@
+// iscsi-vscsi: a userland iSCSI initiator (RFC 7143) for vscsi(4).
+#include "config/commands.hpp"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* usage_text =
+    "usage: iscsi-vscsi COMMAND [ARGS]\n"
+    "\n"
+    "A userland iSCSI initiator that attaches remote iSCSI LUNs as local SCSI\n"
+    "disks through vscsi(4).\n"
+    "\n"
+    "commands:\n"
+    "  discover HOST[:PORT]   list the targets a portal offers (SendTargets)\n"
+    "\n"
+    "Run 'iscsi-vscsi COMMAND --help' for the options of a command.\n";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        std::cerr << usage_text;
+        return 2;
+    }
+    const std::string command = args.front();
+    const std::span<const std::string> rest(args.data() + 1, args.size() - 1);
+    if (command == "--help" || command == "-h" || command == "help") {
+        std::cout << usage_text;
+        return 0;
+    }
+    if (command == "--version") {
+        std::cout << "iscsi-vscsi " << IVS_VERSION << '\n';
+        return 0;
+    }
+    if (command == "discover")
+        return ivs::config::run_discover(rest);
+    std::cerr << "iscsi-vscsi: unknown command '" << command << "' (try --help)\n";
+    return 2;
+}

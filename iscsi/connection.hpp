@@ -1,0 +1,115 @@
+// One iSCSI TCP connection (RFC 7143 §7): a reader coroutine that parses many
+// PDUs per read and lets the receiver place data segments in their final
+// buffers, and a writer coroutine that sends every queued PDU in one gathered
+// write. Single-threaded: all calls on the io_context's thread.
+#pragma once
+
+#include "pdu/reader.hpp"
+#include "pdu/writer.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace ivs::iscsi {
+
+// What a connection reports to its owner. Called on the io_context thread.
+class connection_receiver {
+public:
+    struct destination {
+        std::span<std::byte> buffer; // empty: the reader keeps the data itself
+        std::error_code error;       // set: the PDU is unacceptable, drop the connection
+    };
+    // A header arrived and a data segment of `length` bytes follows.
+    virtual destination data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length) = 0;
+    // A complete, digest-checked PDU. `data` is empty when it landed in a destination.
+    virtual void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
+                        std::span<const std::byte> data) = 0;
+    // A queued PDU that carried a non-zero cookie has been written.
+    virtual void on_sent(std::uint64_t cookie) = 0;
+    // The connection is gone (error, peer close, or close()); called once.
+    virtual void on_closed(std::error_code ec) = 0;
+
+protected:
+    ~connection_receiver() = default;
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    using socket_type = boost::asio::generic::stream_protocol::socket;
+
+    explicit connection(boost::asio::io_context& io);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // Resolves host (name, IPv4 or IPv6 literal) and connects to the first
+    // address that answers within `timeout`; sets TCP_NODELAY.
+    boost::asio::awaitable<std::error_code> connect(std::string host, std::string port,
+                                                    std::chrono::milliseconds timeout);
+    // Takes an already connected stream (tests: one end of a socketpair).
+    void adopt(socket_type socket);
+
+    // Starts the reader and writer coroutines.
+    void start(connection_receiver& receiver);
+
+    // Digests and our MaxRecvDataSegmentLength; apply from the next PDU.
+    void configure(const pdu::reader_config& rx, pdu::digest_settings tx);
+
+    // Queues one PDU. `data` must stay valid until on_sent(cookie) (or until
+    // the connection closes); `owned` is kept by the connection instead.
+    // Returns false when the connection is closed (nothing queued).
+    bool send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
+              std::span<const std::byte> data, std::uint64_t cookie = 0);
+    bool send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned,
+                    std::uint64_t cookie = 0);
+
+    // Closes the socket; on_closed(ec) follows once both coroutines end.
+    void close(std::error_code ec);
+    bool is_open() const noexcept { return !closing_; }
+
+    std::string peer_address() const;
+    std::uint64_t bytes_received() const noexcept { return rx_bytes_; }
+
+private:
+    struct outgoing {
+        pdu::outgoing_pdu frame;
+        std::vector<std::byte> owned;
+        std::uint64_t cookie = 0;
+    };
+
+    boost::asio::awaitable<void> read_loop(std::shared_ptr<connection> self);
+    boost::asio::awaitable<void> write_loop(std::shared_ptr<connection> self);
+    bool dispatch(pdu::pdu_reader::feed_result r);
+    bool enqueue(std::unique_ptr<outgoing> item);
+    std::unique_ptr<outgoing> take_item();
+    void finish_coroutine();
+
+    boost::asio::io_context& io_;
+    socket_type socket_;
+    boost::asio::steady_timer wake_; // the writer sleeps on it while the queue is empty
+    connection_receiver* receiver_ = nullptr;
+
+    pdu::pdu_reader reader_;
+    pdu::digest_settings tx_digests_{};
+    std::vector<std::byte> rx_buffer_;
+    std::deque<std::unique_ptr<outgoing>> queue_;
+    std::vector<std::unique_ptr<outgoing>> pool_;
+
+    bool closing_ = false;
+    std::error_code close_reason_;
+    int running_ = 0; // coroutines still alive
+    std::uint64_t rx_bytes_ = 0;
+};
+
+} // namespace ivs::iscsi

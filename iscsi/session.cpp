@@ -1,0 +1,496 @@
+// Session life cycle: connect, login (with redirects), logout, and ERL 0
+// recovery by reinstating the session and reissuing its commands
+// (RFC 7143 §6.3.5, §7.1, §11.14).
+#include "iscsi/session_impl.hpp"
+
+#include "pdu/lun.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace ivs::iscsi {
+
+namespace asio = boost::asio;
+
+// ---- portals ----
+
+bool parse_portal(std::string_view text, portal& out)
+{
+    portal p;
+    if (text.empty())
+        return false;
+    if (text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close == 1)
+            return false;
+        p.host = std::string(text.substr(1, close - 1));
+        text.remove_prefix(close + 1);
+        if (!text.empty()) {
+            if (text.front() != ':' || text.size() == 1)
+                return false;
+            p.port = std::string(text.substr(1));
+        }
+    } else if (std::count(text.begin(), text.end(), ':') > 1) {
+        p.host = std::string(text); // a bare IPv6 literal
+    } else {
+        const auto colon = text.find(':');
+        p.host = std::string(text.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            p.port = std::string(text.substr(colon + 1));
+            if (p.port.empty())
+                return false;
+        }
+        if (p.host.empty())
+            return false;
+    }
+    if (!std::all_of(p.port.begin(), p.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        p.port.size() > 5 || std::stoul(p.port) == 0 || std::stoul(p.port) > 65535)
+        return false;
+    out = std::move(p);
+    return true;
+}
+
+std::string format_portal(const portal& p)
+{
+    if (p.host.find(':') != std::string::npos)
+        return "[" + p.host + "]:" + p.port;
+    return p.host + ":" + p.port;
+}
+
+void scsi_request::set_cdb(std::span<const std::byte> bytes)
+{
+    cdb_length = static_cast<std::uint16_t>(std::min(bytes.size(), cdb.size()));
+    std::copy_n(bytes.begin(), cdb_length, cdb.begin());
+}
+
+// ---- session facade ----
+
+session::session(asio::io_context& io, session_config config)
+    : impl_(std::make_shared<impl>(io, std::move(config)))
+{
+}
+
+session::~session()
+{
+    impl_->event_handler_ = nullptr;
+    impl_->shutdown();
+}
+
+void session::start(std::function<void(std::error_code, const std::string&)> done) { impl_->start(std::move(done)); }
+void session::submit(const scsi_request& request, scsi_completion done) { impl_->submit(request, std::move(done)); }
+void session::abort_task(std::uint32_t tag, tmf_completion done)
+{
+    std::uint64_t lun = 0;
+    if (session_task* t = impl_->tasks_.find(tag))
+        lun = pdu::encode_lun(static_cast<std::uint16_t>(t->request.lun));
+    impl_->submit_tmf(pdu::tmf_function::abort_task, lun, tag, std::move(done));
+}
+void session::lun_reset(std::uint64_t lun, tmf_completion done)
+{
+    impl_->submit_tmf(pdu::tmf_function::logical_unit_reset,
+                      pdu::encode_lun(static_cast<std::uint16_t>(std::min<std::uint64_t>(lun, pdu::max_flat_lun))),
+                      pdu::reserved_tag, std::move(done));
+}
+void session::target_warm_reset(tmf_completion done)
+{
+    impl_->submit_tmf(pdu::tmf_function::target_warm_reset, 0, pdu::reserved_tag, std::move(done));
+}
+std::uint32_t session::last_task_tag() const noexcept { return impl_->last_itt_; }
+void session::ping(std::function<void(std::error_code)> done) { impl_->ping(std::move(done)); }
+void session::send_targets(std::function<void(std::error_code, const pdu::text_list&)> done)
+{
+    impl_->send_targets(std::move(done));
+}
+void session::logout(std::function<void(std::error_code)> done) { impl_->logout(std::move(done)); }
+void session::on_event(std::function<void(const session_event&)> handler) { impl_->event_handler_ = std::move(handler); }
+bool session::logged_in() const noexcept { return impl_->state_ == impl::state::full_feature; }
+const session_params& session::params() const noexcept { return impl_->params_; }
+std::uint16_t session::tsih() const noexcept { return impl_->tsih_; }
+const session_counters& session::counters() const noexcept { return impl_->counters_; }
+std::size_t session::tasks_in_flight() const noexcept { return impl_->tasks_.in_use(); }
+
+// ---- life cycle ----
+
+session::impl::impl(asio::io_context& io, session_config config)
+    : io_(io), config_(std::move(config)), timer_(io), replacement_timer_(io)
+{
+    current_portal_ = config_.target_portal;
+}
+
+void session::impl::start(std::function<void(std::error_code, const std::string&)> done)
+{
+    if (state_ != state::idle) {
+        done(session_errc::protocol_error, "session already started");
+        return;
+    }
+    start_done_ = std::move(done);
+    connect_and_login();
+}
+
+void session::impl::connect_and_login()
+{
+    state_ = ever_logged_in_ ? state::recovering : state::connecting;
+    conn_ = std::make_shared<connection>(io_);
+    auto self = shared_from_this();
+    asio::co_spawn(
+        io_,
+        [self, conn = conn_]() -> asio::awaitable<void> {
+            const auto ec = co_await conn->connect(self->current_portal_.host, self->current_portal_.port,
+                                                   self->config_.connect_timeout);
+            if (self->conn_ != conn)
+                co_return; // shut down meanwhile
+            if (ec) {
+                self->conn_.reset();
+                self->login_finished(ec, "cannot connect to " + format_portal(self->current_portal_) + ": " +
+                                             ec.message());
+                co_return;
+            }
+            self->keep_alive_ = self;
+            self->in_login_ = true;
+            self->login_error_.clear();
+            self->login_error_message_.clear();
+            conn->start(*self);
+            self->state_ = self->ever_logged_in_ ? state::recovering : state::logging_in;
+            // Login (§6.3): CmdSN starts anew, ExpStatSN is learned from the first response.
+            self->exp_stat_sn_ = pdu::serial32{0};
+            self->login_.emplace(self->config_.login, self->cmd_sn_.value(), 0);
+            auto req = self->login_->next_request();
+            pdu::bhs_bytes bhs;
+            req.header.encode(bhs);
+            conn->send_owned(bhs, std::move(req.data));
+            self->timer_.expires_after(self->config_.login_timeout);
+            self->timer_.async_wait([self, conn](const boost::system::error_code& e) {
+                if (!e && self->conn_ == conn && self->login_)
+                    conn->close(session_errc::login_timeout);
+            });
+        },
+        asio::detached);
+}
+
+void session::impl::on_login_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+{
+    pdu::login_response r;
+    if (auto ec = pdu::login_response::decode(bhs, r))
+        return protocol_failure(ec, "bad Login Response");
+    if (!login_)
+        return protocol_failure(session_errc::protocol_error, "Login Response outside login");
+    switch (login_->on_response(r, data)) {
+    case login_step::send_next: {
+        auto req = login_->next_request();
+        pdu::bhs_bytes out;
+        req.header.encode(out);
+        conn_->send_owned(out, std::move(req.data));
+        return;
+    }
+    case login_step::complete: {
+        timer_.cancel();
+        params_ = login_->params();
+        tsih_ = login_->tsih();
+        exp_stat_sn_ = pdu::serial32{r.stat_sn} + 1;
+        exp_cmd_sn_ = pdu::serial32{r.exp_cmd_sn};
+        max_cmd_sn_ = pdu::serial32{r.max_cmd_sn};
+        cmd_sn_ = pdu::serial32{r.exp_cmd_sn};
+        login_.reset();
+        in_login_ = false;
+        pdu::reader_config rx;
+        rx.max_recv_data_segment_length = params_.max_recv_data_segment_length;
+        rx.header_digest = params_.header_digest;
+        rx.data_digest = params_.data_digest;
+        conn_->configure(rx, {params_.header_digest, params_.data_digest});
+        login_finished({}, {});
+        return;
+    }
+    case login_step::redirect: {
+        timer_.cancel();
+        if (++redirects_ > config_.max_redirects) {
+            login_error_ = session_errc::redirect_loop;
+            login_error_message_ = "login failed: too many redirects";
+            login_.reset();
+            conn_->close(session_errc::redirect_loop);
+            return;
+        }
+        current_portal_.host = login_->redirect_target().host;
+        current_portal_.port = std::to_string(login_->redirect_target().port);
+        redirect_pending_ = true;
+        login_.reset();
+        // The old connection closes; on_closed() sees a pending redirect and reconnects.
+        conn_->close(session_errc::connection_closed);
+        return;
+    }
+    case login_step::failed:
+        timer_.cancel();
+        login_error_ = login_->error();
+        login_error_message_ = login_->error_message();
+        // A target refusing our CHAP_A list may take MD5 alone (old LIO).
+        md5_retry_pending_ = login_->md5_retry_suggested() && !md5_retried_;
+        login_.reset();
+        conn_->close(login_error_); // on_closed() reports the failure
+        return;
+    }
+}
+
+void session::impl::login_finished(std::error_code ec, const std::string& message)
+{
+    if (!ec) {
+        state_ = state::full_feature;
+        redirects_ = 0;
+        reconnect_attempt_ = 0;
+        fail_fast_ = false;
+        replacement_timer_.cancel();
+        if (ever_logged_in_) {
+            ++counters_.reconnects;
+            emit(session_event::kind::reconnected, {});
+        }
+        ever_logged_in_ = true;
+        if (start_done_)
+            std::exchange(start_done_, nullptr)({}, {});
+        pump();
+        return;
+    }
+    if (!ever_logged_in_) {
+        state_ = state::failed;
+        fail_waiting(ec);
+        if (start_done_)
+            std::exchange(start_done_, nullptr)(ec, message.empty() ? ec.message() : message);
+        return;
+    }
+    // Recovery: try again later (capped exponential backoff).
+    if (!message.empty())
+        std::cerr << "iscsi-vscsi: reconnect failed: " << message << '\n';
+    const auto delay = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250 << std::min(reconnect_attempt_, 7u)),
+                                                           std::chrono::seconds(30));
+    ++reconnect_attempt_;
+    schedule_reconnect(delay);
+}
+
+void session::impl::on_logout_response(const pdu::bhs_bytes& bhs)
+{
+    pdu::logout_response r;
+    if (auto ec = pdu::logout_response::decode(bhs, r))
+        return protocol_failure(ec, "bad Logout Response");
+    (void)accept_stat_sn(r.stat_sn);
+    session_task* t = tasks_.find(r.initiator_task_tag);
+    if (!t || t->type != session_task::kind::logout)
+        return protocol_failure(session_errc::unknown_task, "Logout Response for an unknown task");
+    finish_task(*t, r.response == pdu::logout_response_code::closed_successfully
+                        ? std::error_code{}
+                        : make_error_code(session_errc::protocol_error));
+}
+
+void session::impl::logout(std::function<void(std::error_code)> done)
+{
+    if (state_ != state::full_feature) {
+        shutdown();
+        done({});
+        return;
+    }
+    state_ = state::logging_out;
+    logout_done_ = std::move(done);
+    session_task* t = tasks_.allocate();
+    if (!t) {
+        shutdown();
+        return;
+    }
+    t->type = session_task::kind::logout;
+    t->immediate = true;
+    auto conn = conn_;
+    t->simple_done = [this, conn](std::error_code) { conn->close(session_errc::session_closed); };
+    send_task(*t);
+    timer_.expires_after(config_.logout_timeout);
+    timer_.async_wait([conn](const boost::system::error_code& e) {
+        if (!e)
+            conn->close(session_errc::logout_timeout);
+    });
+}
+
+void session::impl::shutdown()
+{
+    state_ = state::closed;
+    timer_.cancel();
+    replacement_timer_.cancel();
+    login_.reset();
+    in_login_ = false;
+    // Closing the socket ends every use of the callers' buffers at once, so
+    // their commands can complete now.
+    if (conn_)
+        conn_->close(session_errc::session_closed);
+    fail_waiting(session_errc::session_closed);
+    if (logout_done_)
+        std::exchange(logout_done_, nullptr)({});
+}
+
+void session::impl::fail_waiting(std::error_code ec)
+{
+    waiting_.clear();
+    std::vector<session_task*> all;
+    tasks_.for_each([&](session_task& t) { all.push_back(&t); });
+    for (session_task* t : all)
+        finish_task(*t, ec);
+}
+
+void session::impl::on_closed(std::error_code ec)
+{
+    auto self = std::move(keep_alive_); // keeps *this alive until we return
+    conn_.reset();
+    timer_.cancel();
+    if (state_ == state::closed || state_ == state::logging_out) {
+        state_ = state::closed;
+        fail_waiting(session_errc::session_closed);
+        if (logout_done_)
+            std::exchange(logout_done_, nullptr)(ec == session_errc::session_closed ? std::error_code{} : ec);
+        return;
+    }
+    if (in_login_) {
+        in_login_ = false;
+        login_.reset();
+        if (std::exchange(redirect_pending_, false)) {
+            connect_and_login(); // follow the redirect (§6.2.1 status class 1)
+            return;
+        }
+        if (std::exchange(md5_retry_pending_, false)) {
+            md5_retried_ = true;
+            config_.login.chap_algorithms = {chap_algorithm::md5};
+            connect_and_login();
+            return;
+        }
+        const std::error_code why = login_error_ ? login_error_ : ec;
+        login_finished(why, login_error_message_.empty() ? "login failed: " + why.message() : login_error_message_);
+        return;
+    }
+    connection_lost(ec);
+}
+
+void session::impl::connection_lost(std::error_code ec)
+{
+    if (!config_.recover || !ever_logged_in_) {
+        state_ = state::failed;
+        fail_waiting(ec);
+        emit(session_event::kind::failed, ec);
+        return;
+    }
+    std::cerr << "iscsi-vscsi: connection lost (" << ec.message() << "), reinstating the session\n";
+    // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
+    // are reissued in their original order; everything else fails.
+    std::vector<session_task*> reissue;
+    std::vector<session_task*> ended;
+    tasks_.for_each([&](session_task& t) {
+        if (t.type == session_task::kind::scsi && t.sent)
+            reissue.push_back(&t);
+        else if (t.type != session_task::kind::scsi)
+            ended.push_back(&t);
+    });
+    std::sort(reissue.begin(), reissue.end(), [](const session_task* a, const session_task* b) {
+        return pdu::serial32{a->cmd_sn} < pdu::serial32{b->cmd_sn};
+    });
+    for (auto it = reissue.rbegin(); it != reissue.rend(); ++it) {
+        session_task& t = **it;
+        t.sent = false;
+        t.writes_pending = 0;
+        t.response_ready = false;
+        t.next_data_sn = t.next_offset = t.next_r2t_sn = 0;
+        t.result = scsi_result{};
+        waiting_.push_front(t.itt);
+        ++counters_.reissued;
+    }
+    for (session_task* t : ended)
+        finish_task(*t, ec);
+    state_ = state::recovering;
+    emit(session_event::kind::reconnecting, ec);
+
+    // After the replacement timeout, pending commands fail and new ones fail
+    // fast until the session is back.
+    replacement_timer_.expires_after(config_.replacement_timeout);
+    replacement_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (e || self->state_ != state::recovering)
+            return;
+        self->fail_fast_ = true; // keep trying in the background
+        self->fail_waiting(session_errc::session_failed);
+        self->emit(session_event::kind::failed, session_errc::session_failed);
+    });
+    const auto delay = std::max<std::chrono::milliseconds>(
+        next_reconnect_delay_, std::chrono::seconds(params_.default_time2wait));
+    next_reconnect_delay_ = std::chrono::milliseconds(0);
+    current_portal_ = config_.target_portal;
+    schedule_reconnect(delay);
+}
+
+void session::impl::schedule_reconnect(std::chrono::milliseconds delay)
+{
+    state_ = state::recovering;
+    timer_.expires_after(delay);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (!e && self->state_ == state::recovering && !self->conn_)
+            self->connect_and_login();
+    });
+}
+
+void session::impl::emit(session_event::kind what, std::error_code ec)
+{
+    if (event_handler_)
+        event_handler_(session_event{what, 0, {}, ec});
+}
+
+// ---- non-SCSI tasks ----
+
+void session::impl::submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done)
+{
+    if (state_ != state::full_feature) {
+        done(session_errc::not_logged_in, pdu::tmf_response::function_rejected);
+        return;
+    }
+    session_task* t = tasks_.allocate();
+    if (!t) {
+        done(session_errc::too_many_tasks, pdu::tmf_response::function_rejected);
+        return;
+    }
+    t->type = session_task::kind::tmf;
+    t->immediate = true;
+    t->tmf.function = fn;
+    t->tmf.lun = lun;
+    t->tmf.referenced_task_tag = ref_itt;
+    t->tmf_done = std::move(done);
+    send_task(*t);
+}
+
+void session::impl::ping(std::function<void(std::error_code)> done)
+{
+    if (state_ != state::full_feature) {
+        done(session_errc::not_logged_in);
+        return;
+    }
+    session_task* t = tasks_.allocate();
+    if (!t) {
+        done(session_errc::too_many_tasks);
+        return;
+    }
+    t->type = session_task::kind::nop;
+    t->immediate = true;
+    t->simple_done = std::move(done);
+    send_task(*t);
+}
+
+void session::impl::send_targets(std::function<void(std::error_code, const pdu::text_list&)> done)
+{
+    if (state_ != state::full_feature) {
+        done(session_errc::not_logged_in, {});
+        return;
+    }
+    session_task* t = tasks_.allocate();
+    if (!t) {
+        done(session_errc::too_many_tasks, {});
+        return;
+    }
+    t->type = session_task::kind::text;
+    t->text_done = std::move(done);
+    t->text_in.emplace(pdu::discovery_limits());
+    (void)pdu::append_pair(t->text_out, "SendTargets", "All");
+    waiting_.push_back(t->itt);
+    pump();
+}
+
+} // namespace ivs::iscsi

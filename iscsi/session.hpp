@@ -1,0 +1,148 @@
+// An iSCSI session in the full feature phase (RFC 7143 §3.4, §4.2): the API
+// the bridge and the command line use. Single-threaded: every call and every
+// callback happens on the io_context's thread. No Asio in this header.
+#pragma once
+
+#include "iscsi/params.hpp"
+#include "pdu/initiator_pdus.hpp"
+#include "pdu/target_pdus.hpp"
+#include "pdu/text.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ivs::iscsi {
+
+struct portal {
+    std::string host;         // name, IPv4 or IPv6 literal (no brackets)
+    std::string port = "3260";
+};
+
+// "host", "host:port", "[v6]", "[v6]:port", "v6" (no port). False when malformed.
+bool parse_portal(std::string_view text, portal& out);
+std::string format_portal(const portal& p);
+
+struct session_config {
+    portal target_portal;
+    login_config login;
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::milliseconds login_timeout{15000};
+    std::chrono::milliseconds logout_timeout{5000};
+    // ERL 0 recovery (RFC 7143 §6.3.5): reconnect and reissue outstanding
+    // commands; give up and fail them after this long.
+    bool recover = true;
+    std::chrono::milliseconds replacement_timeout{120000};
+    unsigned max_redirects = 8;
+};
+
+enum class data_direction : std::uint8_t { none, read, write };
+
+// A SCSI command as the caller hands it over. The buffers belong to the
+// caller and must stay valid until the completion runs.
+struct scsi_request {
+    std::uint64_t lun = 0;                 // remote LUN number
+    std::array<std::byte, pdu::max_cdb_size> cdb{};
+    std::uint16_t cdb_length = 0;
+    data_direction direction = data_direction::none;
+    std::span<std::byte> read_buffer;        // direction read: Data-In lands here
+    std::span<const std::byte> write_buffer; // direction write: data sent from here
+    std::uint32_t expected_length = 0;       // Expected Data Transfer Length
+    pdu::task_attribute attribute = pdu::task_attribute::simple;
+
+    void set_cdb(std::span<const std::byte> bytes);
+};
+
+struct scsi_result {
+    std::error_code error;        // set: no SCSI status (transport or session failure)
+    std::uint8_t response = 0;    // iSCSI response (§11.4.3); 0 = command completed
+    std::uint8_t status = 0;      // SCSI status (GOOD 0x00, CHECK CONDITION 0x02, ...)
+    std::uint16_t sense_length = 0;
+    std::array<std::byte, 252> sense{};
+    bool residual_overflow = false;
+    bool residual_underflow = false;
+    std::uint32_t residual = 0;
+    std::uint32_t data_in_bytes = 0;  // bytes of Data-In received
+
+    std::span<const std::byte> sense_data() const noexcept { return {sense.data(), sense_length}; }
+    bool good() const noexcept { return !error && response == 0 && status == 0; }
+};
+
+using scsi_completion = std::function<void(const scsi_result&)>;
+
+// An event the target announced (Asynchronous Message, §11.9) that the caller
+// acts on: SCSI async events (e.g. sense 3F/0E REPORTED LUNS DATA HAS CHANGED)
+// and session state changes.
+struct session_event {
+    enum class kind { scsi_async_event, reconnecting, reconnected, failed } what;
+    std::uint64_t lun = 0;
+    std::span<const std::byte> sense;  // scsi_async_event only
+    std::error_code error;             // reconnecting/failed: why
+};
+
+struct session_counters {
+    std::uint64_t commands = 0;
+    std::uint64_t bytes_read = 0;
+    std::uint64_t bytes_written = 0;
+    std::uint64_t reissued = 0;
+    std::uint64_t reconnects = 0;
+};
+
+class session {
+public:
+    session(boost::asio::io_context& io, session_config config);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    // Connects and logs in (following redirects); `done` reports the outcome.
+    void start(std::function<void(std::error_code, const std::string& message)> done);
+
+    // Queues a command; it is sent as soon as the CmdSN window allows
+    // (§4.2.2.1). Exactly one completion per call, whatever happens.
+    void submit(const scsi_request& request, scsi_completion done);
+
+    // Task management (§11.5). abort_task refers to an earlier submit's tag as
+    // given by last_task_tag() right after that submit.
+    using tmf_completion = std::function<void(std::error_code, pdu::tmf_response)>;
+    void abort_task(std::uint32_t task_tag, tmf_completion done);
+    void lun_reset(std::uint64_t lun, tmf_completion done);
+    void target_warm_reset(tmf_completion done);
+    std::uint32_t last_task_tag() const noexcept;
+
+    // NOP-Out ping (§11.18) answered by a NOP-In.
+    void ping(std::function<void(std::error_code)> done);
+
+    // SendTargets=All (§13.3, Appendix C) on a discovery or normal session;
+    // the answer may span several Text Responses (C bit, TTT continuation).
+    void send_targets(std::function<void(std::error_code, const pdu::text_list&)> done);
+
+    // Logs out (close the session, §11.14) and closes the connection; pending
+    // commands complete with session_closed.
+    void logout(std::function<void(std::error_code)> done);
+
+    void on_event(std::function<void(const session_event&)> handler);
+
+    bool logged_in() const noexcept;
+    const session_params& params() const noexcept;
+    std::uint16_t tsih() const noexcept;
+    const session_counters& counters() const noexcept;
+    std::size_t tasks_in_flight() const noexcept;
+
+    class impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace ivs::iscsi

@@ -1,0 +1,42 @@
+// Errors of the session layer (connections, full feature phase, RFC 7143 §7, §10).
+#pragma once
+
+#include <system_error>
+
+namespace ivs::iscsi {
+
+enum class session_errc {
+    ok = 0,
+    connect_failed = 1,
+    connection_closed,      // the peer closed the TCP connection
+    login_timeout,
+    logout_timeout,
+    not_logged_in,          // a command submitted before login or after logout
+    session_closed,         // the session was shut down; the command did not run
+    session_failed,         // the session is gone and recovery gave up (replacement timeout)
+    protocol_error,         // the target broke RFC 7143 (details in the log)
+    unknown_task,           // a PDU for an Initiator Task Tag we do not know
+    data_out_of_order,      // Data-In offset or DataSN not the next expected
+    data_overflow,          // Data-In beyond the task's buffer
+    r2t_out_of_range,       // R2T beyond the expected data transfer length
+    r2t_out_of_order,       // R2TSN not the next expected
+    stat_sn_gap,            // a status PDU skipped a StatSN
+    rejected,               // the target rejected the PDU (Reject)
+    task_aborted,           // ABORT TASK / LUN RESET ended the task
+    too_many_tasks,         // no free Initiator Task Tag
+    bad_command,            // a malformed request from the caller (CDB size, buffers)
+    timeout,
+    redirect_loop,
+};
+
+const std::error_category& session_category() noexcept;
+
+inline std::error_code make_error_code(session_errc e) noexcept
+{
+    return {static_cast<int>(e), session_category()};
+}
+
+} // namespace ivs::iscsi
+
+template <>
+struct std::is_error_code_enum<ivs::iscsi::session_errc> : std::true_type {};

@@ -1,0 +1,142 @@
+// Internals of iscsi::session, shared by session.cpp (life cycle: connect,
+// login, logout, recovery) and session_io.cpp (full feature phase PDUs).
+#pragma once
+
+#include "iscsi/connection.hpp"
+#include "iscsi/login.hpp"
+#include "iscsi/session.hpp"
+#include "iscsi/session_error.hpp"
+#include "iscsi/task_table.hpp"
+#include "pdu/serial.hpp"
+#include "pdu/text.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <optional>
+
+namespace ivs::iscsi {
+
+struct session_task {
+    enum class kind : std::uint8_t { scsi, tmf, nop, text, logout };
+    bool in_use = false;
+    kind type = kind::scsi;
+    std::uint32_t itt = 0;
+    std::uint32_t cmd_sn = 0;
+    bool sent = false;        // the command PDU went to the connection
+    bool immediate = false;
+
+    // SCSI command
+    scsi_request request;
+    scsi_completion scsi_done;
+    scsi_result result;
+    std::uint32_t next_data_sn = 0;   // Data-In DataSN expected next (§11.7.5)
+    std::uint32_t next_offset = 0;    // Data-In Buffer Offset expected next
+    std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
+    std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
+    bool response_ready = false;      // status arrived while writes were pending
+
+    // task management, NOP, text, logout
+    pdu::task_mgmt_request tmf{};
+    session::tmf_completion tmf_done;
+    std::function<void(std::error_code)> simple_done;
+    std::function<void(std::error_code, const pdu::text_list&)> text_done;
+    std::vector<std::byte> text_out;
+    std::optional<pdu::text_reassembler> text_in;
+};
+
+class session::impl : public connection_receiver, public std::enable_shared_from_this<session::impl> {
+public:
+    enum class state : std::uint8_t { idle, connecting, logging_in, full_feature, logging_out, recovering, failed, closed };
+
+    impl(boost::asio::io_context& io, session_config config);
+
+    // life cycle (session.cpp)
+    void start(std::function<void(std::error_code, const std::string&)> done);
+    void logout(std::function<void(std::error_code)> done);
+    void shutdown();
+    void connect_and_login();
+    void login_finished(std::error_code ec, const std::string& message);
+    void connection_lost(std::error_code ec);
+    void schedule_reconnect(std::chrono::milliseconds delay);
+    void fail_waiting(std::error_code ec);
+    void emit(session_event::kind what, std::error_code ec);
+
+    // full feature phase (session_io.cpp)
+    void submit(const scsi_request& request, scsi_completion done);
+    void submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done);
+    void ping(std::function<void(std::error_code)> done);
+    void send_targets(std::function<void(std::error_code, const pdu::text_list&)> done);
+    void pump();                               // sends waiting tasks while the window is open
+    void send_task(session_task& t);
+    void send_scsi(session_task& t);
+    void send_data_out(session_task& t, std::uint32_t ttt, std::uint32_t offset, std::uint32_t length);
+    void send_text(session_task& t, std::uint32_t ttt, std::span<const std::byte> data);
+    void complete_scsi(session_task& t);
+    void finish_task(session_task& t, std::error_code ec);
+    void protocol_failure(std::error_code ec, const char* what);
+    void update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
+    bool accept_stat_sn(std::uint32_t stat_sn);
+    bool window_open() const noexcept;
+    std::uint32_t next_cmd_sn(bool immediate);
+
+    void on_login_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
+    void on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
+    void on_data_in(const pdu::bhs_bytes& bhs);
+    void on_r2t(const pdu::bhs_bytes& bhs);
+    void on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
+    void on_text_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
+    void on_tmf_response(const pdu::bhs_bytes& bhs);
+    void on_logout_response(const pdu::bhs_bytes& bhs);
+    void on_async_message(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
+    void on_reject(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
+
+    // connection_receiver
+    destination data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length) override;
+    void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
+                std::span<const std::byte> data) override;
+    void on_sent(std::uint64_t cookie) override;
+    void on_closed(std::error_code ec) override;
+
+    boost::asio::io_context& io_;
+    session_config config_;
+    state state_ = state::idle;
+    std::shared_ptr<connection> conn_;
+    std::shared_ptr<impl> keep_alive_; // held while a connection runs
+    boost::asio::steady_timer timer_;  // login timeout, reconnect delay, logout timeout
+    boost::asio::steady_timer replacement_timer_;
+
+    std::optional<login_machine> login_;
+    portal current_portal_;
+    unsigned redirects_ = 0;
+    bool ever_logged_in_ = false;
+    session_params params_{};
+    std::uint16_t tsih_ = 0;
+    std::function<void(std::error_code, const std::string&)> start_done_;
+    std::function<void(std::error_code)> logout_done_;
+    std::function<void(const session_event&)> event_handler_;
+
+    // sequence numbers (§4.2.2)
+    pdu::serial32 cmd_sn_{1};
+    pdu::serial32 exp_cmd_sn_{1};
+    pdu::serial32 max_cmd_sn_{1};
+    pdu::serial32 exp_stat_sn_{0};
+
+    task_table<session_task> tasks_{4096};
+    std::deque<std::uint32_t> waiting_; // ITTs waiting for the CmdSN window or a login
+    std::uint32_t last_itt_ = pdu::reserved_tag;
+    bool in_login_ = false;          // the current connection is logging in
+    bool redirect_pending_ = false;  // reconnect to current_portal_ once it closes
+    bool md5_retry_pending_ = false;
+    bool md5_retried_ = false;
+    bool fail_fast_ = false;         // replacement timeout passed: new commands fail
+    std::error_code login_error_;
+    std::string login_error_message_;
+    unsigned reconnect_attempt_ = 0;
+    std::chrono::milliseconds next_reconnect_delay_{0};
+    session_counters counters_{};
+};
+
+std::uint64_t task_cookie(std::uint32_t itt) noexcept;
+
+} // namespace ivs::iscsi

@@ -1,0 +1,611 @@
+// Full feature phase of a session (RFC 7143 §3.2, §4.2, §11): commands and
+// their data, status, NOP, text, task management, async events, rejects.
+#include "iscsi/session_impl.hpp"
+
+#include "pdu/lun.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+
+namespace ivs::iscsi {
+
+namespace {
+constexpr std::uint8_t status_check_condition = 0x02;
+
+void log_warning(const char* what, std::error_code ec)
+{
+    std::cerr << "iscsi-vscsi: " << what;
+    if (ec)
+        std::cerr << ": " << ec.message();
+    std::cerr << '\n';
+}
+} // namespace
+
+std::uint64_t task_cookie(std::uint32_t itt) noexcept { return (std::uint64_t{1} << 32) | itt; }
+
+// ---- sequence numbers (§4.2.2) ----
+
+bool session::impl::window_open() const noexcept { return cmd_sn_ <= max_cmd_sn_; }
+
+std::uint32_t session::impl::next_cmd_sn(bool immediate)
+{
+    const std::uint32_t sn = cmd_sn_.value();
+    if (!immediate)
+        ++cmd_sn_;
+    return sn;
+}
+
+void session::impl::update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn)
+{
+    // §4.2.2.1: MaxCmdSN < ExpCmdSN - 1 means both are to be ignored.
+    if (pdu::serial32{max_cmd_sn} < pdu::serial32{exp_cmd_sn - 1})
+        return;
+    if (pdu::serial32{exp_cmd_sn} > exp_cmd_sn_)
+        exp_cmd_sn_ = pdu::serial32{exp_cmd_sn};
+    if (pdu::serial32{max_cmd_sn} > max_cmd_sn_) {
+        max_cmd_sn_ = pdu::serial32{max_cmd_sn};
+        if (!waiting_.empty())
+            pump();
+    }
+}
+
+// StatSN of a status-bearing PDU (§4.2.2.2): must be the next expected one.
+bool session::impl::accept_stat_sn(std::uint32_t stat_sn)
+{
+    const pdu::serial32 sn{stat_sn};
+    if (sn == exp_stat_sn_ || sn > exp_stat_sn_) {
+        if (sn > exp_stat_sn_) {
+            // ERL 0 cannot recover a lost status (§6.1.3): recover the session.
+            protocol_failure(session_errc::stat_sn_gap, "StatSN skipped");
+            return false;
+        }
+        exp_stat_sn_ = sn + 1;
+    }
+    return true; // an older StatSN (a retransmission) changes nothing
+}
+
+void session::impl::protocol_failure(std::error_code ec, const char* what)
+{
+    log_warning(what, ec);
+    if (conn_)
+        conn_->close(ec);
+}
+
+// ---- submission ----
+
+void session::impl::submit(const scsi_request& request, scsi_completion done)
+{
+    scsi_result failed;
+    if (state_ == state::failed || state_ == state::closed || state_ == state::logging_out ||
+        (state_ != state::full_feature && state_ != state::recovering) ||
+        (state_ == state::recovering && fail_fast_)) {
+        failed.error = state_ == state::failed || fail_fast_ ? session_errc::session_failed
+                       : state_ == state::closed ? session_errc::session_closed
+                                                 : session_errc::not_logged_in;
+        done(failed);
+        return;
+    }
+    const bool bad_buffers =
+        (request.direction == data_direction::read && request.read_buffer.size() < request.expected_length) ||
+        (request.direction == data_direction::write && request.write_buffer.size() < request.expected_length);
+    if (request.cdb_length == 0 || request.cdb_length > pdu::max_cdb_size || bad_buffers ||
+        request.lun > pdu::max_flat_lun) {
+        failed.error = session_errc::bad_command;
+        done(failed);
+        return;
+    }
+    session_task* t = tasks_.allocate();
+    if (!t) {
+        failed.error = session_errc::too_many_tasks;
+        done(failed);
+        return;
+    }
+    t->type = session_task::kind::scsi;
+    t->request = request;
+    t->scsi_done = std::move(done);
+    last_itt_ = t->itt;
+    ++counters_.commands;
+    waiting_.push_back(t->itt);
+    pump();
+}
+
+void session::impl::pump()
+{
+    if (state_ != state::full_feature)
+        return;
+    while (!waiting_.empty()) {
+        session_task* t = tasks_.find(waiting_.front());
+        if (!t) {
+            waiting_.pop_front();
+            continue;
+        }
+        if (!t->immediate && !window_open())
+            return; // §4.2.2.1: wait for MaxCmdSN to grow
+        waiting_.pop_front();
+        send_task(*t);
+    }
+}
+
+void session::impl::send_task(session_task& t)
+{
+    t.cmd_sn = next_cmd_sn(t.immediate);
+    t.sent = true;
+    switch (t.type) {
+    case session_task::kind::scsi:
+        send_scsi(t);
+        break;
+    case session_task::kind::tmf: {
+        t.tmf.initiator_task_tag = t.itt;
+        t.tmf.cmd_sn = t.cmd_sn;
+        t.tmf.exp_stat_sn = exp_stat_sn_.value();
+        if (session_task* ref = tasks_.find(t.tmf.referenced_task_tag))
+            t.tmf.ref_cmd_sn = ref->cmd_sn;
+        pdu::bhs_bytes bhs;
+        t.tmf.encode(bhs);
+        conn_->send(bhs, {}, {});
+        break;
+    }
+    case session_task::kind::nop: {
+        pdu::nop_out nop;
+        nop.immediate = true;
+        nop.initiator_task_tag = t.itt;
+        nop.cmd_sn = t.cmd_sn;
+        nop.exp_stat_sn = exp_stat_sn_.value();
+        pdu::bhs_bytes bhs;
+        nop.encode(bhs);
+        conn_->send(bhs, {}, {});
+        break;
+    }
+    case session_task::kind::text:
+        send_text(t, pdu::reserved_tag, t.text_out);
+        break;
+    case session_task::kind::logout: {
+        pdu::logout_request req;
+        req.immediate = true;
+        req.reason = pdu::logout_reason::close_session;
+        req.initiator_task_tag = t.itt;
+        req.cid = config_.login.cid;
+        req.cmd_sn = t.cmd_sn;
+        req.exp_stat_sn = exp_stat_sn_.value();
+        pdu::bhs_bytes bhs;
+        req.encode(bhs);
+        conn_->send(bhs, {}, {});
+        break;
+    }
+    }
+}
+
+void session::impl::send_scsi(session_task& t)
+{
+    const scsi_request& r = t.request;
+    pdu::scsi_command cmd;
+    cmd.read_bit = r.direction == data_direction::read;
+    cmd.write_bit = r.direction == data_direction::write;
+    cmd.attribute = r.attribute;
+    cmd.lun = pdu::encode_lun(static_cast<std::uint16_t>(r.lun));
+    cmd.initiator_task_tag = t.itt;
+    cmd.expected_data_transfer_length = r.direction == data_direction::none ? 0 : r.expected_length;
+    cmd.cmd_sn = t.cmd_sn;
+    cmd.exp_stat_sn = exp_stat_sn_.value();
+    (void)cmd.set_cdb(std::span<const std::byte>(r.cdb.data(), r.cdb_length));
+
+    // Unsolicited data (§4.2.5.2): immediate data in the command PDU up to
+    // min(FirstBurstLength, target's MaxRecvDataSegmentLength), then Data-Out
+    // PDUs up to FirstBurstLength when InitialR2T=No.
+    std::uint32_t immediate = 0;
+    std::uint32_t unsolicited = 0;
+    if (cmd.write_bit && r.expected_length > 0) {
+        const std::uint32_t first_burst = std::min(r.expected_length, params_.first_burst_length);
+        if (params_.immediate_data)
+            immediate = std::min(first_burst, params_.target_max_recv_data_segment_length);
+        if (!params_.initial_r2t)
+            unsolicited = first_burst;
+        else
+            unsolicited = immediate;
+    }
+    cmd.final_bit = unsolicited <= immediate;
+
+    std::array<std::byte, pdu::max_ahs_size> ahs;
+    const std::size_t ahs_len = cmd.encode_ahs(ahs);
+    pdu::bhs_bytes bhs;
+    cmd.encode(bhs);
+    ++t.writes_pending;
+    conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), r.write_buffer.first(immediate),
+                task_cookie(t.itt));
+    if (unsolicited > immediate)
+        send_data_out(t, pdu::reserved_tag, immediate, unsolicited - immediate);
+}
+
+// One Data-Out sequence (§11.7): PDUs of at most the target's
+// MaxRecvDataSegmentLength, DataSN from 0, F on the last.
+void session::impl::send_data_out(session_task& t, std::uint32_t ttt, std::uint32_t offset, std::uint32_t length)
+{
+    pdu::data_out d;
+    d.lun = pdu::encode_lun(static_cast<std::uint16_t>(t.request.lun));
+    d.initiator_task_tag = t.itt;
+    d.target_transfer_tag = ttt;
+    const std::uint32_t chunk_max = std::max<std::uint32_t>(params_.target_max_recv_data_segment_length, 512);
+    std::uint32_t sent = 0;
+    std::uint32_t data_sn = 0;
+    while (sent < length) {
+        const std::uint32_t n = std::min(chunk_max, length - sent);
+        d.data_sn = data_sn++;
+        d.buffer_offset = offset + sent;
+        d.final_bit = sent + n == length;
+        d.exp_stat_sn = exp_stat_sn_.value();
+        pdu::bhs_bytes bhs;
+        d.encode(bhs);
+        ++t.writes_pending;
+        conn_->send(bhs, {}, t.request.write_buffer.subspan(offset + sent, n), task_cookie(t.itt));
+        sent += n;
+    }
+    counters_.bytes_written += length;
+}
+
+void session::impl::on_sent(std::uint64_t cookie)
+{
+    session_task* t = tasks_.find(static_cast<std::uint32_t>(cookie));
+    if (!t || t->writes_pending == 0)
+        return;
+    if (--t->writes_pending == 0 && t->response_ready)
+        complete_scsi(*t);
+}
+
+// ---- completion ----
+
+void session::impl::complete_scsi(session_task& t)
+{
+    if (t.writes_pending > 0) {
+        t.response_ready = true; // the caller's buffer is still being written
+        return;
+    }
+    scsi_completion done = std::move(t.scsi_done);
+    scsi_result result = t.result;
+    tasks_.release(&t);
+    if (done)
+        done(result);
+}
+
+void session::impl::finish_task(session_task& t, std::error_code ec)
+{
+    switch (t.type) {
+    case session_task::kind::scsi:
+        t.result.error = ec;
+        t.writes_pending = 0; // only called once the connection dropped its queue
+        complete_scsi(t);
+        return;
+    case session_task::kind::tmf: {
+        auto done = std::move(t.tmf_done);
+        tasks_.release(&t);
+        if (done)
+            done(ec, pdu::tmf_response::function_rejected);
+        return;
+    }
+    case session_task::kind::text: {
+        auto done = std::move(t.text_done);
+        tasks_.release(&t);
+        if (done)
+            done(ec, {});
+        return;
+    }
+    case session_task::kind::nop:
+    case session_task::kind::logout: {
+        auto done = std::move(t.simple_done);
+        tasks_.release(&t);
+        if (done)
+            done(ec);
+        return;
+    }
+    }
+}
+
+// ---- incoming PDUs ----
+
+connection_receiver::destination session::impl::data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length)
+{
+    if (pdu::raw_opcode(bhs) != static_cast<std::uint8_t>(pdu::opcode::data_in))
+        return {}; // small segments (sense, text, reject) stay in the reader
+    pdu::data_in d;
+    if (auto ec = pdu::data_in::decode(bhs, d))
+        return {{}, ec};
+    session_task* t = tasks_.find(d.initiator_task_tag);
+    if (!t || t->type != session_task::kind::scsi || !t->sent) {
+        log_warning("Data-In for an unknown task", session_errc::unknown_task);
+        return {{}, session_errc::unknown_task};
+    }
+    const std::size_t capacity = std::min<std::size_t>(t->request.read_buffer.size(), t->request.expected_length);
+    if (t->request.direction != data_direction::read || std::size_t{d.buffer_offset} + length > capacity) {
+        log_warning("Data-In beyond the expected data length", session_errc::data_overflow);
+        return {{}, session_errc::data_overflow};
+    }
+    if (params_.data_pdu_in_order && d.buffer_offset != t->next_offset) {
+        log_warning("Data-In out of order", session_errc::data_out_of_order);
+        return {{}, session_errc::data_out_of_order};
+    }
+    return {t->request.read_buffer.subspan(d.buffer_offset, length), {}};
+}
+
+void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>, std::span<const std::byte> data)
+{
+    switch (static_cast<pdu::opcode>(pdu::raw_opcode(bhs))) {
+    case pdu::opcode::login_response: return on_login_response(bhs, data);
+    case pdu::opcode::scsi_response: return on_scsi_response(bhs, data);
+    case pdu::opcode::data_in: return on_data_in(bhs);
+    case pdu::opcode::r2t: return on_r2t(bhs);
+    case pdu::opcode::nop_in: return on_nop_in(bhs, data);
+    case pdu::opcode::text_response: return on_text_response(bhs, data);
+    case pdu::opcode::task_mgmt_response: return on_tmf_response(bhs);
+    case pdu::opcode::logout_response: return on_logout_response(bhs);
+    case pdu::opcode::async_message: return on_async_message(bhs, data);
+    case pdu::opcode::reject: return on_reject(bhs, data);
+    default:
+        protocol_failure(session_errc::protocol_error, "unexpected PDU from the target");
+    }
+}
+
+void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+{
+    pdu::scsi_response r;
+    if (auto ec = pdu::scsi_response::decode(bhs, r))
+        return protocol_failure(ec, "bad SCSI Response");
+    if (!accept_stat_sn(r.stat_sn))
+        return;
+    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    session_task* t = tasks_.find(r.initiator_task_tag);
+    if (!t || t->type != session_task::kind::scsi || !t->sent)
+        return protocol_failure(session_errc::unknown_task, "SCSI Response for an unknown task");
+    scsi_result& res = t->result;
+    res.response = r.response;
+    res.status = r.status;
+    res.residual_overflow = r.residual_overflow;
+    res.residual_underflow = r.residual_underflow;
+    res.residual = r.residual_count;
+    res.data_in_bytes = t->next_offset;
+    if (!data.empty()) {
+        pdu::sense_data_segment seg;
+        if (auto ec = pdu::parse_sense_data_segment(data, seg))
+            return protocol_failure(ec, "bad sense data in SCSI Response");
+        res.sense_length = static_cast<std::uint16_t>(std::min(seg.sense.size(), res.sense.size()));
+        std::memcpy(res.sense.data(), seg.sense.data(), res.sense_length);
+    } else if (r.status == status_check_condition) {
+        res.sense_length = 0;
+    }
+    complete_scsi(*t);
+}
+
+void session::impl::on_data_in(const pdu::bhs_bytes& bhs)
+{
+    pdu::data_in d;
+    if (auto ec = pdu::data_in::decode(bhs, d))
+        return protocol_failure(ec, "bad Data-In");
+    session_task* t = tasks_.find(d.initiator_task_tag);
+    if (!t || t->type != session_task::kind::scsi) // checked in data_destination unless empty
+        return protocol_failure(session_errc::unknown_task, "Data-In for an unknown task");
+    if (d.data_sn != t->next_data_sn)
+        return protocol_failure(session_errc::data_out_of_order, "Data-In DataSN out of order");
+    if (d.data_segment_length > 0 && d.buffer_offset != t->next_offset && params_.data_pdu_in_order)
+        return protocol_failure(session_errc::data_out_of_order, "Data-In offset out of order");
+    ++t->next_data_sn;
+    t->next_offset = std::max(t->next_offset, d.buffer_offset + d.data_segment_length);
+    counters_.bytes_read += d.data_segment_length;
+    update_sn(d.exp_cmd_sn, d.max_cmd_sn);
+    if (!d.status_bit)
+        return;
+    // Status collapsed into the last Data-In (§11.7.3).
+    if (!accept_stat_sn(d.stat_sn))
+        return;
+    scsi_result& res = t->result;
+    res.status = d.status;
+    res.residual_overflow = d.residual_overflow;
+    res.residual_underflow = d.residual_underflow;
+    res.residual = d.residual_count;
+    res.data_in_bytes = t->next_offset;
+    complete_scsi(*t);
+}
+
+void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
+{
+    pdu::r2t r;
+    if (auto ec = pdu::r2t::decode(bhs, r))
+        return protocol_failure(ec, "bad R2T");
+    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    session_task* t = tasks_.find(r.initiator_task_tag);
+    if (!t || t->type != session_task::kind::scsi || !t->sent || t->request.direction != data_direction::write)
+        return protocol_failure(session_errc::unknown_task, "R2T for an unknown task");
+    if (r.r2t_sn != t->next_r2t_sn)
+        return protocol_failure(session_errc::r2t_out_of_order, "R2TSN out of order");
+    if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > t->request.expected_length ||
+        r.desired_data_transfer_length > params_.max_burst_length)
+        return protocol_failure(session_errc::r2t_out_of_range, "R2T beyond the expected data length");
+    ++t->next_r2t_sn;
+    send_data_out(*t, r.target_transfer_tag, r.buffer_offset, r.desired_data_transfer_length);
+}
+
+void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+{
+    pdu::nop_in n;
+    if (auto ec = pdu::nop_in::decode(bhs, n))
+        return protocol_failure(ec, "bad NOP-In");
+    if (n.initiator_task_tag != pdu::reserved_tag) {
+        // The answer to our ping: StatSN advances (§11.19).
+        if (!accept_stat_sn(n.stat_sn))
+            return;
+        update_sn(n.exp_cmd_sn, n.max_cmd_sn);
+        session_task* t = tasks_.find(n.initiator_task_tag);
+        if (!t || t->type != session_task::kind::nop)
+            return protocol_failure(session_errc::unknown_task, "NOP-In for an unknown ping");
+        finish_task(*t, {});
+        return;
+    }
+    update_sn(n.exp_cmd_sn, n.max_cmd_sn);
+    if (n.target_transfer_tag == pdu::reserved_tag)
+        return;
+    // A target ping: answer with a NOP-Out echoing the TTT and the LUN (§11.18.3).
+    pdu::nop_out reply;
+    reply.immediate = true;
+    reply.lun = n.lun;
+    reply.initiator_task_tag = pdu::reserved_tag;
+    reply.target_transfer_tag = n.target_transfer_tag;
+    reply.cmd_sn = cmd_sn_.value();
+    reply.exp_stat_sn = exp_stat_sn_.value();
+    pdu::bhs_bytes out;
+    reply.encode(out);
+    conn_->send_owned(out, std::vector<std::byte>(data.begin(), data.end()));
+}
+
+void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+{
+    pdu::text_response r;
+    if (auto ec = pdu::text_response::decode(bhs, r))
+        return protocol_failure(ec, "bad Text Response");
+    if (!accept_stat_sn(r.stat_sn))
+        return;
+    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    session_task* t = tasks_.find(r.initiator_task_tag);
+    if (!t || t->type != session_task::kind::text || !t->text_in)
+        return protocol_failure(session_errc::unknown_task, "Text Response for an unknown task");
+    if (auto ec = t->text_in->add(data, r.continue_bit))
+        return finish_task(*t, ec);
+    if (!r.final_bit) {
+        // More to come: ask for it with an empty Text Request echoing the TTT (§11.10.4).
+        if (r.target_transfer_tag == pdu::reserved_tag)
+            return protocol_failure(session_errc::protocol_error, "Text Response without F and without TTT");
+        t->cmd_sn = next_cmd_sn(false);
+        send_text(*t, r.target_transfer_tag, {});
+        return;
+    }
+    if (!t->text_in->complete())
+        return protocol_failure(session_errc::protocol_error, "Text Response final with C bit");
+    pdu::text_list pairs = t->text_in->take_pairs();
+    auto done = std::move(t->text_done);
+    tasks_.release(t);
+    if (done)
+        done({}, pairs);
+}
+
+void session::impl::send_text(session_task& t, std::uint32_t ttt, std::span<const std::byte> data)
+{
+    pdu::text_request req;
+    req.final_bit = true;
+    req.initiator_task_tag = t.itt;
+    req.target_transfer_tag = ttt;
+    req.cmd_sn = t.cmd_sn;
+    req.exp_stat_sn = exp_stat_sn_.value();
+    pdu::bhs_bytes bhs;
+    req.encode(bhs);
+    conn_->send(bhs, {}, data);
+}
+
+void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
+{
+    pdu::task_mgmt_response r;
+    if (auto ec = pdu::task_mgmt_response::decode(bhs, r))
+        return protocol_failure(ec, "bad Task Management Response");
+    if (!accept_stat_sn(r.stat_sn))
+        return;
+    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    session_task* t = tasks_.find(r.initiator_task_tag);
+    if (!t || t->type != session_task::kind::tmf)
+        return protocol_failure(session_errc::unknown_task, "Task Management Response for an unknown task");
+    const pdu::task_mgmt_request req = t->tmf;
+    auto done = std::move(t->tmf_done);
+    tasks_.release(t);
+    // Tasks the function ended get no response of their own (§4.2.3.2, §11.5.1).
+    if (r.response == pdu::tmf_response::function_complete) {
+        std::vector<session_task*> ended;
+        tasks_.for_each([&](session_task& task) {
+            if (task.type != session_task::kind::scsi || !task.sent)
+                return;
+            const bool hit =
+                (req.function == pdu::tmf_function::abort_task && task.itt == req.referenced_task_tag) ||
+                (req.function == pdu::tmf_function::logical_unit_reset &&
+                 pdu::encode_lun(static_cast<std::uint16_t>(task.request.lun)) == req.lun) ||
+                req.function == pdu::tmf_function::target_warm_reset ||
+                req.function == pdu::tmf_function::target_cold_reset;
+            if (hit)
+                ended.push_back(&task);
+        });
+        for (session_task* task : ended)
+            finish_task(*task, session_errc::task_aborted);
+    }
+    if (done)
+        done({}, r.response);
+}
+
+void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+{
+    pdu::reject r;
+    if (auto ec = pdu::reject::decode(bhs, r))
+        return protocol_failure(ec, "bad Reject");
+    if (!accept_stat_sn(r.stat_sn))
+        return;
+    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    pdu::bhs_bytes rejected;
+    if (auto ec = pdu::rejected_header(data, rejected))
+        return protocol_failure(ec, "Reject without the rejected header");
+    const auto op = static_cast<pdu::opcode>(pdu::raw_opcode(rejected));
+    const std::uint32_t itt = (std::uint32_t{std::to_integer<std::uint8_t>(rejected[16])} << 24) |
+                              (std::uint32_t{std::to_integer<std::uint8_t>(rejected[17])} << 16) |
+                              (std::uint32_t{std::to_integer<std::uint8_t>(rejected[18])} << 8) |
+                              std::uint32_t{std::to_integer<std::uint8_t>(rejected[19])};
+    session_task* t = tasks_.find(itt);
+    std::cerr << "iscsi-vscsi: target rejected a PDU (opcode 0x" << std::hex << int(pdu::raw_opcode(rejected))
+              << ", reason 0x" << int(r.reason) << std::dec << ")\n";
+    // A rejected command never executed and gets no response (§6.6, §11.17.1):
+    // end it. Anything else (Data-Out, SNACK, digest errors) needs recovery.
+    if (t && op != pdu::opcode::data_out && op != pdu::opcode::snack_request &&
+        r.reason != pdu::reject_reason::data_digest_error) {
+        if (t->type == session_task::kind::scsi && r.reason == pdu::reject_reason::waiting_for_logout)
+            return; // the target will log us out; the task is reissued afterwards
+        finish_task(*t, session_errc::rejected);
+        return;
+    }
+    protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery");
+}
+
+void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+{
+    pdu::async_message m;
+    if (auto ec = pdu::async_message::decode(bhs, m))
+        return protocol_failure(ec, "bad Asynchronous Message");
+    if (!accept_stat_sn(m.stat_sn))
+        return;
+    update_sn(m.exp_cmd_sn, m.max_cmd_sn);
+    switch (m.event) {
+    case pdu::async_event::scsi_async_event: {
+        pdu::sense_data_segment seg;
+        if (pdu::parse_sense_data_segment(data, seg))
+            seg = {};
+        std::uint16_t lun = 0;
+        (void)pdu::decode_lun(m.lun, lun);
+        if (event_handler_)
+            event_handler_(session_event{session_event::kind::scsi_async_event, lun, seg.sense, {}});
+        return;
+    }
+    case pdu::async_event::logout_requested:
+        // §11.9.1 event 1: log out, then log in again (recovery reissues the tasks).
+        next_reconnect_delay_ = std::chrono::milliseconds(0);
+        if (session_task* t = tasks_.allocate()) {
+            t->type = session_task::kind::logout;
+            t->immediate = true;
+            t->simple_done = [this](std::error_code) {
+                if (conn_)
+                    conn_->close(session_errc::connection_closed);
+            };
+            send_task(*t);
+        }
+        return;
+    case pdu::async_event::connection_drop:
+    case pdu::async_event::all_connections_drop:
+        next_reconnect_delay_ = std::chrono::seconds(m.parameter2); // Time2Wait
+        if (conn_)
+            conn_->close(session_errc::connection_closed);
+        return;
+    case pdu::async_event::negotiation_requested:
+    case pdu::async_event::vendor_specific:
+        return; // nothing to renegotiate; vendor events are ignored
+    }
+}
+
+} // namespace ivs::iscsi
