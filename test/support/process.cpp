@@ -1,0 +1,217 @@
+#include "test/support/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sched.h>
+#include <stdexcept>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ivs::test {
+namespace {
+
+std::string join(const std::vector<std::string>& argv) {
+    std::string s;
+    for (const auto& a : argv) {
+        if (!s.empty()) s += ' ';
+        s += a;
+    }
+    return s;
+}
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+    if (argv.empty()) throw std::invalid_argument("process: empty argv");
+    std::vector<char*> v;
+    for (const auto& a : argv) v.push_back(const_cast<char*>(a.c_str()));
+    v.push_back(nullptr);
+    return v;
+}
+
+struct pipe_pair {
+    int fd[2] = {-1, -1};
+    pipe_pair() {
+        if (pipe2(fd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    }
+    ~pipe_pair() { close_both(); }
+    void close_both() {
+        for (int& f : fd)
+            if (f >= 0) { close(f); f = -1; }
+    }
+    pipe_pair(const pipe_pair&) = delete;
+    pipe_pair& operator=(const pipe_pair&) = delete;
+};
+
+// fork + exec with stdin from /dev/null and stdout/stderr on out_fd/err_fd,
+// optionally inside a network namespace. The child dies with this thread
+// (PR_SET_PDEATHSIG). Exec failures come back through a CLOEXEC pipe, so a
+// missing program is an exception here, not a mysterious exit status.
+pid_t start_child(const std::vector<std::string>& argv, int out_fd, int err_fd,
+                  const std::string& ns_path) {
+    auto args = c_argv(argv);
+    pipe_pair status;
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed for " + join(argv));
+    if (pid == 0) {
+        // Only async-signal-safe calls from here on.
+        const int report = status.fd[1];
+        auto fail = [report](const char* step) {
+            int e = errno;
+            (void)!write(report, &e, sizeof e);
+            (void)!write(report, step, strlen(step));
+            _exit(127);
+        };
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl");
+        if (getppid() != parent) _exit(127);  // parent already gone
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
+            dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+            fail("redirect");
+        if (!ns_path.empty()) {
+            int nsfd = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) fail("setns");
+        }
+        execvp(args[0], args.data());
+        fail("exec");
+    }
+    close(status.fd[1]);
+    status.fd[1] = -1;
+    char buf[64] = {};
+    ssize_t got;
+    while ((got = read(status.fd[0], buf, sizeof buf - 1)) < 0 && errno == EINTR) {
+    }
+    if (got >= static_cast<ssize_t>(sizeof(int))) {
+        int e;
+        std::memcpy(&e, buf, sizeof e);
+        int st;
+        waitpid(pid, &st, 0);
+        throw std::runtime_error("cannot run " + join(argv) + ": " + (buf + sizeof(int)) +
+                                 ": " + std::strerror(e));
+    }
+    return pid;
+}
+
+}  // namespace
+
+std::string run_result::describe(const std::vector<std::string>& argv) const {
+    std::string s = join(argv) + ": ";
+    if (timed_out)
+        s += "timed out";
+    else if (term_signal != 0)
+        s += "killed by signal " + std::to_string(term_signal);
+    else
+        s += "exit " + std::to_string(exit_code);
+    if (!out.empty()) s += "\n--- stdout ---\n" + out;
+    if (!err.empty()) s += "\n--- stderr ---\n" + err;
+    return s;
+}
+
+run_result run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+    pipe_pair out_pipe, err_pipe;
+    const pid_t pid = start_child(argv, out_pipe.fd[1], err_pipe.fd[1], "");
+    close(out_pipe.fd[1]);
+    out_pipe.fd[1] = -1;
+    close(err_pipe.fd[1]);
+    err_pipe.fd[1] = -1;
+
+    run_result r;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    pollfd fds[2] = {{out_pipe.fd[0], POLLIN, 0}, {err_pipe.fd[0], POLLIN, 0}};
+    std::string* sinks[2] = {&r.out, &r.err};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            r.timed_out = true;
+            break;
+        }
+        int n = poll(fds, 2, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+            char buf[4096];
+            ssize_t got = read(fds[i].fd, buf, sizeof buf);
+            if (got > 0) {
+                sinks[i]->append(buf, static_cast<std::size_t>(got));
+            } else if (got == 0 || errno != EINTR) {
+                fds[i].fd = -1;  // EOF: the pipe_pair closes it
+                --open_fds;
+            }
+        }
+    }
+    if (r.timed_out) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) {
+        r.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        r.term_signal = WTERMSIG(status);
+    }
+    return r;
+}
+
+std::string run_checked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+    run_result r = run(argv, timeout);
+    if (!r.ok()) throw std::runtime_error(r.describe(argv));
+    return r.out;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const spawn_options& opts) {
+    const std::string log = opts.log_file.empty() ? "/dev/null" : opts.log_file.string();
+    int logfd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (logfd < 0) throw std::runtime_error("cannot open " + log + ": " + std::strerror(errno));
+    const std::string ns_path = opts.netns.empty() ? "" : "/var/run/netns/" + opts.netns;
+    try {
+        pid_t pid = start_child(argv, logfd, logfd, ns_path);
+        close(logfd);
+        return pid;
+    } catch (...) {
+        close(logfd);
+        throw;
+    }
+}
+
+bool reap_if_exited(pid_t pid, int* status) {
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (r == pid) {
+        if (status) *status = st;
+        return true;
+    }
+    return r < 0;  // ECHILD: already reaped
+}
+
+void kill_and_reap(pid_t pid) {
+    if (pid <= 0) return;
+    if (kill(pid, SIGKILL) != 0 && errno == ESRCH) {
+        reap_if_exited(pid);
+        return;
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+}
+
+std::string file_tail(const std::filesystem::path& path, std::size_t bytes) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return "";
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<std::size_t>(in.tellg());
+    const auto start = size > bytes ? size - bytes : 0;
+    in.seekg(static_cast<std::streamoff>(start));
+    std::string s(size - start, '\0');
+    in.read(s.data(), static_cast<std::streamsize>(s.size()));
+    return s;
+}
+
+}  // namespace ivs::test
