@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstring>
@@ -80,7 +81,15 @@ asio::awaitable<std::error_code> connection::connect(std::string host, std::stri
     co_return std::error_code{};
 }
 
-void connection::adopt(socket_type socket) { socket_ = std::move(socket); }
+std::error_code connection::adopt(int fd)
+{
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const int family = ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 ? ss.ss_family : AF_UNIX;
+    boost::system::error_code ec;
+    socket_.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), fd, ec);
+    return ec ? std::error_code(ec.value(), std::system_category()) : std::error_code{};
+}
 
 void connection::start(connection_receiver& receiver)
 {

@@ -57,8 +57,8 @@ public:
     // address that answers within `timeout`; sets TCP_NODELAY.
     boost::asio::awaitable<std::error_code> connect(std::string host, std::string port,
                                                     std::chrono::milliseconds timeout);
-    // Takes an already connected stream (tests: one end of a socketpair).
-    void adopt(socket_type socket);
+    // Takes an already connected stream socket (tests: one end of a socketpair).
+    std::error_code adopt(int fd);
 
     // Starts the reader and writer coroutines.
     void start(connection_receiver& receiver);

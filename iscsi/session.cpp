@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <iostream>
 
 namespace ivs::iscsi {
@@ -140,8 +141,14 @@ void session::impl::connect_and_login()
     asio::co_spawn(
         io_,
         [self, conn = conn_]() -> asio::awaitable<void> {
-            const auto ec = co_await conn->connect(self->current_portal_.host, self->current_portal_.port,
-                                                   self->config_.connect_timeout);
+            std::error_code ec;
+            if (self->config_.connector) {
+                const int fd = self->config_.connector(self->current_portal_);
+                ec = fd < 0 ? std::error_code(errno, std::system_category()) : conn->adopt(fd);
+            } else {
+                ec = co_await conn->connect(self->current_portal_.host, self->current_portal_.port,
+                                            self->config_.connect_timeout);
+            }
             if (self->conn_ != conn)
                 co_return; // shut down meanwhile
             if (ec) {

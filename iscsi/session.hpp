@@ -44,6 +44,9 @@ struct session_config {
     bool recover = true;
     std::chrono::milliseconds replacement_timeout{120000};
     unsigned max_redirects = 8;
+    // Replaces TCP: returns a connected stream socket's fd for the portal, or
+    // -1 with errno set (tests hand in one end of a socketpair).
+    std::function<int(const portal&)> connector;
 };
 
 enum class data_direction : std::uint8_t { none, read, write };
