@@ -432,7 +432,8 @@ std::error_code parse_list(std::string_view value, std::vector<std::string_view>
     std::size_t pos = 0;
     for (;;) {
         const std::size_t comma = value.find(',', pos);
-        const std::string_view item = value.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+        const std::size_t len = comma == std::string_view::npos ? std::string_view::npos : comma - pos;
+        const std::string_view item = value.substr(pos, len);
         if (item.empty()) {
             out.clear();
             return errc::value_syntax;

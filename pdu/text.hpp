@@ -63,7 +63,8 @@ inline text_limits discovery_limits()
 }
 
 // Key name syntax (§6.1 standard-label, X- and X# extension keys), length 1..63.
-// Returns {} or key_syntax / key_too_long.
+// The first character may be any letter: §13.24's iSCSIProtocolLevel starts
+// lowercase. Returns {} or key_syntax / key_too_long.
 std::error_code check_key(std::string_view key) noexcept;
 
 // Value bound for `key` under `limits`.
@@ -145,7 +146,7 @@ std::string format_number(std::uint64_t n);
 // leading zero nibble) or "0b" base64 (RFC 4648, padding optional). The decoded
 // size is bounded by `max_bytes` before allocation (value_too_long).
 std::error_code parse_binary(std::string_view value, std::vector<std::byte>& out,
-                             std::size_t max_bytes = long_value_length) ;
+                             std::size_t max_bytes = long_value_length);
 std::string encode_hex(std::span<const std::byte> bytes);     // "0x" + lowercase hex
 std::string encode_base64(std::span<const std::byte> bytes);  // "0b" + padded base64
 
