@@ -2,7 +2,7 @@
 # run-fuzzer.sh FUZZER SEED_CORPUS SECONDS: fuzz for SECONDS starting from a
 # scratch copy of the seed corpus; libFuzzer exits non-zero on any finding.
 set -eu
-fuzzer=$1 seeds=$2 seconds=$3
+fuzzer=$(realpath "$1") seeds=$(realpath "$2") seconds=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$seeds"/. "$work"/ 2>/dev/null || true

@@ -8,7 +8,7 @@
 namespace ivs::pdu {
 
 // Digest of one buffer: initial value ~0, result complemented, as on the wire
-// (least significant byte first when stored little-endian; see digest_bytes()).
+// (stored on the wire least significant byte first: pdu::store32le).
 std::uint32_t crc32c(std::span<const std::byte> data) noexcept;
 
 // Incremental form: start with crc32c_init(), feed pieces, finish.
