@@ -195,6 +195,8 @@ void connection::finish_coroutine()
 bool connection::dispatch(pdu::pdu_reader::feed_result r)
 {
     using event = pdu::pdu_reader::event;
+    if (!receiver_)
+        return false;
     switch (r.ev) {
     case event::need_more:
         return true;
@@ -215,7 +217,7 @@ bool connection::dispatch(pdu::pdu_reader::feed_result r)
     case event::pdu_ready:
         receiver_->on_pdu(reader_.bhs(), reader_.ahs(),
                           reader_.data_in_destination() ? std::span<const std::byte>{} : reader_.data());
-        return !closing_;
+        return !closing_ && receiver_;
     case event::failed:
         close(reader_.error());
         return false;

@@ -77,6 +77,8 @@ public:
     // Closes the socket; on_closed(ec) follows once both coroutines end.
     void close(std::error_code ec);
     bool is_open() const noexcept { return !closing_; }
+    // No more callbacks, not even on_closed (the owner is going away).
+    void detach() noexcept { receiver_ = nullptr; }
 
     std::string peer_address() const;
     std::uint64_t bytes_received() const noexcept { return rx_bytes_; }

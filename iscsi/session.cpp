@@ -317,15 +317,20 @@ void session::impl::logout(std::function<void(std::error_code)> done)
 
 void session::impl::shutdown()
 {
+    auto self = shared_from_this();
     state_ = state::closed;
     timer_.cancel();
     replacement_timer_.cancel();
     login_.reset();
     in_login_ = false;
     // Closing the socket ends every use of the callers' buffers at once, so
-    // their commands can complete now.
-    if (conn_)
+    // their commands can complete now; the connection reports nothing more.
+    if (conn_) {
         conn_->close(session_errc::session_closed);
+        conn_->detach();
+        conn_.reset();
+    }
+    keep_alive_.reset();
     fail_waiting(session_errc::session_closed);
     if (logout_done_)
         std::exchange(logout_done_, nullptr)({});

@@ -245,6 +245,7 @@ void session::impl::send_data_out(session_task& t, std::uint32_t ttt, std::uint3
 
 void session::impl::on_sent(std::uint64_t cookie)
 {
+    auto self = shared_from_this();
     session_task* t = tasks_.find(static_cast<std::uint32_t>(cookie));
     if (!t || t->writes_pending == 0)
         return;
@@ -328,6 +329,7 @@ connection_receiver::destination session::impl::data_destination(const pdu::bhs_
 
 void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>, std::span<const std::byte> data)
 {
+    auto self = shared_from_this(); // a completion may destroy the session facade
     switch (static_cast<pdu::opcode>(pdu::raw_opcode(bhs))) {
     case pdu::opcode::login_response: return on_login_response(bhs, data);
     case pdu::opcode::scsi_response: return on_scsi_response(bhs, data);
