@@ -78,6 +78,10 @@ public:
     login_machine(const login_config& config, std::uint32_t cmd_sn, std::uint32_t exp_stat_sn,
                   std::uint32_t initiator_task_tag = 0);
 
+    // The target's bound on login data per PDU (its MaxRecvDataSegmentLength,
+    // at least 512); our text is split with the C bit above it.
+    void set_max_request_data(std::size_t n) noexcept { max_request_data_ = n < 512 ? 512 : n; }
+
     login_state state() const noexcept { return state_; }
     login_request_out next_request();
     login_step on_response(const pdu::login_response& rsp, std::span<const std::byte> data);
@@ -106,34 +110,34 @@ public:
 
 private:
     // Where we are in the security exchange (§12.1.3).
-    enum class auth_phase { offer_method, offer_chap_a, send_chap_response, verify_target, done };
+    enum class auth_phase { offer_method, offer_chap_a, verify_target, done };
 
     login_step fail(std::error_code ec, std::string message);
+    bool prepare(bool transit);
+    login_step redirect(std::span<const std::byte> data);
     login_step process_text(const pdu::login_response& rsp, const pdu::text_list& keys);
-    login_step security_keys(const pdu::text_list& keys, pdu::text_list& security_out,
-                             bool& handled);
-    login_step after_response(const pdu::login_response& rsp);
-    void queue(pdu::text_list pairs);
-    bool transit_wanted() const noexcept;
+    login_step security_step(const pdu::login_response& rsp, const pdu::text_list& keys);
+    bool md5_only() const noexcept;
 
     login_config config_;
     negotiation negotiation_;
     std::optional<chap_initiator> chap_;
+    std::string auth_offer_;            // AuthMethod value we offered
+    std::string chap_a_offer_;          // CHAP_A list we offer
 
     login_state state_ = login_state::need_send;
     pdu::login_stage csg_ = pdu::login_stage::security_negotiation;
     pdu::login_stage nsg_ = pdu::login_stage::operational_negotiation;
     auth_phase auth_ = auth_phase::offer_method;
-    bool first_request_ = true;
-    bool offers_sent_ = false;
+    bool next_transit_ = false;         // T for the last PDU of the text being sent
     bool sent_transit_ = false;
     bool sent_continue_ = false;
-    bool chap_a_offered_multi_ = false;
     unsigned exchanges_ = 0;
 
     pdu::text_list pending_;            // keys to send next
     std::vector<std::byte> out_text_;   // serialized text being sent
     std::size_t out_offset_ = 0;        // bytes of out_text_ already sent
+    std::size_t max_request_data_ = max_request_data;
     pdu::text_reassembler reassembler_;
 
     std::uint32_t cmd_sn_;

@@ -70,7 +70,7 @@ private:
     std::error_code declaration_of_theirs(const pdu::key_def& key, key_state& st,
                                           std::string_view value, std::string& message);
 
-    const login_config* config_;
+    login_config config_; // our copy, without CHAP secrets
     std::map<std::string, key_state, std::less<>> keys_;
 };
 
