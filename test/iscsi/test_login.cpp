@@ -523,7 +523,7 @@ TEST_CASE("redirects carry the new address", "[login]")
 TEST_CASE("failure statuses give the status message", "[login]")
 {
     scripted_target t;
-    for (std::uint16_t s : {0x0201, 0x0202, 0x0203, 0x0205, 0x0300, 0x0301, 0x0302}) {
+    for (const std::uint16_t s : std::initializer_list<std::uint16_t>{0x0201, 0x0202, 0x0203, 0x0205, 0x0300, 0x0301, 0x0302}) {
         login_machine m(base_config(), 1, 0);
         auto req = m.next_request();
         auto rsp = t.answer(req, false, {});
