@@ -166,6 +166,13 @@ void session::impl::connect_and_login()
             // Login (§6.3): CmdSN starts anew, ExpStatSN is learned from the first response.
             self->exp_stat_sn_ = pdu::serial32{0};
             self->login_.emplace(self->config_.login, self->cmd_sn_.value(), 0);
+            if (self->login_->state() == login_state::failed) { // a configuration error
+                self->login_error_ = self->login_->error();
+                self->login_error_message_ = self->login_->error_message();
+                self->login_.reset();
+                conn->close(self->login_error_);
+                co_return;
+            }
             auto req = self->login_->next_request();
             pdu::bhs_bytes bhs;
             req.header.encode(bhs);

@@ -467,7 +467,9 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
     session_task* t = tasks_.find(r.initiator_task_tag);
     if (!t || t->type != session_task::kind::text || !t->text_in)
         return protocol_failure(session_errc::unknown_task, "Text Response for an unknown task");
-    if (auto ec = t->text_in->add(data, r.continue_bit))
+    // Until F=1 the answer goes on; tgtd cuts pairs at PDU boundaries without
+    // setting C, so the whole sequence is reassembled as one text.
+    if (auto ec = t->text_in->add(data, r.continue_bit || !r.final_bit))
         return finish_task(*t, ec);
     if (!r.final_bit) {
         // More to come: ask for it with an empty Text Request echoing the TTT (§11.10.4).

@@ -39,17 +39,37 @@ std::vector<std::byte> read_file(const std::filesystem::path& p, std::size_t off
     return out;
 }
 
+// tgtd reports UNIT ATTENTION (power on, reset) to a new nexus's first
+// command: TEST UNIT READY until it is consumed, as a SCSI midlayer does.
+void clear_unit_attention(test::session_harness& h, iscsi::session& s, std::uint64_t lun)
+{
+    for (int i = 0; i < 5; ++i) {
+        iscsi::scsi_request r;
+        r.lun = lun;
+        const std::byte cdb[6] = {};
+        r.set_cdb(cdb);
+        auto res = h.execute(s, r);
+        REQUIRE(!res.error);
+        if (res.good())
+            return;
+        REQUIRE(res.status == 0x02);
+        REQUIRE((std::to_integer<int>(res.sense[2]) & 0x0f) == 0x06);
+    }
+    FAIL("unit attention did not clear");
+}
+
 // Writes `total` bytes of random data in `chunk`-sized WRITE(16)s, reads them
 // back, and compares both with tgtd's backing file.
 void write_read_compare(test::session_harness& h, iscsi::session& s, const std::filesystem::path& backing,
                         std::size_t total, std::size_t chunk, unsigned seed)
 {
+    clear_unit_attention(h, s, 1);
     auto data = test::random_bytes(total, seed);
     for (std::size_t off = 0; off < total; off += chunk) {
         auto r = rw16(true, 1, off / 512, static_cast<std::uint32_t>(chunk / 512),
                       std::span<std::byte>(data.data() + off, chunk));
         auto res = h.execute(s, r);
-        INFO("write at " << off << ": " << res.error.message());
+        INFO("write at " << off << ": " << res.error.message() << " response " << int(res.response) << " status " << int(res.status) << " sense key " << (res.sense_length > 2 ? int(res.sense[2]) & 0xf : -1) << " asc " << (res.sense_length > 13 ? int(res.sense[12]) : -1) << "/" << (res.sense_length > 13 ? int(res.sense[13]) : -1));
         REQUIRE(res.good());
     }
     std::vector<std::byte> back(total);
@@ -193,6 +213,7 @@ TEST_CASE("64 commands in flight", "[session][tgtd][pipeline]")
     iscsi::session s(h.io, make_config(tgtd));
     REQUIRE(h.login(s) == std::error_code{});
 
+    clear_unit_attention(h, s, 1);
     constexpr std::size_t n = 64, size = 64 << 10;
     auto data = test::random_bytes(n * size, 64);
     int done = 0;
