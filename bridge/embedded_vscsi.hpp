@@ -118,13 +118,17 @@ private:
     lun_state& lun_of(const ccb& c);
     void enqueue_locked(const ccb_ptr& c);  // assigns a tag, makes it visible
     int next_tag_locked();
-    void finish_locked(const ccb_ptr& c, completion_list& done);
+    void finish_locked(const ccb_ptr& c);
     void update_readiness_locked();
     static void run_completions(completion_list& done);
 
     void probe_worker();
     void run_devevent(const devevent& ev);
-    void probe_one(int target, int lun);
+    enum class probe_outcome { attached, absent, stop };
+    probe_outcome probe_one(int target, int lun, const inquiry_data* lun0, inquiry_data* inq_out);
+    void probe_target(int target);
+    [[nodiscard]] bool attached_locked(int target, int lun) const;
+    [[nodiscard]] scsi_executor executor();
     void detach_one(int target, int lun);
     void log(const std::string& line) const;
 

@@ -38,6 +38,8 @@ struct attached_disk {
     std::string name;             // "sd0", "sd1", ...
     std::string vendor, product, revision;
     bool removable = false;
+    std::uint8_t device_type = 0;   // INQUIRY peripheral device type
+    std::uint8_t scsi_version = 0;  // INQUIRY version (bits 2..0)
     std::uint32_t block_size = 0; // 0 with block_count 0: capacity unknown (drive offline)
     std::uint64_t block_count = 0;
 };
