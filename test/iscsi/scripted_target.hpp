@@ -1,0 +1,237 @@
+// A scripted fake iSCSI target for unit tests of the session layer: it owns one
+// end of a socketpair, runs a script (a function written in the test) on its
+// own thread with blocking, time-limited I/O, and records every PDU the
+// initiator sent. It produces what a real target rarely does on demand:
+// split responses, redirects, rejects, async events, protocol violations.
+//
+//   scripted_target t;
+//   cfg.connector = [&](const iscsi::portal&) { return t.take_initiator_fd(); };
+//   t.run([](scripted_target& t) {
+//       t.login();
+//       auto cmd = t.expect(pdu::opcode::scsi_command);
+//       t.send_status(cmd.itt(), 0x00);
+//   });
+//   h.run_until([&] { return t.finished(); });
+//   CHECK(t.join() == "");            // "" or why the script failed
+//
+// Every read and write waits at most io_limit, so a failing test cannot hang.
+// Sequence numbers follow RFC 7143 §4.2.2: the target tracks ExpCmdSN from the
+// commands it receives, offers MaxCmdSN = ExpCmdSN + window - 1 (or a fixed
+// value), and numbers each status-bearing PDU with the next StatSN.
+#pragma once
+
+#include "pdu/initiator_pdus.hpp"
+#include "pdu/opcode.hpp"
+#include "pdu/reader.hpp"
+#include "pdu/target_pdus.hpp"
+#include "pdu/text.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ivs::test {
+
+// Thrown inside a script when the initiator does something the script did
+// not expect; ends the script and becomes join()'s result.
+struct script_failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// One PDU the initiator sent, copied out of the reader.
+struct received_pdu {
+    pdu::bhs_bytes bhs{};
+    std::vector<std::byte> ahs;
+    std::vector<std::byte> data;
+
+    pdu::opcode op() const noexcept { return static_cast<pdu::opcode>(pdu::raw_opcode(bhs)); }
+    bool immediate() const noexcept;
+    bool final_bit() const noexcept;
+    std::uint32_t itt() const noexcept;          // bytes 16..19
+    std::uint32_t ttt() const noexcept;          // bytes 20..23 (NOP-Out, Text, Data-Out)
+    std::uint32_t cmd_sn() const noexcept;       // bytes 24..27 (not Data-Out)
+    std::uint32_t exp_stat_sn() const noexcept;  // bytes 28..31
+    bool carries_cmd_sn() const noexcept;        // every initiator PDU but Data-Out and SNACK
+    std::string data_string() const { return {reinterpret_cast<const char*>(data.data()), data.size()}; }
+
+    // Typed views; a malformed header throws script_failure.
+    template <class T>
+    T as() const
+    {
+        T out;
+        if (auto ec = T::decode(bhs, out))
+            throw script_failure("cannot decode " + describe() + ": " + ec.message());
+        return out;
+    }
+    pdu::scsi_command command() const;
+    pdu::text_list text() const; // the data segment as key=value pairs
+    std::string describe() const;
+};
+
+// What login() answers (RFC 7143 §6.3, §13). Operational keys the initiator
+// offers and `operational` does not list are echoed back, which is a valid
+// answer under every result function.
+struct login_script {
+    std::uint16_t tsih = 0x0101;
+    std::uint32_t first_stat_sn = 0x2000;
+    // tgtd's usual answers and declarations.
+    pdu::text_list operational = {
+        {"HeaderDigest", "None"},
+        {"DataDigest", "None"},
+        {"InitialR2T", "Yes"},
+        {"ImmediateData", "Yes"},
+        {"MaxBurstLength", "262144"},
+        {"FirstBurstLength", "65536"},
+        {"MaxOutstandingR2T", "1"},
+        {"ErrorRecoveryLevel", "0"},
+        {"MaxConnections", "1"},
+        {"MaxRecvDataSegmentLength", "8192"}, // the target's declaration
+    };
+    // Above 0: the final operational answer goes out in pieces of at most this
+    // many bytes with the C bit (§6.1), each after the initiator's empty request.
+    std::size_t max_response_text = 0;
+};
+
+class scripted_target {
+public:
+    using script = std::function<void(scripted_target&)>;
+    static constexpr std::chrono::milliseconds io_limit{5000};
+
+    scripted_target(); // creates the socketpair
+    ~scripted_target();
+    scripted_target(const scripted_target&) = delete;
+    scripted_target& operator=(const scripted_target&) = delete;
+
+    // The initiator's end, for session_config::connector: handed out once;
+    // later calls return -1 with errno ECONNREFUSED.
+    int take_initiator_fd();
+    bool fd_taken() const noexcept { return initiator_fd_taken_; }
+
+    // Starts the script on the target thread.
+    void run(script s);
+    // The script returned or failed.
+    bool finished() const noexcept { return finished_.load(); }
+    // Waits for the thread (bounded by the I/O limits) and returns "" when the
+    // script ran to its end, else why it failed.
+    std::string join();
+
+    // Everything received so far (any thread).
+    std::vector<received_pdu> received() const;
+    std::size_t received_count() const;
+
+    // ---- inside a script ----
+
+    // The next PDU from the initiator (io_limit); script_failure on EOF,
+    // timeout, framing error, or a CmdSN outside the window.
+    received_pdu next();
+    // next(), failing unless it has opcode `op`.
+    received_pdu expect(pdu::opcode op);
+    // Fails if a PDU arrives within `quiet` (or the connection closes).
+    void expect_silence(std::chrono::milliseconds quiet);
+    // Waits until the initiator closes the connection; fails on any PDU.
+    void expect_closed();
+    [[noreturn]] void fail(const std::string& why) { throw script_failure(why); }
+
+    void send_raw(const pdu::bhs_bytes& bhs, std::span<const std::byte> data = {});
+    template <class T>
+    void send(const T& p, std::span<const std::byte> data = {})
+    {
+        pdu::bhs_bytes bhs;
+        p.encode(bhs);
+        send_raw(bhs, data);
+    }
+    // Closes the target's end (the initiator sees EOF).
+    void close();
+
+    // Sequence numbers (§4.2.2).
+    std::uint32_t stat_sn = 0;         // the next StatSN to send
+    std::uint32_t exp_cmd_sn = 1;      // updated by next() from received commands
+    std::uint32_t window = 32;         // MaxCmdSN = ExpCmdSN + window - 1
+    std::optional<std::uint32_t> fixed_max_cmd_sn;
+    std::uint32_t max_cmd_sn() const noexcept;
+    // max_cmd_sn(), remembered as advertised: next() fails on a command
+    // beyond the highest MaxCmdSN ever sent.
+    std::uint32_t advertise_max_cmd_sn() noexcept;
+    std::uint32_t take_stat_sn() noexcept { return stat_sn++; }
+    std::uint32_t mrdsl = 8192;        // the target's declared MaxRecvDataSegmentLength
+
+    // Fills ExpCmdSN/MaxCmdSN and StatSN (the next one, consumed when `status`).
+    template <class T>
+    void stamp(T& p, bool status)
+    {
+        p.stat_sn = status ? take_stat_sn() : stat_sn;
+        p.exp_cmd_sn = exp_cmd_sn;
+        p.max_cmd_sn = advertise_max_cmd_sn();
+    }
+
+    // ---- canned exchanges ----
+
+    // Answers Login Requests until the full feature phase: the security stage
+    // with AuthMethod=None, the operational stage with `ls`. Returns every
+    // Login Request received. Checks ITT, ISID, CmdSN and ExpStatSN as it goes.
+    std::vector<received_pdu> login(const login_script& ls = {});
+    // Answers the next Login Request with an error or redirect status (class,
+    // detail) and `keys` (e.g. TargetAddress); returns that request.
+    received_pdu login_status(std::uint8_t status_class, std::uint8_t status_detail,
+                              const pdu::text_list& keys = {});
+    // Expects a Logout Request, answers it, waits for the close.
+    void logout();
+
+    // SCSI Response (§11.4) to `itt`; `sense` becomes a SenseLength-prefixed segment.
+    void send_status(std::uint32_t itt, std::uint8_t status, std::span<const std::byte> sense = {},
+                     std::uint32_t underflow = 0);
+    // One Data-In PDU (§11.7); with `status` the S and F bits carry status 0 and
+    // `underflow` as the residual.
+    void send_data_in(std::uint32_t itt, std::uint32_t data_sn, std::uint32_t offset,
+                      std::span<const std::byte> data, bool status = false, std::uint32_t underflow = 0);
+    void send_r2t(std::uint32_t itt, std::uint32_t ttt, std::uint32_t r2t_sn, std::uint32_t offset,
+                  std::uint32_t length);
+    // Receives the Data-Out PDUs of one sequence (up to the F bit) for `itt`
+    // and `ttt`, checks DataSN from 0, contiguous offsets from `offset`, the
+    // segment bound (mrdsl), and returns the data.
+    std::vector<std::byte> collect_data_out(std::uint32_t itt, std::uint32_t ttt, std::uint32_t offset,
+                                            std::uint32_t length);
+
+private:
+    void thread_main(script s);
+    enum class read_result { got_pdu, timeout, closed };
+    // Reads once (until `deadline`) and queues the PDUs that completed.
+    read_result read_some(std::chrono::steady_clock::time_point deadline);
+    void check_received(const received_pdu& p);
+    std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) const;
+
+    int target_fd_ = -1;
+    int initiator_fd_ = -1;
+    bool initiator_fd_taken_ = false;
+    bool peer_closed_ = false;
+    bool in_full_feature_ = false;
+    std::optional<std::uint32_t> advertised_max_;
+
+    pdu::pdu_reader reader_;
+    std::deque<received_pdu> pending_;
+    std::vector<std::byte> rx_;
+
+    std::thread thread_;
+    std::atomic<bool> finished_{false};
+    std::string failure_;
+    mutable std::mutex mutex_;
+    std::vector<received_pdu> log_;
+};
+
+// Fixed-format sense data (SPC-4 §4.5.3): response code 0x70, key, ASC, ASCQ.
+std::vector<std::byte> fixed_sense(std::uint8_t key, std::uint8_t asc, std::uint8_t ascq);
+// A SenseLength-prefixed data segment (§11.4.7.2) holding `sense`.
+std::vector<std::byte> sense_segment(std::span<const std::byte> sense);
+std::vector<std::byte> text_bytes(const pdu::text_list& keys);
+
+} // namespace ivs::test
