@@ -8,6 +8,13 @@
 // probe/detach triggered by request_probe/request_detach, which attaches
 // direct-access LUNs as sd0, sd1, ... and logs dmesg-style lines.
 //
+// Probing follows OpenBSD's scsi_probe(): (t, l) probes that LUN; (t, -1)
+// probes LUN 0 and, only if a driver attached it, the LUNs REPORT LUNS lists
+// (SPC devices) or 0..luns-1; (-1, -1) every target. A LUN no driver takes
+// (e.g. tgtd's 0x0c controller LUN 0) is logged "not configured", so a
+// bridge exposing such a target must request each LUN explicitly. Absent
+// LUNs and failed commands are silent, as with SCSI_SILENT in the kernel.
+//
 // All state is guarded by one mutex (the kernel serialises every ioctl with
 // one lock too); the readiness fd is readable exactly while commands wait.
 #pragma once
