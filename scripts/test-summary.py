@@ -5,8 +5,9 @@ Arguments: triples TREE DESCRIPTION STATUS, where STATUS is "ran:<exit code
 of meson test>", with ":build-failed" appended if part of the tree did not
 build, or the reason no tests ran ("configure failed", ...). Reads
 TREE/meson-logs/testlog.json, prints a summary per tree and the tail of every
-failed test's output (stdout then stderr), and ends with the line "N passed, N failed". A tree
-that could not be built or tested counts as one failure. Exit status 1 if
+failed test's output (stdout, then stderr), and ends with the line
+"N passed, N failed". A tree that could not be built or tested counts as
+one failure, and so does every test that was not built. Exit status 1 if
 anything failed.
 """
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 PASS = {"OK", "EXPECTEDFAIL"}
 SKIP = {"SKIP"}
-TAIL_LINES = 40
+TAIL_LINES = 60
 
 
 def read_log(tree):
@@ -59,7 +60,10 @@ def main(argv):
                 s += 1
             else:
                 f += 1
-                out = (t.get("stdout") or "") + (t.get("stderr") or "")
+                out = tail(t.get("stdout"))
+                err = tail(t.get("stderr"), TAIL_LINES // 2)
+                if err:
+                    out += "\n--- stderr ---\n" + err
                 failures.append((tree, t.get("name", "?"), result, out))
         not_built = Path(tree) / "meson-logs" / "not-built.txt"
         if not_built.exists():
@@ -81,8 +85,8 @@ def main(argv):
     for tree, name, result, out in failures:
         if result == "NOT BUILT":
             continue
-        print(f"\n----- FAILED {tree}: {name} ({result}), last {TAIL_LINES} lines -----")
-        print(tail(out))
+        print(f"\n----- FAILED {tree}: {name} ({result}), end of its output -----")
+        print(out)
     if failures:
         print()
     for row in rows:
