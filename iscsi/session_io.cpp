@@ -530,8 +530,12 @@ void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
             if (hit)
                 ended.push_back(&task);
         });
-        for (session_task* task : ended)
-            finish_task(*task, session_errc::task_aborted);
+        for (session_task* task : ended) {
+            // Not finish_task(): Data-Out of the task may still be queued on
+            // the live connection; complete_scsi() waits until it is written.
+            task->result.error = session_errc::task_aborted;
+            complete_scsi(*task);
+        }
     }
     if (done)
         done({}, r.response);
@@ -562,6 +566,13 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
         r.reason != pdu::reject_reason::data_digest_error) {
         if (t->type == session_task::kind::scsi && r.reason == pdu::reject_reason::waiting_for_logout)
             return; // the target will log us out; the task is reissued afterwards
+        if (t->type == session_task::kind::scsi) {
+            // The connection lives on and may still send the command's
+            // Data-Out from the caller's buffer: complete once it is written.
+            t->result.error = session_errc::rejected;
+            complete_scsi(*t);
+            return;
+        }
         finish_task(*t, session_errc::rejected);
         return;
     }
