@@ -397,8 +397,11 @@ void session::impl::connection_lost(std::error_code ec)
     // are reissued in their original order; everything else fails.
     std::vector<session_task*> reissue;
     std::vector<session_task*> ended;
+    std::vector<session_task*> answered;
     tasks_.for_each([&](session_task& t) {
-        if (t.type == session_task::kind::scsi && t.sent)
+        if (t.type == session_task::kind::scsi && t.response_ready)
+            answered.push_back(&t); // its status arrived; only its Data-Out write was pending
+        else if (t.type == session_task::kind::scsi && t.sent)
             reissue.push_back(&t);
         else if (t.type != session_task::kind::scsi)
             ended.push_back(&t);
@@ -418,6 +421,10 @@ void session::impl::connection_lost(std::error_code ec)
     }
     for (session_task* t : ended)
         finish_task(*t, ec);
+    for (session_task* t : answered) {
+        t->writes_pending = 0; // the connection is gone: the buffer is free
+        complete_scsi(*t);
+    }
     state_ = state::recovering;
     emit(session_event::kind::reconnecting, ec);
 
