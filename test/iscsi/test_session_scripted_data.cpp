@@ -6,6 +6,8 @@
 #include "iscsi/session_error.hpp"
 #include "pdu/lun.hpp"
 
+#include <atomic>
+
 using namespace ivs;
 using namespace ivs::test;
 using namespace std::chrono_literals;
@@ -428,4 +430,54 @@ TEST_CASE("LOGICAL UNIT RESET ends that LUN's commands only", "[session][scripte
     CHECK(lun2.result.good());
     CHECK(h.logout(s) == std::error_code{});
     finish(h, t);
+}
+
+TEST_CASE("a WRITE whose status arrived before its Data-Out was written is not reissued after a drop",
+          "[session][scripted][data][recovery]")
+{
+    // The target answers early (§11.4: status may end a command before all
+    // its data arrived) and drops the connection while 1 MiB of unsolicited
+    // Data-Out is still queued: the command has completed at the target, so
+    // recovery must complete it with that status instead of running it again.
+    constexpr std::uint32_t length = 1 << 20;
+    scripted_target first, second;
+    login_script ls;
+    set_key(ls, "InitialR2T", "No");
+    set_key(ls, "ImmediateData", "No");
+    set_key(ls, "MaxBurstLength", std::to_string(length));
+    set_key(ls, "FirstBurstLength", std::to_string(length));
+    first.run([&](scripted_target& tg) {
+        tg.login(ls);
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_status(p.itt(), 0x02, test::fixed_sense(0x05, 0x24, 0x00));
+        tg.close();
+    });
+    std::atomic<bool> quiet{false};
+    second.run([&](scripted_target& tg) {
+        tg.login(ls);
+        tg.expect_silence(500ms); // nothing to reissue
+        quiet = true;
+        tg.logout();
+    });
+    tracked done;
+    test::session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.recover = true;
+    cfg.login.proposals.first_burst_length = length;
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    auto buf = test::random_bytes(length, 19);
+    submit(s, rw16(true, 0, 0, length / 512, buf), done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    REQUIRE(h.run_until([&] { return s.logged_in() && s.counters().reconnects == 1; }, 20s));
+    settle(h);
+    CHECK(done.calls == 1);
+    CHECK_FALSE(done.result.error);
+    CHECK(done.result.status == 0x02);
+    CHECK(s.counters().reissued == 0);
+    REQUIRE(h.run_until([&] { return quiet.load() || second.finished(); }, 20s));
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, first);
+    finish(h, second);
 }
