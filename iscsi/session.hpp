@@ -62,6 +62,10 @@ struct scsi_request {
     std::span<const std::byte> write_buffer; // direction write: data sent from here
     std::uint32_t expected_length = 0;       // Expected Data Transfer Length
     pdu::task_attribute attribute = pdu::task_attribute::simple;
+    // Called as each Data-In segment lands in read_buffer, in offset order
+    // (DataPDUInOrder=Yes), before the completion. After a reconnect the
+    // command is reissued and its data may be delivered again from offset 0.
+    std::function<void(std::uint32_t offset, std::span<const std::byte> data)> on_data_in;
 
     void set_cdb(std::span<const std::byte> bytes);
 };

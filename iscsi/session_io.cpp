@@ -392,6 +392,13 @@ void session::impl::on_data_in(const pdu::bhs_bytes& bhs)
     t->next_offset = std::max(t->next_offset, d.buffer_offset + d.data_segment_length);
     counters_.bytes_read += d.data_segment_length;
     update_sn(d.exp_cmd_sn, d.max_cmd_sn);
+    if (t->request.on_data_in && d.data_segment_length > 0) {
+        auto self = shared_from_this();
+        const std::uint32_t itt = t->itt;
+        t->request.on_data_in(d.buffer_offset, t->request.read_buffer.subspan(d.buffer_offset, d.data_segment_length));
+        if (tasks_.find(itt) != t || conn_ == nullptr)
+            return; // the handler ended the task or the session
+    }
     if (!d.status_bit)
         return;
     // Status collapsed into the last Data-In (§11.7.3).

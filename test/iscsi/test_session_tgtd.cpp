@@ -76,7 +76,15 @@ void write_read_compare(test::session_harness& h, iscsi::session& s, const std::
     for (std::size_t off = 0; off < total; off += chunk) {
         auto r = rw16(false, 1, off / 512, static_cast<std::uint32_t>(chunk / 512),
                       std::span<std::byte>(back.data() + off, chunk));
+        std::size_t delivered = 0;
+        bool in_order = true;
+        r.on_data_in = [&](std::uint32_t offset, std::span<const std::byte> d) {
+            in_order = in_order && offset == delivered && d.data() == back.data() + off + offset;
+            delivered += d.size();
+        };
         auto res = h.execute(s, r);
+        CHECK(in_order);
+        CHECK(delivered == chunk);
         INFO("read at " << off << ": " << res.error.message());
         REQUIRE(res.good());
         REQUIRE(res.data_in_bytes == chunk);
