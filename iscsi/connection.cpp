@@ -128,7 +128,7 @@ bool connection::enqueue(std::unique_ptr<outgoing> item)
 bool connection::send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
                       std::span<const std::byte> data, std::uint64_t cookie)
 {
-    if (closing_)
+    if (closing_ || writer_failed_)
         return false;
     auto item = take_item();
     item->owned.clear();
@@ -143,7 +143,7 @@ bool connection::send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
 bool connection::send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned,
                             std::uint64_t cookie)
 {
-    if (closing_)
+    if (closing_ || writer_failed_)
         return false;
     auto item = take_item();
     item->owned = std::move(owned);
@@ -289,6 +289,16 @@ asio::awaitable<void> connection::write_loop(std::shared_ptr<connection> self)
             }
             boost::system::error_code ec;
             co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec == asio::error::broken_pipe || ec == asio::error::connection_reset) {
+                // The peer is gone, but what it sent before (a status, a
+                // Reject) may still wait in the receive buffer: stop writing
+                // and let the reader drain it up to EOF, which closes.
+                writer_failed_ = true;
+                queue_.clear();
+                boost::system::error_code ignored;
+                socket_.shutdown(socket_type::shutdown_send, ignored);
+                break;
+            }
             if (ec) {
                 close(to_std(ec));
                 break;

@@ -109,6 +109,7 @@ private:
     std::vector<std::unique_ptr<outgoing>> pool_;
 
     bool closing_ = false;
+    bool writer_failed_ = false; // peer gone; the reader drains what it sent
     std::error_code close_reason_;
     int running_ = 0; // coroutines still alive
     std::uint64_t rx_bytes_ = 0;

@@ -318,6 +318,12 @@ void scripted_target::send_raw(const pdu::bhs_bytes& bhs, std::span<const std::b
             const ssize_t n = ::send(target_fd_, piece.data(), piece.size(), MSG_NOSIGNAL);
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
+            if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+                // The initiator dropped the connection, typically on this very
+                // PDU's header (a malformed-PDU test): what it does next is
+                // checked by expect()/expect_closed().
+                return;
+            }
             if (n < 0)
                 fail(std::string("send to the initiator: ") + std::strerror(errno));
             piece = piece.subspan(static_cast<std::size_t>(n));
