@@ -1,0 +1,541 @@
+#include "bridge/bridge.hpp"
+
+#include "bridge/sense.hpp"
+#include "bridge/tag_table.hpp"
+#include "iscsi/session.hpp"
+#include "iscsi/session_error.hpp"
+#include "pdu/bytes.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace ivs::bridge {
+namespace {
+
+constexpr std::uint8_t op_inquiry = 0x12;
+constexpr std::uint8_t op_report_luns = 0xa0;
+constexpr std::uint8_t op_sync_cache10 = 0x35;
+
+// SAM-5 status codes.
+constexpr std::uint8_t status_good = 0x00;
+constexpr std::uint8_t status_check_condition = 0x02;
+constexpr std::uint8_t status_condition_met = 0x04;
+constexpr std::uint8_t status_busy = 0x08;
+constexpr std::uint8_t status_task_set_full = 0x28;
+constexpr std::uint8_t status_task_aborted = 0x40;
+
+constexpr std::uint8_t key_illegal_request = 0x05;
+constexpr std::uint8_t asc_lun_not_supported = 0x25;
+
+// Where REPORT LUNS data from the target lands before rewriting: room for
+// (report_luns_room - 8) / 8 remote LUNs.
+constexpr std::uint32_t report_luns_room = 16384;
+
+enum log_kind : unsigned { log_i2t = 1, log_data = 2, log_t2i = 4, log_tag = 8, log_input = 16 };
+
+} // namespace
+
+// One dequeued command. Pooled: the buffer keeps its capacity between
+// commands. Outlives the bridge while a session still owes it a completion
+// (owner is then null and the completion frees it).
+struct command_ctx {
+    explicit command_ctx(boost::asio::io_context& io) : timer(io) {}
+
+    bridge::impl* owner = nullptr;
+    vscsi_i2t io{};
+    iscsi::session* session = nullptr;
+    iscsi::scsi_request req;
+    std::vector<std::byte> buffer;
+    std::size_t delivered = 0;       // READ bytes handed to DATA_READ
+    std::uint32_t generation = 0;    // bumped on each reuse (stale timer guard)
+    bool live = false;               // dequeued and not answered yet
+    bool in_session = false;         // the session owes a completion
+    bool waiting_retry = false;
+    bool report_luns = false;
+    std::chrono::milliseconds next_delay{0};
+    std::chrono::milliseconds waited{0};
+    boost::asio::steady_timer timer;
+};
+
+struct bridge::impl {
+    impl(boost::asio::io_context& io_, vscsi_device& dev_, bridge_options opt_)
+        : io(io_), dev(dev_), opt(std::move(opt_)), map(opt.geometry), ready(io_), rearm(io_)
+    {
+        // A duplicate of the readiness fd: the descriptor object closes its own.
+        const int fd = ::dup(dev.readiness_fd());
+        if (fd >= 0)
+            ready.assign(fd);
+        else
+            log_once(log_i2t, "bridge: cannot duplicate the vscsi readiness fd");
+    }
+
+    boost::asio::io_context& io;
+    vscsi_device& dev;
+    bridge_options opt;
+    lun_map map;
+    bridge_counters counters;
+    boost::asio::posix::stream_descriptor ready;
+    boost::asio::steady_timer rearm;
+    std::shared_ptr<int> alive = std::make_shared<int>(0);  // guards Asio handlers
+    std::vector<std::unique_ptr<command_ctx>> pool;
+    std::vector<command_ctx*> free_list;
+    tag_table<command_ctx> live;
+    bool running = false;
+    bool stopped = false;
+    unsigned logged = 0;
+
+    void log_once(unsigned kind, const std::string& what)
+    {
+        if (logged & kind)
+            return;
+        logged |= kind;
+        if (opt.logger)
+            opt.logger(what);
+    }
+
+    // ---- readiness ----
+
+    void arm()
+    {
+        if (!running || stopped || !ready.is_open())
+            return;
+        std::weak_ptr<int> token = alive;
+        ready.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this, token](const boost::system::error_code& ec) {
+                             if (token.expired() || ec == boost::asio::error::operation_aborted)
+                                 return;
+                             drain();
+                         });
+    }
+
+    void drain()
+    {
+        if (stopped)
+            return;
+        for (;;) {
+            vscsi_i2t in;
+            const auto ec = dev.i2t(in);
+            if (ec == std::errc::resource_unavailable_try_again)
+                break;
+            if (ec) {
+                ++counters.device_errors;
+                log_once(log_i2t, "bridge: VSCSI_I2T failed: " + ec.message());
+                // Try again a little later rather than spin on the fd.
+                std::weak_ptr<int> token = alive;
+                rearm.expires_after(std::chrono::milliseconds(10));
+                rearm.async_wait([this, token](const boost::system::error_code& e) {
+                    if (!token.expired() && !e)
+                        arm();
+                });
+                return;
+            }
+            ++counters.commands;
+            dispatch(in);
+            if (stopped)
+                return;
+        }
+        arm();
+    }
+
+    // ---- contexts ----
+
+    command_ctx* acquire()
+    {
+        if (free_list.empty()) {
+            pool.push_back(std::make_unique<command_ctx>(io));
+            free_list.push_back(pool.back().get());
+        }
+        command_ctx* c = free_list.back();
+        free_list.pop_back();
+        c->owner = this;
+        ++c->generation;
+        c->session = nullptr;
+        c->delivered = 0;
+        c->live = true;
+        c->in_session = false;
+        c->waiting_retry = false;
+        c->report_luns = false;
+        c->next_delay = opt.retry_delay;
+        c->waited = std::chrono::milliseconds(0);
+        return c;
+    }
+
+    void release(command_ctx& c)
+    {
+        c.req.on_data_in = nullptr;
+        c.session = nullptr;
+        free_list.push_back(&c);
+    }
+
+    // ---- answering ----
+
+    // Exactly one T2I per dequeued tag; device errors are logged, not fatal.
+    void answer(int tag, vscsi_status st, const scsi_sense& sense = {})
+    {
+        switch (st) {
+        case vscsi_status::done: ++counters.done; break;
+        case vscsi_status::sense: ++counters.sense; break;
+        case vscsi_status::reset: ++counters.reset; break;
+        default: ++counters.err; break;
+        }
+        if (auto ec = dev.t2i(tag, st, sense)) {
+            ++counters.device_errors;
+            log_once(log_t2i, "bridge: VSCSI_T2I failed: " + ec.message());
+        }
+    }
+
+    void finish(command_ctx& c, vscsi_status st, const scsi_sense& sense = {})
+    {
+        if (!c.live)
+            return;
+        c.live = false;
+        live.erase(c.io.tag);
+        answer(c.io.tag, st, sense);
+        if (!c.in_session && !c.waiting_retry)
+            release(c);
+    }
+
+    // ---- the hot path ----
+
+    void dispatch(const vscsi_i2t& in)
+    {
+        if (live.find(in.tag)) {
+            // A tag that is already live cannot be answered separately.
+            ++counters.device_errors;
+            log_once(log_tag, "bridge: VSCSI_I2T returned a live tag again");
+            return;
+        }
+        command_ctx& c = *acquire();
+        c.io = in;
+        live.insert(in.tag, &c);
+
+        const bool dir_ok = in.direction == vscsi_dir::none || in.direction == vscsi_dir::read ||
+                            in.direction == vscsi_dir::write;
+        if (!dir_ok || in.cmdlen == 0 || in.cmdlen > vscsi_max_cdb || in.datalen > opt.max_transfer ||
+            (in.direction == vscsi_dir::none && in.datalen != 0)) {
+            log_once(log_input, "bridge: malformed command from vscsi (direction, CDB or length)");
+            return finish(c, vscsi_status::err);
+        }
+        const std::uint8_t opcode = in.cmd[0];
+        c.report_luns = opcode == op_report_luns;
+        auto m = c.report_luns ? map.first_on_target(in.target) : map.at(in.target, in.lun);
+        if (!m)
+            return answer_unmapped(c);
+        c.session = static_cast<iscsi::session*>(const_cast<void*>(m->owner));
+        build_request(c, m->remote_lun);
+        if (in.direction == vscsi_dir::write && in.datalen > 0) {
+            // R2Ts may ask for any offset (§11.8): fetch it all now.
+            if (auto ec = dev.data_write(in.tag, std::span<std::byte>(c.buffer.data(), in.datalen))) {
+                ++counters.device_errors;
+                log_once(log_data, "bridge: VSCSI_DATA_WRITE failed: " + ec.message());
+                return finish(c, vscsi_status::err);
+            }
+            counters.bytes_written += in.datalen;
+        }
+        submit(c);
+    }
+
+    void build_request(command_ctx& c, std::uint64_t remote_lun)
+    {
+        auto& r = c.req;
+        r.lun = remote_lun;
+        std::array<std::byte, vscsi_max_cdb> cdb{};
+        for (std::size_t i = 0; i < c.io.cmdlen; ++i)
+            cdb[i] = std::byte{c.io.cmd[i]};
+        std::size_t len = c.io.datalen;
+        if (c.report_luns) {
+            // Ask for the whole list; the midlayer's allocation length is
+            // applied to the rewritten answer (SPC-4 §6.33).
+            len = report_luns_room;
+            if (c.io.cmdlen >= 10)
+                pdu::store32(&cdb[6], report_luns_room);
+        }
+        r.set_cdb(std::span<const std::byte>(cdb.data(), c.io.cmdlen));
+        r.expected_length = static_cast<std::uint32_t>(len);
+        if (c.buffer.size() < len)
+            c.buffer.resize(len);
+        r.read_buffer = {};
+        r.write_buffer = {};
+        r.on_data_in = nullptr;
+        const bool reads = c.report_luns || c.io.direction == vscsi_dir::read;
+        if (len == 0) {
+            r.direction = iscsi::data_direction::none;
+        } else if (reads) {
+            r.direction = iscsi::data_direction::read;
+            r.read_buffer = std::span<std::byte>(c.buffer.data(), len);
+            if (!c.report_luns) {
+                command_ctx* p = &c;
+                r.on_data_in = [p](std::uint32_t offset, std::span<const std::byte> data) {
+                    if (p->owner)
+                        p->owner->on_data(*p, offset, data);
+                };
+            }
+        } else {
+            r.direction = iscsi::data_direction::write;
+            r.write_buffer = std::span<const std::byte>(c.buffer.data(), len);
+        }
+    }
+
+    void submit(command_ctx& c)
+    {
+        c.in_session = true;
+        ++counters.submitted;
+        command_ctx* p = &c;
+        // May complete at once (inside submit): nothing touches c after it.
+        c.session->submit(c.req, [p](const iscsi::scsi_result& res) {
+            if (!p->owner) {
+                delete p;  // the bridge is gone
+                return;
+            }
+            p->owner->on_complete(*p, res);
+        });
+    }
+
+    // Data-In as it lands; after a reissue only bytes beyond those already
+    // handed over move (§7.2 reissue may resend from offset 0).
+    void on_data(command_ctx& c, std::uint32_t offset, std::span<const std::byte> data)
+    {
+        if (!c.live)
+            return;
+        const std::size_t end = std::min<std::size_t>(std::size_t{offset} + data.size(), c.io.datalen);
+        if (offset > c.delivered || end <= c.delivered)
+            return;  // a gap is filled from the buffer at completion
+        deliver(c, c.buffer.data() + c.delivered, end - c.delivered);
+    }
+
+    bool deliver(command_ctx& c, const std::byte* from, std::size_t n)
+    {
+        if (n == 0)
+            return true;
+        if (auto ec = dev.data_read(c.io.tag, std::span<const std::byte>(from, n))) {
+            ++counters.device_errors;
+            log_once(log_data, "bridge: VSCSI_DATA_READ failed: " + ec.message());
+            return false;
+        }
+        c.delivered += n;
+        counters.bytes_read += n;
+        return true;
+    }
+
+    void on_complete(command_ctx& c, const iscsi::scsi_result& res)
+    {
+        c.in_session = false;
+        if (!c.live) {
+            release(c);  // answered already (shutdown, remove_session)
+            return;
+        }
+        if (res.error)
+            return finish(c, session_error_status(res.error));
+        if (res.response != 0)
+            return finish(c, vscsi_status::err);  // target failure (§11.4.3)
+        switch (res.status) {
+        case status_busy:
+        case status_task_set_full:
+            return retry(c);
+        case status_good:
+        case status_condition_met:
+            if (!complete_data(c, res))
+                return finish(c, vscsi_status::err);
+            return finish(c, vscsi_status::done);
+        case status_check_condition: {
+            auto sense = convert_sense(res.sense_data());
+            if (!sense)
+                return finish(c, vscsi_status::err);
+            if (!c.report_luns)
+                complete_data(c, res);
+            return finish(c, vscsi_status::sense, *sense);
+        }
+        case status_task_aborted:
+            return finish(c, vscsi_status::reset);
+        default:  // RESERVATION CONFLICT and the rest cannot be expressed
+            return finish(c, vscsi_status::err);
+        }
+    }
+
+    static vscsi_status session_error_status(std::error_code ec)
+    {
+        using iscsi::session_errc;
+        // The midlayer retries RESET: for a command that may well work again.
+        if (ec == session_errc::task_aborted || ec == session_errc::timeout ||
+            ec == session_errc::too_many_tasks || ec == session_errc::rejected)
+            return vscsi_status::reset;
+        return vscsi_status::err;
+    }
+
+    // Hands over what the session received and was not streamed yet.
+    bool complete_data(command_ctx& c, const iscsi::scsi_result& res)
+    {
+        if (c.report_luns) {
+            const std::size_t got = std::min<std::size_t>(res.data_in_bytes, report_luns_room);
+            std::vector<std::byte> out;
+            map.rewrite_report_luns(c.io.target, std::span<const std::byte>(c.buffer.data(), got),
+                                    c.io.datalen, out);
+            return deliver(c, out.data(), out.size());
+        }
+        if (c.io.direction != vscsi_dir::read)
+            return true;
+        const std::size_t got = std::min<std::size_t>(res.data_in_bytes, c.io.datalen);
+        if (got <= c.delivered)
+            return true;
+        return deliver(c, c.buffer.data() + c.delivered, got - c.delivered);
+    }
+
+    // BUSY / TASK SET FULL (SAM-5 §5.3): resubmit after a growing delay.
+    void retry(command_ctx& c)
+    {
+        if (c.waited + c.next_delay > opt.retry_budget)
+            return finish(c, vscsi_status::reset);
+        c.waiting_retry = true;
+        c.waited += c.next_delay;
+        c.timer.expires_after(c.next_delay);
+        c.next_delay = std::min(c.next_delay * 2, opt.retry_max_delay);
+        std::weak_ptr<int> token = alive;
+        command_ctx* p = &c;
+        const std::uint32_t gen = c.generation;
+        c.timer.async_wait([this, token, p, gen](const boost::system::error_code&) {
+            if (token.expired() || p->generation != gen || !p->waiting_retry)
+                return;
+            p->waiting_retry = false;
+            if (!p->live) {
+                release(*p);
+                return;
+            }
+            ++counters.retries;
+            submit(*p);
+        });
+    }
+
+    // ---- unmapped slots ----
+
+    void answer_unmapped(command_ctx& c)
+    {
+        const bool evpd = c.io.cmdlen >= 2 && (c.io.cmd[1] & 0x01) != 0;
+        if (c.io.cmd[0] == op_inquiry && !evpd && c.io.direction == vscsi_dir::read) {
+            // SPC-4 §6.6.2: peripheral qualifier 3, type 0x1f: no LUN here.
+            std::array<std::byte, 36> inq{};
+            inq[0] = std::byte{0x7f};
+            inq[2] = std::byte{0x05};  // SPC-3
+            inq[3] = std::byte{0x02};  // response data format
+            inq[4] = std::byte{31};    // additional length
+            const std::size_t n = std::min(inq.size(), c.io.datalen);
+            if (!deliver(c, inq.data(), n))
+                return finish(c, vscsi_status::err);
+            return finish(c, vscsi_status::done);
+        }
+        finish(c, vscsi_status::sense, make_fixed_sense(key_illegal_request, asc_lun_not_supported, 0));
+    }
+
+    // ---- shutdown ----
+
+    void complete_all(iscsi::session* only, vscsi_status st)
+    {
+        std::vector<command_ctx*> victims;
+        live.for_each([&](int, command_ctx* c) {
+            if (only == nullptr || c->session == only)
+                victims.push_back(c);
+        });
+        for (command_ctx* c : victims) {
+            if (c->waiting_retry) {
+                c->waiting_retry = false;
+                c->timer.cancel();
+            }
+            finish(*c, st);
+        }
+    }
+};
+
+bridge::bridge(boost::asio::io_context& io, vscsi_device& device, bridge_options options)
+    : impl_(std::make_unique<impl>(io, device, std::move(options)))
+{
+}
+
+bridge::~bridge()
+{
+    shutdown();
+    // Contexts a session still owes a completion outlive us; it frees them.
+    for (auto& p : impl_->pool) {
+        p->timer.cancel();
+        if (p->in_session) {
+            p->owner = nullptr;
+            p.release();
+        }
+    }
+}
+
+std::error_code bridge::add_session(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns,
+                                    std::vector<slot>& out)
+{
+    return impl_->map.add(&s, remote_luns, out);
+}
+
+std::vector<slot> bridge::remove_session(iscsi::session& s)
+{
+    impl_->complete_all(&s, vscsi_status::reset);
+    return impl_->map.remove(&s);
+}
+
+void bridge::start()
+{
+    if (impl_->running || impl_->stopped)
+        return;
+    impl_->running = true;
+    impl_->arm();
+}
+
+void bridge::shutdown()
+{
+    auto& d = *impl_;
+    if (d.stopped)
+        return;
+    d.stopped = true;
+    boost::system::error_code ignored;
+    d.ready.cancel(ignored);
+    d.rearm.cancel();
+    d.complete_all(nullptr, vscsi_status::reset);
+}
+
+void bridge::sync_cache_all(std::function<void(std::error_code)> done)
+{
+    struct state {
+        std::size_t pending = 0;
+        std::error_code first;
+        std::function<void(std::error_code)> done;
+    };
+    auto st = std::make_shared<state>();
+    st->done = std::move(done);
+    const auto all = impl_->map.slots();
+    st->pending = all.size() + 1;  // +1 until every submit is made
+    auto one = [st](std::error_code ec) {
+        if (ec && !st->first)
+            st->first = ec;
+        if (--st->pending == 0 && st->done)
+            st->done(st->first);
+    };
+    for (const auto& [where, m] : all) {
+        (void)where;
+        iscsi::scsi_request r;
+        r.lun = m.remote_lun;
+        const std::byte cdb[10] = {std::byte{op_sync_cache10}};
+        r.set_cdb(cdb);
+        auto* s = static_cast<iscsi::session*>(const_cast<void*>(m.owner));
+        s->submit(r, [one](const iscsi::scsi_result& res) {
+            if (res.error)
+                return one(res.error);
+            one(res.good() ? std::error_code{} : make_error_code(std::errc::io_error));
+        });
+    }
+    one({});
+}
+
+const bridge_counters& bridge::counters() const noexcept { return impl_->counters; }
+std::size_t bridge::outstanding() const noexcept { return impl_->live.size(); }
+const lun_map& bridge::map() const noexcept { return impl_->map; }
+
+} // namespace ivs::bridge

@@ -1,0 +1,100 @@
+// The bridge: serves a vscsi_device by turning each dequeued command (I2T)
+// into a SCSI Command on the iSCSI session that owns the addressed slot
+// (RFC 7143 §11.3) and answering it with exactly one T2I.
+//
+// Single-threaded on the io_context, like iscsi::session: every call and
+// every callback happens on the io_context's thread. The readiness fd is
+// waited on with an Asio descriptor; I2T is called until EAGAIN.
+//
+// Per command: WRITE data is fetched whole (at most max_transfer) into a
+// pooled buffer before the submit, since R2Ts may ask for any offset (§11.8)
+// while DATA_WRITE only moves forward; READ data is handed to DATA_READ as
+// each Data-In lands (§11.7), never twice when a reconnect reissues the
+// command. BUSY and TASK SET FULL are retried after a growing delay; the
+// rest maps onto DONE / SENSE / RESET / ERR (see bridge.cpp).
+#pragma once
+
+#include "bridge/lun_map.hpp"
+#include "bridge/vscsi_device.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ivs::iscsi {
+class session;
+}
+
+namespace ivs::bridge {
+
+struct bridge_options {
+    lun_geometry geometry{};               // the device's targets and LUNs per target
+    std::size_t max_transfer = 64 * 1024;  // the device's largest datalen
+    // BUSY / TASK SET FULL: first delay, doubling up to max_delay, for at
+    // most retry_budget in total; then the command completes with RESET.
+    std::chrono::milliseconds retry_delay{10};
+    std::chrono::milliseconds retry_max_delay{500};
+    std::chrono::milliseconds retry_budget{5000};
+    // Warnings (device errors are logged once each kind); may be empty.
+    std::function<void(std::string_view)> logger;
+};
+
+struct bridge_counters {
+    std::uint64_t commands = 0;       // I2Ts dequeued
+    std::uint64_t submitted = 0;      // SCSI Commands submitted (retries included)
+    std::uint64_t retries = 0;        // BUSY / TASK SET FULL resubmissions
+    std::uint64_t bytes_read = 0;     // DATA_READ bytes (to the midlayer)
+    std::uint64_t bytes_written = 0;  // DATA_WRITE bytes (from the midlayer)
+    std::uint64_t done = 0, sense = 0, reset = 0, err = 0;  // T2Is by status
+    std::uint64_t device_errors = 0;  // failed I2T / DATA / T2I calls
+};
+
+class bridge {
+public:
+    bridge(boost::asio::io_context& io, vscsi_device& device, bridge_options options = {});
+    // shutdown(); commands still on a session complete there later harmlessly.
+    ~bridge();
+    bridge(const bridge&) = delete;
+    bridge& operator=(const bridge&) = delete;
+
+    // Maps the session's remote LUNs (duplicates once) onto free vscsi
+    // targets; `out` gets the slot of each, in order, for request_probe.
+    // std::errc::no_space_on_device / invalid_argument as lun_map::add.
+    // The session must outlive remove_session() (or the bridge).
+    std::error_code add_session(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns,
+                                std::vector<slot>& out);
+    // Unmaps the session: its commands complete now with RESET and the slots
+    // it had are returned (for request_detach).
+    std::vector<slot> remove_session(iscsi::session& s);
+
+    // Starts serving the device's readiness fd.
+    void start();
+    // Stops serving and completes every dequeued command at once (RESET; the
+    // midlayer may retry it after a reconnect). Idempotent.
+    void shutdown();
+
+    // SYNCHRONIZE CACHE (10) to every mapped LUN; `done` gets the first
+    // failure or {} once all have answered.
+    void sync_cache_all(std::function<void(std::error_code)> done);
+
+    [[nodiscard]] const bridge_counters& counters() const noexcept;
+    // Commands dequeued and not yet answered with T2I.
+    [[nodiscard]] std::size_t outstanding() const noexcept;
+    [[nodiscard]] const lun_map& map() const noexcept;
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace ivs::bridge
