@@ -118,7 +118,7 @@ std::size_t session::tasks_in_flight() const noexcept { return impl_->tasks_.in_
 // ---- life cycle ----
 
 session::impl::impl(asio::io_context& io, session_config config)
-    : io_(io), config_(std::move(config)), timer_(io), replacement_timer_(io)
+    : io_(io), config_(std::move(config)), timer_(io), replacement_timer_(io), tick_timer_(io)
 {
     current_portal_ = config_.target_portal;
 }
@@ -261,6 +261,7 @@ void session::impl::login_finished(std::error_code ec, const std::string& messag
             emit(session_event::kind::reconnected, {});
         }
         ever_logged_in_ = true;
+        start_timers();
         if (start_done_)
             std::exchange(start_done_, nullptr)({}, {});
         pump();
@@ -328,6 +329,7 @@ void session::impl::shutdown()
     state_ = state::closed;
     timer_.cancel();
     replacement_timer_.cancel();
+    tick_timer_.cancel();
     login_.reset();
     in_login_ = false;
     // Closing the socket ends every use of the callers' buffers at once, so

@@ -44,6 +44,14 @@ struct session_config {
     bool recover = true;
     std::chrono::milliseconds replacement_timeout{120000};
     unsigned max_redirects = 8;
+    // NOP-Out keepalive (§11.18): ping after this long without receiving
+    // anything; the connection is dead when nothing at all arrives for
+    // nop_timeout after the ping. Zero disables.
+    std::chrono::milliseconds nop_interval{5000};
+    std::chrono::milliseconds nop_timeout{5000};
+    // A SCSI command unanswered this long is aborted (ABORT TASK), then its
+    // LUN reset, then the session recovered (§4.2.3). Zero disables.
+    std::chrono::milliseconds command_timeout{60000};
     // Replaces TCP: returns a connected stream socket's fd for the portal, or
     // -1 with errno set (tests hand in one end of a socketpair).
     std::function<int(const portal&)> connector;

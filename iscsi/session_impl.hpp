@@ -35,6 +35,8 @@ struct session_task {
     std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
     std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
     bool response_ready = false;      // status arrived while writes were pending
+    std::chrono::steady_clock::time_point sent_at{}; // when the command PDU was queued
+    std::uint8_t escalation = 0;      // timeout recovery: 1 ABORT TASK sent, 2 LUN RESET sent
 
     // task management, NOP, text, logout
     pdu::task_mgmt_request tmf{};
@@ -61,6 +63,13 @@ public:
     void schedule_reconnect(std::chrono::milliseconds delay);
     void fail_waiting(std::error_code ec);
     void emit(session_event::kind what, std::error_code ec);
+
+    // keepalive and command timeouts (session_timers.cpp)
+    void start_timers();
+    void on_timer_tick();
+    void check_keepalive(std::chrono::steady_clock::time_point now);
+    void check_command_timeouts(std::chrono::steady_clock::time_point now);
+    void escalate(session_task& t);
 
     // full feature phase (session_io.cpp)
     void submit(const scsi_request& request, scsi_completion done);
@@ -135,6 +144,13 @@ public:
     unsigned reconnect_attempt_ = 0;
     std::chrono::milliseconds next_reconnect_delay_{0};
     session_counters counters_{};
+
+    boost::asio::steady_timer tick_timer_;
+    std::uint64_t tick_generation_ = 0;   // a new login restarts the ticks
+    std::uint64_t last_rx_bytes_ = 0;
+    std::chrono::steady_clock::time_point last_rx_time_{};
+    bool nop_pending_ = false;
+    std::chrono::steady_clock::time_point nop_sent_{};
 };
 
 std::uint64_t task_cookie(std::uint32_t itt) noexcept;

@@ -131,6 +131,7 @@ void session::impl::send_task(session_task& t)
 {
     t.cmd_sn = next_cmd_sn(t.immediate);
     t.sent = true;
+    t.sent_at = std::chrono::steady_clock::now();
     switch (t.type) {
     case session_task::kind::scsi:
         send_scsi(t);

@@ -32,6 +32,10 @@ inline iscsi::session_config make_config(std::vector<scripted_target*> links, st
     cfg.login.target_name = target_iqn;
     cfg.recover = false;
     cfg.login_timeout = 10s;
+    // Scripts expect exact PDU sequences: no unsolicited pings or aborts
+    // unless a test asks for them (test_session_scripted_timers.cpp).
+    cfg.nop_interval = 0ms;
+    cfg.command_timeout = 0ms;
     auto next = std::make_shared<std::size_t>(0);
     cfg.connector = [links, next, portals](const iscsi::portal& p) {
         if (portals)

@@ -1,0 +1,138 @@
+// Liveness of a full feature session: NOP-Out keepalive (RFC 7143 §11.18)
+// and command timeouts escalating ABORT TASK -> LOGICAL UNIT RESET ->
+// connection recovery (§4.2.3, §6.3.5).
+#include "iscsi/session_impl.hpp"
+
+#include "pdu/lun.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+namespace ivs::iscsi {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::chrono::milliseconds tick_period(const session_config& c)
+{
+    std::chrono::milliseconds period{1000};
+    for (auto v : {c.nop_interval, c.nop_timeout, c.command_timeout})
+        if (v.count() > 0)
+            period = std::min(period, v / 4);
+    return std::max(period, std::chrono::milliseconds(20));
+}
+
+} // namespace
+
+void session::impl::start_timers()
+{
+    last_rx_bytes_ = conn_ ? conn_->bytes_received() : 0;
+    last_rx_time_ = steady::now();
+    nop_pending_ = false;
+    const auto generation = ++tick_generation_;
+    if (config_.nop_interval.count() == 0 && config_.command_timeout.count() == 0)
+        return;
+    tick_timer_.expires_after(tick_period(config_));
+    tick_timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& e) {
+        if (!e && self->tick_generation_ == generation)
+            self->on_timer_tick();
+    });
+}
+
+void session::impl::on_timer_tick()
+{
+    if (state_ != state::full_feature || !conn_ || !conn_->is_open())
+        return; // the next login starts the ticks again
+    const auto now = steady::now();
+    check_keepalive(now);
+    if (state_ != state::full_feature || !conn_ || !conn_->is_open())
+        return;
+    check_command_timeouts(now);
+    const auto generation = tick_generation_;
+    tick_timer_.expires_after(tick_period(config_));
+    tick_timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& e) {
+        if (!e && self->tick_generation_ == generation)
+            self->on_timer_tick();
+    });
+}
+
+// A ping goes out after nop_interval of silence. The peer is dead only when
+// nothing at all arrives for nop_timeout after it: a connection busy
+// receiving data whose NOP-In is queued behind that data stays up.
+void session::impl::check_keepalive(steady::time_point now)
+{
+    if (config_.nop_interval.count() == 0)
+        return;
+    const std::uint64_t rx = conn_->bytes_received();
+    if (rx != last_rx_bytes_) {
+        last_rx_bytes_ = rx;
+        last_rx_time_ = now;
+    }
+    if (nop_pending_) {
+        if (config_.nop_timeout.count() > 0 && now - std::max(nop_sent_, last_rx_time_) >= config_.nop_timeout) {
+            std::cerr << "iscsi-vscsi: no answer to a NOP-Out ping for "
+                      << config_.nop_timeout.count() << " ms, dropping the connection\n";
+            nop_pending_ = false;
+            conn_->close(session_errc::timeout);
+        }
+        return;
+    }
+    if (now - last_rx_time_ < config_.nop_interval)
+        return;
+    nop_pending_ = true;
+    nop_sent_ = now;
+    const auto generation = tick_generation_;
+    ping([self = shared_from_this(), generation](std::error_code) {
+        if (self->tick_generation_ == generation)
+            self->nop_pending_ = false;
+    });
+}
+
+void session::impl::check_command_timeouts(steady::time_point now)
+{
+    if (config_.command_timeout.count() == 0)
+        return;
+    std::vector<std::uint32_t> late;
+    tasks_.for_each([&](session_task& t) {
+        if (t.type == session_task::kind::scsi && t.sent && !t.response_ready &&
+            now - t.sent_at >= config_.command_timeout * (1 + t.escalation))
+            late.push_back(t.itt);
+    });
+    for (std::uint32_t itt : late) {
+        if (session_task* t = tasks_.find(itt))
+            escalate(*t);
+        if (!conn_ || !conn_->is_open())
+            return;
+    }
+}
+
+void session::impl::escalate(session_task& t)
+{
+    const std::uint64_t lun = pdu::encode_lun(static_cast<std::uint16_t>(t.request.lun));
+    switch (t.escalation) {
+    case 0:
+        t.escalation = 1;
+        std::cerr << "iscsi-vscsi: command 0x" << std::hex << t.itt << std::dec << " timed out, aborting it\n";
+        submit_tmf(pdu::tmf_function::abort_task, lun, t.itt, [](std::error_code, pdu::tmf_response) {});
+        return;
+    case 1:
+        t.escalation = 2;
+        std::cerr << "iscsi-vscsi: ABORT TASK did not end command 0x" << std::hex << t.itt << std::dec
+                  << ", resetting LUN " << t.request.lun << '\n';
+        submit_tmf(pdu::tmf_function::logical_unit_reset, lun, pdu::reserved_tag,
+                   [](std::error_code, pdu::tmf_response) {});
+        return;
+    default: {
+        std::cerr << "iscsi-vscsi: LUN reset did not end command 0x" << std::hex << t.itt << std::dec
+                  << ", recovering the session\n";
+        // Closing the socket first ends every use of the task's buffers; the
+        // other commands are reissued by the recovery that follows.
+        conn_->close(session_errc::timeout);
+        finish_task(t, session_errc::timeout);
+        return;
+    }
+    }
+}
+
+} // namespace ivs::iscsi

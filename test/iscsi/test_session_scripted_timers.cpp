@@ -1,0 +1,192 @@
+// Session liveness against the scripted target: NOP-Out keepalive and
+// command timeouts escalating ABORT TASK -> LUN RESET -> recovery.
+#include "scripted_session.hpp"
+
+#include "iscsi/session_error.hpp"
+#include "pdu/lun.hpp"
+
+#include <atomic>
+#include <thread>
+
+using namespace ivs;
+using namespace ivs::test;
+using pdu::opcode;
+
+namespace {
+
+// Answers a NOP-Out ping with its NOP-In (§11.19: StatSN advances).
+void answer_ping(scripted_target& tg, const received_pdu& ping)
+{
+    pdu::nop_in answer;
+    answer.initiator_task_tag = ping.itt();
+    tg.stamp(answer, true);
+    tg.send(answer);
+}
+
+} // namespace
+
+TEST_CASE("keepalive: an idle session pings and stays up while answered", "[session][scripted][keepalive]")
+{
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login();
+        for (int i = 0; i < 3; ++i) {
+            const received_pdu ping = tg.expect(opcode::nop_out);
+            if (ping.itt() == pdu::reserved_tag || !ping.immediate())
+                tg.fail("keepalive ping without an ITT: " + ping.describe());
+            answer_ping(tg, ping);
+        }
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.nop_interval = 100ms;
+    cfg.nop_timeout = 300ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    REQUIRE(h.run_until([&] { return t.received_count() >= 2 + 3; }, 10s));
+    CHECK(s.logged_in());
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
+
+TEST_CASE("keepalive: a silent peer is declared dead and its command fails", "[session][scripted][keepalive]")
+{
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login();
+        tg.expect(opcode::scsi_command);
+        tg.expect(opcode::nop_out); // never answered
+        tg.expect_closed();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.nop_interval = 100ms;
+    cfg.nop_timeout = 300ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked done;
+    const auto start = std::chrono::steady_clock::now();
+    submit(s, test_unit_ready(), done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took >= 300ms);
+    CHECK(took < 3s);
+    settle(h);
+    CHECK(done.calls == 1);
+    CHECK(done.result.error);
+    finish(h, t);
+}
+
+TEST_CASE("keepalive: data still arriving keeps a late NOP answer from killing the connection",
+          "[session][scripted][keepalive]")
+{
+    constexpr std::uint32_t length = 64 * 1024;
+    const auto payload = random_bytes(length, 77);
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu cmd = tg.expect(opcode::scsi_command);
+        // Stay silent past nop_interval so a ping goes out, then trickle the
+        // READ's data for well over nop_timeout before answering the ping.
+        const received_pdu ping = tg.expect(opcode::nop_out);
+        for (std::uint32_t i = 0; i < 16; ++i) {
+            tg.send_data_in(cmd.itt(), i, i * 4096,
+                            std::span<const std::byte>(payload.data() + i * 4096, 4096), i == 15);
+            std::this_thread::sleep_for(60ms);
+        }
+        answer_ping(tg, ping);
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.nop_interval = 100ms;
+    cfg.nop_timeout = 250ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    std::vector<std::byte> buf(length);
+    tracked done;
+    submit(s, rw16(false, 0, 0, length / 512, buf), done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
+    CHECK(done.result.good());
+    CHECK(buf == payload);
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
+
+TEST_CASE("command timeout: ABORT TASK ends an unanswered command", "[session][scripted][timeout]")
+{
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu cmd = tg.expect(opcode::scsi_command);
+        const received_pdu tmf = tg.expect(opcode::task_mgmt_request);
+        const auto req = tmf.as<pdu::task_mgmt_request>();
+        if (req.function != pdu::tmf_function::abort_task || req.referenced_task_tag != cmd.itt() ||
+            req.ref_cmd_sn != cmd.cmd_sn())
+            tg.fail("expected ABORT TASK of the command: " + tmf.describe());
+        pdu::task_mgmt_response r;
+        r.initiator_task_tag = tmf.itt();
+        r.response = pdu::tmf_response::function_complete;
+        tg.stamp(r, true);
+        tg.send(r);
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.command_timeout = 200ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked done;
+    submit(s, test_unit_ready(), done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
+    settle(h);
+    CHECK(done.calls == 1);
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::task_aborted));
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
+
+TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then recovery",
+          "[session][scripted][timeout]")
+{
+    scripted_target first, second;
+    std::atomic<bool> quiet{false};
+    first.run([&](scripted_target& tg) {
+        tg.login();
+        tg.expect(opcode::scsi_command);
+        const auto abort = tg.expect(opcode::task_mgmt_request).as<pdu::task_mgmt_request>();
+        if (abort.function != pdu::tmf_function::abort_task)
+            tg.fail("expected ABORT TASK first");
+        const auto reset = tg.expect(opcode::task_mgmt_request).as<pdu::task_mgmt_request>();
+        if (reset.function != pdu::tmf_function::logical_unit_reset || reset.lun != pdu::encode_lun(3))
+            tg.fail("expected LOGICAL UNIT RESET of LUN 3");
+        tg.expect_closed(); // then the initiator gives up on this connection
+    });
+    second.run([&](scripted_target& tg) {
+        tg.login();
+        tg.expect_silence(300ms); // the timed-out command is not reissued
+        quiet = true;
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.recover = true;
+    cfg.command_timeout = 200ms;
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked done;
+    auto tur = test_unit_ready();
+    tur.lun = 3;
+    submit(s, tur, done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::timeout));
+    REQUIRE(h.run_until([&] { return s.logged_in() && s.counters().reconnects == 1; }, 10s));
+    REQUIRE(h.run_until([&] { return quiet.load() || second.finished(); }, 10s));
+    CHECK(done.calls == 1);
+    CHECK(h.logout(s) == std::error_code{});
+    const std::string f1 = first.join();
+    CHECK(f1.empty());
+    finish(h, second);
+}
