@@ -1,0 +1,140 @@
+// The iscsi-vscsi configuration file, iscsi-vscsi.conf(5): the data model
+// and the entry points. The grammar is OpenBSD's iscsi.conf(5) (macros,
+// include, isid, target blocks) plus the extensions documented in the page.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace ivs::config {
+
+// Where something was defined, for messages: "file:line".
+struct conf_location {
+    std::string file;
+    unsigned line = 0;
+};
+
+// `isid (oui|en|rand) BASE QUALIFIER`; RFC 7143 §11.12.5 ISID formats.
+enum class isid_format : std::uint8_t { oui = 0, en = 1, rand = 2 };
+
+struct conf_isid {
+    isid_format format = isid_format::rand;
+    std::uint32_t base = 0;      // oui: 22-bit OUI; en: 24-bit enterprise number; rand: 24 bits
+    std::uint32_t qualifier = 0; // oui: 24 bits; en, rand: 16 bits
+};
+
+// The 6 ISID bytes (T, A, B, C, D fields of §11.12.5), big-endian.
+std::array<std::uint8_t, 6> isid_bytes(const conf_isid& isid) noexcept;
+
+enum class address_family : std::uint8_t { any, inet, inet6 };
+
+inline constexpr std::uint16_t default_iscsi_port = 3260; // RFC 7143 §4.1.1 (well-known port)
+
+struct conf_address {
+    std::string host;                    // name, IPv4 or IPv6 literal, as written
+    std::uint16_t port = default_iscsi_port;
+    address_family family = address_family::any;
+};
+
+enum class conf_session_type : std::uint8_t { normal, discovery };
+
+// HeaderDigest/DataDigest offer in preference order (§13.1).
+enum class conf_digest : std::uint8_t { none, crc32c, crc32c_or_none, none_or_crc32c };
+
+// CHAP_A values (§12.1.3 and the IANA registry).
+enum class conf_chap_algorithm : std::uint8_t { md5 = 5, sha1 = 6, sha256 = 7, sha3_256 = 8 };
+
+struct conf_chap {
+    std::string user;
+    std::filesystem::path secret_file; // relative paths resolved against the defining file's directory
+};
+
+struct conf_target {
+    std::string name;       // the block's name, unique in the file
+    conf_location where;    // the `target` line
+    bool enabled = true;
+    conf_session_type type = conf_session_type::normal;
+    conf_address target_addr;                   // required
+    std::optional<conf_address> initiator_addr; // local address to bind
+    std::string target_name;    // required for normal targets, refused for discovery ones
+    std::string initiator_name; // per-target override (OpenBSD `initiatorname` in a block)
+
+    // Extensions.
+    std::optional<conf_chap> chap;
+    std::optional<conf_chap> mutual_chap;                 // needs chap
+    std::vector<conf_chap_algorithm> chap_algorithms;     // preference order; empty: default
+    std::optional<conf_digest> header_digest;
+    std::optional<conf_digest> data_digest;
+    std::optional<std::uint32_t> nop_interval;            // seconds, 0 disables
+    std::optional<std::uint32_t> nop_timeout;             // seconds
+    std::optional<std::uint32_t> replacement_timeout;     // seconds
+    std::optional<std::uint32_t> command_timeout;         // seconds
+    std::optional<std::uint32_t> max_recv_data_segment_length; // §13.12
+    std::optional<std::uint32_t> max_burst_length;        // §13.13
+    std::optional<std::uint32_t> first_burst_length;      // §13.14
+    std::optional<std::uint16_t> max_outstanding_r2t;     // §13.17
+    std::optional<bool> initial_r2t;                      // §13.10
+    std::optional<bool> immediate_data;                   // §13.11
+    std::vector<std::uint16_t> luns;                      // in file order; empty: every LUN
+    std::filesystem::path export_dir;                     // FUSE export; empty: none
+};
+
+struct conf {
+    std::string initiator_name;     // global `initiatorname`; empty: the built-in default
+    std::optional<conf_isid> isid;  // empty: random at startup
+    std::vector<conf_target> targets;
+};
+
+// Error codes of this file's functions; the message with file:line is in `error`.
+enum class conf_errc {
+    syntax = 1,       // one or more "file:line: reason" lines
+    read_failed,      // the file could not be opened or read
+    too_large,        // a file over max_conf_file_size
+    insecure_file,    // check_private_file refused it
+};
+const std::error_category& conf_category() noexcept;
+inline std::error_code make_error_code(conf_errc e) noexcept
+{
+    return {static_cast<int>(e), conf_category()};
+}
+
+inline constexpr std::size_t max_conf_file_size = 1 << 20;
+inline constexpr unsigned max_include_depth = 16;   // files open at once
+inline constexpr unsigned max_included_files = 256; // files read in all
+inline constexpr std::size_t max_reported_errors = 8;
+
+// Reads an included file into `text`; `error` gets a reason on failure.
+using conf_reader =
+    std::function<std::error_code(const std::filesystem::path&, std::string& text, std::string& error)>;
+
+// The I/O-free parser: `filename` names `text` in messages and its directory
+// is the base of relative includes, which `read` supplies. On failure `out`
+// is left empty and `error` holds up to max_reported_errors lines.
+std::error_code parse_conf(std::string_view text, std::string_view filename, const conf_reader& read,
+                           conf& out, std::string& error);
+
+// parse_conf with includes read from the file system.
+std::error_code parse_conf_text(std::string_view text, std::string_view filename, conf& out,
+                                std::string& error);
+
+// Reads and parses a configuration file and what it includes.
+std::error_code load_conf(const std::filesystem::path& file, conf& out, std::string& error);
+
+// Refuses a file that is not a regular file, is readable or writable by
+// group or others, or is owned by neither root nor the current user.
+std::error_code check_private_file(const std::filesystem::path& file, std::string& error);
+
+// Reads a whole regular file of at most max_conf_file_size bytes.
+std::error_code read_conf_file(const std::filesystem::path& file, std::string& text, std::string& error);
+
+} // namespace ivs::config
+
+template <>
+struct std::is_error_code_enum<ivs::config::conf_errc> : std::true_type {};

@@ -1,0 +1,288 @@
+// `target NAME { ... }` blocks of iscsi-vscsi.conf(5): OpenBSD's options
+// (iscsi.conf(5)) and this program's extensions, with their RFC 7143 ranges.
+#include "config/conf_parser.hpp"
+
+#include "config/conf_values.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace ivs::config {
+
+namespace {
+
+struct number_option {
+    std::string_view keyword;
+    std::uint64_t min;
+    std::uint64_t max;
+    std::optional<std::uint32_t> conf_target::*field;
+};
+
+constexpr std::uint64_t max_data_length = 16777215; // 2^24 - 1, §13.12-§13.14
+
+constexpr number_option number_options[] = {
+    {"nop-interval", 0, 3600, &conf_target::nop_interval},
+    {"nop-timeout", 1, 3600, &conf_target::nop_timeout},
+    {"replacement-timeout", 0, 86400, &conf_target::replacement_timeout},
+    {"command-timeout", 1, 86400, &conf_target::command_timeout},
+    {"max-recv-data-segment-length", 512, max_data_length, &conf_target::max_recv_data_segment_length},
+    {"max-burst-length", 512, max_data_length, &conf_target::max_burst_length},
+    {"first-burst-length", 512, max_data_length, &conf_target::first_burst_length},
+};
+
+// Options that take values and may appear once per block.
+constexpr std::string_view option_keywords[] = {
+    "targetaddr", "initiatoraddr", "targetname", "initiatorname", "chap", "mutual-chap",
+    "chap-algorithms", "header-digest", "data-digest", "nop-interval", "nop-timeout",
+    "replacement-timeout", "command-timeout", "max-recv-data-segment-length", "max-burst-length",
+    "first-burst-length", "max-outstanding-r2t", "initial-r2t", "immediate-data", "luns", "export",
+};
+
+constexpr std::uint64_t max_lun = 16383; // flat space addressing (SAM), 14 bits
+
+std::string at(const conf_location& where)
+{
+    return where.file + ":" + std::to_string(where.line);
+}
+
+} // namespace
+
+bool conf_parser::mark_once(const source& s, block_state& b, std::string_view key,
+                            std::string_view keyword, unsigned line)
+{
+    const auto it = b.seen.find(key);
+    if (it != b.seen.end()) {
+        std::string reason = std::string(keyword) + ": ";
+        if (key != keyword)
+            reason += std::string(key) + " ";
+        reason += "already set at line " + std::to_string(it->second);
+        error(s, line, reason);
+        return false;
+    }
+    b.seen.emplace(std::string(key), line);
+    return true;
+}
+
+bool conf_parser::target(source& s, unsigned line)
+{
+    conf_target t;
+    t.where = conf_location{s.name, line};
+    if (!take_string(s, "target", "name", t.name))
+        return false;
+    if (t.name.empty()) {
+        error(s, line, "target: empty name");
+        return false;
+    }
+    if (s.tok.kind != conf_token_kind::lbrace) {
+        unexpected(s, "'{'");
+        return false;
+    }
+    advance(s);
+    block_state b;
+    const std::size_t errors_before = errors_.size();
+    for (;;) {
+        if (too_many_errors())
+            return false;
+        if (s.tok.kind == conf_token_kind::newline) {
+            advance(s);
+            continue;
+        }
+        if (s.tok.kind == conf_token_kind::end) {
+            error(s, line, "target \"" + t.name + "\": missing '}' before end of file");
+            return false;
+        }
+        if (s.tok.kind == conf_token_kind::rbrace) {
+            advance(s);
+            break;
+        }
+        const bool ok = target_option(s, t, b);
+        if (ok && s.tok.kind == conf_token_kind::rbrace)
+            continue; // the last option may share the line with '}'
+        if (!ok || !expect_line_end(s))
+            skip_line(s, true);
+    }
+    // After a bad option, "missing ..." and similar would only be noise.
+    b.options_failed = errors_.size() != errors_before;
+    check_target(s, t, b);
+    out_.targets.push_back(std::move(t));
+    return true;
+}
+
+bool conf_parser::target_option(source& s, conf_target& t, block_state& b)
+{
+    if (s.tok.kind != conf_token_kind::word) {
+        unexpected(s, "a target option");
+        return false;
+    }
+    const std::string kw = s.tok.text;
+    const unsigned line = s.tok.line;
+    advance(s);
+
+    if (kw == "enabled" || kw == "disabled") {
+        t.enabled = kw == "enabled";
+        return mark_once(s, b, "enabled|disabled", kw, line);
+    }
+    if (kw == "normal" || kw == "discovery") {
+        t.type = kw == "normal" ? conf_session_type::normal : conf_session_type::discovery;
+        return mark_once(s, b, "normal|discovery", kw, line);
+    }
+    if (std::find(std::begin(option_keywords), std::end(option_keywords), kw) == std::end(option_keywords)) {
+        error(s, line, "unknown keyword \"" + kw + "\"");
+        return false;
+    }
+    if (!mark_once(s, b, kw, kw, line))
+        return false;
+    if (!option_value(s, t, kw, line)) {
+        b.seen.erase(kw); // a later, correct line is not a repetition
+        return false;
+    }
+    return true;
+}
+
+bool conf_parser::option_value(source& s, conf_target& t, const std::string& kw, unsigned line)
+{
+    if (kw == "targetaddr")
+        return take_address(s, kw, default_iscsi_port, t.target_addr);
+    if (kw == "initiatoraddr") {
+        conf_address a;
+        if (!take_address(s, kw, 0, a)) // port 0: any local port
+            return false;
+        t.initiator_addr = std::move(a);
+        return true;
+    }
+    if (kw == "targetname")
+        return take_iscsi_name(s, kw, t.target_name);
+    if (kw == "initiatorname")
+        return take_iscsi_name(s, kw, t.initiator_name);
+    if (kw == "chap" || kw == "mutual-chap") {
+        conf_chap c;
+        if (!take_chap(s, kw, c))
+            return false;
+        (kw == "chap" ? t.chap : t.mutual_chap) = std::move(c);
+        return true;
+    }
+    if (kw == "chap-algorithms") {
+        std::vector<std::string> items;
+        if (!take_list(s, kw, items))
+            return false;
+        for (const std::string& item : items) {
+            conf_chap_algorithm a;
+            if (equals_ignore_case(item, "md5"))
+                a = conf_chap_algorithm::md5;
+            else if (equals_ignore_case(item, "sha1"))
+                a = conf_chap_algorithm::sha1;
+            else if (equals_ignore_case(item, "sha256"))
+                a = conf_chap_algorithm::sha256;
+            else if (equals_ignore_case(item, "sha3-256"))
+                a = conf_chap_algorithm::sha3_256;
+            else {
+                error(s, line, kw + ": unknown algorithm \"" + item + "\" (md5, sha1, sha256 or sha3-256)");
+                return false;
+            }
+            if (std::find(t.chap_algorithms.begin(), t.chap_algorithms.end(), a) != t.chap_algorithms.end()) {
+                error(s, line, kw + ": \"" + item + "\" is listed twice");
+                return false;
+            }
+            t.chap_algorithms.push_back(a);
+        }
+        return true;
+    }
+    if (kw == "header-digest" || kw == "data-digest") {
+        conf_digest d;
+        if (!take_digest(s, kw, d))
+            return false;
+        (kw == "header-digest" ? t.header_digest : t.data_digest) = d;
+        return true;
+    }
+    for (const number_option& o : number_options) {
+        if (kw != o.keyword)
+            continue;
+        std::uint64_t v = 0;
+        if (!take_number(s, kw, o.min, o.max, v))
+            return false;
+        t.*o.field = static_cast<std::uint32_t>(v);
+        return true;
+    }
+    if (kw == "max-outstanding-r2t") { // §13.17: 1..65535
+        std::uint64_t v = 0;
+        if (!take_number(s, kw, 1, 65535, v))
+            return false;
+        t.max_outstanding_r2t = static_cast<std::uint16_t>(v);
+        return true;
+    }
+    if (kw == "initial-r2t" || kw == "immediate-data") {
+        bool v = false;
+        if (!take_yes_no(s, kw, v))
+            return false;
+        (kw == "initial-r2t" ? t.initial_r2t : t.immediate_data) = v;
+        return true;
+    }
+    if (kw == "luns") {
+        std::vector<std::string> items;
+        if (!take_list(s, kw, items))
+            return false;
+        std::vector<bool> seen(max_lun + 1);
+        for (const std::string& item : items) {
+            std::uint64_t lun = 0;
+            if (!parse_conf_number(item, lun) || lun > max_lun) {
+                error(s, line, kw + ": \"" + item + "\" is not a LUN (0.." + std::to_string(max_lun) + ")");
+                return false;
+            }
+            if (seen[lun]) {
+                error(s, line, kw + ": LUN " + item + " is listed twice");
+                return false;
+            }
+            seen[lun] = true;
+            t.luns.push_back(static_cast<std::uint16_t>(lun));
+        }
+        return true;
+    }
+    if (kw == "export") {
+        std::string dir;
+        if (!take_string(s, kw, "directory", dir))
+            return false;
+        if (dir.empty() || dir.front() != '/') {
+            error(s, line, kw + ": \"" + dir + "\" is not an absolute path");
+            return false;
+        }
+        std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+        if (!p.has_filename() && p != p.root_path())
+            p = p.parent_path(); // "/a/" and "/a" are one directory
+        t.export_dir = std::move(p);
+        return true;
+    }
+    error(s, line, "unknown keyword \"" + kw + "\""); // unreachable: option_keywords lists them all
+    return false;
+}
+
+// Block-level rules, reported at the `target` line.
+void conf_parser::check_target(const source& s, const conf_target& t, const block_state& b)
+{
+    const unsigned line = t.where.line;
+    const std::string prefix = "target \"" + t.name + "\": ";
+    for (const conf_target& other : out_.targets) {
+        if (other.name == t.name)
+            error(s, line, prefix + "already defined at " + at(other.where));
+        else if (!t.export_dir.empty() && other.export_dir == t.export_dir)
+            error(s, line, prefix + "export directory \"" + t.export_dir.string() +
+                               "\" is also used by target \"" + other.name + "\"");
+    }
+    if (b.options_failed)
+        return;
+    if (!b.seen.count("targetaddr"))
+        error(s, line, prefix + "missing targetaddr");
+    if (t.type == conf_session_type::normal && !b.seen.count("targetname"))
+        error(s, line, prefix + "missing targetname");
+    if (t.type == conf_session_type::discovery && b.seen.count("targetname"))
+        error(s, line, prefix + "a discovery target takes no targetname");
+    if (t.mutual_chap && !t.chap)
+        error(s, line, prefix + "mutual-chap needs chap");
+    if (!t.chap_algorithms.empty() && !t.chap)
+        error(s, line, prefix + "chap-algorithms needs chap");
+    if (t.first_burst_length && t.max_burst_length && *t.first_burst_length > *t.max_burst_length)
+        error(s, line, prefix + "first-burst-length " + std::to_string(*t.first_burst_length) +
+                           " exceeds max-burst-length " + std::to_string(*t.max_burst_length) +
+                           " (RFC 7143 section 13.14)");
+}
+
+} // namespace ivs::config

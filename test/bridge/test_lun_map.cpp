@@ -1,0 +1,184 @@
+// lun_map: slot assignment, spill-over past 8 LUNs, REPORT LUNS rewriting.
+#include "bridge/lun_map.hpp"
+#include "bridge/tag_table.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+using namespace ivs::bridge;
+
+namespace {
+
+std::vector<std::byte> bytes(std::initializer_list<int> v)
+{
+    std::vector<std::byte> out;
+    for (int b : v)
+        out.push_back(std::byte(b));
+    return out;
+}
+
+// REPORT LUNS data: header then 8-byte peripheral/flat entries.
+std::vector<std::byte> report(const std::vector<std::uint64_t>& luns, bool flat = false)
+{
+    std::vector<std::byte> out(8 + 8 * luns.size());
+    const auto len = static_cast<std::uint32_t>(8 * luns.size());
+    out[0] = std::byte(len >> 24); out[1] = std::byte(len >> 16);
+    out[2] = std::byte(len >> 8);  out[3] = std::byte(len);
+    for (std::size_t i = 0; i < luns.size(); ++i) {
+        const bool f = flat || luns[i] > 255;
+        out[8 + 8 * i] = std::byte((f ? 0x40 : 0) | ((luns[i] >> 8) & 0x3f));
+        out[9 + 8 * i] = std::byte(luns[i] & 0xff);
+    }
+    return out;
+}
+
+const int a = 1, b = 2;  // two owners (sessions)
+
+} // namespace
+
+TEST_CASE("lun_map: LUNs fill a target in order, duplicates once")
+{
+    lun_map m;
+    std::vector<slot> out;
+    const std::vector<std::uint64_t> luns{1, 5, 5, 9};
+    REQUIRE(!m.add(&a, luns, out));
+    REQUIRE(out == std::vector<slot>{{0, 0}, {0, 1}, {0, 2}});
+    CHECK(m.at(0, 1)->remote_lun == 5);
+    CHECK(m.at(0, 1)->owner == &a);
+    CHECK(!m.at(0, 3));
+    CHECK(!m.at(-1, 0));
+    CHECK(!m.at(0, 8));
+    CHECK(!m.at(256, 0));
+    CHECK(m.find(&a, 9) == slot{0, 2});
+    CHECK(!m.find(&b, 9));
+    CHECK(m.first_on_target(0)->remote_lun == 1);
+    CHECK(!m.first_on_target(1));
+}
+
+TEST_CASE("lun_map: more than 8 LUNs spill onto further targets; sessions never share one")
+{
+    lun_map m;
+    std::vector<slot> out;
+    std::vector<std::uint64_t> ten;
+    for (std::uint64_t l = 1; l <= 10; ++l)
+        ten.push_back(l);
+    REQUIRE(!m.add(&a, ten, out));
+    REQUIRE(out.size() == 10);
+    for (int i = 0; i < 8; ++i)
+        CHECK(out[static_cast<std::size_t>(i)] == slot{0, i});
+    CHECK(out[8] == slot{1, 0});
+    CHECK(out[9] == slot{1, 1});
+
+    const std::vector<std::uint64_t> one{0};
+    REQUIRE(!m.add(&b, one, out));
+    CHECK(out == std::vector<slot>{{2, 0}});
+    CHECK(m.add(&b, one, out) == std::errc::invalid_argument);  // already mapped
+    CHECK(m.add(nullptr, one, out) == std::errc::invalid_argument);
+
+    // Removing frees the targets for the next session.
+    CHECK(m.remove(&a).size() == 10);
+    CHECK(!m.at(1, 1));
+    REQUIRE(!m.add(&a, one, out));
+    CHECK(out == std::vector<slot>{{0, 0}});
+    CHECK(m.slots().size() == 2);
+    CHECK(m.slots(&b).front().first == slot{2, 0});
+}
+
+TEST_CASE("lun_map: the geometry bounds the placement")
+{
+    lun_map m({2, 4});  // 2 targets of 4 LUNs
+    std::vector<slot> out;
+    std::vector<std::uint64_t> nine{0, 1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK(m.add(&a, nine, out) == std::errc::no_space_on_device);
+    CHECK(m.slots().empty());
+    nine.pop_back();
+    REQUIRE(!m.add(&a, nine, out));
+    CHECK(out.back() == slot{1, 3});
+    const std::vector<std::uint64_t> one{0};
+    CHECK(m.add(&b, one, out) == std::errc::no_space_on_device);
+}
+
+TEST_CASE("lun_map: REPORT LUNS is rewritten to the target's local LUNs, byte for byte")
+{
+    lun_map m;
+    std::vector<slot> out;
+    std::vector<std::uint64_t> ten;
+    for (std::uint64_t l = 1; l <= 10; ++l)
+        ten.push_back(l);
+    ten.push_back(300);  // a flat-space LUN, target 1 lun 2
+    REQUIRE(!m.add(&a, ten, out));
+    // The remote target lists 0 (not mapped), 1..10 and 300, 9 missing.
+    auto remote = report({0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 300});
+    std::vector<std::byte> got;
+
+    m.rewrite_report_luns(0, remote, 4096, got);
+    std::vector<std::byte> want = bytes({0, 0, 0, 64, 0, 0, 0, 0});
+    for (int l = 0; l < 8; ++l) {
+        auto e = bytes({0, l, 0, 0, 0, 0, 0, 0});
+        want.insert(want.end(), e.begin(), e.end());
+    }
+    CHECK(got == want);
+
+    // Target 1 has remote 9 (absent remotely), 10 and 300 -> local 1 and 2.
+    m.rewrite_report_luns(1, remote, 4096, got);
+    CHECK(got == bytes({0, 0, 0, 16, 0, 0, 0, 0,
+                        0, 1, 0, 0, 0, 0, 0, 0,
+                        0, 2, 0, 0, 0, 0, 0, 0}));
+
+    // The allocation length truncates; the list length still counts all.
+    m.rewrite_report_luns(1, remote, 12, got);
+    CHECK(got == bytes({0, 0, 0, 16, 0, 0, 0, 0, 0, 1, 0, 0}));
+
+    // An unmapped target, or garbage, gives an empty list.
+    m.rewrite_report_luns(5, remote, 4096, got);
+    CHECK(got == bytes({0, 0, 0, 0, 0, 0, 0, 0}));
+    m.rewrite_report_luns(0, bytes({0xff, 0xff}), 4096, got);
+    CHECK(got == bytes({0, 0, 0, 0, 0, 0, 0, 0}));
+}
+
+TEST_CASE("lun_map: REPORT LUNS input that lies about its length or uses other addressing")
+{
+    lun_map m;
+    std::vector<slot> out;
+    const std::vector<std::uint64_t> luns{1, 2};
+    REQUIRE(!m.add(&a, luns, out));
+    auto remote = report({1, 2});
+    remote[3] = std::byte{0xf8};  // claims 31 entries, holds 2
+    std::vector<std::byte> got;
+    m.rewrite_report_luns(0, remote, 4096, got);
+    CHECK(got == bytes({0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}));
+
+    // A two-level LUN (bytes 2..7 non-zero) and a logical-unit-addressed
+    // entry are skipped; a partial trailing entry is ignored.
+    remote = report({1, 2});
+    remote[8 + 3] = std::byte{1};   // entry 0: second level
+    remote[16] = std::byte{0x80};   // entry 1: logical unit addressing
+    remote.push_back(std::byte{0});
+    m.rewrite_report_luns(0, remote, 4096, got);
+    CHECK(got == bytes({0, 0, 0, 0, 0, 0, 0, 0}));
+}
+
+TEST_CASE("tag_table: insert, find, erase under collisions and growth")
+{
+    tag_table<int> t;
+    std::vector<int> values(1000);
+    for (int i = 0; i < 1000; ++i)
+        REQUIRE(t.insert(i * 64 - 500, &values[static_cast<std::size_t>(i)]));  // same low bits
+    CHECK(!t.insert(-500, &values[1]));
+    CHECK(t.size() == 1000);
+    for (int i = 0; i < 1000; i += 2)
+        REQUIRE(t.erase(i * 64 - 500));
+    CHECK(!t.erase(12345));
+    CHECK(t.size() == 500);
+    for (int i = 0; i < 1000; ++i) {
+        int* v = t.find(i * 64 - 500);
+        if (i % 2)
+            CHECK(v == &values[static_cast<std::size_t>(i)]);
+        else
+            CHECK(v == nullptr);
+    }
+    std::size_t n = 0;
+    t.for_each([&](int, int*) { ++n; });
+    CHECK(n == 500);
+}

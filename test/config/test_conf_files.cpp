@@ -1,0 +1,121 @@
+// iscsi-vscsi.conf(5) on disk: load_conf, includes from the file system,
+// and check_private_file. Works in a private temporary directory.
+#include "config/conf.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+using namespace ivs::config;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir()
+    {
+        std::string pattern = (fs::temp_directory_path() / "ivs-conf-XXXXXX").string();
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path = pattern;
+    }
+    ~temp_dir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    fs::path write(const std::string& name, const std::string& text, mode_t mode = 0600) const
+    {
+        const fs::path p = path / name;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p, std::ios::binary) << text;
+        REQUIRE(::chmod(p.c_str(), mode) == 0);
+        return p;
+    }
+};
+
+} // namespace
+
+TEST_CASE("load_conf reads a file and its relative includes", "[conf][files]")
+{
+    temp_dir dir;
+    dir.write("conf.d/targets.conf",
+              "target t {\n targetaddr $addr\n targetname iqn.2001-04.com.example:t\n"
+              " chap user u secret-file t.secret\n}\n");
+    const fs::path main = dir.write("iscsi.conf", "addr = 192.0.2.10\ninclude \"conf.d/targets.conf\"\n");
+    conf c;
+    std::string error;
+    const std::error_code ec = load_conf(main, c, error);
+    INFO(error);
+    REQUIRE_FALSE(ec);
+    REQUIRE(c.targets.size() == 1);
+    CHECK(c.targets[0].target_addr.host == "192.0.2.10");
+    CHECK(c.targets[0].where.file == (dir.path / "conf.d/targets.conf").string());
+    CHECK(c.targets[0].chap->secret_file == dir.path / "conf.d/t.secret");
+}
+
+TEST_CASE("load_conf failures name the file", "[conf][files]")
+{
+    temp_dir dir;
+    conf c;
+    std::string error;
+    CHECK(load_conf(dir.path / "none.conf", c, error) == conf_errc::read_failed);
+    CHECK(error == (dir.path / "none.conf").string() + ": No such file or directory");
+    CHECK(load_conf(dir.path, c, error) == conf_errc::read_failed);
+    CHECK(error == dir.path.string() + ": not a regular file");
+    const fs::path big = dir.write("big.conf", std::string(max_conf_file_size + 1, '#'));
+    CHECK(load_conf(big, c, error) == conf_errc::too_large);
+    CHECK(error == big.string() + ": larger than 1048576 bytes");
+    const fs::path bad = dir.write("bad.conf", "\ninclude \"gone.conf\"\n");
+    CHECK(load_conf(bad, c, error) == conf_errc::syntax);
+    CHECK(error == bad.string() + ":2: include: cannot read \"" + (dir.path / "gone.conf").string() +
+                       "\": No such file or directory");
+}
+
+TEST_CASE("parse_conf_text reads includes relative to the given file name", "[conf][files]")
+{
+    temp_dir dir;
+    dir.write("part.conf", "isid en 7 8\n");
+    conf c;
+    std::string error;
+    REQUIRE_FALSE(parse_conf_text("include part.conf\n", (dir.path / "x.conf").string(), c, error));
+    REQUIRE(c.isid);
+    CHECK(c.isid->base == 7);
+}
+
+TEST_CASE("check_private_file refuses files others can read or write", "[conf][files]")
+{
+    temp_dir dir;
+    std::string error;
+    CHECK_FALSE(check_private_file(dir.write("ok", "x", 0600), error));
+    CHECK_FALSE(check_private_file(dir.write("ro", "x", 0400), error));
+    CHECK_FALSE(check_private_file(dir.write("exec", "x", 0711), error)); // execute bits grant no access to contents
+    const fs::path group_read = dir.write("gr", "x", 0640);
+    CHECK(check_private_file(group_read, error) == conf_errc::insecure_file);
+    CHECK(error == group_read.string() + ": readable or writable by group or others (mode 0640)");
+    CHECK(check_private_file(dir.write("ow", "x", 0602), error) == conf_errc::insecure_file);
+    CHECK(check_private_file(dir.write("gw", "x", 0620), error) == conf_errc::insecure_file);
+    CHECK(check_private_file(dir.write("or", "x", 0604), error) == conf_errc::insecure_file);
+    CHECK(check_private_file(dir.path, error) == conf_errc::insecure_file);
+    CHECK(error == dir.path.string() + ": not a regular file");
+    CHECK(check_private_file(dir.path / "missing", error) == conf_errc::read_failed);
+    CHECK(error == (dir.path / "missing").string() + ": No such file or directory");
+}
+
+TEST_CASE("check_private_file refuses a file owned by someone else", "[conf][files]")
+{
+    if (::geteuid() != 0) {
+        WARN("not root: cannot give a file to another user; ownership case skipped");
+        return;
+    }
+    temp_dir dir;
+    const fs::path p = dir.write("foreign", "x", 0600);
+    REQUIRE(::chown(p.c_str(), 4242, 4242) == 0);
+    std::string error;
+    CHECK(check_private_file(p, error) == conf_errc::insecure_file);
+    CHECK(error == p.string() + ": owned by uid 4242, not by root or the current user");
+}
