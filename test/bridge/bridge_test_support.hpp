@@ -1,0 +1,129 @@
+// A bridge under test: embedded vscsi + bridge + iscsi::session over a
+// socketpair to a scripted target, all on the test thread's io_context. The
+// midlayer side submits asynchronously; its completions run in T2I.
+#pragma once
+
+#include "bridge/bridge.hpp"
+#include "bridge/embedded_vscsi.hpp"
+#include "test/iscsi/scripted_session.hpp"
+
+#include <mutex>
+#include <optional>
+
+namespace ivs::bridge::test {
+
+using namespace std::chrono_literals;
+
+inline scsi_command rw10(bool write, int target, int lun, std::uint32_t lba, std::span<std::byte> buf)
+{
+    scsi_command c;
+    c.target = target;
+    c.lun = lun;
+    c.cdb[0] = write ? 0x2a : 0x28;
+    for (int i = 0; i < 4; ++i)
+        c.cdb[2 + i] = static_cast<std::uint8_t>(lba >> (24 - 8 * i));
+    const auto blocks = static_cast<std::uint16_t>(buf.size() / 512);
+    c.cdb[7] = static_cast<std::uint8_t>(blocks >> 8);
+    c.cdb[8] = static_cast<std::uint8_t>(blocks);
+    c.cdblen = 10;
+    c.dir = write ? vscsi_dir::write : vscsi_dir::read;
+    if (write)
+        c.data_out = buf;
+    else
+        c.data_in = buf;
+    return c;
+}
+
+inline scsi_command plain(int target, int lun, std::initializer_list<std::uint8_t> cdb,
+                          std::span<std::byte> in = {})
+{
+    scsi_command c;
+    c.target = target;
+    c.lun = lun;
+    std::size_t i = 0;
+    for (auto b : cdb)
+        c.cdb[i++] = b;
+    c.cdblen = cdb.size();
+    if (!in.empty()) {
+        c.dir = vscsi_dir::read;
+        c.data_in = in;
+    }
+    return c;
+}
+
+// Completions seen by the midlayer (they run on the io thread in T2I).
+struct outcomes {
+    std::mutex m;
+    std::vector<std::optional<scsi_completion>> got;
+
+    scsi_completion_handler slot(std::size_t i)
+    {
+        std::lock_guard lk(m);
+        if (got.size() <= i)
+            got.resize(i + 1);
+        return [this, i](const scsi_completion& c) {
+            std::lock_guard lk2(m);
+            if (got[i])
+                FAIL("second completion for command " << i);
+            got[i] = c;
+        };
+    }
+    std::size_t count()
+    {
+        std::lock_guard lk(m);
+        std::size_t n = 0;
+        for (auto& g : got)
+            n += g.has_value();
+        return n;
+    }
+    scsi_completion at(std::size_t i)
+    {
+        std::lock_guard lk(m);
+        REQUIRE(i < got.size());
+        REQUIRE(got[i].has_value());
+        return *got[i];
+    }
+};
+
+struct rig {
+    ivs::test::scripted_target target;
+    ivs::test::session_harness h;
+    embedded_vscsi vs;
+    std::unique_ptr<vscsi_device> dev;
+    std::unique_ptr<iscsi::session> session;
+    std::unique_ptr<bridge> br;
+    std::vector<slot> slots;
+    outcomes out;
+
+    explicit rig(bridge_options opt = {})
+    {
+        REQUIRE(!vs.open(dev));
+        session = std::make_unique<iscsi::session>(h.io, ivs::test::make_config({&target}));
+        br = std::make_unique<bridge>(h.io, *dev, std::move(opt));
+    }
+    ~rig()
+    {
+        // Bridge before the device (its shutdown answers through it).
+        br.reset();
+        session.reset();
+        dev.reset();
+    }
+
+    // Runs the script, logs in and maps `remote_luns`.
+    void start(ivs::test::scripted_target::script s, std::vector<std::uint64_t> remote_luns)
+    {
+        target.run(std::move(s));
+        REQUIRE(h.login(*session) == std::error_code{});
+        REQUIRE(!br->add_session(*session, remote_luns, slots));
+        br->start();
+    }
+
+    void submit(std::size_t id, const scsi_command& c) { REQUIRE(!vs.submit(c, out.slot(id))); }
+
+    bool wait_for(std::size_t n, std::chrono::seconds limit = 20s)
+    {
+        return h.run_until([&] { return out.count() >= n; }, limit);
+    }
+};
+
+} // namespace ivs::bridge::test
