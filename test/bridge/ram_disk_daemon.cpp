@@ -69,6 +69,7 @@ void ram_disk_daemon::fill(int target, int lun, const std::vector<std::byte>& by
 void ram_disk_daemon::medium_error(int target, int lun, std::uint64_t first, std::uint64_t last) {
     std::lock_guard lk(m_);
     if (auto* d = find(target, lun)) {
+        d->has_bad = true;
         d->bad_first = first;
         d->bad_last = last;
     }
@@ -167,7 +168,7 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
             h_->t2i(c.tag, vscsi_status::sense, lba_out_of_range);
             return;
         }
-        if (!write && lba <= d->bad_last && d->bad_first <= lba + blocks - 1) {
+        if (!write && d->has_bad && blocks != 0 && lba <= d->bad_last && d->bad_first <= lba + blocks - 1) {
             h_->t2i(c.tag, vscsi_status::sense, unrecovered_read);
             return;
         }

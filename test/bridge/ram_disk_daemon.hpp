@@ -52,7 +52,8 @@ private:
     struct disk {
         ram_lun geo;
         std::vector<std::byte> data;
-        std::uint64_t bad_first = 1, bad_last = 0;  // empty range
+        bool has_bad = false;
+        std::uint64_t bad_first = 0, bad_last = 0;  // when has_bad
     };
     void run();
     void execute(const vscsi_i2t& c);
