@@ -148,7 +148,10 @@ struct rig {
 } // namespace
 
 TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]") {
-    rig r;
+    fuse_export_options opts;
+    opts.direct_io = GENERATE(true, false);
+    INFO("direct_io " << opts.direct_io);
+    rig r(opts);
     std::set<std::string> names;
     for (const auto& e : fs::directory_iterator(r.mp.path))
         names.insert(e.path().filename().string());
@@ -286,7 +289,10 @@ TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount"
 }
 
 TEST_CASE("fuse export: ext4 on a loop device over the exported file", "[fuse][integration]") {
-    rig r;
+    fuse_export_options opts;
+    opts.direct_io = GENERATE(true, false);  // page cache on or off
+    INFO("direct_io " << opts.direct_io);
+    rig r(opts);
     temp_dir fsmnt("fuse-ext4");
     loop_guard loop;
     auto res = run({"losetup", "--find", "--show", r.file(0).string()});
