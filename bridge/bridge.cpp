@@ -215,6 +215,7 @@ struct bridge::impl {
         command_ctx& c = *acquire();
         c.io = in;
         live.insert(in.tag, &c);
+        counters.max_outstanding = std::max<std::uint64_t>(counters.max_outstanding, live.size());
 
         const bool dir_ok = in.direction == vscsi_dir::none || in.direction == vscsi_dir::read ||
                             in.direction == vscsi_dir::write;

@@ -56,6 +56,7 @@ struct bridge_counters {
     std::uint64_t bytes_written = 0;  // DATA_WRITE bytes (from the midlayer)
     std::uint64_t done = 0, sense = 0, reset = 0, err = 0;  // T2Is by status
     std::uint64_t device_errors = 0;  // failed I2T / DATA / T2I calls
+    std::uint64_t max_outstanding = 0;  // most commands dequeued at once
 };
 
 class bridge {
