@@ -59,6 +59,7 @@ struct command_ctx {
     bool in_session = false;         // the session owes a completion
     bool waiting_retry = false;
     bool report_luns = false;
+    bool data_failed = false;        // a DATA call failed: the answer is ERR
     std::chrono::milliseconds next_delay{0};
     std::chrono::milliseconds waited{0};
     boost::asio::steady_timer timer;
@@ -162,6 +163,7 @@ struct bridge::impl {
         c->in_session = false;
         c->waiting_retry = false;
         c->report_luns = false;
+        c->data_failed = false;
         c->next_delay = opt.retry_delay;
         c->waited = std::chrono::milliseconds(0);
         return c;
@@ -303,7 +305,7 @@ struct bridge::impl {
     // handed over move (§7.2 reissue may resend from offset 0).
     void on_data(command_ctx& c, std::uint32_t offset, std::span<const std::byte> data)
     {
-        if (!c.live)
+        if (!c.live || c.data_failed)
             return;
         const std::size_t end = std::min<std::size_t>(std::size_t{offset} + data.size(), c.io.datalen);
         if (offset > c.delivered || end <= c.delivered)
@@ -313,9 +315,12 @@ struct bridge::impl {
 
     bool deliver(command_ctx& c, const std::byte* from, std::size_t n)
     {
+        if (c.data_failed)
+            return false;
         if (n == 0)
             return true;
         if (auto ec = dev.data_read(c.io.tag, std::span<const std::byte>(from, n))) {
+            c.data_failed = true;
             ++counters.device_errors;
             log_once(log_data, "bridge: VSCSI_DATA_READ failed: " + ec.message());
             return false;
@@ -347,10 +352,8 @@ struct bridge::impl {
             return finish(c, vscsi_status::done);
         case status_check_condition: {
             auto sense = convert_sense(res.sense_data());
-            if (!sense)
+            if (!sense || (!c.report_luns && !complete_data(c, res)))
                 return finish(c, vscsi_status::err);
-            if (!c.report_luns)
-                complete_data(c, res);
             return finish(c, vscsi_status::sense, *sense);
         }
         case status_task_aborted:

@@ -95,10 +95,14 @@ struct rig {
     std::vector<slot> slots;
     outcomes out;
 
-    explicit rig(bridge_options opt = {})
+    // `more` are the targets of later connections (reconnects, with recover).
+    explicit rig(bridge_options opt = {}, std::vector<ivs::test::scripted_target*> more = {})
     {
         REQUIRE(!vs.open(dev));
-        session = std::make_unique<iscsi::session>(h.io, ivs::test::make_config({&target}));
+        more.insert(more.begin(), &target);
+        auto cfg = ivs::test::make_config(more);
+        cfg.recover = more.size() > 1;
+        session = std::make_unique<iscsi::session>(h.io, cfg);
         br = std::make_unique<bridge>(h.io, *dev, std::move(opt));
     }
     ~rig()
@@ -124,6 +128,37 @@ struct rig {
     {
         return h.run_until([&] { return out.count() >= n; }, limit);
     }
+};
+
+// A device that forwards to another and fails chosen calls (EFAULT), to
+// check that the bridge survives device errors.
+struct faulty_device : vscsi_device {
+    explicit faulty_device(vscsi_device& d) : real(d) {}
+    vscsi_device& real;
+    int fail_data_read = 0;  // the next N data_read calls fail
+    int fail_t2i = 0;        // the next N t2i calls fail (and are lost)
+
+    int readiness_fd() const override { return real.readiness_fd(); }
+    std::error_code i2t(vscsi_i2t& out) override { return real.i2t(out); }
+    std::error_code data_read(int tag, std::span<const std::byte> d) override
+    {
+        if (fail_data_read > 0) {
+            --fail_data_read;
+            return make_error_code(std::errc::bad_address);
+        }
+        return real.data_read(tag, d);
+    }
+    std::error_code data_write(int tag, std::span<std::byte> d) override { return real.data_write(tag, d); }
+    std::error_code t2i(int tag, vscsi_status st, const scsi_sense& s) override
+    {
+        if (fail_t2i > 0) {
+            --fail_t2i;
+            return make_error_code(std::errc::bad_address);
+        }
+        return real.t2i(tag, st, s);
+    }
+    std::error_code request_probe(int t, int l) override { return real.request_probe(t, l); }
+    std::error_code request_detach(int t, int l) override { return real.request_detach(t, l); }
 };
 
 } // namespace ivs::bridge::test

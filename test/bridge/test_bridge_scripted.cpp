@@ -315,3 +315,87 @@ TEST_CASE("bridge: shutdown and remove_session complete what is outstanding", "[
     ivs::test::settle(r.h);
     CHECK(r.target.join() == "");
 }
+
+TEST_CASE("bridge: after a reconnect reissues a READ, bytes already handed over are not repeated",
+          "[bridge][scripted]")
+{
+    scripted_target second;
+    rig r({}, {&second});
+    const auto payload = ivs::test::random_bytes(4096, 21);
+    r.start([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
+        tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 1024));
+        tg.close();  // recovery reconnects and reissues the READ
+    }, {0});
+    second.run([&](scripted_target& tg) {
+        ivs::test::login_script ls;
+        ls.tsih = 0x0101;
+        tg.login(ls);
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 3072));
+        tg.send_data_in(p.itt(), 1, 3072, bytes_of(payload, 3072, 1024), true);
+        tg.logout();
+    });
+    std::vector<std::byte> buf(4096);
+    r.submit(0, rw10(false, 0, 0, 0, buf));
+    REQUIRE(r.wait_for(1, 30s));
+    CHECK(r.out.at(0).status == vscsi_status::done);
+    CHECK(r.out.at(0).residual == 0);
+    CHECK(ivs::test::compare_bytes(buf, payload) == "");
+    CHECK(r.br->counters().bytes_read == 4096);  // DATA_READ would fail with ENOMEM beyond
+    CHECK(r.br->counters().device_errors == 0);
+    REQUIRE(r.h.logout(*r.session) == std::error_code{});
+    CHECK(r.target.join() == "");
+    ivs::test::finish(r.h, second);
+}
+
+TEST_CASE("bridge: a failing device call is logged once and the bridge goes on", "[bridge][scripted]")
+{
+    std::vector<std::string> logged;
+    bridge_options opt;
+    opt.logger = [&](std::string_view l) { logged.emplace_back(l); };
+    rig r;
+    faulty_device faulty(*r.dev);
+    const auto payload = ivs::test::random_bytes(1024, 4);
+    r.start([&](scripted_target& tg) {
+        tg.login();
+        for (int i = 0; i < 4; ++i) {
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            if (p.command().read_bit)
+                tg.send_data_in(p.itt(), 0, 0, payload, true);
+            else
+                tg.send_status(p.itt(), 0x00);
+        }
+        tg.logout();
+    }, {0});
+    r.br.reset();
+    r.br = std::make_unique<ivs::bridge::bridge>(r.h.io, faulty, opt);
+    REQUIRE(!r.br->add_session(*r.session, {0}, r.slots));
+    r.br->start();
+
+    // DATA_READ fails once for each READ: they end with ERR, one log line.
+    faulty.fail_data_read = 1;
+    std::vector<std::byte> b0(1024), b1(1024), b2(1024);
+    r.submit(0, rw10(false, 0, 0, 0, b0));
+    REQUIRE(r.wait_for(1));
+    faulty.fail_data_read = 1;
+    r.submit(1, rw10(false, 0, 0, 0, b1));
+    REQUIRE(r.wait_for(2));
+    CHECK(r.out.at(0).status == vscsi_status::err);
+    CHECK(r.out.at(1).status == vscsi_status::err);
+    // T2I fails once: that answer is lost, the next command still works.
+    faulty.fail_t2i = 1;
+    r.submit(2, plain(0, 0, {0x00, 0, 0, 0, 0, 0}));
+    REQUIRE(r.h.run_until([&] { return r.br->counters().device_errors == 3; }, 20s));
+    r.submit(3, rw10(false, 0, 0, 0, b2));
+    REQUIRE(r.wait_for(3));
+    CHECK(r.out.at(3).status == vscsi_status::done);
+    CHECK(ivs::test::compare_bytes(b2, payload) == "");
+    CHECK(logged.size() == 2);  // one line per kind: DATA_READ, T2I
+    REQUIRE(r.h.logout(*r.session) == std::error_code{});
+    ivs::test::finish(r.h, r.target);
+    // The lost answer: the real device still holds command 2; its last close
+    // (the rig's teardown) completes it with RESET.
+}
