@@ -119,3 +119,42 @@ TEST_CASE("a macro can hold a list", "[conf]")
                             " luns $wanted\n}\n");
     CHECK(c.targets[0].luns == std::vector<std::uint16_t>{1, 3});
 }
+
+TEST_CASE("the example of iscsi-vscsi.conf(5) parses", "[conf]")
+{
+    const conf c = parse_ok(R"(filer="192.0.2.10"
+initiatorname iqn.2026-11.org.example:host1
+isid en 32473 1
+
+target db {
+	targetaddr $filer
+	targetname iqn.2001-04.com.example:db
+	chap user host1 secret-file "/etc/iscsi/host1.secret"
+	mutual-chap user filer secret-file "/etc/iscsi/filer.secret"
+	chap-algorithms sha256,md5
+	header-digest crc32c
+	luns 0,1
+}
+
+target scratch {
+	targetaddr $filer port 3261
+	targetname iqn.2001-04.com.example:scratch
+	immediate-data yes
+	max-burst-length 1048576
+	disabled
+}
+
+target lab {
+	discovery
+	targetaddr lab.example.org
+	export "/mnt/lab"
+}
+)");
+    REQUIRE(c.targets.size() == 3);
+    CHECK(c.initiator_name == "iqn.2026-11.org.example:host1");
+    CHECK(c.targets[0].mutual_chap->user == "filer");
+    CHECK(c.targets[1].target_addr.port == 3261);
+    CHECK_FALSE(c.targets[1].enabled);
+    CHECK(c.targets[2].type == conf_session_type::discovery);
+    CHECK(c.targets[2].target_addr.host == "lab.example.org");
+}
