@@ -137,9 +137,16 @@ struct faulty_device : vscsi_device {
     vscsi_device& real;
     int fail_data_read = 0;  // the next N data_read calls fail
     int fail_t2i = 0;        // the next N t2i calls fail (and are lost)
+    std::function<void(vscsi_i2t&)> mangle;  // alters what i2t returns
 
     int readiness_fd() const override { return real.readiness_fd(); }
-    std::error_code i2t(vscsi_i2t& out) override { return real.i2t(out); }
+    std::error_code i2t(vscsi_i2t& out) override
+    {
+        auto ec = real.i2t(out);
+        if (!ec && mangle)
+            mangle(out);
+        return ec;
+    }
     std::error_code data_read(int tag, std::span<const std::byte> d) override
     {
         if (fail_data_read > 0) {

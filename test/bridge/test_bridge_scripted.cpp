@@ -229,19 +229,31 @@ TEST_CASE("bridge: malformed commands from the kernel side get ERR", "[bridge][s
         tg.login();
         tg.logout();
     }, {0});
-    // A no-data command claiming a direction is impossible through the
-    // embedded midlayer, but one over the bridge's max transfer is not.
+    // The device's I2T output altered on the way: unknown direction, no
+    // CDB, an oversized CDB, a transfer beyond the bridge's maximum.
     bridge_options small;
     small.max_transfer = 4096;
+    faulty_device faulty(*r.dev);
     r.br.reset();
-    r.br = std::make_unique<ivs::bridge::bridge>(r.h.io, *r.dev, small);
+    r.br = std::make_unique<ivs::bridge::bridge>(r.h.io, faulty, small);
     REQUIRE(!r.br->add_session(*r.session, {0}, r.slots));
     r.br->start();
-    std::vector<std::byte> big(8192);
-    r.submit(0, rw10(false, 0, 0, 0, big));
-    REQUIRE(r.wait_for(1));
-    CHECK(r.out.at(0).status == vscsi_status::err);
-    CHECK(r.br->counters().err == 1);
+    const std::vector<std::function<void(vscsi_i2t&)>> mangles{
+        [](vscsi_i2t& c) { c.direction = static_cast<vscsi_dir>(7); },
+        [](vscsi_i2t& c) { c.cmdlen = 0; },
+        [](vscsi_i2t& c) { c.cmdlen = 17; },
+        [](vscsi_i2t& c) { c.direction = vscsi_dir::none; },  // with datalen > 0
+        {},
+    };
+    std::vector<std::byte> buf(4096), big(8192);
+    for (std::size_t i = 0; i < mangles.size(); ++i) {
+        faulty.mangle = mangles[i];
+        r.submit(i, rw10(false, 0, 0, 0, i + 1 < mangles.size() ? std::span(buf) : std::span(big)));
+        REQUIRE(r.wait_for(i + 1));
+        CHECK(r.out.at(i).status == vscsi_status::err);
+    }
+    CHECK(r.br->counters().err == mangles.size());
+    CHECK(r.br->counters().submitted == 0);
     REQUIRE(r.h.logout(*r.session) == std::error_code{});
     ivs::test::finish(r.h, r.target);
 }
