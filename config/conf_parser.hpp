@@ -17,6 +17,11 @@
 
 namespace ivs::config {
 
+inline bool conf_token_is_value(const conf_token& t)
+{
+    return t.kind == conf_token_kind::word || t.kind == conf_token_kind::quoted;
+}
+
 class conf_parser {
 public:
     conf_parser(const conf_reader& read, conf& out);
