@@ -15,6 +15,7 @@ constexpr const char* usage_text =
     "\n"
     "commands:\n"
     "  discover HOST[:PORT]   list the targets a portal offers (SendTargets)\n"
+    "  attach HOST[:PORT] IQN attach a target's LUNs as SCSI disks until SIGINT/SIGTERM\n"
     "\n"
     "Run 'iscsi-vscsi COMMAND --help' for the options of a command.\n";
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv)
     }
     if (command == "discover")
         return ivs::config::run_discover(rest);
+    if (command == "attach")
+        return ivs::config::run_attach(rest);
     std::cerr << "iscsi-vscsi: unknown command '" << command << "' (try --help)\n";
     return 2;
 }

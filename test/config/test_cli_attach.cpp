@@ -1,0 +1,280 @@
+// Integration: `iscsi-vscsi attach` against a real tgtd, through the
+// embedded vscsi and the FUSE export: dd/cmp, ext4 on a loop device,
+// several LUNs, spill-over onto a second vscsi target, repeated attach.
+#include "test/support/process.hpp"
+#include "test/support/tgtd_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <random>
+#include <thread>
+
+using namespace ivs;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string target_iqn = "iqn.2026-11.org.iscsi-vscsi.test:attach";
+
+std::string program()
+{
+    const char* p = std::getenv("IVS_PROGRAM");
+    REQUIRE(p != nullptr);
+    return p;
+}
+
+bool mounted(const fs::path& dir)
+{
+    std::ifstream in("/proc/mounts");
+    std::string dev, where, rest;
+    while (in >> dev >> where && std::getline(in, rest))
+        if (where == dir.string())
+            return true;
+    return false;
+}
+
+// One running `iscsi-vscsi attach`, stopped with SIGINT (and reaped) when
+// the object goes away.
+class attach_process {
+public:
+    attach_process(const test::tgtd_fixture& tgtd, const fs::path& work, std::vector<std::string> extra = {})
+        : log_(work / ("attach-" + std::to_string(++count_) + ".log")), export_dir_(work / "export")
+    {
+        fs::create_directories(export_dir_);
+        std::vector<std::string> argv{program(), "attach", tgtd.portal(), target_iqn, "--export",
+                                      export_dir_.string()};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        pid_ = test::spawn(argv, {log_, ""});
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const std::string out = log();
+            if (out.find("attached; SIGINT") != std::string::npos)
+                return;
+            int status = 0;
+            if (test::reap_if_exited(pid_, &status)) {
+                pid_ = -1;
+                FAIL("attach exited early: " << out);
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        FAIL("attach did not finish attaching: " << log());
+    }
+
+    ~attach_process()
+    {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            test::kill_and_reap(pid_);
+        }
+        if (mounted(export_dir_))
+            test::run({"umount", "-l", export_dir_.string()});
+    }
+
+    // SIGINT, then wait for a clean exit; returns the exit status.
+    int stop()
+    {
+        ::kill(pid_, SIGINT);
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        int status = 0;
+        while (!test::reap_if_exited(pid_, &status)) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                test::kill_and_reap(pid_);
+                pid_ = -1;
+                return -1;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+    std::string log() const
+    {
+        std::ifstream in(log_);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+    const fs::path& export_dir() const { return export_dir_; }
+    pid_t pid() const { return pid_; }
+
+private:
+    static inline int count_ = 0;
+    fs::path log_;
+    fs::path export_dir_;
+    pid_t pid_ = -1;
+};
+
+std::vector<char> make_random(std::size_t n, unsigned seed)
+{
+    std::mt19937_64 rng(seed);
+    std::vector<char> v(n);
+    for (auto& c : v)
+        c = static_cast<char>(rng());
+    return v;
+}
+
+std::vector<char> read_range(const fs::path& p, std::size_t offset, std::size_t n)
+{
+    std::ifstream in(p, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::vector<char> v(n);
+    in.read(v.data(), static_cast<std::streamsize>(n));
+    v.resize(static_cast<std::size_t>(in.gcount()));
+    return v;
+}
+
+std::size_t open_fds()
+{
+    std::size_t n = 0;
+    for (const auto& e : fs::directory_iterator("/proc/self/fd"))
+        (void)e, ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[cli][attach][tgtd]")
+{
+    test::tgtd_fixture tgtd;
+    tgtd.add_target(1, target_iqn);
+    const fs::path backing = tgtd.add_file_lun(1, 1, 256 << 20);
+    tgtd.allow_initiator_address(1);
+    const fs::path work = tgtd.temp_dir();
+
+    {
+        attach_process a(tgtd, work);
+        const std::string out = a.log();
+        CHECK(out.find("sd0 at scsibus0 targ 0 lun 1: <IET, VIRTUAL-DISK, 0001> SCSI3 0/direct fixed") !=
+              std::string::npos);
+        CHECK(out.find("sd0: 256MB, 512 bytes/sector, 524288 sectors") != std::string::npos);
+        const fs::path file = a.export_dir() / "lun1";
+        REQUIRE(fs::file_size(file) == (256u << 20));
+
+        // 64 MiB of random data with dd, compared with the backing file.
+        const fs::path src = work / "random.bin";
+        {
+            auto data = make_random(64 << 20, 42);
+            std::ofstream(src, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+        }
+        auto dd = test::run({"dd", "if=" + src.string(), "of=" + file.string(), "bs=1M", "conv=fsync",
+                             "status=none"},
+                            120s);
+        INFO(dd.describe({"dd"}));
+        REQUIRE(dd.ok());
+        CHECK(test::run({"cmp", "-n", std::to_string(64 << 20), src.string(), file.string()}).ok());
+        CHECK(test::run({"cmp", "-n", std::to_string(64 << 20), src.string(), backing.string()}).ok());
+
+        // ext4 through a loop device over the exported file.
+        const std::string loop = test::run_checked({"losetup", "--find", "--show", file.string()});
+        const std::string dev = loop.substr(0, loop.find('\n'));
+        const fs::path mnt = work / "mnt";
+        fs::create_directories(mnt);
+        bool ok = test::run({"mkfs.ext4", "-q", "-F", dev}, 120s).ok() && test::run({"mount", dev, mnt.string()}).ok();
+        if (ok) {
+            ok = test::run({"cp", src.string(), (mnt / "copy.bin").string()}, 120s).ok() &&
+                 test::run({"sync"}).ok() && test::run({"cmp", src.string(), (mnt / "copy.bin").string()}).ok();
+            test::run({"umount", mnt.string()});
+        }
+        test::run({"losetup", "-d", dev});
+        CHECK(ok);
+        CHECK(a.stop() == 0);
+        CHECK_FALSE(mounted(a.export_dir()));
+        CHECK(tgtd.connections(1).empty());
+        CHECK(a.log().find("detached") != std::string::npos);
+    }
+
+    // Re-attach: the file system written before is intact.
+    {
+        attach_process a(tgtd, work);
+        const fs::path file = a.export_dir() / "lun1";
+        auto fsck = test::run({"fsck.ext4", "-n", "-f", file.string()}, 120s);
+        INFO(fsck.describe({"fsck"}));
+        CHECK(fsck.ok());
+        CHECK(a.stop() == 0);
+    }
+}
+
+TEST_CASE("attach maps two LUNs, and ten spill onto a second vscsi target", "[cli][attach][tgtd]")
+{
+    test::tgtd_fixture tgtd;
+    tgtd.add_target(1, target_iqn);
+    tgtd.allow_initiator_address(1);
+
+    SECTION("two LUNs of one target")
+    {
+        const auto b1 = tgtd.add_file_lun(1, 1, 16 << 20);
+        const auto b2 = tgtd.add_file_lun(1, 2, 32 << 20);
+        attach_process a(tgtd, tgtd.temp_dir());
+        CHECK(fs::file_size(a.export_dir() / "lun1") == (16u << 20));
+        CHECK(fs::file_size(a.export_dir() / "lun2") == (32u << 20));
+        auto data = make_random(1 << 20, 7);
+        for (const char* name : {"lun1", "lun2"}) {
+            std::fstream f(a.export_dir() / name, std::ios::in | std::ios::out | std::ios::binary);
+            f.seekp(4096);
+            f.write(data.data(), static_cast<std::streamsize>(data.size()));
+        }
+        CHECK(read_range(b1, 4096, data.size()) == data);
+        CHECK(read_range(b2, 4096, data.size()) == data);
+        CHECK(a.stop() == 0);
+    }
+    SECTION("ten LUNs")
+    {
+        for (int lun = 1; lun <= 10; ++lun)
+            tgtd.add_file_lun(1, lun, 4 << 20);
+        attach_process a(tgtd, tgtd.temp_dir());
+        const std::string out = a.log();
+        // LUN 0 (the controller) and 1..7 fill vscsi target 0; 8..10 spill to target 1.
+        CHECK(out.find("targ 0 lun 7: <IET, VIRTUAL-DISK") != std::string::npos);
+        CHECK(out.find("targ 1 lun 0: <IET, VIRTUAL-DISK") != std::string::npos);
+        CHECK(out.find("targ 1 lun 2: <IET, VIRTUAL-DISK") != std::string::npos);
+        for (int lun = 1; lun <= 10; ++lun)
+            CHECK(fs::exists(a.export_dir() / ("lun" + std::to_string(lun))));
+        CHECK(a.stop() == 0);
+    }
+}
+
+TEST_CASE("attach and detach 20 times leaves nothing behind", "[cli][attach][tgtd]")
+{
+    test::tgtd_fixture tgtd;
+    tgtd.add_target(1, target_iqn);
+    tgtd.add_file_lun(1, 1, 8 << 20);
+    tgtd.allow_initiator_address(1);
+    const std::size_t fds = open_fds();
+    for (int i = 0; i < 20; ++i) {
+        attach_process a(tgtd, tgtd.temp_dir());
+        CHECK(fs::file_size(a.export_dir() / "lun1") == (8u << 20));
+        const pid_t pid = a.pid();
+        REQUIRE(a.stop() == 0);
+        CHECK(::kill(pid, 0) != 0); // reaped, gone
+        CHECK_FALSE(mounted(a.export_dir()));
+    }
+    CHECK(tgtd.connections(1).empty());
+    CHECK(open_fds() == fds);
+}
+
+TEST_CASE("attach failures are one clear line", "[cli][attach]")
+{
+    auto r = test::run({program(), "attach", "127.0.0.1:1", target_iqn}, 60s);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("cannot connect") != std::string::npos);
+    r = test::run({program(), "attach", "127.0.0.1"});
+    CHECK(r.exit_code == 2);
+    r = test::run({program(), "attach", "127.0.0.1", "not-an-iqn"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("bad target name") != std::string::npos);
+    r = test::run({program(), "attach", "127.0.0.1", target_iqn, "--header-digest", "md5"});
+    CHECK(r.exit_code == 1);
+    r = test::run({program(), "attach", "--help"});
+    CHECK(r.exit_code == 0);
+    for (const char* opt : {"--export", "--lun", "--chap-user", "--chap-secret-file", "--mutual-user",
+                            "--mutual-secret-file", "--header-digest", "--data-digest", "--initiator-name",
+                            "--device"})
+        CHECK(r.out.find(opt) != std::string::npos);
+}
