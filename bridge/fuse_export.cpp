@@ -25,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 extern char** environ;
@@ -32,6 +33,11 @@ extern char** environ;
 namespace ivs::bridge {
 
 namespace {
+
+// What an open file handle (fi->fh) holds: the disk stays alive while open.
+struct open_file {
+    std::shared_ptr<fuse_disk> disk;
+};
 
 class fuse_export_category_impl : public std::error_category {
 public:
@@ -74,6 +80,8 @@ struct fuse_export::impl {
 
     mutable std::mutex disks_m;
     std::map<std::string, std::shared_ptr<fuse_disk>> disks;
+    // Handles of open files; an aborted connection never releases them.
+    std::unordered_set<open_file*> handles;
 
     std::mutex life_m;              // start/stop and the fuse handle
     struct fuse* f = nullptr;
@@ -101,11 +109,6 @@ struct fuse_export::impl {
 
 namespace {
 
-// What an open file handle (fi->fh) holds: the disk stays alive while open.
-struct open_file {
-    std::shared_ptr<fuse_disk> disk;
-};
-
 fuse_export::impl& self() {
     return *static_cast<fuse_export::impl*>(fuse_get_context()->private_data);
 }
@@ -127,8 +130,11 @@ void* op_init(fuse_conn_info* conn, fuse_config* cfg) {
     cfg->negative_timeout = 0.0;
     if (s.options.max_write != 0)
         conn->max_write = static_cast<unsigned>(s.options.max_write);
-    // O_TRUNC reaches truncate() (and is refused there) rather than open().
-    conn->want &= ~static_cast<unsigned>(FUSE_CAP_ATOMIC_O_TRUNC);
+    // O_TRUNC comes with open(), which ignores it as a block device node
+    // does (dd without conv=notrunc works); truncate() to another size is
+    // still refused.
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+        conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     return &s;
 }
 
@@ -178,14 +184,22 @@ int op_open(const char* path, fuse_file_info* fi) {
     auto d = self().find(path);
     if (!d)
         return -ENOENT;
-    if ((fi->flags & O_TRUNC) != 0 && d->size() != 0)
-        return -EPERM;
-    fi->fh = reinterpret_cast<std::uint64_t>(new open_file{std::move(d)});
+    auto h = std::make_unique<open_file>(open_file{std::move(d)});
+    auto& s = self();
+    std::lock_guard lk(s.disks_m);
+    s.handles.insert(h.get());
+    fi->fh = reinterpret_cast<std::uint64_t>(h.release());
     return 0;
 }
 
 int op_release(const char*, fuse_file_info* fi) {
-    delete reinterpret_cast<open_file*>(fi->fh);
+    auto* h = reinterpret_cast<open_file*>(fi->fh);
+    auto& s = self();
+    {
+        std::lock_guard lk(s.disks_m);
+        s.handles.erase(h);
+    }
+    delete h;
     fi->fh = 0;
     return 0;
 }
@@ -333,6 +347,10 @@ void fuse_export::impl::unmount_and_join() {
     fuse_unmount(f);
     fuse_destroy(f);
     f = nullptr;
+    std::lock_guard lk(disks_m);
+    for (open_file* h : handles)
+        delete h;
+    handles.clear();
     running = false;
     log("fuse: unmounted " + mp);
 }
