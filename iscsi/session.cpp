@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <random>
 #include <iostream>
 
 namespace ivs::iscsi {
@@ -277,10 +278,13 @@ void session::impl::login_finished(std::error_code ec, const std::string& messag
     // Recovery: try again later (capped exponential backoff).
     if (!message.empty())
         std::cerr << "iscsi-vscsi: reconnect failed: " << message << '\n';
-    const auto delay = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250 << std::min(reconnect_attempt_, 7u)),
-                                                           std::chrono::seconds(30));
+    // Capped exponential backoff with jitter: 250 ms doubling up to 30 s,
+    // each wait drawn from [delay/2, delay] so initiators do not retry in step.
+    const auto cap = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(250 << std::min(reconnect_attempt_, 7u)), std::chrono::seconds(30));
+    std::uniform_int_distribution<std::int64_t> jitter(cap.count() / 2, cap.count());
     ++reconnect_attempt_;
-    schedule_reconnect(delay);
+    schedule_reconnect(std::chrono::milliseconds(jitter(rng_)));
 }
 
 void session::impl::on_logout_response(const pdu::bhs_bytes& bhs)

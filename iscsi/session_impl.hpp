@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <deque>
+#include <random>
 #include <optional>
 
 namespace ivs::iscsi {
@@ -142,6 +143,7 @@ public:
     std::error_code login_error_;
     std::string login_error_message_;
     unsigned reconnect_attempt_ = 0;
+    std::minstd_rand rng_{std::random_device{}()};
     std::chrono::milliseconds next_reconnect_delay_{0};
     session_counters counters_{};
 
