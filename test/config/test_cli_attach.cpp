@@ -188,6 +188,7 @@ TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[c
         CHECK_FALSE(mounted(a.export_dir()));
         CHECK(tgtd.connections(1).empty());
         CHECK(a.log().find("detached") != std::string::npos);
+        CHECK(a.log().find("SYNCHRONIZE CACHE failed") == std::string::npos);
     }
 
     // Re-attach: the file system written before is intact.
