@@ -9,6 +9,7 @@ namespace ivs::config {
 
 int run_discover(std::span<const std::string> args);
 int run_attach(std::span<const std::string> args);
+int run_bench(std::span<const std::string> args);
 
 // Shared by the subcommands that log in.
 std::string default_initiator_name();

@@ -16,6 +16,7 @@ constexpr const char* usage_text =
     "commands:\n"
     "  discover HOST[:PORT]   list the targets a portal offers (SendTargets)\n"
     "  attach HOST[:PORT] IQN attach a target's LUNs as SCSI disks until SIGINT/SIGTERM\n"
+    "  bench HOST[:PORT] IQN  measure IOPS, throughput and latency of one LUN\n"
     "\n"
     "Run 'iscsi-vscsi COMMAND --help' for the options of a command.\n";
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv)
         return ivs::config::run_discover(rest);
     if (command == "attach")
         return ivs::config::run_attach(rest);
+    if (command == "bench")
+        return ivs::config::run_bench(rest);
     std::cerr << "iscsi-vscsi: unknown command '" << command << "' (try --help)\n";
     return 2;
 }
