@@ -167,6 +167,20 @@ bool tgtd_fixture::try_start() {
     // A fresh namespace has every port free; on the host, ask the kernel.
     port_ = netns_.empty() ? free_tcp_port(host_) : 3260;
     control_port_ = pick_control_port();
+    switch (launch()) {
+    case launch_result::ready:
+        return true;
+    case launch_result::portal_taken:
+        if (!netns_.empty()) fail("tgtd could not bind its portal in " + netns_);
+        return false;
+    case launch_result::control_port_taken:
+        return false;
+    }
+    return false;
+}
+
+// Starts tgtd on port_ and control_port_ and waits until tgtadm answers.
+tgtd_fixture::launch_result tgtd_fixture::launch() {
     std::error_code ec;
     fs::remove(log_, ec);
     pid_ = spawn({"tgtd", "-f", "-C", std::to_string(control_port_), "--iscsi",
@@ -178,25 +192,59 @@ bool tgtd_fixture::try_start() {
         int status = 0;
         if (reap_if_exited(pid_, &status)) {
             pid_ = -1;
-            if (contains(log_tail(), "another tgtd is using")) return false;  // control port taken
+            if (contains(log_tail(), "another tgtd is using"))
+                return launch_result::control_port_taken;
             fail("tgtd exited during start-up (status " + std::to_string(status) + ")");
         }
         run_result r = run({"tgtadm", "-C", std::to_string(control_port_), "--lld", "iscsi",
                             "--op", "show", "--mode", "target"},
                            5s);
         if (r.ok()) {
-            // tgtd keeps running without a portal it could not bind: retry.
+            // tgtd keeps running without a portal it could not bind.
             if (contains(log_tail(), "failed to create/bind to portal")) {
                 kill_and_reap(pid_);
                 pid_ = -1;
-                if (!netns_.empty()) fail("tgtd could not bind its portal in " + netns_);
-                return false;
+                return launch_result::portal_taken;
             }
-            return true;
+            return launch_result::ready;
         }
         std::this_thread::sleep_for(20ms);
     }
     fail("tgtd did not answer tgtadm within 10 s");
+}
+
+void tgtd_fixture::kill() {
+    if (pid_ <= 0) throw std::runtime_error("tgtd_fixture::kill: tgtd is not running");
+    kill_and_reap(pid_);
+    pid_ = -1;
+}
+
+void tgtd_fixture::start() {
+    if (pid_ > 0) throw std::runtime_error("tgtd_fixture::start: tgtd is already running");
+    // The old portal socket is gone with the old process, but give the
+    // kernel (and a stale control socket lock) a moment if it disagrees.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+        const launch_result r = launch();
+        if (r == launch_result::ready) break;
+        if (std::chrono::steady_clock::now() > deadline)
+            fail(r == launch_result::portal_taken
+                     ? "tgtd could not bind its portal " + portal() + " again"
+                     : "control port " + std::to_string(control_port_) + " is taken");
+        std::this_thread::sleep_for(200ms);
+    }
+    for (const auto& args : config_calls_) tgtadm(args);
+}
+
+void tgtd_fixture::restart(std::chrono::milliseconds down) {
+    kill();
+    std::this_thread::sleep_for(down);
+    start();
+}
+
+void tgtd_fixture::configure(const std::vector<std::string>& args) {
+    tgtadm(args);
+    config_calls_.push_back(args);
 }
 
 void tgtd_fixture::stop() noexcept {
@@ -254,20 +302,20 @@ std::string tgtd_fixture::netns_exec(const std::vector<std::string>& argv) {
 }
 
 void tgtd_fixture::add_target(int tid, const std::string& iqn) {
-    tgtadm({"--op", "new", "--mode", "target", "--tid", std::to_string(tid), "-T", iqn});
+    configure({"--op", "new", "--mode", "target", "--tid", std::to_string(tid), "-T", iqn});
 }
 
 void tgtd_fixture::allow_initiator_address(int tid, const std::string& address) {
-    tgtadm({"--op", "bind", "--mode", "target", "--tid", std::to_string(tid), "-I", address});
+    configure({"--op", "bind", "--mode", "target", "--tid", std::to_string(tid), "-I", address});
 }
 
 void tgtd_fixture::allow_initiator_name(int tid, const std::string& iqn) {
-    tgtadm({"--op", "bind", "--mode", "target", "--tid", std::to_string(tid),
+    configure({"--op", "bind", "--mode", "target", "--tid", std::to_string(tid),
             "--initiator-name", iqn});
 }
 
 void tgtd_fixture::add_null_lun(int tid, int lun) {
-    tgtadm({"--op", "new", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun",
+    configure({"--op", "new", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun",
             std::to_string(lun), "--bstype", "null", "-b", "/dev/null"});
 }
 
@@ -278,7 +326,7 @@ fs::path tgtd_fixture::add_file_lun(int tid, int lun, std::uint64_t size) {
     const bool sized = ftruncate(fd, static_cast<off_t>(size)) == 0;  // sparse
     close(fd);
     if (!sized) fail("cannot size " + file.string());
-    tgtadm({"--op", "new", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun",
+    configure({"--op", "new", "--mode", "logicalunit", "--tid", std::to_string(tid), "--lun",
             std::to_string(lun), "--bstype", "rdwr", "-b", file.string()});
     lun_files_[{tid, lun}] = file;
     return file;
@@ -295,20 +343,20 @@ const fs::path& tgtd_fixture::lun_path(int tid, int lun) const {
 void tgtd_fixture::add_incoming_account(int tid, const std::string& user,
                                         const std::string& password) {
     if (accounts_.insert(user).second)
-        tgtadm({"--op", "new", "--mode", "account", "--user", user, "--password", password});
-    tgtadm({"--op", "bind", "--mode", "account", "--tid", std::to_string(tid), "--user", user});
+        configure({"--op", "new", "--mode", "account", "--user", user, "--password", password});
+    configure({"--op", "bind", "--mode", "account", "--tid", std::to_string(tid), "--user", user});
 }
 
 void tgtd_fixture::add_outgoing_account(int tid, const std::string& user,
                                         const std::string& password) {
     if (accounts_.insert(user).second)
-        tgtadm({"--op", "new", "--mode", "account", "--user", user, "--password", password});
-    tgtadm({"--op", "bind", "--mode", "account", "--tid", std::to_string(tid), "--user", user,
+        configure({"--op", "new", "--mode", "account", "--user", user, "--password", password});
+    configure({"--op", "bind", "--mode", "account", "--tid", std::to_string(tid), "--user", user,
             "--outgoing"});
 }
 
 void tgtd_fixture::set_target_param(int tid, const std::string& key, const std::string& value) {
-    tgtadm({"--op", "update", "--mode", "target", "--tid", std::to_string(tid), "--name", key,
+    configure({"--op", "update", "--mode", "target", "--tid", std::to_string(tid), "--name", key,
             "--value", value});
 }
 

@@ -17,8 +17,14 @@
 // portal that cannot be bound is only logged ("failed to create/bind to
 // portal") and tgtd keeps running without it; SIGKILL leaves socket.N and
 // socket.N.lock behind (a later tgtd on N replaces them); -C must be <= 32767.
+//
+// kill()/start()/restart() simulate a target crash: tgtd is SIGKILLed and a
+// new one comes up on the same portal and control port with the same
+// targets, LUNs (same backing files), ACLs, accounts and parameters, replayed
+// from the record of the configuration calls made so far.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -101,8 +107,22 @@ public:
 
     std::string log_tail(std::size_t bytes = 2000) const;
 
+    // Target crash and recovery. kill() SIGKILLs tgtd and reaps it (the
+    // portal stops answering); start() brings a new tgtd up on the same
+    // portal and control port and replays the configuration; restart() is
+    // kill(), a pause of `down`, then start(). start() throws if tgtd is
+    // running or the portal cannot be bound again within a few seconds.
+    void kill();
+    void start();
+    void restart(std::chrono::milliseconds down);
+    bool running() const { return pid_ > 0; }
+
 private:
+    enum class launch_result { ready, control_port_taken, portal_taken };
     bool try_start();
+    launch_result launch();
+    // tgtadm() for a configuration change, recorded for start() to replay.
+    void configure(const std::vector<std::string>& args);
     void create_netns();
     void stop() noexcept;
     [[noreturn]] void fail(const std::string& what) const;
@@ -118,6 +138,7 @@ private:
     std::string host_side_;
     std::set<std::string> accounts_;
     std::map<std::pair<int, int>, std::filesystem::path> lun_files_;
+    std::vector<std::vector<std::string>> config_calls_;
 };
 
 }  // namespace ivs::test
