@@ -9,6 +9,10 @@ namespace ivs::config {
 
 int run_discover(std::span<const std::string> args);
 int run_attach(std::span<const std::string> args);
+int run_serve(std::span<const std::string> args);
+int run_status(std::span<const std::string> args);
+int run_reload(std::span<const std::string> args);
+int run_detach(std::span<const std::string> args);
 int run_bench(std::span<const std::string> args);
 
 // Shared by the subcommands that log in.

@@ -16,6 +16,10 @@ constexpr const char* usage_text =
     "commands:\n"
     "  discover HOST[:PORT]   list the targets a portal offers (SendTargets)\n"
     "  attach HOST[:PORT] IQN attach a target's LUNs as SCSI disks until SIGINT/SIGTERM\n"
+    "  serve [-d] [-f FILE] [-s SOCKET]  attach the targets of the configuration file\n"
+    "  status [--json] [-s SOCKET]       show what serve has attached\n"
+    "  reload [-s SOCKET]                make serve read its configuration again\n"
+    "  detach NAME [-s SOCKET]           make serve detach a target\n"
     "  bench HOST[:PORT] IQN  measure IOPS, throughput and latency of one LUN\n"
     "\n"
     "Run 'iscsi-vscsi COMMAND --help' for the options of a command.\n";
@@ -43,6 +47,14 @@ int main(int argc, char** argv)
         return ivs::config::run_discover(rest);
     if (command == "attach")
         return ivs::config::run_attach(rest);
+    if (command == "serve")
+        return ivs::config::run_serve(rest);
+    if (command == "status")
+        return ivs::config::run_status(rest);
+    if (command == "reload")
+        return ivs::config::run_reload(rest);
+    if (command == "detach")
+        return ivs::config::run_detach(rest);
     if (command == "bench")
         return ivs::config::run_bench(rest);
     std::cerr << "iscsi-vscsi: unknown command '" << command << "' (try --help)\n";

@@ -1,0 +1,325 @@
+// Integration: `iscsi-vscsi serve` against real tgtd fixtures: a plain
+// target, one with mutual CHAP and a discovery portal with two targets;
+// status --json, reload adding and removing targets while I/O runs on
+// another, detach, SIGTERM cleanup, OpenBSD iscsi.conf syntax, refused
+// configurations.
+#include "test/support/process.hpp"
+#include "test/support/tgtd_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <thread>
+
+using namespace ivs;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string iqn_base = "iqn.2026-11.org.iscsi-vscsi.test:";
+
+std::string program()
+{
+    const char* p = std::getenv("IVS_PROGRAM");
+    REQUIRE(p != nullptr);
+    return p;
+}
+
+bool mounted(const fs::path& dir)
+{
+    std::ifstream in("/proc/mounts");
+    std::string dev, where, rest;
+    while (in >> dev >> where && std::getline(in, rest))
+        if (where == dir.string())
+            return true;
+    return false;
+}
+
+std::string read_file(const fs::path& p)
+{
+    std::ifstream in(p);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_private(const fs::path& p, const std::string& text, fs::perms mode = fs::perms::owner_read |
+                                                                               fs::perms::owner_write)
+{
+    std::ofstream(p, std::ios::trunc) << text;
+    fs::permissions(p, mode);
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// One `iscsi-vscsi serve -d`, killed (and its mounts dropped) if the test
+// does not stop it.
+class serve_process {
+public:
+    serve_process(const fs::path& conf, const fs::path& work)
+        : log_(work / ("serve-" + std::to_string(++count_) + ".log")), socket_(work / "ctl.sock")
+    {
+        pid_ = test::spawn({program(), "serve", "-d", "-f", conf.string(), "-s", socket_.string()}, {log_, ""});
+        const auto deadline = std::chrono::steady_clock::now() + 120s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (contains(log(), "serving on"))
+                return;
+            int status = 0;
+            if (test::reap_if_exited(pid_, &status)) {
+                pid_ = -1;
+                FAIL("serve exited early: " << log());
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        FAIL("serve did not start: " << log());
+    }
+    ~serve_process()
+    {
+        if (pid_ > 0)
+            test::kill_and_reap(pid_);
+        for (const auto& d : dirs_)
+            if (mounted(d))
+                test::run({"umount", "-l", d.string()});
+    }
+    void watch_mount(const fs::path& d) { dirs_.push_back(d); }
+
+    test::run_result ctl(std::vector<std::string> args, std::chrono::milliseconds limit = 120s) const
+    {
+        std::vector<std::string> argv{program()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.push_back("-s");
+        argv.push_back(socket_.string());
+        return test::run(argv, limit);
+    }
+
+    int stop(int sig = SIGTERM)
+    {
+        ::kill(pid_, sig);
+        const auto deadline = std::chrono::steady_clock::now() + 120s;
+        int status = 0;
+        while (!test::reap_if_exited(pid_, &status)) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                test::kill_and_reap(pid_);
+                pid_ = -1;
+                return -1;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::string log() const { return read_file(log_); }
+    const fs::path& socket() const { return socket_; }
+
+private:
+    static inline int count_ = 0;
+    fs::path log_;
+    fs::path socket_;
+    pid_t pid_ = -1;
+    std::vector<fs::path> dirs_;
+};
+
+std::string target_block(const std::string& name, const test::tgtd_fixture& t, const std::string& iqn,
+                         const fs::path& export_dir, const std::string& extra = "")
+{
+    return "target " + name + " {\n\ttargetaddr " + t.host() + " port " + std::to_string(t.port()) +
+           "\n\ttargetname \"" + iqn + "\"\n\texport \"" + export_dir.string() + "\"\n" + extra + "}\n";
+}
+
+} // namespace
+
+TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, detach, SIGTERM", "[cli][serve][tgtd]")
+{
+    test::tgtd_fixture filer;
+    filer.add_target(1, iqn_base + "plain");
+    const fs::path plain_backing = filer.add_file_lun(1, 1, 96 << 20);
+    filer.add_target(2, iqn_base + "chap");
+    filer.add_file_lun(2, 1, 16 << 20);
+    filer.add_incoming_account(2, "host1", "host1-secret-0123");
+    filer.add_outgoing_account(2, "filer", "filer-secret-4567");
+    filer.add_target(3, iqn_base + "extra");
+    filer.add_file_lun(3, 1, 8 << 20);
+    for (int tid : {1, 2, 3})
+        filer.allow_initiator_address(tid);
+
+    test::tgtd_fixture lab;
+    lab.add_target(1, iqn_base + "lab-a");
+    lab.add_file_lun(1, 1, 8 << 20);
+    lab.add_target(2, iqn_base + "lab-b");
+    lab.add_file_lun(2, 1, 12 << 20);
+    lab.allow_initiator_address(1);
+    lab.allow_initiator_address(2);
+
+    const fs::path work = filer.temp_dir();
+    const fs::path exp_plain = work / "exp-plain", exp_chap = work / "exp-chap", exp_lab = work / "exp-lab",
+                   exp_extra = work / "exp-extra";
+    for (const auto& d : {exp_plain, exp_chap, exp_lab, exp_extra})
+        fs::create_directories(d);
+    write_private(work / "host1.secret", "host1-secret-0123\n");
+    write_private(work / "filer.secret", "filer-secret-4567\n");
+
+    const std::string plain = target_block("plain", filer, iqn_base + "plain", exp_plain);
+    const std::string chap =
+        target_block("chap", filer, iqn_base + "chap", exp_chap,
+                     "\tchap user host1 secret-file \"" + (work / "host1.secret").string() + "\"\n" +
+                         "\tmutual-chap user filer secret-file \"" + (work / "filer.secret").string() + "\"\n");
+    const std::string discovery = "target lab {\n\tdiscovery\n\ttargetaddr " + lab.host() + " port " +
+                                  std::to_string(lab.port()) + "\n\texport \"" + exp_lab.string() + "\"\n}\n";
+    const std::string extra = target_block("extra", filer, iqn_base + "extra", exp_extra);
+    const fs::path conf = work / "iscsi-vscsi.conf";
+    write_private(conf, "initiatorname iqn.2026-11.org.iscsi-vscsi.test:host1\n" + plain + chap + discovery);
+
+    serve_process serve(conf, work);
+    for (const auto& d : {exp_plain, exp_chap, exp_lab, exp_extra})
+        serve.watch_mount(d);
+    INFO(serve.log());
+
+    // Everything attached and exported.
+    CHECK(fs::file_size(exp_plain / "lun1") == (96u << 20));
+    CHECK(fs::file_size(exp_chap / "lun1") == (16u << 20));
+    CHECK(fs::file_size(exp_lab / (iqn_base + "lab-a-lun1")) == (8u << 20));
+    CHECK(fs::file_size(exp_lab / (iqn_base + "lab-b-lun1")) == (12u << 20));
+    CHECK(filer.connections(1).size() == 1);
+    CHECK(filer.connections(2).size() == 1);
+    CHECK(lab.connections(1).size() == 1);
+    CHECK(lab.connections(2).size() == 1);
+
+    auto st = serve.ctl({"status", "--json"});
+    INFO(st.describe({"status"}));
+    REQUIRE(st.ok());
+    for (const char* key : {"\"name\":\"plain\"", "\"name\":\"chap\"", "\"name\":\"lab\"", "\"state\":\"logged in\"",
+                            "\"bytes\":100663296", "\"bytes\":16777216", "\"HeaderDigest\"", "\"reconnects\":0",
+                            "\"bridge\":{\"commands\":", "\"vscsi_target\":"})
+        CHECK(contains(st.out, key));
+    CHECK(contains(st.out, "\"export\":\"" + (exp_plain / "lun1").string() + "\""));
+    CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-a\""));
+    CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-b\""));
+    auto text = serve.ctl({"status"});
+    CHECK(text.ok());
+    CHECK(contains(text.out, "target chap"));
+
+    // I/O on plain keeps running while reload removes chap and adds extra.
+    const fs::path src = work / "random.bin";
+    {
+        std::mt19937_64 rng(11);
+        std::vector<char> v(64 << 20);
+        for (auto& c : v)
+            c = static_cast<char>(rng());
+        std::ofstream(src, std::ios::binary).write(v.data(), static_cast<std::streamsize>(v.size()));
+    }
+    const pid_t dd = test::spawn({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=64k",
+                                  "conv=fsync", "status=none"},
+                                 {work / "dd.log", ""});
+    write_private(conf, "initiatorname iqn.2026-11.org.iscsi-vscsi.test:host1\n" + plain + discovery + extra);
+    auto rl = serve.ctl({"reload"});
+    INFO(rl.describe({"reload"}));
+    CHECK(rl.ok());
+    CHECK(contains(rl.out, "1 attached, 1 detached, 2 unchanged"));
+    int dd_status = -1;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (!test::reap_if_exited(dd, &dd_status) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    INFO(read_file(work / "dd.log"));
+    CHECK(WIFEXITED(dd_status));
+    CHECK(WEXITSTATUS(dd_status) == 0);
+    CHECK(test::run({"cmp", "-n", std::to_string(64 << 20), src.string(), plain_backing.string()}).ok());
+    CHECK(filer.connections(2).empty());
+    CHECK_FALSE(mounted(exp_chap));
+    CHECK(filer.connections(3).size() == 1);
+    CHECK(fs::file_size(exp_extra / "lun1") == (8u << 20));
+    CHECK(filer.connections(1).size() == 1); // plain was left alone
+
+    st = serve.ctl({"status", "--json"});
+    CHECK(contains(st.out, "\"name\":\"extra\""));
+    CHECK_FALSE(contains(st.out, "\"name\":\"chap\""));
+
+    // detach NAME, then an unknown name.
+    auto dt = serve.ctl({"detach", "extra"});
+    CHECK(dt.ok());
+    CHECK(filer.connections(3).empty());
+    dt = serve.ctl({"detach", "nosuch"});
+    CHECK(dt.exit_code == 1);
+    CHECK(contains(dt.err, "nosuch"));
+
+    // A broken file on reload is refused with file:line, the old state stays.
+    write_private(conf, plain + "target broken {\n\ttargetadr 127.0.0.1\n}\n");
+    rl = serve.ctl({"reload"});
+    CHECK(rl.exit_code == 1);
+    CHECK(contains(rl.err, conf.string() + ":" + std::to_string(std::count(plain.begin(), plain.end(), '\n') + 2)));
+    CHECK(lab.connections(1).size() == 1);
+
+    // SIGTERM: everything flushed, unmounted, logged out.
+    CHECK(serve.stop() == 0);
+    for (int tid : {1, 2, 3})
+        CHECK(filer.connections(tid).empty());
+    CHECK(lab.connections(1).empty());
+    CHECK(lab.connections(2).empty());
+    for (const auto& d : {exp_plain, exp_chap, exp_lab, exp_extra})
+        CHECK_FALSE(mounted(d));
+    CHECK_FALSE(fs::exists(serve.socket()));
+}
+
+TEST_CASE("serve accepts OpenBSD iscsi.conf syntax", "[cli][serve][tgtd]")
+{
+    test::tgtd_fixture filer;
+    filer.add_target(1, iqn_base + "obsd");
+    filer.add_file_lun(1, 1, 8 << 20);
+    filer.allow_initiator_address(1);
+    const fs::path work = filer.temp_dir();
+    const fs::path conf = work / "iscsi.conf";
+    write_private(conf, "# as iscsid(8) reads it\nfiler = \"" + filer.host() + "\"\nisid en 32473 17\n\n"
+                        "target disk1 {\n\ttargetaddr $filer port " + std::to_string(filer.port()) +
+                        "\n\ttargetname \"" + iqn_base + "obsd\"\n}\n");
+    serve_process serve(conf, work);
+    INFO(serve.log());
+    auto st = serve.ctl({"status"});
+    CHECK(st.ok());
+    CHECK(contains(st.out, "target disk1"));
+    CHECK(contains(st.out, "LUN 1: vscsi targ"));
+    CHECK(filer.connections(1).size() == 1);
+    CHECK(serve.stop(SIGINT) == 0);
+    CHECK(filer.connections(1).empty());
+}
+
+TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]")
+{
+    const fs::path work = fs::temp_directory_path() / ("ivs-serve-" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    const fs::path conf = work / "bad.conf";
+    write_private(conf, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
+                        "target b {\n\tbogus-keyword 1\n}\n");
+    auto r = test::run({program(), "serve", "-d", "-f", conf.string(), "-s", (work / "s.sock").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, conf.string() + ":6:"));
+
+    const fs::path open_conf = work / "open.conf";
+    write_private(open_conf, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+    r = test::run({program(), "serve", "-d", "-f", open_conf.string(), "-s", (work / "s.sock").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, open_conf.string()));
+
+    // A secret file others can read is refused as well.
+    write_private(work / "open.secret", "secret-secret-1234\n",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+    const fs::path chap_conf = work / "chap.conf";
+    write_private(chap_conf, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n"
+                             "\tchap user u secret-file \"" + (work / "open.secret").string() + "\"\n}\n");
+    r = test::run({program(), "serve", "-d", "-f", chap_conf.string(), "-s", (work / "s.sock").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "open.secret"));
+    CHECK(contains(r.err, chap_conf.string() + ":1:"));
+    CHECK_FALSE(fs::exists(work / "s.sock"));
+
+    // Usage errors and an absent server.
+    CHECK(test::run({program(), "serve", "-x"}).exit_code == 2);
+    r = test::run({program(), "status", "-s", (work / "none.sock").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "cannot reach serve"));
+    fs::remove_all(work);
+}
