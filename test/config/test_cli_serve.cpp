@@ -113,6 +113,7 @@ public:
         pid_ = -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
+    bool signal(int sig) const { return ::kill(pid_, sig) == 0; }
     std::string log() const { return read_file(log_); }
     const fs::path& socket() const { return socket_; }
 
@@ -199,6 +200,9 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
     CHECK(contains(st.out, "\"export\":\"" + (exp_plain / "lun1").string() + "\""));
     CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-a\""));
     CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-b\""));
+    struct stat sb{};
+    REQUIRE(::lstat(serve.socket().c_str(), &sb) == 0);
+    CHECK((sb.st_mode & 0777) == 0600);
     auto text = serve.ctl({"status"});
     CHECK(text.ok());
     CHECK(contains(text.out, "target chap"));
@@ -212,8 +216,8 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
             c = static_cast<char>(rng());
         std::ofstream(src, std::ios::binary).write(v.data(), static_cast<std::streamsize>(v.size()));
     }
-    const pid_t dd = test::spawn({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=64k",
-                                  "conv=fsync", "status=none"},
+    const pid_t dd = test::spawn({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=16k",
+                                  "oflag=direct", "conv=fsync", "status=none"},
                                  {work / "dd.log", ""});
     write_private(conf, "initiatorname iqn.2026-11.org.iscsi-vscsi.test:host1\n" + plain + discovery + extra);
     auto rl = serve.ctl({"reload"});
@@ -221,10 +225,15 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
     CHECK(rl.ok());
     CHECK(contains(rl.out, "1 attached, 1 detached, 2 unchanged"));
     int dd_status = -1;
+    bool dd_done = test::reap_if_exited(dd, &dd_status);
+    WARN("dd still running after the reload: " << !dd_done);
     const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (!test::reap_if_exited(dd, &dd_status) && std::chrono::steady_clock::now() < deadline)
+    while (!dd_done && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(50ms);
+        dd_done = test::reap_if_exited(dd, &dd_status);
+    }
     INFO(read_file(work / "dd.log"));
+    REQUIRE(dd_done);
     CHECK(WIFEXITED(dd_status));
     CHECK(WEXITSTATUS(dd_status) == 0);
     CHECK(test::run({"cmp", "-n", std::to_string(64 << 20), src.string(), plain_backing.string()}).ok());
@@ -245,6 +254,13 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
     dt = serve.ctl({"detach", "nosuch"});
     CHECK(dt.exit_code == 1);
     CHECK(contains(dt.err, "nosuch"));
+
+    // SIGHUP reloads as well: chap comes back.
+    write_private(conf, plain + chap + discovery);
+    REQUIRE(serve.signal(SIGHUP));
+    for (int i = 0; i < 600 && filer.connections(2).empty(); ++i)
+        std::this_thread::sleep_for(100ms);
+    CHECK(filer.connections(2).size() == 1);
 
     // A broken file on reload is refused with file:line, the old state stays.
     write_private(conf, plain + "target broken {\n\ttargetadr 127.0.0.1\n}\n");
