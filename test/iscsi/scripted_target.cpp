@@ -306,28 +306,32 @@ void scripted_target::send_raw(const pdu::bhs_bytes& bhs, std::span<const std::b
     pdu::outgoing_pdu frame;
     if (auto ec = frame.assemble(bhs, {}, data, {}))
         fail("cannot frame a PDU: " + ec.message());
+    for (auto piece : frame.buffers())
+        send_bytes(piece);
+}
+
+void scripted_target::send_bytes(std::span<const std::byte> piece)
+{
     const auto deadline = std::chrono::steady_clock::now() + io_limit;
-    for (auto piece : frame.buffers()) {
-        while (!piece.empty()) {
-            pollfd p{target_fd_, POLLOUT, 0};
-            const int ready = ::poll(&p, 1, static_cast<int>(remaining(deadline).count()));
-            if (ready < 0 && errno == EINTR)
-                continue;
-            if (ready <= 0)
-                fail("timed out sending to the initiator");
-            const ssize_t n = ::send(target_fd_, piece.data(), piece.size(), MSG_NOSIGNAL);
-            if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-                // The initiator dropped the connection, typically on this very
-                // PDU's header (a malformed-PDU test): what it does next is
-                // checked by expect()/expect_closed().
-                return;
-            }
-            if (n < 0)
-                fail(std::string("send to the initiator: ") + std::strerror(errno));
-            piece = piece.subspan(static_cast<std::size_t>(n));
+    while (!piece.empty()) {
+        pollfd p{target_fd_, POLLOUT, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(remaining(deadline).count()));
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            fail("timed out sending to the initiator");
+        const ssize_t n = ::send(target_fd_, piece.data(), piece.size(), MSG_NOSIGNAL);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+            // The initiator dropped the connection, typically on this very
+            // PDU's header (a malformed-PDU test): what it does next is
+            // checked by expect()/expect_closed().
+            return;
         }
+        if (n < 0)
+            fail(std::string("send to the initiator: ") + std::strerror(errno));
+        piece = piece.subspan(static_cast<std::size_t>(n));
     }
 }
 

@@ -143,6 +143,8 @@ public:
     [[noreturn]] void fail(const std::string& why) { throw script_failure(why); }
 
     void send_raw(const pdu::bhs_bytes& bhs, std::span<const std::byte> data = {});
+    // Bytes as they are, unframed (garbage, lying lengths).
+    void send_bytes(std::span<const std::byte> bytes);
     template <class T>
     void send(const T& p, std::span<const std::byte> data = {})
     {
