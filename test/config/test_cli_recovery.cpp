@@ -333,3 +333,50 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
         CHECK(a.stop() == 0);
     }
 }
+
+TEST_CASE("an idle mutual-CHAP session logs in again to a restarted tgtd", "[cli][recovery][tgtd][chap]")
+{
+    test::tgtd_fixture tgtd;
+    tgtd.add_target(1, target_iqn);
+    const fs::path backing = tgtd.add_file_lun(1, 1, 16 * mib);
+    tgtd.allow_initiator_address(1);
+    tgtd.add_incoming_account(1, "recovery-user", "recovery-secret-1");
+    tgtd.add_outgoing_account(1, "recovery-target", "recovery-secret-2");
+    const fs::path work = tgtd.temp_dir();
+    std::ofstream(work / "secret1") << "recovery-secret-1\n";
+    std::ofstream(work / "secret2") << "recovery-secret-2\n";
+    const fs::path a_src = work / "a.bin", b_src = work / "b.bin";
+    for (const auto& [p, seed] : {std::pair{a_src, 1u}, std::pair{b_src, 2u}}) {
+        std::ofstream(p, std::ios::binary).put('\0');
+        fs::resize_file(p, mib);
+        write_random(p, mib, seed);
+    }
+    auto dd_to = [](const fs::path& src, const fs::path& dst, const std::string& seek) {
+        return test::run({"dd", "if=" + src.string(), "of=" + dst.string(), "bs=64K", "seek=" + seek,
+                          "oflag=direct", "conv=fsync,notrunc", "status=none"},
+                         60s);
+    };
+
+    attach_process a(tgtd, work,
+                     {"--chap-user", "recovery-user", "--chap-secret-file", (work / "secret1").string(),
+                      "--mutual-user", "recovery-target", "--mutual-secret-file", (work / "secret2").string()});
+    REQUIRE(dd_to(a_src, a.lun(1), "0").ok());
+
+    tgtd.restart(3s); // same portal, targets, LUN file and accounts
+    INFO("attach log:\n" << a.log());
+    CHECK(wait_for([&] { return tgtd.connections(1).size() == 1; }, 30s));
+    CHECK(a.log().find("reinstating the session") != std::string::npos);
+
+    // Written before the crash and read back after it; written after it.
+    const fs::path back = work / "back.bin";
+    CHECK(test::run({"dd", "if=" + a.lun(1).string(), "of=" + back.string(), "bs=64K", "count=16",
+                     "iflag=direct", "status=none"},
+                    60s)
+              .ok());
+    CHECK(test::run({"cmp", a_src.string(), back.string()}).ok());
+    CHECK(dd_to(b_src, a.lun(1), "16").ok());
+    CHECK(test::run({"cmp", "-n", std::to_string(mib), "-i", "0:" + std::to_string(mib), b_src.string(),
+                     backing.string()})
+              .ok());
+    CHECK(a.stop() == 0);
+}
