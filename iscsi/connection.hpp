@@ -82,6 +82,7 @@ public:
 
     std::string peer_address() const;
     std::uint64_t bytes_received() const noexcept { return rx_bytes_; }
+    std::size_t queued() const noexcept { return queue_.size(); }
 
 private:
     struct outgoing {

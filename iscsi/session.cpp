@@ -420,7 +420,7 @@ void session::impl::connection_lost(std::error_code ec)
         t.sent = false;
         t.writes_pending = 0;
         t.response_ready = false;
-        t.next_data_sn = t.next_offset = t.next_r2t_sn = 0;
+        t.next_data_sn = t.next_offset = t.next_r2t_sn = t.r2t_bytes = 0;
         t.result = scsi_result{};
         waiting_.push_front(t.itt);
         ++counters_.reissued;

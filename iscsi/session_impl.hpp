@@ -34,6 +34,7 @@ struct session_task {
     std::uint32_t next_data_sn = 0;   // Data-In DataSN expected next (§11.7.5)
     std::uint32_t next_offset = 0;    // Data-In Buffer Offset expected next
     std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
+    std::uint32_t r2t_bytes = 0;      // bytes R2Ts asked for so far
     std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
     bool response_ready = false;      // status arrived while writes were pending
     std::chrono::steady_clock::time_point sent_at{}; // when the command PDU was queued

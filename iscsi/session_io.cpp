@@ -12,6 +12,7 @@ namespace ivs::iscsi {
 
 namespace {
 constexpr std::uint8_t status_check_condition = 0x02;
+constexpr std::size_t max_queued_pdus = 1 << 16;
 
 void log_warning(const char* what, std::error_code ec)
 {
@@ -428,6 +429,11 @@ void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
     if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > t->request.expected_length ||
         r.desired_data_transfer_length > params_.max_burst_length)
         return protocol_failure(session_errc::r2t_out_of_range, "R2T beyond the expected data length");
+    // At ERL 0 every byte is asked for once (§11.8): a target asking again and
+    // again would make us queue without bound.
+    if (std::uint64_t{t->r2t_bytes} + r.desired_data_transfer_length > t->request.expected_length)
+        return protocol_failure(session_errc::r2t_out_of_range, "R2Ts ask for more than the expected data length");
+    t->r2t_bytes += r.desired_data_transfer_length;
     ++t->next_r2t_sn;
     send_data_out(*t, r.target_transfer_tag, r.buffer_offset, r.desired_data_transfer_length);
 }
@@ -459,6 +465,10 @@ void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::by
     reply.target_transfer_tag = n.target_transfer_tag;
     reply.cmd_sn = cmd_sn_.value();
     reply.exp_stat_sn = exp_stat_sn_.value();
+    // A target that pings faster than it reads our answers would grow the
+    // send queue without bound: that is a broken peer.
+    if (conn_->queued() > max_queued_pdus)
+        return protocol_failure(session_errc::protocol_error, "target pings faster than it reads the answers");
     pdu::bhs_bytes out;
     reply.encode(out);
     conn_->send_owned(out, std::vector<std::byte>(data.begin(), data.end()));

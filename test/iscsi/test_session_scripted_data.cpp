@@ -177,6 +177,32 @@ TEST_CASE("R2T beyond the expected length drops the connection and fails the com
     finish(h, t);
 }
 
+TEST_CASE("R2Ts asking for the same data again drop the connection", "[session][scripted][data][error]")
+{
+    scripted_target t;
+    login_script ls;
+    set_key(ls, "ImmediateData", "No");
+    t.run([&](scripted_target& tg) {
+        tg.login(ls);
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_r2t(p.itt(), 0x300, 0, 0, 4096);
+        tg.collect_data_out(p.itt(), 0x300, 0, 4096);
+        tg.send_r2t(p.itt(), 0x301, 1, 0, 4096); // ERL 0: every byte is asked for once
+        tg.expect_closed();
+    });
+    tracked done;
+    test::session_harness h;
+    iscsi::session s(h.io, make_config({&t}));
+    REQUIRE(h.login(s) == std::error_code{});
+    auto buf = test::random_bytes(4096, 4);
+    submit(s, rw16(true, 0, 0, 8, buf), done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    settle(h);
+    CHECK(done.calls == 1);
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::r2t_out_of_range));
+    finish(h, t);
+}
+
 TEST_CASE("malformed Data-In fails the command without a crash", "[session][scripted][data][error]")
 {
     struct variant {
