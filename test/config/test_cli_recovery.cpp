@@ -312,6 +312,14 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
         CHECK(failed_after > 3s);
         CHECK(a.log().find("reinstating the session") != std::string::npos);
 
+        // Still dropped: new reads fail fast instead of waiting again.
+        const auto t0 = std::chrono::steady_clock::now();
+        auto again = test::run({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "count=1",
+                                "skip=100", "iflag=direct", "status=none"},
+                               30s);
+        CHECK(again.exit_code > 0);
+        CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+
         drop.reset();
         // Recovery keeps trying in the background: reads work again, with
         // nothing restarted.
