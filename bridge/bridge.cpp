@@ -534,8 +534,7 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
                 return one(res.error);
             // ILLEGAL REQUEST: a LUN without a cache to flush (tgtd's LUN 0
             // controller) has nothing to lose.
-            const bool not_supported = res.status == 0x02 && res.sense_length > 2 &&
-                                       (std::to_integer<int>(res.sense[2]) & 0x0f) == 0x05;
+            const bool not_supported = res.sense_key() == 0x05;
             one(res.good() || not_supported ? std::error_code{} : make_error_code(std::errc::io_error));
         });
     }

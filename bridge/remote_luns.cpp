@@ -43,8 +43,7 @@ struct report_luns_op : std::enable_shared_from_this<report_luns_op> {
     {
         if (res.error)
             return done(res.error, {});
-        const bool unit_attention = res.status == 0x02 && res.sense_length > 2 &&
-                                    (std::to_integer<int>(res.sense[2]) & 0x0f) == 0x06;
+        const bool unit_attention = res.sense_key() == 0x06;
         if (unit_attention && ++attempt < max_attempts)
             return send();
         if (!res.good())

@@ -90,6 +90,11 @@ struct scsi_result {
     std::uint32_t data_in_bytes = 0;  // bytes of Data-In received
 
     std::span<const std::byte> sense_data() const noexcept { return {sense.data(), sense_length}; }
+    // The sense key of fixed-format sense (SPC-4 §4.5.3) with CHECK CONDITION, else -1.
+    int sense_key() const noexcept
+    {
+        return status == 0x02 && sense_length > 2 ? std::to_integer<int>(sense[2]) & 0x0f : -1;
+    }
     bool good() const noexcept { return !error && response == 0 && status == 0; }
 };
 

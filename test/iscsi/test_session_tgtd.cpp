@@ -52,8 +52,7 @@ void clear_unit_attention(test::session_harness& h, iscsi::session& s, std::uint
         REQUIRE(!res.error);
         if (res.good())
             return;
-        REQUIRE(res.status == 0x02);
-        REQUIRE((std::to_integer<int>(res.sense[2]) & 0x0f) == 0x06);
+        REQUIRE(res.sense_key() == 0x06);
     }
     FAIL("unit attention did not clear");
 }
@@ -69,7 +68,8 @@ void write_read_compare(test::session_harness& h, iscsi::session& s, const std::
         auto r = rw16(true, 1, off / 512, static_cast<std::uint32_t>(chunk / 512),
                       std::span<std::byte>(data.data() + off, chunk));
         auto res = h.execute(s, r);
-        INFO("write at " << off << ": " << res.error.message() << " response " << int(res.response) << " status " << int(res.status) << " sense key " << (res.sense_length > 2 ? int(res.sense[2]) & 0xf : -1) << " asc " << (res.sense_length > 13 ? int(res.sense[12]) : -1) << "/" << (res.sense_length > 13 ? int(res.sense[13]) : -1));
+        INFO("write at " << off << ": " << res.error.message() << ", status " << int(res.status)
+                         << ", sense key " << res.sense_key());
         REQUIRE(res.good());
     }
     std::vector<std::byte> back(total);
