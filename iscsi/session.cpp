@@ -258,6 +258,8 @@ void session::impl::login_finished(std::error_code ec, const std::string& messag
         fail_fast_ = false;
         replacement_timer_.cancel();
         if (ever_logged_in_) {
+            std::cerr << "iscsi-vscsi: session reinstated with " << format_portal(current_portal_) << ", reissuing "
+                      << waiting_.size() << " commands\n";
             ++counters_.reconnects;
             emit(session_event::kind::reconnected, {});
         }
