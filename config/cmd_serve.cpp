@@ -12,7 +12,10 @@
 #include "config/options.hpp"
 #include "config/serve_target.hpp"
 
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 #include <iostream>
 #include <pthread.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@ namespace ivs::config {
 namespace {
 
 constexpr const char* default_conf_file = "/etc/iscsi-vscsi.conf";
+constexpr std::chrono::seconds retry_interval{10};
 
 constexpr option_spec socket_specs[] = {
     {"socket", true, false, "SOCKET", "control socket (default /var/run/iscsi-vscsi.sock)"},
@@ -163,6 +167,19 @@ int run_serve(std::span<const std::string> args)
         ok = false;
         return "unknown request\n";
     });
+    // Targets that could not be attached (unreachable at boot, login
+    // refused) or whose session gave up are tried again periodically.
+    std::mutex retry_m;
+    std::condition_variable retry_cv;
+    bool stopping = false;
+    std::thread retry([&] {
+        std::unique_lock lock(retry_m);
+        while (!retry_cv.wait_for(lock, retry_interval, [&] { return stopping; })) {
+            lock.unlock();
+            daemon.retry_failed();
+            lock.lock();
+        }
+    });
     log_message(log_level::info, "serving on " + a.socket + "; SIGHUP reloads, SIGTERM detaches everything");
     for (;;) {
         int sig = 0;
@@ -176,6 +193,12 @@ int run_serve(std::span<const std::string> args)
         break;
     }
     log_message(log_level::info, "detaching everything");
+    {
+        std::lock_guard lock(retry_m);
+        stopping = true;
+    }
+    retry_cv.notify_all();
+    retry.join();
     control.stop();
     daemon.shutdown();
     log_message(log_level::info, "stopped");

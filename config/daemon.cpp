@@ -171,6 +171,31 @@ std::string serve_daemon::apply(const conf& c)
            " unchanged";
 }
 
+unsigned serve_daemon::retry_failed()
+{
+    std::lock_guard lock(impl_->m);
+    auto& d = *impl_;
+    if (!d.opened || d.closed)
+        return 0;
+    std::vector<attached_target*> failed;
+    d.io.call<bool>([&](auto done) {
+        for (auto& t : d.targets)
+            if (!t->error.empty() ||
+                std::any_of(t->sessions.begin(), t->sessions.end(), [](const auto& s) { return s->state == "failed"; }))
+                failed.push_back(t.get());
+        done(true);
+    });
+    for (auto* t : failed) {
+        d.detach_target(*t);
+        t->error.clear();
+        info("target " + t->conf.name + ": attaching again");
+        d.attach_target(*t);
+        if (t->error.empty())
+            info("target " + t->conf.name + ": attached");
+    }
+    return static_cast<unsigned>(failed.size());
+}
+
 bool serve_daemon::detach(const std::string& name, std::string& error)
 {
     std::lock_guard lock(impl_->m);

@@ -32,6 +32,10 @@ public:
     // with `error` when there is no such attached target.
     bool detach(const std::string& name, std::string& error);
 
+    // Attaches again the targets whose attach failed or whose session gave
+    // up (replacement timeout passed). Returns how many were retried.
+    unsigned retry_failed();
+
     // Targets, sessions, LUNs and counters: text or a JSON object.
     std::string status(bool json);
 

@@ -302,6 +302,40 @@ TEST_CASE("serve accepts OpenBSD iscsi.conf syntax", "[cli][serve][tgtd]")
     CHECK(filer.connections(1).empty());
 }
 
+TEST_CASE("serve attaches a target that was missing at startup once it appears", "[cli][serve][tgtd]")
+{
+    test::tgtd_fixture filer;
+    filer.add_target(1, iqn_base + "early");
+    filer.add_file_lun(1, 1, 8 << 20);
+    filer.allow_initiator_address(1);
+    const fs::path work = filer.temp_dir();
+    const fs::path exp_early = work / "exp-early", exp_late = work / "exp-late";
+    fs::create_directories(exp_early);
+    fs::create_directories(exp_late);
+    const fs::path conf = work / "iscsi-vscsi.conf";
+    write_private(conf, target_block("early", filer, iqn_base + "early", exp_early) +
+                            target_block("late", filer, iqn_base + "late", exp_late));
+    serve_process serve(conf, work);
+    serve.watch_mount(exp_early);
+    serve.watch_mount(exp_late);
+    INFO(serve.log());
+    auto st = serve.ctl({"status", "--json"});
+    CHECK(contains(st.out, "\"name\":\"late\""));
+    CHECK(contains(st.out, "\"name\":\"late\",\"type\":\"normal\",\"error\":\"target late ("));
+    CHECK(filer.connections(1).size() == 1);
+
+    filer.add_target(2, iqn_base + "late");
+    filer.add_file_lun(2, 1, 4 << 20);
+    filer.allow_initiator_address(2);
+    for (int i = 0; i < 300 && !fs::exists(exp_late / "lun1"); ++i)
+        std::this_thread::sleep_for(100ms);
+    CHECK(filer.connections(2).size() == 1);
+    CHECK(fs::file_size(exp_late / "lun1") == (4u << 20));
+    CHECK(serve.stop() == 0);
+    CHECK(filer.connections(1).empty());
+    CHECK(filer.connections(2).empty());
+}
+
 TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]")
 {
     const fs::path work = fs::temp_directory_path() / ("ivs-serve-" + std::to_string(::getpid()));
