@@ -197,6 +197,15 @@ void control_server::serve()
         } else {
             write_all(c, "error: permission denied\n");
         }
+        // Let the client read the answer before the close: unread input
+        // would turn the close into a reset. Drained for a bounded time.
+        ::shutdown(c, SHUT_WR);
+        char sink[512];
+        for (int i = 0; i < 128; ++i) {
+            pollfd q{c, POLLIN, 0};
+            if (::poll(&q, 1, 100) <= 0 || ::recv(c, sink, sizeof sink, 0) <= 0)
+                break;
+        }
         ::close(c);
     }
 }
