@@ -198,6 +198,10 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
                             "\"bridge\":{\"commands\":", "\"vscsi_target\":"})
         CHECK(contains(st.out, key));
     CHECK(contains(st.out, "\"export\":\"" + (exp_plain / "lun1").string() + "\""));
+    if (fs::exists("/usr/bin/python3")) { // well-formed JSON
+        std::ofstream(work / "status.json") << st.out;
+        CHECK(test::run({"/usr/bin/python3", "-m", "json.tool", (work / "status.json").string()}).ok());
+    }
     CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-a\""));
     CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-b\""));
     struct stat sb{};
