@@ -320,7 +320,7 @@ void session::impl::logout(std::function<void(std::error_code)> done)
     t->type = session_task::kind::logout;
     t->immediate = true;
     auto conn = conn_;
-    t->simple_done = [this, conn](std::error_code) { conn->close(session_errc::session_closed); };
+    t->simple_done = [conn](std::error_code) { conn->close(session_errc::session_closed); };
     send_task(*t);
     timer_.expires_after(config_.logout_timeout);
     timer_.async_wait([conn](const boost::system::error_code& e) {
