@@ -49,7 +49,7 @@ struct session_task {
     std::optional<pdu::text_reassembler> text_in;
 };
 
-class session::impl : public connection_receiver, public std::enable_shared_from_this<session::impl> {
+class session::impl final : public connection_receiver, public std::enable_shared_from_this<session::impl> {
 public:
     enum class state : std::uint8_t { idle, connecting, logging_in, full_feature, logging_out, recovering, failed, closed };
 
