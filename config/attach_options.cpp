@@ -22,21 +22,6 @@ constexpr option_spec attach_specs[] = {
     {"help", false, false, {}, "show this help"},
 };
 
-bool parse_digest(const std::string& v, iscsi::digest_offer& out)
-{
-    if (v == "none")
-        out = iscsi::digest_offer::none;
-    else if (v == "crc32c")
-        out = iscsi::digest_offer::crc32c;
-    else if (v == "crc32c,none")
-        out = iscsi::digest_offer::crc32c_or_none;
-    else if (v == "none,crc32c")
-        out = iscsi::digest_offer::none_or_crc32c;
-    else
-        return false;
-    return true;
-}
-
 bool plausible_iscsi_name(const std::string& name)
 {
     return name.size() > 4 && name.size() <= 223 &&
@@ -110,11 +95,11 @@ parse_outcome parse_attach_options(std::span<const std::string> args, attach_opt
         }
         out.luns.push_back(n);
     }
-    if (o.has("header-digest") && !parse_digest(o.get("header-digest"), cfg.login.proposals.header_digest)) {
+    if (o.has("header-digest") && !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
         error = "bad --header-digest '" + o.get("header-digest") + "' (none or crc32c)";
         return parse_outcome::bad_value;
     }
-    if (o.has("data-digest") && !parse_digest(o.get("data-digest"), cfg.login.proposals.data_digest)) {
+    if (o.has("data-digest") && !iscsi::parse_digest_offer(o.get("data-digest"), cfg.login.proposals.data_digest)) {
         error = "bad --data-digest '" + o.get("data-digest") + "' (none or crc32c)";
         return parse_outcome::bad_value;
     }

@@ -83,9 +83,7 @@ private:
 bool attachment::login()
 {
     session_.emplace(io_.context(), opts_.session);
-    auto [ec, message] = io_.call<std::pair<std::error_code, std::string>>([&](auto done) {
-        session_->start([done](std::error_code e, const std::string& m) { done({e, m}); });
-    });
+    auto [ec, message] = io_.login(*session_);
     if (ec) {
         std::cerr << "iscsi-vscsi: attach: " << message << '\n';
         return false;

@@ -70,17 +70,6 @@ std::string bench_help()
            format_options_help(bench_specs);
 }
 
-bool parse_digest(const std::string& v, iscsi::digest_offer& out)
-{
-    if (v == "none")
-        out = iscsi::digest_offer::none;
-    else if (v == "crc32c")
-        out = iscsi::digest_offer::crc32c;
-    else
-        return false;
-    return true;
-}
-
 // Returns 0 when parsed, else the exit status (help: -1).
 int parse_bench_options(std::span<const std::string> args, bench_options& out, std::string& error)
 {
@@ -150,11 +139,11 @@ int parse_bench_options(std::span<const std::string> args, bench_options& out, s
     out.write = o.has("write");
     out.random = o.has("random");
     out.json = o.has("json");
-    if (o.has("header-digest") && !parse_digest(o.get("header-digest"), cfg.login.proposals.header_digest)) {
+    if (o.has("header-digest") && !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
         error = "bad --header-digest '" + o.get("header-digest") + "' (none or crc32c)";
         return 1;
     }
-    if (o.has("data-digest") && !parse_digest(o.get("data-digest"), cfg.login.proposals.data_digest)) {
+    if (o.has("data-digest") && !iscsi::parse_digest_offer(o.get("data-digest"), cfg.login.proposals.data_digest)) {
         error = "bad --data-digest '" + o.get("data-digest") + "' (none or crc32c)";
         return 1;
     }
@@ -223,9 +212,7 @@ private:
 bool bench_run::login()
 {
     session_.emplace(io_.context(), opts_.session);
-    auto [ec, message] = io_.call<std::pair<std::error_code, std::string>>([&](auto done) {
-        session_->start([done](std::error_code e, const std::string& m) { done({e, m}); });
-    });
+    auto [ec, message] = io_.login(*session_);
     if (ec) {
         std::cerr << "iscsi-vscsi: bench: " << message << '\n';
         return false;

@@ -11,8 +11,10 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 namespace ivs::config {
 
@@ -53,6 +55,15 @@ public:
             });
         });
         return future.get();
+    }
+
+    // Starts (logs in) a session on the io thread: {error, one-line message}.
+    template <class Session>
+    std::pair<std::error_code, std::string> login(Session& s)
+    {
+        return call<std::pair<std::error_code, std::string>>([&s](auto done) {
+            s.start([done](std::error_code e, const std::string& m) { done({e, m}); });
+        });
     }
 
     // The same for steps that end with an error code, bounded in time.

@@ -22,6 +22,8 @@ enum class digest_offer {
     none_or_crc32c,  // "None,CRC32C"
 };
 std::string_view digest_offer_value(digest_offer d) noexcept;
+// The command-line spelling: "none", "crc32c", "crc32c,none", "none,crc32c".
+bool parse_digest_offer(std::string_view text, digest_offer& out) noexcept;
 
 // Our operational proposals (§13.10-§13.20). Numeric values are limits we
 // offer; the target answers within the key's result function.

@@ -83,3 +83,19 @@ TEST_CASE("portals: names, IPv4, IPv6, ports", "[portal]")
     CHECK_FALSE(iscsi::parse_portal("[::1", p));
     CHECK_FALSE(iscsi::parse_portal(":3260", p));
 }
+
+TEST_CASE("digest offers as the command line spells them", "[options]")
+{
+    iscsi::digest_offer d = iscsi::digest_offer::none;
+    REQUIRE(iscsi::parse_digest_offer("crc32c", d));
+    CHECK(d == iscsi::digest_offer::crc32c);
+    REQUIRE(iscsi::parse_digest_offer("CRC32C,None", d));
+    CHECK(d == iscsi::digest_offer::crc32c_or_none);
+    REQUIRE(iscsi::parse_digest_offer("none,crc32c", d));
+    CHECK(d == iscsi::digest_offer::none_or_crc32c);
+    REQUIRE(iscsi::parse_digest_offer("none", d));
+    CHECK(d == iscsi::digest_offer::none);
+    CHECK_FALSE(iscsi::parse_digest_offer("md5", d));
+    CHECK_FALSE(iscsi::parse_digest_offer("crc32c,", d));
+    CHECK_FALSE(iscsi::parse_digest_offer("", d));
+}
