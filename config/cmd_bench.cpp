@@ -38,7 +38,7 @@ constexpr option_spec bench_specs[] = {
     {"write", false, false, {}, "WRITE requests (overwrites the LUN's data)"},
     {"random", false, false, {}, "random offsets aligned to --bs (default sequential)"},
     {"max-transfer", true, false, "BYTES", "largest command of the vscsi split (default 65536, as MAXPHYS)"},
-    {"openings", true, false, "N", "commands in flight per LUN in the vscsi (default max(16, qd))"},
+    {"openings", true, false, "N", "commands in flight per LUN in the vscsi (default: enough for qd requests split by max-transfer, at least 16)"},
     {"header-digest", true, false, "none|crc32c", "header digest (default none)"},
     {"data-digest", true, false, "none|crc32c", "data digest (default none)"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
@@ -55,7 +55,7 @@ struct bench_options {
     bool write = false;
     bool random = false;
     std::size_t max_transfer = 64 * 1024;
-    unsigned openings = 0;  // 0: max(16, qd)
+    unsigned openings = 0;  // 0: default_openings()
     bool json = false;
 };
 
@@ -150,6 +150,16 @@ int parse_bench_options(std::span<const std::string> args, bench_options& out, s
     return 0;
 }
 
+// Openings that keep --qd requests in flight: each request of bs bytes is
+// split into ceil(bs / max_transfer) commands, as the kernel splits by
+// MAXPHYS, so QD 8 of 1 MiB is 128 commands of 64 KiB (iscsi-perf keeps 8
+// commands of 1 MiB). At least the kernel's 16, at most 4096.
+unsigned default_openings(const bench_options& o)
+{
+    const std::uint64_t chunks = (o.bs + o.max_transfer - 1) / o.max_transfer;
+    return static_cast<unsigned>(std::clamp<std::uint64_t>(chunks * o.qd, 16, 4096));
+}
+
 double cpu_seconds()
 {
     rusage ru{};
@@ -165,6 +175,7 @@ struct bench_result {
     double cpu_s = 0;
     double lat_mean_us = 0;
     double lat_p99_us = 0;
+    std::uint64_t max_in_flight = 0;  // most SCSI commands dequeued by the bridge at once
 };
 
 class bench_run {
@@ -180,6 +191,7 @@ private:
     void completed(unsigned slot, clock_type::time_point started, const bridge::scsi_completion& c);
     void detach();
     void print() const;
+    unsigned openings() const { return opts_.openings ? opts_.openings : default_openings(opts_); }
     void note(const std::string& line) const { (opts_.json ? std::cerr : std::cout) << line << std::endl; }
 
     const bench_options& opts_;
@@ -227,7 +239,7 @@ bool bench_run::map_and_probe()
 {
     bridge::embedded_vscsi_config cfg;
     cfg.max_transfer = opts_.max_transfer;
-    cfg.openings = static_cast<int>(opts_.openings ? opts_.openings : std::max(16u, opts_.qd));
+    cfg.openings = static_cast<int>(openings());
     cfg.logger = [this](std::string_view line) { note("iscsi-vscsi: " + std::string(line)); };
     vscsi_.emplace(cfg);
     if (auto ec = vscsi_->open(device_)) {
@@ -355,6 +367,7 @@ bool bench_run::drive()
     result_.cpu_s = cpu_seconds() - cpu0;
     result_.ios = lat_us_.size();
     result_.failed = failed_;
+    result_.max_in_flight = io_.call<std::uint64_t>([&](auto done) { done(bridge_->counters().max_outstanding); });
     if (!lat_us_.empty()) {
         double sum = 0;
         for (auto v : lat_us_)
@@ -382,11 +395,14 @@ void bench_run::print() const
         std::snprintf(line, sizeof line,
                       "{\"mode\":\"%s\",\"bs\":%zu,\"qd\":%u,\"seconds\":%.3f,\"ios\":%llu,\"iops\":%.1f,"
                       "\"mbps\":%.2f,\"lat_mean_us\":%.1f,\"lat_p99_us\":%.1f,\"cpu_s\":%.3f,"
-                      "\"cpu_us_per_io\":%.2f,\"max_transfer\":%zu,\"header_digest\":%s,\"data_digest\":%s}",
+                      "\"cpu_us_per_io\":%.2f,\"max_transfer\":%zu,\"openings\":%u,\"max_in_flight\":%llu,"
+                      "\"header_digest\":%s,\"data_digest\":%s}",
                       mode, opts_.bs, opts_.qd, result_.elapsed_s, static_cast<unsigned long long>(result_.ios),
                       iops, mbps, result_.lat_mean_us, result_.lat_p99_us, result_.cpu_s,
                       result_.ios ? result_.cpu_s * 1e6 / static_cast<double>(result_.ios) : 0.0,
-                      opts_.max_transfer, header_digest_ ? "true" : "false", data_digest_ ? "true" : "false");
+                      opts_.max_transfer, openings(),
+                      static_cast<unsigned long long>(result_.max_in_flight), header_digest_ ? "true" : "false",
+                      data_digest_ ? "true" : "false");
     } else {
         std::snprintf(line, sizeof line,
                       "%s bs=%zu qd=%u: %llu I/Os in %.2f s: %.0f IOPS, %.2f MB/s, latency mean %.1f us, "
