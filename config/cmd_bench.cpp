@@ -188,7 +188,7 @@ private:
     bool map_and_probe();
     bool drive();
     void submit_next(unsigned slot);
-    void completed(unsigned slot, clock_type::time_point started, const bridge::scsi_completion& c);
+    void completed(unsigned slot, const bridge::scsi_completion& c);
     void detach();
     void print() const;
     unsigned openings() const { return opts_.openings ? opts_.openings : default_openings(opts_); }
@@ -209,6 +209,7 @@ private:
     std::mutex m_;
     std::condition_variable idle_cv_;
     std::vector<std::vector<std::byte>> buffers_;
+    std::vector<clock_type::time_point> started_;  // per slot: when its request was submitted
     unsigned in_flight_ = 0;
     bool stop_ = false;
     clock_type::time_point deadline_;
@@ -297,8 +298,9 @@ void bench_run::submit_next(unsigned slot)
     }
     const std::uint64_t lba = unit * blocks_per;
     auto& buf = buffers_[slot];
-    const auto started = clock_type::now();
-    auto done = [this, slot, started](const bridge::scsi_completion& c) { completed(slot, started, c); };
+    started_[slot] = clock_type::now();
+    // Captures small enough for std::function's inline storage: no allocation per request.
+    auto done = [this, slot](const bridge::scsi_completion& c) { completed(slot, c); };
     const auto ec = opts_.write
                         ? vscsi_->submit_write(disk_.target, disk_.lun, lba, disk_.block_size, buf, done)
                         : vscsi_->submit_read(disk_.target, disk_.lun, lba, disk_.block_size, buf, done);
@@ -312,10 +314,10 @@ void bench_run::submit_next(unsigned slot)
     }
 }
 
-void bench_run::completed(unsigned slot, clock_type::time_point started, const bridge::scsi_completion& c)
+void bench_run::completed(unsigned slot, const bridge::scsi_completion& c)
 {
     const auto now = clock_type::now();
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - started).count();
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - started_[slot]).count();
     bool again = false;
     {
         std::lock_guard lock(m_);
@@ -343,6 +345,7 @@ bool bench_run::drive()
 {
     span_ = disk_.block_count / (opts_.bs / disk_.block_size);
     buffers_.assign(opts_.qd, std::vector<std::byte>(opts_.bs));
+    started_.assign(opts_.qd, clock_type::time_point{});
     for (auto& b : buffers_)
         for (std::size_t i = 0; i < b.size(); ++i)
             b[i] = static_cast<std::byte>(i * 131 + 7);
