@@ -34,6 +34,10 @@ public:
     std::error_code data_write(int tag, std::span<std::byte> data) override {
         return dev_.do_data(tag, vscsi_dir::write, data.data(), nullptr, data.size());
     }
+    std::span<std::byte> data_read_buffer(int tag) override { return dev_.do_data_read_buffer(tag); }
+    std::error_code data_read_placed(int tag, std::size_t n) override {
+        return dev_.do_data(tag, vscsi_dir::read, nullptr, nullptr, n);
+    }
     std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) override {
         return dev_.do_t2i(tag, status, sense);
     }
@@ -102,16 +106,16 @@ int embedded_vscsi::next_tag_locked() {
     // A counter that only grows and wraps; a tag still live is skipped.
     for (;;) {
         const int tag = static_cast<int>(tag_counter_++);
-        if (!live_.contains(tag))
+        if (live_.find(tag) == nullptr)
             return tag;
     }
 }
 
-void embedded_vscsi::enqueue_locked(const ccb_ptr& c) {
+void embedded_vscsi::enqueue_locked(ccb_ptr c) {
     c->tag = next_tag_locked();
     c->dequeued = false;
     c->moved = 0;
-    live_.emplace(c->tag, c);
+    live_.insert(c->tag, c);
     waiting_.push_back(c);
 }
 
@@ -125,14 +129,21 @@ void embedded_vscsi::update_readiness_locked() {
 std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_handler done) {
     if (auto ec = check(cmd))
         return ec;
-    auto c = std::make_shared<ccb>();
+    std::lock_guard lk(m_);
+    if (!open_)
+        return std::make_error_code(std::errc::no_such_device_or_address);
+    if (free_ccbs_.empty()) {
+        ccbs_.push_back(std::make_unique<ccb>());
+        free_ccbs_.push_back(ccbs_.back().get());
+    }
+    ccb_ptr c = free_ccbs_.back();
+    free_ccbs_.pop_back();
     c->cmd = cmd;
     c->cmd.reset_retries = std::max(0, cmd.reset_retries);
     c->retries_left = c->cmd.reset_retries;
     c->done = std::move(done);
-    std::lock_guard lk(m_);
-    if (!open_)
-        return std::make_error_code(std::errc::no_such_device_or_address);
+    c->dequeued = false;
+    c->moved = 0;
     lun_state& ls = lun_of(*c);
     if (ls.active < config_.openings) {
         ++ls.active;
@@ -153,10 +164,12 @@ std::error_code embedded_vscsi::execute(const scsi_command& cmd, scsi_completion
     return {};
 }
 
-void embedded_vscsi::finish_locked(const ccb_ptr& c) {
+void embedded_vscsi::finish_locked(ccb_ptr c) {
     // Frees the opening; the oldest command waiting for one gets it.
     live_.erase(c->tag);
     lun_state& ls = lun_of(*c);
+    c->done = nullptr;
+    free_ccbs_.push_back(c);
     --ls.active;
     while (ls.active < config_.openings && !ls.pending.empty() && open_) {
         ccb_ptr next = ls.pending.front();
@@ -167,9 +180,9 @@ void embedded_vscsi::finish_locked(const ccb_ptr& c) {
 }
 
 void embedded_vscsi::run_completions(completion_list& done) {
-    for (auto& [c, comp] : done)
-        if (c->done)
-            c->done(comp);
+    for (auto& [handler, comp] : done)
+        if (handler)
+            handler(comp);
 }
 
 // ---- daemon side ----------------------------------------------------------
@@ -193,13 +206,21 @@ std::error_code embedded_vscsi::do_i2t(vscsi_i2t& out) {
     return {};
 }
 
+std::span<std::byte> embedded_vscsi::do_data_read_buffer(int tag) {
+    std::lock_guard lk(m_);
+    ccb* c = live_.find(tag);
+    if (c == nullptr || !c->dequeued || c->cmd.dir != vscsi_dir::read)
+        return {};
+    return c->cmd.data_in;  // datalen() bytes; the midlayer's until the completion
+}
+
 std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out,
                                         std::size_t len) {
     std::lock_guard lk(m_);
-    auto it = live_.find(tag);
-    if (it == live_.end() || !it->second->dequeued)
+    ccb* found = live_.find(tag);
+    if (found == nullptr || !found->dequeued)
         return std::make_error_code(std::errc::bad_address);            // EFAULT
-    ccb& c = *it->second;
+    ccb& c = *found;
     // Direction before size, so a command without data is always EINVAL.
     if (c.cmd.dir != dir)
         return std::make_error_code(std::errc::invalid_argument);       // EINVAL
@@ -208,31 +229,32 @@ std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, c
         return std::make_error_code(std::errc::not_enough_memory);      // ENOMEM
     if (len == 0)
         return {};
-    if (dir == vscsi_dir::read)     // the daemon supplies a SCSI READ's data
+    if (dir == vscsi_dir::read && out != nullptr)  // the daemon supplies a SCSI READ's data
         std::memcpy(c.cmd.data_in.data() + c.moved, out, len);
-    else                            // the daemon fetches a SCSI WRITE's data
+    else if (dir == vscsi_dir::write)              // the daemon fetches a SCSI WRITE's data
         std::memcpy(in, c.cmd.data_out.data() + c.moved, len);
+    // else data_read_placed: the bytes are in data_in already
     c.moved += len;
     return {};
 }
 
 std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi_sense& sense) {
-    completion_list done;
+    // One completion, run after the lock is dropped (no list: no allocation).
+    scsi_completion_handler handler;
+    scsi_completion comp;
     {
         std::lock_guard lk(m_);
-        auto it = live_.find(tag);
-        if (it == live_.end() || !it->second->dequeued)
+        ccb_ptr c = live_.find(tag);
+        if (c == nullptr || !c->dequeued)
             return std::make_error_code(std::errc::bad_address);        // EFAULT
-        ccb_ptr c = it->second;
         if (status == vscsi_status::reset && c->retries_left > 0) {
             // The midlayer retries: the same command again, under a new tag.
             --c->retries_left;
-            live_.erase(it);
+            live_.erase(tag);
             enqueue_locked(c);
             update_readiness_locked();
             return {};
         }
-        scsi_completion comp;
         switch (status) {
         case vscsi_status::done:
         case vscsi_status::sense:
@@ -246,11 +268,12 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi_
         if (comp.status == vscsi_status::sense)
             comp.sense = sense;
         comp.residual = c->cmd.datalen() - c->moved;
-        done.emplace_back(c, comp);
+        handler = std::move(c->done);
         finish_locked(c);
         update_readiness_locked();
     }
-    run_completions(done);
+    if (handler)
+        handler(comp);
     return {};
 }
 
@@ -273,23 +296,23 @@ void embedded_vscsi::do_close() {
         reset.status = vscsi_status::reset;
         // Every waiting and in-progress command, then those waiting for an opening.
         std::vector<ccb_ptr> all;
-        for (auto& [tag, c] : live_)
+        live_.for_each([&](int, ccb* c) {
             if (c->dequeued)
                 all.push_back(c);
+        });
         all.insert(all.end(), waiting_.begin(), waiting_.end());
-        for (auto& c : all) {
-            reset.residual = c->cmd.datalen() - c->moved;
-            done.emplace_back(c, reset);
-        }
         for (auto& ls : luns_) {
-            for (auto& c : ls.pending) {
-                reset.residual = c->cmd.datalen();
-                done.emplace_back(c, reset);
-            }
+            all.insert(all.end(), ls.pending.begin(), ls.pending.end());
             ls.pending.clear();
             ls.active = 0;
         }
-        live_.clear();
+        for (ccb* c : all) {
+            reset.residual = c->cmd.datalen() - c->moved;  // moved is 0 unless dequeued
+            done.emplace_back(std::move(c->done), reset);
+            c->done = nullptr;
+            free_ccbs_.push_back(c);
+        }
+        live_ = tag_table<ccb>{};
         waiting_.clear();
         update_readiness_locked();
     }

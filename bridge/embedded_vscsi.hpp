@@ -21,6 +21,7 @@
 
 #include "bridge/scsi_command.hpp"
 #include "bridge/scsi_probe.hpp"
+#include "bridge/tag_table.hpp"
 #include "bridge/vscsi_device.hpp"
 
 #include <condition_variable>
@@ -34,7 +35,6 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace ivs::bridge {
@@ -101,7 +101,9 @@ private:
     class handle;
     friend class handle;
     struct ccb;
-    using ccb_ptr = std::shared_ptr<ccb>;
+    // Pooled: allocated when more commands than ever before are queued,
+    // then reused, so the hot path allocates nothing.
+    using ccb_ptr = ccb*;
     struct lun_state {
         int active = 0;                     // openings in use
         std::deque<ccb_ptr> pending;        // waiting for an opening
@@ -111,21 +113,23 @@ private:
         int target;
         int lun;
     };
-    using completion_list = std::vector<std::pair<ccb_ptr, scsi_completion>>;
+    using completion_list = std::vector<std::pair<scsi_completion_handler, scsi_completion>>;
 
     // daemon side (called by handle)
     std::error_code do_i2t(vscsi_i2t& out);
+    // in/out both null: the daemon placed the data itself (data_read_placed).
     std::error_code do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out,
                             std::size_t len);
+    std::span<std::byte> do_data_read_buffer(int tag);
     std::error_code do_t2i(int tag, vscsi_status status, const scsi_sense& sense);
     std::error_code do_devevent(bool probe, int target, int lun);
     void do_close();
 
     std::error_code check(const scsi_command& cmd) const;
     lun_state& lun_of(const ccb& c);
-    void enqueue_locked(const ccb_ptr& c);  // assigns a tag, makes it visible
+    void enqueue_locked(ccb_ptr c);  // assigns a tag, makes it visible
     int next_tag_locked();
-    void finish_locked(const ccb_ptr& c);
+    void finish_locked(ccb_ptr c);   // frees its opening; c returns to the pool
     void update_readiness_locked();
     static void run_completions(completion_list& done);
 
@@ -147,7 +151,9 @@ private:
     unsigned tag_counter_;                  // wraps; converted to int tags
     std::vector<lun_state> luns_;
     std::deque<ccb_ptr> waiting_;           // visible to i2t, oldest first
-    std::unordered_map<int, ccb_ptr> live_; // waiting or in progress, by tag
+    tag_table<ccb> live_;                   // waiting or in progress, by tag
+    std::vector<std::unique_ptr<ccb>> ccbs_; // every ccb ever allocated
+    std::vector<ccb_ptr> free_ccbs_;
 
     // midlayer probe/detach worker and the attached devices
     std::deque<devevent> events_;

@@ -73,6 +73,23 @@ public:
     virtual std::error_code data_read(int tag, std::span<const std::byte> data) = 0;
     virtual std::error_code data_write(int tag, std::span<std::byte> data) = 0;
 
+    // Optional zero-copy DATA_READ (not in the kernel's ioctls; the default
+    // is "unsupported", as on /dev/vscsi0). data_read_buffer: the midlayer's
+    // own buffer of a dequeued READ, datalen bytes, or an empty span (not
+    // supported, unknown tag, not a READ, no data). The daemon may write into
+    // it only until it calls t2i for the tag: the midlayer may free or reuse
+    // it as soon as the command completes (early RESET included).
+    // data_read_placed: the daemon has put the next n bytes in that buffer
+    // itself; accounts them exactly like data_read (same EFAULT / EINVAL /
+    // ENOMEM, same residual) without copying. ENOTSUP when not supported.
+    virtual std::span<std::byte> data_read_buffer(int tag) { (void)tag; return {}; }
+    virtual std::error_code data_read_placed(int tag, std::size_t n)
+    {
+        (void)tag;
+        (void)n;
+        return std::make_error_code(std::errc::not_supported);
+    }
+
     // VSCSI_T2I: completes the command. `sense` is used with
     // vscsi_status::sense only. EFAULT: unknown tag.
     virtual std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) = 0;
