@@ -4,9 +4,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace ivs::iscsi {
@@ -26,7 +29,14 @@ constexpr std::size_t rx_buffer_size = 256 * 1024;
 // Data segments at least this big are read from the socket straight into
 // their destination instead of through rx_buffer_.
 constexpr std::size_t direct_read_min = 16 * 1024;
+// While large data segments stream in, a read takes only this much beyond
+// the current PDU: its trailer, the next header or two (a response, the next
+// Data-In's BHS) and a few data bytes, so the next data segment is not pulled
+// into rx_buffer_ and copied.
+constexpr std::size_t lookahead = 256;
 constexpr std::size_t max_batch = 64; // PDUs per gathered write
+// Buffers per gathered write: Asio hands at most 64 iovecs to one sendmsg.
+constexpr std::size_t max_write_buffers = 64;
 
 std::error_code to_std(const boost::system::error_code& ec)
 {
@@ -36,7 +46,7 @@ std::error_code to_std(const boost::system::error_code& ec)
 }
 } // namespace
 
-connection::connection(asio::io_context& io) : io_(io), socket_(io), wake_(io) {}
+connection::connection(asio::io_context& io) : io_(io), socket_(io) {}
 
 connection::~connection() = default;
 
@@ -95,10 +105,15 @@ void connection::start(connection_receiver& receiver)
 {
     receiver_ = &receiver;
     rx_buffer_.resize(rx_buffer_size);
+    // The writer tries each gathered write at once (write_some must then not
+    // block); Asio's async operations work the same either way.
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
     running_ = 2;
-    auto self = shared_from_this();
-    asio::co_spawn(io_, read_loop(self), asio::detached);
-    asio::co_spawn(io_, write_loop(self), asio::detached);
+    writer_running_ = true;
+    asio::co_spawn(io_, read_loop(shared_from_this()), asio::detached);
+    if (!queue_.empty() || closing_)
+        schedule_flush();
 }
 
 void connection::configure(const pdu::reader_config& rx, pdu::digest_settings tx)
@@ -118,10 +133,8 @@ std::unique_ptr<connection::outgoing> connection::take_item()
 
 bool connection::enqueue(std::unique_ptr<outgoing> item)
 {
-    const bool was_empty = queue_.empty();
     queue_.push_back(std::move(item));
-    if (was_empty)
-        wake_.cancel();
+    schedule_flush();
     return true;
 }
 
@@ -164,7 +177,7 @@ void connection::close(std::error_code ec)
     boost::system::error_code ignored;
     socket_.shutdown(socket_type::shutdown_both, ignored);
     socket_.close(ignored);
-    wake_.cancel();
+    schedule_flush(); // the writer ends (from a handler of its own, not from here)
 }
 
 std::string connection::peer_address() const
@@ -201,6 +214,7 @@ bool connection::dispatch(pdu::pdu_reader::feed_result r)
     case event::need_more:
         return true;
     case event::header_ready: {
+        large_stream_ = reader_.data_segment_length() >= direct_read_min;
         auto dest = receiver_->data_destination(reader_.bhs(), reader_.data_segment_length());
         if (dest.error) {
             close(dest.error);
@@ -231,29 +245,42 @@ asio::awaitable<void> connection::read_loop(std::shared_ptr<connection> self)
     try {
         while (!closing_) {
             boost::system::error_code ec;
+            std::size_t buffered = 0; // stream bytes now at rx_buffer_[0, buffered)
             auto direct = reader_.direct_read_target();
-            if (direct.size() >= direct_read_min) {
-                const std::size_t n = co_await socket_.async_read_some(
-                    asio::buffer(direct.data(), direct.size()), asio::redirect_error(asio::use_awaitable, ec));
+            if (!direct.empty() && (direct.size() >= direct_read_min || large_stream_)) {
+                // One scatter read: the rest of the data segment straight into
+                // its destination, then its padding and data digest (RFC 7143
+                // §11.2) and the next header into rx_buffer_.
+                const std::size_t tail = std::min(rx_buffer_.size(), reader_.trailer_bytes() + lookahead);
+                const std::array<asio::mutable_buffer, 2> bufs{asio::buffer(direct.data(), direct.size()),
+                                                               asio::buffer(rx_buffer_.data(), tail)};
+                const std::size_t n =
+                    co_await socket_.async_read_some(bufs, asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) {
                     close(to_std(ec));
                     break;
                 }
                 rx_bytes_ += n;
-                if (!dispatch(reader_.commit_direct(n)))
+                const std::size_t in_direct = std::min(n, direct.size());
+                if (!dispatch(reader_.commit_direct(in_direct)))
                     break;
-                continue;
+                buffered = n - in_direct;
+            } else {
+                // Many small PDUs per read; but right after a directly read
+                // data segment, only the next header and a little more.
+                const std::size_t want =
+                    large_stream_ ? std::min(rx_buffer_.size(), reader_.bytes_needed() + lookahead) : rx_buffer_.size();
+                buffered = co_await socket_.async_read_some(asio::buffer(rx_buffer_.data(), want),
+                                                            asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) {
+                    close(to_std(ec));
+                    break;
+                }
+                rx_bytes_ += buffered;
             }
-            const std::size_t n = co_await socket_.async_read_some(
-                asio::buffer(rx_buffer_), asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                close(to_std(ec));
-                break;
-            }
-            rx_bytes_ += n;
             std::size_t pos = 0;
-            while (pos < n && !closing_) {
-                auto r = reader_.feed(std::span<const std::byte>(rx_buffer_.data() + pos, n - pos));
+            while (pos < buffered && !closing_) {
+                auto r = reader_.feed(std::span<const std::byte>(rx_buffer_.data() + pos, buffered - pos));
                 pos += r.consumed;
                 if (!dispatch(r))
                     break;
@@ -265,58 +292,132 @@ asio::awaitable<void> connection::read_loop(std::shared_ptr<connection> self)
     finish_coroutine();
 }
 
-asio::awaitable<void> connection::write_loop(std::shared_ptr<connection> self)
+// The writer. send() defers one flush per handler pass, so that all PDUs
+// queued in that pass leave in one gathered write; the write is tried at once
+// (sendmsg on the non-blocking socket) and only a remainder the socket cannot
+// take waits in the reactor.
+void connection::schedule_flush()
 {
-    (void)self; // keeps the connection alive while the coroutine runs
-    std::vector<asio::const_buffer> buffers;
-    std::vector<std::unique_ptr<outgoing>> batch;
+    if (flush_scheduled_ || flushing_ || write_in_flight_ || !writer_running_)
+        return;
+    flush_scheduled_ = true;
+    asio::defer(io_, [self = shared_from_this()] {
+        self->flush_scheduled_ = false;
+        self->flush();
+    });
+}
+
+void connection::flush()
+{
+    if (!writer_running_ || write_in_flight_)
+        return;
+    flushing_ = true;
     try {
-        while (!closing_) {
-            if (queue_.empty()) {
-                boost::system::error_code ec;
-                wake_.expires_at(asio::steady_timer::time_point::max());
-                co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                continue;
-            }
-            buffers.clear();
-            batch.clear();
-            while (!queue_.empty() && batch.size() < max_batch) {
-                batch.push_back(std::move(queue_.front()));
+        while (!queue_.empty() && !closing_ && !writer_failed_) {
+            wbufs_.clear();
+            batch_.clear();
+            while (!queue_.empty() && batch_.size() < max_batch &&
+                   wbufs_.size() + queue_.front()->frame.buffers().size() <= max_write_buffers) {
+                batch_.push_back(std::move(queue_.front()));
                 queue_.pop_front();
-                for (auto b : batch.back()->frame.buffers())
+                for (auto b : batch_.back()->frame.buffers())
                     if (!b.empty())
-                        buffers.emplace_back(b.data(), b.size());
+                        wbufs_.emplace_back(b.data(), b.size());
             }
             boost::system::error_code ec;
-            co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
-            if (ec == asio::error::broken_pipe || ec == asio::error::connection_reset) {
-                // The peer is gone, but what it sent before (a status, a
-                // Reject) may still wait in the receive buffer: stop writing
-                // and let the reader drain it up to EOF, which closes.
-                writer_failed_ = true;
-                queue_.clear();
-                boost::system::error_code ignored;
-                socket_.shutdown(socket_type::shutdown_send, ignored);
-                break;
+            std::size_t n = socket_.write_some(wbufs_, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                ec = {};
+                n = 0;
             }
-            if (ec) {
-                close(to_std(ec));
-                break;
+            if (!ec) {
+                // What the socket did not take goes through the reactor.
+                auto first = wbufs_.begin();
+                while (first != wbufs_.end() && n >= first->size()) {
+                    n -= first->size();
+                    ++first;
+                }
+                if (first != wbufs_.end()) {
+                    *first += n;
+                    wbufs_.erase(wbufs_.begin(), first);
+                    write_in_flight_ = true;
+                    flushing_ = false;
+                    asio::async_write(socket_, wbufs_,
+                                      [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+                                          self->on_write_done(e);
+                                      });
+                    return;
+                }
             }
-            for (auto& item : batch) {
-                const auto cookie = item->cookie;
-                if (item->owned.capacity() > 64 * 1024)
-                    item->owned = {};
-                item->owned.clear();
-                pool_.push_back(std::move(item));
-                if (cookie != 0 && receiver_)
-                    receiver_->on_sent(cookie);
+            if (!complete_batch(ec)) {
+                flushing_ = false;
+                return;
             }
         }
     } catch (const std::exception&) {
         close(make_error_code(std::errc::not_enough_memory));
     }
-    batch.clear();
+    flushing_ = false;
+    if (closing_ || writer_failed_)
+        writer_done();
+}
+
+void connection::on_write_done(const boost::system::error_code& ec)
+{
+    write_in_flight_ = false;
+    flushing_ = true;
+    bool ok = false;
+    try {
+        ok = complete_batch(ec);
+    } catch (const std::exception&) {
+        close(make_error_code(std::errc::not_enough_memory));
+        ok = true; // flush() below ends the writer
+    }
+    flushing_ = false;
+    if (ok)
+        flush(); // what was queued meanwhile; ends the writer once closing
+}
+
+// The batch has been written (or failed with ec): on_sent for each cookie,
+// items back to the pool. False when the writer is done.
+bool connection::complete_batch(const boost::system::error_code& ec)
+{
+    if (ec == asio::error::broken_pipe || ec == asio::error::connection_reset) {
+        // The peer is gone, but what it sent before (a status, a Reject) may
+        // still wait in the receive buffer: stop writing and let the reader
+        // drain it up to EOF, which closes.
+        writer_failed_ = true;
+        queue_.clear();
+        boost::system::error_code ignored;
+        socket_.shutdown(socket_type::shutdown_send, ignored);
+        writer_done();
+        return false;
+    }
+    if (ec) {
+        close(to_std(ec));
+        writer_done();
+        return false;
+    }
+    for (auto& item : batch_) {
+        const auto cookie = item->cookie;
+        if (item->owned.capacity() > 64 * 1024)
+            item->owned = {};
+        item->owned.clear();
+        pool_.push_back(std::move(item));
+        if (cookie != 0 && receiver_)
+            receiver_->on_sent(cookie);
+    }
+    batch_.clear();
+    return true;
+}
+
+void connection::writer_done()
+{
+    if (!writer_running_)
+        return;
+    writer_running_ = false;
+    batch_.clear();
+    wbufs_.clear();
     finish_coroutine();
 }
 

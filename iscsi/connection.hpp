@@ -1,16 +1,18 @@
 // One iSCSI TCP connection (RFC 7143 §7): a reader coroutine that parses many
-// PDUs per read and lets the receiver place data segments in their final
-// buffers, and a writer coroutine that sends every queued PDU in one gathered
-// write. Single-threaded: all calls on the io_context's thread.
+// small PDUs per read and reads large data segments straight into their final
+// buffers, and a writer that sends every PDU queued during one handler pass in
+// one gathered, non-blocking write (the reactor only for a remainder).
+// Single-threaded: all calls on the io_context's thread.
 #pragma once
 
 #include "pdu/reader.hpp"
 #include "pdu/writer.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -60,7 +62,7 @@ public:
     // Takes an already connected stream socket (tests: one end of a socketpair).
     std::error_code adopt(int fd);
 
-    // Starts the reader and writer coroutines.
+    // Starts the reader coroutine and the writer.
     void start(connection_receiver& receiver);
 
     // Digests and our MaxRecvDataSegmentLength; apply from the next PDU.
@@ -74,7 +76,7 @@ public:
     bool send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned,
                     std::uint64_t cookie = 0);
 
-    // Closes the socket; on_closed(ec) follows once both coroutines end.
+    // Closes the socket; on_closed(ec) follows once the reader and the writer end.
     void close(std::error_code ec);
     bool is_open() const noexcept { return !closing_; }
     // No more callbacks, not even on_closed (the owner is going away).
@@ -92,27 +94,39 @@ private:
     };
 
     boost::asio::awaitable<void> read_loop(std::shared_ptr<connection> self);
-    boost::asio::awaitable<void> write_loop(std::shared_ptr<connection> self);
     bool dispatch(pdu::pdu_reader::feed_result r);
     bool enqueue(std::unique_ptr<outgoing> item);
     std::unique_ptr<outgoing> take_item();
+    void schedule_flush();
+    void flush();
+    void on_write_done(const boost::system::error_code& ec);
+    bool complete_batch(const boost::system::error_code& ec);
+    void writer_done();
     void finish_coroutine();
 
     boost::asio::io_context& io_;
     socket_type socket_;
-    boost::asio::steady_timer wake_; // the writer sleeps on it while the queue is empty
     connection_receiver* receiver_ = nullptr;
 
     pdu::pdu_reader reader_;
     pdu::digest_settings tx_digests_{};
     std::vector<std::byte> rx_buffer_;
+    bool large_stream_ = false; // the last data segment was read directly
     std::deque<std::unique_ptr<outgoing>> queue_;
     std::vector<std::unique_ptr<outgoing>> pool_;
+
+    // Writer: the PDUs of the write under way and their gather list.
+    std::vector<std::unique_ptr<outgoing>> batch_;
+    std::vector<boost::asio::const_buffer> wbufs_;
+    bool flush_scheduled_ = false; // a flush() is deferred
+    bool flushing_ = false;        // inside flush() or its completions
+    bool write_in_flight_ = false; // an async_write of a remainder is under way
+    bool writer_running_ = false;
 
     bool closing_ = false;
     bool writer_failed_ = false; // peer gone; the reader drains what it sent
     std::error_code close_reason_;
-    int running_ = 0; // coroutines still alive
+    int running_ = 0; // reader and writer still alive
     std::uint64_t rx_bytes_ = 0;
 };
 

@@ -285,6 +285,13 @@ pdu_reader::feed_result pdu_reader::commit_direct(std::size_t n)
     return {n, phase_ == phase::complete ? event::pdu_ready : event::need_more};
 }
 
+std::size_t pdu_reader::trailer_bytes() const noexcept
+{
+    if (phase_ != phase::header_ready && phase_ != phase::data)
+        return 0;
+    return (padded4(dsl_) - dsl_) + (active_.data_digest ? digest_size : 0);
+}
+
 std::size_t pdu_reader::bytes_needed() const noexcept
 {
     const std::size_t dd = active_.data_digest ? digest_size : 0;

@@ -71,6 +71,12 @@ public:
     std::span<std::byte> direct_read_target();
     feed_result commit_direct(std::size_t n);
 
+    // Scatter reads: the padding and data digest bytes that follow the data
+    // segment still to come (RFC 7143 §11.2, §13.1); 0 outside the data
+    // segment. One read of [direct_read_target()][trailer_bytes() + the next
+    // header] ends the PDU with commit_direct(data part) and feed(rest).
+    std::size_t trailer_bytes() const noexcept;
+
     // Bytes still missing before the next stop (a lower bound for the header,
     // whose length is known once the BHS is in).
     std::size_t bytes_needed() const noexcept;
