@@ -407,6 +407,10 @@ void session::impl::connection_lost(std::error_code ec)
     std::vector<session_task*> ended;
     std::vector<session_task*> answered;
     tasks_.for_each([&](session_task& t) {
+        // No segment is landing any more: the connection is gone.
+        t.landing = {};
+        if (t.request.placement)
+            t.request.placement->landing_ = false;
         if (t.type == session_task::kind::scsi && t.response_ready)
             answered.push_back(&t); // its status arrived; only its Data-Out write was pending
         else if (t.type == session_task::kind::scsi && t.sent)

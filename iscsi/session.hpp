@@ -59,6 +59,30 @@ struct session_config {
 
 enum class data_direction : std::uint8_t { none, read, write };
 
+// Zero-copy placement of a READ's Data-In (optional): the caller puts each
+// segment in memory it may have to give up before the completion runs (the
+// bridge: the midlayer's buffer, lost when it answers a command early).
+// Shared between the caller and the session; single-threaded like the session.
+struct data_in_placement {
+    // Asked when a Data-In header arrives (§11.7), once its offset and length
+    // have been checked against read_buffer: where the segment's `length`
+    // bytes land. A span of any other size (e.g. empty) means read_buffer.
+    std::function<std::span<std::byte>(std::uint32_t offset, std::uint32_t length)> destination;
+
+    // True from the header until the segment is complete (or its connection
+    // is gone) when it is being received into a span `destination` returned.
+    [[nodiscard]] bool landing() const noexcept { return landing_; }
+    // Before giving up such memory: if a segment is landing in it, the
+    // session drops the connection at once so nothing more is written there;
+    // ERL 0 recovery reissues its commands (§6.3.5), whose Data-In asks
+    // `destination` again. Does nothing when no segment is landing.
+    void stop_landing();
+
+    // Set by the session only.
+    bool landing_ = false;
+    std::weak_ptr<void> session_;
+};
+
 // A SCSI command as the caller hands it over. The buffers belong to the
 // caller and must stay valid until the completion runs.
 struct scsi_request {
@@ -73,7 +97,12 @@ struct scsi_request {
     // Called as each Data-In segment lands in read_buffer, in offset order
     // (DataPDUInOrder=Yes), before the completion. After a reconnect the
     // command is reissued and its data may be delivered again from offset 0.
+    // `data` is where the segment landed: in read_buffer, or where
+    // placement->destination put it.
     std::function<void(std::uint32_t offset, std::span<const std::byte> data)> on_data_in;
+    // Optional (direction read): where Data-In lands instead of read_buffer,
+    // which still bounds every segment and takes what placement declines.
+    std::shared_ptr<data_in_placement> placement;
 
     void set_cdb(std::span<const std::byte> bytes);
 };

@@ -33,6 +33,7 @@ struct session_task {
     scsi_result result;
     std::uint32_t next_data_sn = 0;   // Data-In DataSN expected next (§11.7.5)
     std::uint32_t next_offset = 0;    // Data-In Buffer Offset expected next
+    std::span<std::byte> landing;     // where the Data-In segment under way lands
     std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
     std::uint32_t r2t_bytes = 0;      // bytes R2Ts asked for so far
     std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers

@@ -326,7 +326,28 @@ connection_receiver::destination session::impl::data_destination(const pdu::bhs_
         log_warning("Data-In out of order", session_errc::data_out_of_order);
         return {{}, session_errc::data_out_of_order};
     }
-    return {t->request.read_buffer.subspan(d.buffer_offset, length), {}};
+    t->landing = t->request.read_buffer.subspan(d.buffer_offset, length);
+    if (auto* p = t->request.placement.get(); p && p->destination && length > 0) {
+        const std::span<std::byte> placed = p->destination(d.buffer_offset, length);
+        if (placed.size() == length) {
+            t->landing = placed;
+            p->landing_ = true;
+            p->session_ = weak_from_this();
+        }
+    }
+    return {t->landing, {}};
+}
+
+void data_in_placement::stop_landing()
+{
+    if (!landing_)
+        return;
+    landing_ = false;
+    // The reader writes the rest of the segment into that memory as it
+    // arrives; closing the socket ends that at once (no read is left pending).
+    auto s = std::static_pointer_cast<session::impl>(session_.lock());
+    if (s && s->conn_)
+        s->conn_->close(session_errc::connection_closed);
 }
 
 void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>, std::span<const std::byte> data)
@@ -386,6 +407,11 @@ void session::impl::on_data_in(const pdu::bhs_bytes& bhs)
     session_task* t = tasks_.find(d.initiator_task_tag);
     if (!t || t->type != session_task::kind::scsi) // checked in data_destination unless empty
         return protocol_failure(session_errc::unknown_task, "Data-In for an unknown task");
+    // The segment is complete: nothing more lands where data_destination put it.
+    const std::span<const std::byte> landed = t->landing;
+    t->landing = {};
+    if (t->request.placement)
+        t->request.placement->landing_ = false;
     if (d.data_sn != t->next_data_sn)
         return protocol_failure(session_errc::data_out_of_order, "Data-In DataSN out of order");
     if (d.data_segment_length > 0 && d.buffer_offset != t->next_offset && params_.data_pdu_in_order)
@@ -397,7 +423,10 @@ void session::impl::on_data_in(const pdu::bhs_bytes& bhs)
     if (t->request.on_data_in && d.data_segment_length > 0) {
         auto self = shared_from_this();
         const std::uint32_t itt = t->itt;
-        t->request.on_data_in(d.buffer_offset, t->request.read_buffer.subspan(d.buffer_offset, d.data_segment_length));
+        t->request.on_data_in(d.buffer_offset, landed.size() == d.data_segment_length
+                                                   ? landed
+                                                   : t->request.read_buffer.subspan(d.buffer_offset,
+                                                                                    d.data_segment_length));
         if (tasks_.find(itt) != t || conn_ == nullptr)
             return; // the handler ended the task or the session
     }
