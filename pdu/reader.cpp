@@ -277,10 +277,10 @@ pdu_reader::feed_result pdu_reader::commit_direct(std::size_t n)
 {
     if (phase_ == phase::failed)
         return {0, event::failed};
+    if (n == 0)
+        return {0, event::need_more}; // an empty direct part of a scatter read
     if (phase_ != phase::data || n > dsl_ - data_have_)
         return fail(std::make_error_code(std::errc::invalid_argument));
-    if (n == 0)
-        return {0, event::need_more};
     consume_data(dest_.data() + data_have_, n);
     return {n, phase_ == phase::complete ? event::pdu_ready : event::need_more};
 }

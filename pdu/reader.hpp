@@ -67,7 +67,7 @@ public:
     // its destination still to be filled; a socket may read straight into it
     // and report with commit_direct(n). Empty when no data bytes are pending
     // (header, padding and digest bytes always go through feed()). Use it only
-    // when the caller holds no unfed stream bytes.
+    // when the caller holds no unfed stream bytes. commit_direct(0) is a no-op.
     std::span<std::byte> direct_read_target();
     feed_result commit_direct(std::size_t n);
 
