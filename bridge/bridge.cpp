@@ -53,6 +53,12 @@ struct command_ctx {
     iscsi::session* session = nullptr;
     iscsi::scsi_request req;
     std::vector<std::byte> buffer;
+    // Zero-copy READ: the midlayer's buffer (vscsi_device::data_read_buffer)
+    // while the command is live, else empty; Data-In lands there through
+    // `placement` and DATA_READ only accounts it. Once the command is
+    // answered, the midlayer may free it: late Data-In lands in `buffer`.
+    std::span<std::byte> midlayer;
+    std::shared_ptr<iscsi::data_in_placement> placement;
     std::size_t delivered = 0;       // READ bytes handed to DATA_READ
     std::uint32_t generation = 0;    // bumped on each reuse (stale timer guard)
     bool live = false;               // dequeued and not answered yet
@@ -157,6 +163,9 @@ struct bridge::impl {
         free_list.pop_back();
         c->owner = this;
         ++c->generation;
+        c->midlayer = {};
+        if (c->placement)
+            c->placement->landing_ = false;  // the session is done with the previous command
         c->session = nullptr;
         c->delivered = 0;
         c->live = true;
@@ -198,6 +207,11 @@ struct bridge::impl {
         if (!c.live)
             return;
         c.live = false;
+        // After T2I the midlayer's buffer is gone: a segment still arriving
+        // into it is stopped, later ones land in c.buffer.
+        c.midlayer = {};
+        if (c.placement)
+            c.placement->stop_landing();
         live.erase(c.io.tag);
         answer(c.io.tag, st, sense);
         if (!c.in_session && !c.waiting_retry)
@@ -267,6 +281,8 @@ struct bridge::impl {
         r.read_buffer = {};
         r.write_buffer = {};
         r.on_data_in = nullptr;
+        r.placement = nullptr;
+        c.midlayer = {};
         const bool reads = c.report_luns || c.io.direction == vscsi_dir::read;
         if (len == 0) {
             r.direction = iscsi::data_direction::none;
@@ -279,6 +295,22 @@ struct bridge::impl {
                     if (p->owner)
                         p->owner->on_data(*p, offset, data);
                 };
+                // REPORT LUNS is rewritten, so only plain READs go straight
+                // to the midlayer, and only when the device can do that.
+                const std::span<std::byte> mid = dev.data_read_buffer(c.io.tag);
+                if (mid.size() >= len) {
+                    c.midlayer = mid.first(len);
+                    if (!c.placement) {
+                        c.placement = std::make_shared<iscsi::data_in_placement>();
+                        c.placement->destination = [p](std::uint32_t offset, std::uint32_t length) {
+                            const std::span<std::byte> m = p->midlayer;  // empty once answered
+                            if (!p->owner || !p->live || std::size_t{offset} + length > m.size())
+                                return std::span<std::byte>{};
+                            return m.subspan(offset, length);
+                        };
+                    }
+                    r.placement = c.placement;
+                }
             }
         } else {
             r.direction = iscsi::data_direction::write;
@@ -310,7 +342,28 @@ struct bridge::impl {
         const std::size_t end = std::min<std::size_t>(std::size_t{offset} + data.size(), c.io.datalen);
         if (offset > c.delivered || end <= c.delivered)
             return;  // a gap is filled from the buffer at completion
-        deliver(c, c.buffer.data() + c.delivered, end - c.delivered);
+        if (!c.midlayer.empty())
+            placed(c, end - c.delivered);
+        else
+            deliver(c, c.buffer.data() + c.delivered, end - c.delivered);
+    }
+
+    // Zero-copy: the next n bytes are in the midlayer's buffer already.
+    bool placed(command_ctx& c, std::size_t n)
+    {
+        if (c.data_failed)
+            return false;
+        if (n == 0)
+            return true;
+        if (auto ec = dev.data_read_placed(c.io.tag, n)) {
+            c.data_failed = true;
+            ++counters.device_errors;
+            log_once(log_data, "bridge: VSCSI_DATA_READ failed: " + ec.message());
+            return false;
+        }
+        c.delivered += n;
+        counters.bytes_read += n;
+        return true;
     }
 
     bool deliver(command_ctx& c, const std::byte* from, std::size_t n)
@@ -388,6 +441,8 @@ struct bridge::impl {
         const std::size_t got = std::min<std::size_t>(res.data_in_bytes, c.io.datalen);
         if (got <= c.delivered)
             return true;
+        if (!c.midlayer.empty())  // every segment landed there while live
+            return placed(c, got - c.delivered);
         return deliver(c, c.buffer.data() + c.delivered, got - c.delivered);
     }
 

@@ -135,7 +135,9 @@ struct rig {
 struct faulty_device : vscsi_device {
     explicit faulty_device(vscsi_device& d) : real(d) {}
     vscsi_device& real;
-    int fail_data_read = 0;  // the next N data_read calls fail
+    int fail_data_read = 0;  // the next N data_read (and data_read_placed) calls fail
+    bool zero_copy = false;  // forward data_read_buffer (else: unsupported, copies)
+    int data_read_calls = 0, placed_calls = 0;
     int fail_t2i = 0;        // the next N t2i calls fail (and are lost)
     std::function<void(vscsi_i2t&)> mangle;  // alters what i2t returns
 
@@ -153,7 +155,21 @@ struct faulty_device : vscsi_device {
             --fail_data_read;
             return make_error_code(std::errc::bad_address);
         }
+        ++data_read_calls;
         return real.data_read(tag, d);
+    }
+    std::span<std::byte> data_read_buffer(int tag) override
+    {
+        return zero_copy ? real.data_read_buffer(tag) : std::span<std::byte>{};
+    }
+    std::error_code data_read_placed(int tag, std::size_t n) override
+    {
+        if (fail_data_read > 0) {
+            --fail_data_read;
+            return make_error_code(std::errc::bad_address);
+        }
+        ++placed_calls;
+        return real.data_read_placed(tag, n);
     }
     std::error_code data_write(int tag, std::span<std::byte> d) override { return real.data_write(tag, d); }
     std::error_code t2i(int tag, vscsi_status st, const scsi_sense& s) override
