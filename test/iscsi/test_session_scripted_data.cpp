@@ -54,6 +54,57 @@ TEST_CASE("READ: Data-In over several PDUs, status in the last, residual underfl
     finish(h, t);
 }
 
+TEST_CASE("READ with a placement: each segment lands where the caller says, or in read_buffer",
+          "[session][scripted][data]")
+{
+    scripted_target t;
+    const auto payload = test::random_bytes(4096, 9);
+    t.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
+        tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 1024));
+        tg.send_data_in(p.itt(), 2, 2048, bytes_of(payload, 2048, 2048), true);
+        tg.logout();
+    });
+    tracked done;
+    test::session_harness h;
+    iscsi::session s(h.io, make_config({&t}));
+    REQUIRE(h.login(s) == std::error_code{});
+    std::vector<std::byte> own(4096, std::byte{0xee}), other(4096, std::byte{0xee});
+    auto req = rw16(false, 0, 0, 8, own);
+    auto placement = std::make_shared<iscsi::data_in_placement>();
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> asked;
+    bool landing_seen = true;
+    placement->destination = [&](std::uint32_t offset, std::uint32_t length) {
+        asked.emplace_back(offset, length);
+        landing_seen = landing_seen && !placement->landing();  // the previous one landed
+        if (offset == 1024)
+            return std::span<std::byte>{};  // declined: read_buffer
+        if (offset == 2048)
+            return std::span<std::byte>(other).subspan(offset, length - 1);  // wrong size: read_buffer
+        return std::span<std::byte>(other).subspan(offset, length);
+    };
+    req.placement = placement;
+    std::vector<const std::byte*> landed;
+    req.on_data_in = [&](std::uint32_t, std::span<const std::byte> data) { landed.push_back(data.data()); };
+    submit(s, req, done);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    CHECK(done.result.good());
+    CHECK(done.result.data_in_bytes == 4096);
+    CHECK(asked == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 1024}, {1024, 1024}, {2048, 2048}});
+    CHECK(landing_seen);
+    CHECK_FALSE(placement->landing());
+    CHECK(landed == std::vector<const std::byte*>{other.data(), own.data() + 1024, own.data() + 2048});
+    CHECK(std::equal(payload.begin(), payload.begin() + 1024, other.begin()));
+    CHECK(std::all_of(own.begin(), own.begin() + 1024, [](std::byte b) { return b == std::byte{0xee}; }));
+    CHECK(std::equal(payload.begin() + 1024, payload.end(), own.begin() + 1024));
+    placement->stop_landing();  // nothing is landing: the connection stays
+    CHECK(s.logged_in());
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
+
 TEST_CASE("WRITE answers each R2T with Data-Out bounded by the target's MaxRecvDataSegmentLength",
           "[session][scripted][data]")
 {
