@@ -10,7 +10,11 @@
 // pooled buffer before the submit, since R2Ts may ask for any offset (§11.8)
 // while DATA_WRITE only moves forward; READ data is handed to DATA_READ as
 // each Data-In lands (§11.7), never twice when a reconnect reissues the
-// command. BUSY and TASK SET FULL are retried after a growing delay; the
+// command. When the device offers the midlayer's buffer (data_read_buffer,
+// the embedded vscsi), Data-In lands there directly and DATA_READ only
+// accounts it; once the command is answered (T2I, early ones included)
+// nothing is written there again: a segment still arriving is stopped and
+// later Data-In lands in the command's own buffer. BUSY and TASK SET FULL are retried after a growing delay; the
 // rest maps onto DONE / SENSE / RESET / ERR (see bridge.cpp).
 #pragma once
 
