@@ -285,6 +285,13 @@ asio::awaitable<void> connection::read_loop(std::shared_ptr<connection> self)
                 if (!dispatch(r))
                     break;
             }
+            // What the PDUs just read made us send (new commands, Data-Out,
+            // NOP answers) leaves now, before the next read, instead of after
+            // another pass through the reactor.
+            if (flush_scheduled_ && !closing_) {
+                flush_scheduled_ = false;
+                flush();
+            }
         }
     } catch (const std::exception&) {
         close(make_error_code(std::errc::not_enough_memory));
@@ -302,6 +309,8 @@ void connection::schedule_flush()
         return;
     flush_scheduled_ = true;
     asio::defer(io_, [self = shared_from_this()] {
+        if (!self->flush_scheduled_)
+            return; // the read loop flushed already
         self->flush_scheduled_ = false;
         self->flush();
     });
