@@ -96,6 +96,8 @@ struct bridge::impl {
     tag_table<command_ctx> live;
     bool running = false;
     bool stopped = false;
+    bool dequeuing = false;    // inside dequeue_all()
+    bool completing_all = false;  // inside complete_all(): no new commands
     unsigned logged = 0;
 
     void log_once(unsigned kind, const std::string& what)
@@ -122,11 +124,32 @@ struct bridge::impl {
                          });
     }
 
+    // The readiness fd fired: dequeue everything, then wait again.
     void drain()
     {
         if (stopped)
             return;
-        for (;;) {
+        if (!dequeue_all()) {
+            // Try again a little later rather than spin on the fd.
+            std::weak_ptr<int> token = alive;
+            rearm.expires_after(std::chrono::milliseconds(10));
+            rearm.async_wait([this, token](const boost::system::error_code& e) {
+                if (!token.expired() && !e)
+                    arm();
+            });
+            return;
+        }
+        arm();
+    }
+
+    // I2T until EAGAIN; false after a device error. Never nested.
+    bool dequeue_all()
+    {
+        if (dequeuing)
+            return true;
+        dequeuing = true;
+        bool ok = true;
+        while (!stopped) {
             vscsi_i2t in;
             const auto ec = dev.i2t(in);
             if (ec == std::errc::resource_unavailable_try_again)
@@ -134,21 +157,14 @@ struct bridge::impl {
             if (ec) {
                 ++counters.device_errors;
                 log_once(log_i2t, "bridge: VSCSI_I2T failed: " + ec.message());
-                // Try again a little later rather than spin on the fd.
-                std::weak_ptr<int> token = alive;
-                rearm.expires_after(std::chrono::milliseconds(10));
-                rearm.async_wait([this, token](const boost::system::error_code& e) {
-                    if (!token.expired() && !e)
-                        arm();
-                });
-                return;
+                ok = false;
+                break;
             }
             ++counters.commands;
             dispatch(in);
-            if (stopped)
-                return;
         }
-        arm();
+        dequeuing = false;
+        return ok;
     }
 
     // ---- contexts ----
@@ -216,6 +232,13 @@ struct bridge::impl {
         answer(c.io.tag, st, sense);
         if (!c.in_session && !c.waiting_retry)
             release(c);
+        // The midlayer often queues its next command from the completion,
+        // on this thread: taking it now saves a trip through the readiness
+        // fd (an epoll_wait and the re-arming epoll_ctl per command at QD 1).
+        // The wait on the fd stays armed, so nothing is missed. Not while
+        // complete_all() answers a session's commands (it is going away).
+        if (running && !completing_all)
+            dequeue_all();
     }
 
     // ---- the hot path ----
@@ -500,6 +523,8 @@ struct bridge::impl {
             if (only == nullptr || c->session == only)
                 victims.push_back(c);
         });
+        const bool outer = !completing_all;
+        completing_all = true;
         for (command_ctx* c : victims) {
             if (c->waiting_retry) {
                 c->waiting_retry = false;
@@ -507,6 +532,8 @@ struct bridge::impl {
             }
             finish(*c, st);
         }
+        if (outer)
+            completing_all = false;
     }
 };
 

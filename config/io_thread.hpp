@@ -86,7 +86,10 @@ public:
     }
 
 private:
-    boost::asio::io_context io_;
+    // Concurrency hint 1: only this thread runs it, so handlers it posts or
+    // defers go to a thread-private queue (no lock, no reactor interrupt).
+    // Other threads may still post (call()), under the scheduler's lock.
+    boost::asio::io_context io_{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
     std::thread thread_;
 };

@@ -328,6 +328,65 @@ TEST_CASE("bridge: shutdown and remove_session complete what is outstanding", "[
     CHECK(r.target.join() == "");
 }
 
+TEST_CASE("bridge: commands the midlayer queues from completions", "[bridge][scripted]")
+{
+    rig r;
+    SECTION("are served at once, one after another")
+    {
+        r.start([&](scripted_target& tg) {
+            tg.login();
+            for (int i = 0; i < 3; ++i) {
+                const received_pdu p = tg.expect(opcode::scsi_command);
+                tg.send_status(p.itt(), 0x00);
+            }
+            tg.logout();
+        }, {0});
+        // Each completion queues the next TEST UNIT READY, as a midlayer at QD 1 does.
+        auto chain = std::make_shared<std::function<void(std::size_t)>>();
+        *chain = [&r, chain](std::size_t id) {
+            auto done = r.out.slot(id);
+            REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), [&r, chain, done, id](const scsi_completion& c) {
+                done(c);
+                if (id < 2)
+                    (*chain)(id + 1);
+            }));
+        };
+        (*chain)(0);
+        REQUIRE(r.wait_for(3));
+        for (std::size_t i = 0; i < 3; ++i)
+            CHECK(r.out.at(i).status == vscsi_status::done);
+        CHECK(r.br->counters().commands == 3);
+        CHECK(r.h.logout(*r.session) == std::error_code{});
+        *chain = nullptr;
+    }
+    SECTION("while remove_session answers are not sent to that session")
+    {
+        r.start([&](scripted_target& tg) {
+            tg.login();
+            for (int i = 0; i < 2; ++i)
+                tg.expect(opcode::scsi_command);
+            tg.logout();  // a third SCSI Command here fails the script
+        }, {0});
+        for (std::size_t id = 0; id < 2; ++id) {
+            auto done = r.out.slot(id);
+            REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), [&r, done, id](const scsi_completion& c) {
+                done(c);
+                REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), r.out.slot(id + 2)));
+            }));
+        }
+        REQUIRE(r.h.run_until([&] { return r.target.received_count() >= 4; }));  // 2 logins + 2 commands
+        r.br->remove_session(*r.session);
+        REQUIRE(r.wait_for(4));
+        CHECK(r.out.at(0).status == vscsi_status::reset);
+        CHECK(r.out.at(1).status == vscsi_status::reset);
+        CHECK(r.out.at(2).status == vscsi_status::sense);  // the slot is unmapped now
+        CHECK(r.out.at(3).status == vscsi_status::sense);
+        CHECK(r.h.logout(*r.session) == std::error_code{});
+    }
+    ivs::test::settle(r.h);
+    CHECK(r.target.join() == "");
+}
+
 TEST_CASE("bridge: after a reconnect reissues a READ, bytes already handed over are not repeated",
           "[bridge][scripted]")
 {
