@@ -372,13 +372,17 @@ struct bridge::impl {
     }
 
     // Zero-copy: the next n bytes are in the midlayer's buffer already.
-    bool placed(command_ctx& c, std::size_t n)
+    // DATA_READ of n bytes: copied from `from`, or (from == nullptr) already
+    // placed in the midlayer's buffer and only accounted.
+    bool deliver(command_ctx& c, const std::byte* from, std::size_t n)
     {
         if (c.data_failed)
             return false;
         if (n == 0)
             return true;
-        if (auto ec = dev.data_read_placed(c.io.tag, n)) {
+        const auto ec = from ? dev.data_read(c.io.tag, std::span<const std::byte>(from, n))
+                             : dev.data_read_placed(c.io.tag, n);
+        if (ec) {
             c.data_failed = true;
             ++counters.device_errors;
             log_once(log_data, "bridge: VSCSI_DATA_READ failed: " + ec.message());
@@ -389,22 +393,7 @@ struct bridge::impl {
         return true;
     }
 
-    bool deliver(command_ctx& c, const std::byte* from, std::size_t n)
-    {
-        if (c.data_failed)
-            return false;
-        if (n == 0)
-            return true;
-        if (auto ec = dev.data_read(c.io.tag, std::span<const std::byte>(from, n))) {
-            c.data_failed = true;
-            ++counters.device_errors;
-            log_once(log_data, "bridge: VSCSI_DATA_READ failed: " + ec.message());
-            return false;
-        }
-        c.delivered += n;
-        counters.bytes_read += n;
-        return true;
-    }
+    bool placed(command_ctx& c, std::size_t n) { return deliver(c, nullptr, n); }
 
     void on_complete(command_ctx& c, const iscsi::scsi_result& res)
     {

@@ -1,6 +1,7 @@
 // Integration: bench/null_target serves libiscsi's iscsi-inq and
 // iscsi-readcapacity16 and iscsi-vscsi bench (reads and writes, digests off
 // and CRC32C), survives garbage on a connection, and exits on SIGTERM.
+#include "test/support/json_field.hpp"
 #include "test/support/process.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,6 +23,8 @@ using namespace ivs;
 
 namespace {
 
+using ivs::test::json_number;
+
 const std::string iqn = "iqn.2026-01.org.iscsi-vscsi.test:null";
 
 std::string env(const char* name)
@@ -31,17 +34,6 @@ std::string env(const char* name)
     return p;
 }
 
-double json_number(const std::string& json, const std::string& key)
-{
-    const auto at = json.find("\"" + key + "\":");
-    INFO("key " << key << " in " << json);
-    REQUIRE(at != std::string::npos);
-    const char* start = json.c_str() + at + key.size() + 3;
-    char* end = nullptr;
-    const double v = std::strtod(start, &end);
-    REQUIRE(end != start);
-    return v;
-}
 
 // null_target on a free loopback port, stopped with SIGTERM at the end.
 struct null_target_process {

@@ -1,6 +1,7 @@
 // Integration: `iscsi-vscsi bench` against a tgtd null LUN, reading and
 // writing for one second each: one JSON object with the figures, I/O done,
 // and a clean logout (the target has no session left).
+#include "test/support/json_field.hpp"
 #include "test/support/process.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
@@ -14,6 +15,8 @@ using namespace ivs;
 
 namespace {
 
+using ivs::test::json_number;
+
 const std::string target_iqn = "iqn.2026-11.org.iscsi-vscsi.test:bench";
 
 std::string program()
@@ -23,18 +26,6 @@ std::string program()
     return p;
 }
 
-// The number after "key": in a flat JSON object; fails the test if absent.
-double json_number(const std::string& json, const std::string& key)
-{
-    const auto at = json.find("\"" + key + "\":");
-    INFO("key " << key << " in " << json);
-    REQUIRE(at != std::string::npos);
-    const char* start = json.c_str() + at + key.size() + 3;
-    char* end = nullptr;
-    const double v = std::strtod(start, &end);
-    REQUIRE(end != start);
-    return v;
-}
 
 } // namespace
 
