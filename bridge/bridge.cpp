@@ -365,13 +365,16 @@ struct bridge::impl {
         const std::size_t end = std::min<std::size_t>(std::size_t{offset} + data.size(), c.io.datalen);
         if (offset > c.delivered || end <= c.delivered)
             return;  // a gap is filled from the buffer at completion
-        if (!c.midlayer.empty())
-            placed(c, end - c.delivered);
-        else
-            deliver(c, c.buffer.data() + c.delivered, end - c.delivered);
+        deliver(c, copy_source(c), end - c.delivered);
     }
 
-    // Zero-copy: the next n bytes are in the midlayer's buffer already.
+    // Where the next READ bytes to hand over are: in c.buffer, or nullptr
+    // when they landed in the midlayer's buffer (zero-copy, while live).
+    static const std::byte* copy_source(const command_ctx& c)
+    {
+        return c.midlayer.empty() ? c.buffer.data() + c.delivered : nullptr;
+    }
+
     // DATA_READ of n bytes: copied from `from`, or (from == nullptr) already
     // placed in the midlayer's buffer and only accounted.
     bool deliver(command_ctx& c, const std::byte* from, std::size_t n)
@@ -392,8 +395,6 @@ struct bridge::impl {
         counters.bytes_read += n;
         return true;
     }
-
-    bool placed(command_ctx& c, std::size_t n) { return deliver(c, nullptr, n); }
 
     void on_complete(command_ctx& c, const iscsi::scsi_result& res)
     {
@@ -453,9 +454,7 @@ struct bridge::impl {
         const std::size_t got = std::min<std::size_t>(res.data_in_bytes, c.io.datalen);
         if (got <= c.delivered)
             return true;
-        if (!c.midlayer.empty())  // every segment landed there while live
-            return placed(c, got - c.delivered);
-        return deliver(c, c.buffer.data() + c.delivered, got - c.delivered);
+        return deliver(c, copy_source(c), got - c.delivered);
     }
 
     // BUSY / TASK SET FULL (SAM-5 §5.3): resubmit after a growing delay.

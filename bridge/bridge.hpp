@@ -14,8 +14,9 @@
 // the embedded vscsi), Data-In lands there directly and DATA_READ only
 // accounts it; once the command is answered (T2I, early ones included)
 // nothing is written there again: a segment still arriving is stopped and
-// later Data-In lands in the command's own buffer. BUSY and TASK SET FULL are retried after a growing delay; the
-// rest maps onto DONE / SENSE / RESET / ERR (see bridge.cpp).
+// later Data-In lands in the command's own buffer. BUSY and TASK SET FULL
+// are retried after a growing delay; the rest maps onto DONE / SENSE /
+// RESET / ERR (see bridge.cpp).
 #pragma once
 
 #include "bridge/lun_map.hpp"

@@ -300,7 +300,7 @@ std::size_t pdu_reader::bytes_needed() const noexcept
         return header_have_ < bhs_size ? bhs_size - header_have_ : header_wire_size() - header_have_;
     case phase::header_ready:
     case phase::data:
-        return (dsl_ - data_have_) + (padded4(dsl_) - dsl_) + dd;
+        return (dsl_ - data_have_) + trailer_bytes();
     case phase::padding:
         return (pad_len_ - pad_have_) + dd;
     case phase::data_digest:
