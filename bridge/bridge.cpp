@@ -59,6 +59,11 @@ struct command_ctx {
     // answered, the midlayer may free it: late Data-In lands in `buffer`.
     std::span<std::byte> midlayer;
     std::shared_ptr<iscsi::data_in_placement> placement;
+    // Zero-copy WRITE: the midlayer's data (vscsi_device::data_write_buffer)
+    // that the session sends from while the command is live. Answering it
+    // early moves the session over to a copy in `buffer` first.
+    std::span<const std::byte> midlayer_out;
+    std::uint32_t task_tag = 0;      // the session's tag of the submitted command
     std::size_t delivered = 0;       // READ bytes handed to DATA_READ
     std::uint32_t generation = 0;    // bumped on each reuse (stale timer guard)
     bool live = false;               // dequeued and not answered yet
@@ -180,6 +185,7 @@ struct bridge::impl {
         c->owner = this;
         ++c->generation;
         c->midlayer = {};
+        c->midlayer_out = {};
         if (c->placement)
             c->placement->landing_ = false;  // the session is done with the previous command
         c->session = nullptr;
@@ -228,6 +234,15 @@ struct bridge::impl {
         c.midlayer = {};
         if (c.placement)
             c.placement->stop_landing();
+        if (!c.midlayer_out.empty()) {
+            // The midlayer's WRITE data is gone after T2I too: what the
+            // session still has to send comes from a copy from now on.
+            if (c.in_session) {
+                std::memcpy(c.buffer.data(), c.midlayer_out.data(), c.midlayer_out.size());
+                c.session->replace_write_buffer(c.task_tag, {c.buffer.data(), c.midlayer_out.size()});
+            }
+            c.midlayer_out = {};
+        }
         live.erase(c.io.tag);
         answer(c.io.tag, st, sense);
         if (!c.in_session && !c.waiting_retry)
@@ -271,8 +286,20 @@ struct bridge::impl {
         c.session = static_cast<iscsi::session*>(const_cast<void*>(m->owner));
         build_request(c, m->remote_lun);
         if (in.direction == vscsi_dir::write && in.datalen > 0) {
-            // R2Ts may ask for any offset (§11.8): fetch it all now.
-            if (auto ec = dev.data_write(in.tag, std::span<std::byte>(c.buffer.data(), in.datalen))) {
+            // R2Ts may ask for any offset (§11.8): all of it, at once. The
+            // midlayer's own buffer when the device offers it, else a copy.
+            const std::span<const std::byte> mid = dev.data_write_buffer(in.tag);
+            std::error_code ec;
+            if (mid.size() >= in.datalen) {
+                ec = dev.data_write_taken(in.tag, in.datalen);
+                if (!ec) {
+                    c.midlayer_out = mid.first(in.datalen);
+                    c.req.write_buffer = c.midlayer_out;
+                }
+            } else {
+                ec = dev.data_write(in.tag, std::span<std::byte>(c.buffer.data(), in.datalen));
+            }
+            if (ec) {
                 ++counters.device_errors;
                 log_once(log_data, "bridge: VSCSI_DATA_WRITE failed: " + ec.message());
                 return finish(c, vscsi_status::err);
@@ -346,14 +373,18 @@ struct bridge::impl {
         c.in_session = true;
         ++counters.submitted;
         command_ctx* p = &c;
-        // May complete at once (inside submit): nothing touches c after it.
-        c.session->submit(c.req, [p](const iscsi::scsi_result& res) {
+        const std::uint32_t gen = c.generation;
+        iscsi::session* s = c.session;
+        s->submit(c.req, [p](const iscsi::scsi_result& res) {
             if (!p->owner) {
                 delete p;  // the bridge is gone
                 return;
             }
             p->owner->on_complete(*p, res);
         });
+        // It may have completed at once (inside submit), c even reused since.
+        if (c.generation == gen && c.in_session)
+            c.task_tag = s->last_task_tag();
     }
 
     // Data-In as it lands; after a reissue only bytes beyond those already

@@ -38,6 +38,10 @@ public:
     std::error_code data_read_placed(int tag, std::size_t n) override {
         return dev_.do_data(tag, vscsi_dir::read, nullptr, nullptr, n);
     }
+    std::span<const std::byte> data_write_buffer(int tag) override { return dev_.do_data_write_buffer(tag); }
+    std::error_code data_write_taken(int tag, std::size_t n) override {
+        return dev_.do_data(tag, vscsi_dir::write, nullptr, nullptr, n);
+    }
     std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) override {
         return dev_.do_t2i(tag, status, sense);
     }
@@ -206,12 +210,23 @@ std::error_code embedded_vscsi::do_i2t(vscsi_i2t& out) {
     return {};
 }
 
+// A dequeued command going `dir`, or nullptr. Call with m_ held.
+embedded_vscsi::ccb* embedded_vscsi::dequeued_locked(int tag, vscsi_dir dir) {
+    ccb* c = live_.find(tag);
+    return c != nullptr && c->dequeued && c->cmd.dir == dir ? c : nullptr;
+}
+
+// The midlayer's buffers of a dequeued command: its until the completion.
 std::span<std::byte> embedded_vscsi::do_data_read_buffer(int tag) {
     std::lock_guard lk(m_);
-    ccb* c = live_.find(tag);
-    if (c == nullptr || !c->dequeued || c->cmd.dir != vscsi_dir::read)
-        return {};
-    return c->cmd.data_in;  // datalen() bytes; the midlayer's until the completion
+    const ccb* c = dequeued_locked(tag, vscsi_dir::read);
+    return c ? c->cmd.data_in : std::span<std::byte>{};
+}
+
+std::span<const std::byte> embedded_vscsi::do_data_write_buffer(int tag) {
+    std::lock_guard lk(m_);
+    const ccb* c = dequeued_locked(tag, vscsi_dir::write);
+    return c ? c->cmd.data_out : std::span<const std::byte>{};
 }
 
 std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out,
@@ -231,9 +246,10 @@ std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, c
         return {};
     if (dir == vscsi_dir::read && out != nullptr)  // the daemon supplies a SCSI READ's data
         std::memcpy(c.cmd.data_in.data() + c.moved, out, len);
-    else if (dir == vscsi_dir::write)              // the daemon fetches a SCSI WRITE's data
+    else if (dir == vscsi_dir::write && in != nullptr)  // the daemon fetches a SCSI WRITE's data
         std::memcpy(in, c.cmd.data_out.data() + c.moved, len);
-    // else data_read_placed: the bytes are in data_in already
+    // else data_read_placed / data_write_taken: the daemon used the
+    // midlayer's buffer itself
     c.moved += len;
     return {};
 }

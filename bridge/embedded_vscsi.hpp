@@ -117,10 +117,13 @@ private:
 
     // daemon side (called by handle)
     std::error_code do_i2t(vscsi_i2t& out);
-    // in/out both null: the daemon placed the data itself (data_read_placed).
+    // in/out both null: the daemon used the midlayer's buffer itself
+    // (data_read_placed, data_write_taken).
     std::error_code do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out,
                             std::size_t len);
     std::span<std::byte> do_data_read_buffer(int tag);
+    std::span<const std::byte> do_data_write_buffer(int tag);
+    ccb* dequeued_locked(int tag, vscsi_dir dir);
     std::error_code do_t2i(int tag, vscsi_status status, const scsi_sense& sense);
     std::error_code do_devevent(bool probe, int target, int lun);
     void do_close();

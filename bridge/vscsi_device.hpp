@@ -90,6 +90,21 @@ public:
         return std::make_error_code(std::errc::not_supported);
     }
 
+    // Optional zero-copy DATA_WRITE, the same way round (default
+    // "unsupported"). data_write_buffer: the midlayer's own data of a
+    // dequeued WRITE, datalen bytes, or an empty span (not supported, unknown
+    // tag, not a WRITE, no data). The daemon may read it only until it calls
+    // t2i for the tag. data_write_taken: the daemon takes the next n bytes
+    // from that buffer itself; accounts them exactly like data_write (same
+    // errors, same residual) without copying. ENOTSUP when not supported.
+    virtual std::span<const std::byte> data_write_buffer(int tag) { (void)tag; return {}; }
+    virtual std::error_code data_write_taken(int tag, std::size_t n)
+    {
+        (void)tag;
+        (void)n;
+        return std::make_error_code(std::errc::not_supported);
+    }
+
     // VSCSI_T2I: completes the command. `sense` is used with
     // vscsi_status::sense only. EFAULT: unknown tag.
     virtual std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) = 0;

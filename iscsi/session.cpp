@@ -102,6 +102,17 @@ void session::target_warm_reset(tmf_completion done)
 {
     impl_->submit_tmf(pdu::tmf_function::target_warm_reset, 0, pdu::reserved_tag, std::move(done));
 }
+void session::replace_write_buffer(std::uint32_t tag, std::span<const std::byte> replacement)
+{
+    session_task* t = impl_->tasks_.find(tag);
+    if (!t || t->type != session_task::kind::scsi || t->request.direction != data_direction::write ||
+        t->request.write_buffer.size() != replacement.size())
+        return;
+    t->request.write_buffer = replacement;
+    // Closing the socket ends all writing at once: nothing queued leaves.
+    if (t->writes_pending > 0 && impl_->conn_)
+        impl_->conn_->close(session_errc::connection_closed);
+}
 std::uint32_t session::last_task_tag() const noexcept { return impl_->last_itt_; }
 void session::ping(std::function<void(std::error_code)> done) { impl_->ping(std::move(done)); }
 void session::send_targets(std::function<void(std::error_code, const pdu::text_list&)> done)

@@ -165,6 +165,14 @@ public:
     // given by last_task_tag() right after that submit.
     using tmf_completion = std::function<void(std::error_code, pdu::tmf_response)>;
     void abort_task(std::uint32_t task_tag, tmf_completion done);
+    // The caller gives up the write_buffer of a command it is still owed a
+    // completion for (task_tag as for abort_task): `replacement` holds the
+    // same bytes and is what Data-Out for later R2Ts (§11.8) and a reissue
+    // after a reconnect send from now on. PDUs already queued point at the
+    // old buffer, so if any is still unsent the connection is dropped at
+    // once and ERL 0 recovery reissues the command (§6.3.5). Nothing happens
+    // for another tag or a replacement of another size.
+    void replace_write_buffer(std::uint32_t task_tag, std::span<const std::byte> replacement);
     void lun_reset(std::uint64_t lun, tmf_completion done);
     void target_warm_reset(tmf_completion done);
     std::uint32_t last_task_tag() const noexcept;

@@ -136,8 +136,8 @@ struct faulty_device : vscsi_device {
     explicit faulty_device(vscsi_device& d) : real(d) {}
     vscsi_device& real;
     int fail_data_read = 0;  // the next N data_read (and data_read_placed) calls fail
-    bool zero_copy = false;  // forward data_read_buffer (else: unsupported, copies)
-    int data_read_calls = 0, placed_calls = 0;
+    bool zero_copy = false;  // forward data_read_buffer / data_write_buffer (else: unsupported, copies)
+    int data_read_calls = 0, placed_calls = 0, data_write_calls = 0, taken_calls = 0;
     int fail_t2i = 0;        // the next N t2i calls fail (and are lost)
     std::function<void(vscsi_i2t&)> mangle;  // alters what i2t returns
 
@@ -171,7 +171,20 @@ struct faulty_device : vscsi_device {
         ++placed_calls;
         return real.data_read_placed(tag, n);
     }
-    std::error_code data_write(int tag, std::span<std::byte> d) override { return real.data_write(tag, d); }
+    std::error_code data_write(int tag, std::span<std::byte> d) override
+    {
+        ++data_write_calls;
+        return real.data_write(tag, d);
+    }
+    std::span<const std::byte> data_write_buffer(int tag) override
+    {
+        return zero_copy ? real.data_write_buffer(tag) : std::span<const std::byte>{};
+    }
+    std::error_code data_write_taken(int tag, std::size_t n) override
+    {
+        ++taken_calls;
+        return real.data_write_taken(tag, n);
+    }
     std::error_code t2i(int tag, vscsi_status st, const scsi_sense& s) override
     {
         if (fail_t2i > 0) {

@@ -1,8 +1,10 @@
-// Zero-copy READs through the bridge: Data-In lands straight in the
+// Zero-copy through the bridge. READ: Data-In lands straight in the
 // midlayer's buffer (vscsi_device::data_read_buffer) and DATA_READ only
 // accounts it; once a command is answered early (shutdown, remove_session)
 // nothing is ever written into that buffer again, not even the rest of a
-// segment that was arriving at that moment.
+// segment that was arriving at that moment. WRITE: Data-Out goes out from
+// the midlayer's buffer (data_write_buffer); once answered early, whatever
+// is still to be sent comes from the bridge's copy.
 #include "bridge_test_support.hpp"
 
 #include "pdu/lun.hpp"
@@ -243,4 +245,73 @@ TEST_CASE("zero-copy: an early answer in the middle of a segment stops it", "[br
     ivs::test::settle(r.h);
     CHECK(all_equal(buf, std::byte{0xa5}));
     CHECK(r.target.join() == "");
+}
+
+TEST_CASE("zero-copy: WRITE data goes out from the midlayer's buffer; DATA_WRITE is not called",
+          "[bridge][zero-copy]")
+{
+    rig r;
+    faulty_device dev(*r.dev);
+    SECTION("zero-copy") { dev.zero_copy = true; }
+    SECTION("copied (a device without data_write_buffer)") { dev.zero_copy = false; }
+    const auto payload = ivs::test::random_bytes(16384, 47);
+    std::vector<std::byte> immediate, solicited;
+    r.start([&](scripted_target& tg) {
+        tg.login();  // ImmediateData=Yes, InitialR2T=Yes, MaxRecvDataSegmentLength 8192
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        immediate = p.data;
+        tg.send_r2t(p.itt(), 0x300, 0, 8192, 8192);
+        solicited = tg.collect_data_out(p.itt(), 0x300, 8192, 8192);
+        tg.send_status(p.itt(), 0x00);
+        tg.logout();
+    }, {0});
+    rebridge(r, dev);
+    auto buf = payload;
+    r.submit(0, rw10(true, 0, 0, 0, buf));
+    REQUIRE(r.wait_for(1));
+    CHECK(r.out.at(0).status == vscsi_status::done);
+    CHECK(r.out.at(0).residual == 0);
+    CHECK(r.br->counters().bytes_written == 16384);
+    CHECK(dev.data_write_calls == (dev.zero_copy ? 0 : 1));
+    CHECK(dev.taken_calls == (dev.zero_copy ? 1 : 0));
+    REQUIRE(r.h.logout(*r.session) == std::error_code{});
+    ivs::test::finish(r.h, r.target);
+    CHECK(ivs::test::compare_bytes(immediate, bytes_of(payload, 0, 8192)) == "");
+    CHECK(ivs::test::compare_bytes(solicited, bytes_of(payload, 8192, 8192)) == "");
+}
+
+TEST_CASE("zero-copy: a WRITE answered early sends its remaining Data-Out from the bridge's copy",
+          "[bridge][zero-copy]")
+{
+    rig r;
+    const auto payload = ivs::test::random_bytes(16384, 49);
+    std::atomic<bool> got_command{false}, go{false};
+    std::vector<std::byte> solicited;
+    r.start([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        got_command = true;
+        wait_for_go(tg, go);
+        // The R2T for the second half comes after the bridge answered RESET
+        // and the midlayer reused its buffer.
+        tg.send_r2t(p.itt(), 0x400, 0, 8192, 8192);
+        solicited = tg.collect_data_out(p.itt(), 0x400, 8192, 8192);
+        tg.send_status(p.itt(), 0x00);
+        tg.logout();
+    }, {0});
+    auto buf = payload;
+    r.submit(0, rw10(true, 0, 0, 0, buf));
+    REQUIRE(r.h.run_until([&] { return got_command.load(); }));
+    SECTION("shutdown") { r.br->shutdown(); }
+    SECTION("remove_session") { r.br->remove_session(*r.session); }
+    REQUIRE(r.out.count() == 1);
+    CHECK(r.out.at(0).status == vscsi_status::reset);
+    std::fill(buf.begin(), buf.end(), std::byte{0xa5});
+    go = true;
+    REQUIRE(r.h.run_until([&] { return r.session->tasks_in_flight() == 0; }));
+    REQUIRE(r.h.logout(*r.session) == std::error_code{});
+    ivs::test::finish(r.h, r.target);
+    CHECK(ivs::test::compare_bytes(solicited, bytes_of(payload, 8192, 8192)) == "");
+    CHECK(r.session->counters().reconnects == 0);
+    CHECK(r.br->counters().device_errors == 0);
 }

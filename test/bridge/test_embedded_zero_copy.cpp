@@ -1,11 +1,13 @@
-// The embedded vscsi's zero-copy DATA_READ (vscsi_device::data_read_buffer /
-// data_read_placed): the midlayer's own buffer, and accounting with the same
-// errors and residuals as data_read. Also the pooled command blocks: many
+// The embedded vscsi's zero-copy DATA_READ and DATA_WRITE
+// (vscsi_device::data_read_buffer / data_read_placed, data_write_buffer /
+// data_write_taken): the midlayer's own buffer, and accounting with the same
+// errors and residuals as data_read and data_write. Also the pooled command blocks: many
 // commands, reused, keep every completion and residual right.
 #include "test/bridge/vscsi_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 using namespace ivs::bridge;
@@ -58,6 +60,8 @@ TEST_CASE("zero-copy is unsupported by default (the /dev/vscsi0 ioctls)", "[vscs
     ioctl_only d;
     CHECK(d.data_read_buffer(1).empty());
     CHECK(d.data_read_placed(1, 4) == std::make_error_code(std::errc::not_supported));
+    CHECK(d.data_write_buffer(1).empty());
+    CHECK(d.data_write_taken(1, 4) == std::make_error_code(std::errc::not_supported));
 }
 
 TEST_CASE("data_read_buffer is the midlayer's buffer of a dequeued READ only", "[vscsi][zero-copy]") {
@@ -127,6 +131,55 @@ TEST_CASE("data_read_placed: EFAULT for unknown or waiting tags, EINVAL for non-
     CHECK_FALSE(o.h->data_read_placed(rd.tag, 4));
     REQUIRE_FALSE(o.h->t2i(rd.tag, vscsi_status::done));
     CHECK(rec.got.at(0).second.residual == 0);
+}
+
+TEST_CASE("data_write_buffer is the midlayer's data of a dequeued WRITE only", "[vscsi][zero-copy]") {
+    recorder rec;
+    opened o;
+    std::vector<std::byte> rbuf(16), wbuf(8);
+    REQUIRE_FALSE(o.dev.submit(write_cmd(wbuf), rec.handler(1)));
+    REQUIRE_FALSE(o.dev.submit(read_cmd(rbuf), rec.handler(2)));
+    REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0x00), rec.handler(3)));
+    CHECK(o.h->data_write_buffer(0).empty());  // waiting, not dequeued
+    vscsi_i2t wr, rd, none;
+    REQUIRE_FALSE(o.h->i2t(wr));
+    REQUIRE_FALSE(o.h->i2t(rd));
+    REQUIRE_FALSE(o.h->i2t(none));
+    const auto span = o.h->data_write_buffer(wr.tag);
+    CHECK(span.data() == wbuf.data());
+    CHECK(span.size() == wbuf.size());
+    CHECK(o.h->data_write_buffer(rd.tag).empty());
+    CHECK(o.h->data_write_buffer(none.tag).empty());
+    CHECK(o.h->data_write_buffer(-7).empty());
+    REQUIRE_FALSE(o.h->t2i(wr.tag, vscsi_status::done));
+    CHECK(o.h->data_write_buffer(wr.tag).empty());  // completed: the midlayer's again
+}
+
+TEST_CASE("data_write_taken accounts like data_write, with the same errors", "[vscsi][zero-copy]") {
+    recorder rec;
+    opened o;
+    std::vector<std::byte> wbuf(8, std::byte{0x5a}), rbuf(4);
+    REQUIRE_FALSE(o.dev.submit(write_cmd(wbuf), rec.handler(1)));
+    CHECK(o.h->data_write_taken(0, 1) == efault);  // waiting
+    REQUIRE_FALSE(o.dev.submit(read_cmd(rbuf), rec.handler(2)));
+    vscsi_i2t wr, rd;
+    REQUIRE_FALSE(o.h->i2t(wr));
+    REQUIRE_FALSE(o.h->i2t(rd));
+    CHECK(o.h->data_write_taken(rd.tag, 1) == einval);
+    CHECK_FALSE(o.h->data_write_taken(wr.tag, 3));
+    CHECK_FALSE(o.h->data_write_taken(wr.tag, 0));  // nothing, legal
+    // Mixed with data_write: it continues where the taken bytes stopped.
+    std::vector<std::byte> two(2);
+    wbuf[3] = std::byte{0x33};
+    CHECK_FALSE(o.h->data_write(wr.tag, two));
+    CHECK(two[0] == std::byte{0x33});
+    CHECK(o.h->data_write_taken(wr.tag, 4) == enomem);  // 3 remain
+    CHECK_FALSE(o.h->data_write_taken(wr.tag, 1));
+    REQUIRE_FALSE(o.h->t2i(wr.tag, vscsi_status::done));
+    REQUIRE(rec.size() == 1);
+    CHECK(rec.got[0].second.residual == 2);  // 8 - (3 + 2 + 1)
+    CHECK(o.h->data_write_taken(wr.tag, 1) == efault);  // completed
+    CHECK(std::all_of(wbuf.begin(), wbuf.end(), [](std::byte b) { return b == std::byte{0x5a} || b == std::byte{0x33}; }));
 }
 
 TEST_CASE("reused command blocks keep tags, residuals and completions apart", "[vscsi][zero-copy]") {

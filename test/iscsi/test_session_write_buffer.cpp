@@ -1,0 +1,160 @@
+// session::replace_write_buffer: the caller gives up a WRITE's buffer while
+// the command is still in flight (the bridge, answering a zero-copy WRITE
+// early). Later Data-Out and a reissue send from the replacement; PDUs still
+// queued with the old buffer never leave (the connection is dropped).
+// RFC 7143 §11.8 (R2T), §6.3.5 (ERL 0 reissue).
+#include "scripted_session.hpp"
+
+#include <atomic>
+#include <thread>
+
+using namespace ivs;
+using namespace ivs::test;
+using namespace std::chrono_literals;
+using pdu::opcode;
+
+namespace {
+
+// Blocks the script until the test thread says so (bounded).
+void wait_for_go(scripted_target& tg, const std::atomic<bool>& go)
+{
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!go.load()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            tg.fail("the test never let the script go on");
+        std::this_thread::sleep_for(1ms);
+    }
+}
+
+// InitialR2T=Yes, ImmediateData=No: every byte goes out for an R2T.
+login_script solicited_only(std::uint32_t length)
+{
+    login_script ls;
+    set_key(ls, "ImmediateData", "No");
+    set_key(ls, "MaxBurstLength", std::to_string(length));
+    set_key(ls, "MaxRecvDataSegmentLength", "65536");
+    return ls;
+}
+
+} // namespace
+
+TEST_CASE("replace_write_buffer: Data-Out for later R2Ts comes from the replacement",
+          "[session][scripted][data]")
+{
+    constexpr std::uint32_t length = 16384;
+    const auto data = random_bytes(length, 41);
+    std::atomic<bool> got_command{false}, go{false};
+    std::vector<std::byte> written;
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login(solicited_only(length));
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        got_command = true;
+        wait_for_go(tg, go);
+        tg.send_r2t(p.itt(), 0x100, 0, 0, length);
+        written = tg.collect_data_out(p.itt(), 0x100, 0, length);
+        tg.send_status(p.itt(), 0x00);
+        tg.logout();
+    });
+    tracked done;
+    session_harness h;
+    iscsi::session s(h.io, make_config({&t}));
+    REQUIRE(h.login(s) == std::error_code{});
+    auto buf = data;
+    submit(s, rw16(true, 0, 0, length / 512, buf), done);
+    const std::uint32_t tag = s.last_task_tag();
+    REQUIRE(h.run_until([&] { return got_command.load(); }));
+    const auto copy = data;
+    s.replace_write_buffer(tag, copy);
+    std::fill(buf.begin(), buf.end(), std::byte{0xa5});  // the old buffer is reused at once
+    go = true;
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    CHECK(done.result.good());
+    CHECK(s.counters().reconnects == 0);  // nothing was queued: no drop
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+    CHECK(compare_bytes(written, data) == "");
+}
+
+TEST_CASE("replace_write_buffer with Data-Out still queued drops the connection; the reissue sends the replacement",
+          "[session][scripted][data][recovery]")
+{
+    // InitialR2T=No: the command and 256 KiB of unsolicited Data-Out are
+    // queued by submit itself, before any of it can be written.
+    constexpr std::uint32_t length = 256 * 1024;
+    login_script ls;
+    set_key(ls, "InitialR2T", "No");
+    set_key(ls, "ImmediateData", "No");
+    set_key(ls, "MaxBurstLength", std::to_string(length));
+    set_key(ls, "FirstBurstLength", std::to_string(length));
+    const auto data = random_bytes(length, 43);
+    std::vector<std::byte> reissued;
+    scripted_target first, second;
+    first.run([&](scripted_target& tg) {
+        tg.login(ls);
+        tg.expect_closed();  // nothing of the command arrives
+    });
+    second.run([&](scripted_target& tg) {
+        tg.login(ls);
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        reissued = tg.collect_data_out(p.itt(), pdu::reserved_tag, 0, length);
+        tg.send_status(p.itt(), 0x00);
+        tg.logout();
+    });
+    tracked done;
+    session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.recover = true;
+    cfg.login.proposals.first_burst_length = length;
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    auto buf = data;
+    submit(s, rw16(true, 0, 0, length / 512, buf), done);
+    const auto copy = data;
+    s.replace_write_buffer(s.last_task_tag(), copy);
+    std::fill(buf.begin(), buf.end(), std::byte{0xa5});
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    CHECK(done.result.good());
+    CHECK(s.counters().reconnects == 1);
+    CHECK(s.counters().reissued == 1);
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, first);
+    finish(h, second);
+    CHECK(compare_bytes(reissued, data) == "");
+    for (const auto& p : first.received())
+        CHECK(p.op() != opcode::scsi_command);
+}
+
+TEST_CASE("replace_write_buffer ignores another tag or another size", "[session][scripted][data]")
+{
+    constexpr std::uint32_t length = 8192;
+    const auto data = random_bytes(length, 45);
+    std::vector<std::byte> written;
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login(solicited_only(length));
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_r2t(p.itt(), 0x200, 0, 0, length);
+        written = tg.collect_data_out(p.itt(), 0x200, 0, length);
+        tg.send_status(p.itt(), 0x00);
+        tg.logout();
+    });
+    tracked done;
+    session_harness h;
+    iscsi::session s(h.io, make_config({&t}));
+    REQUIRE(h.login(s) == std::error_code{});
+    auto buf = data;
+    submit(s, rw16(true, 0, 0, length / 512, buf), done);
+    const std::uint32_t tag = s.last_task_tag();
+    const std::vector<std::byte> wrong(length / 2, std::byte{0xa5}), other(length, std::byte{0xa5});
+    s.replace_write_buffer(tag, wrong);      // another size
+    s.replace_write_buffer(tag + 1, other);  // no such command
+    s.replace_write_buffer(pdu::reserved_tag, other);
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    CHECK(done.result.good());
+    CHECK(s.counters().reconnects == 0);
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+    CHECK(compare_bytes(written, data) == "");
+}
