@@ -210,7 +210,8 @@ struct bridge::impl {
     // ---- answering ----
 
     // Exactly one T2I per dequeued tag; device errors are logged, not fatal.
-    void answer(int tag, vscsi_status st, const scsi_sense& sense = {})
+    // dequeue_next: I2T until EAGAIN follows at once (t2i_then_dequeue).
+    void answer(int tag, vscsi_status st, const scsi_sense& sense, bool dequeue_next)
     {
         switch (st) {
         case vscsi_status::done: ++counters.done; break;
@@ -218,7 +219,7 @@ struct bridge::impl {
         case vscsi_status::reset: ++counters.reset; break;
         default: ++counters.err; break;
         }
-        if (auto ec = dev.t2i(tag, st, sense)) {
+        if (auto ec = dequeue_next ? dev.t2i_then_dequeue(tag, st, sense) : dev.t2i(tag, st, sense)) {
             ++counters.device_errors;
             log_once(log_t2i, "bridge: VSCSI_T2I failed: " + ec.message());
         }
@@ -244,15 +245,17 @@ struct bridge::impl {
             c.midlayer_out = {};
         }
         live.erase(c.io.tag);
-        answer(c.io.tag, st, sense);
+        // The midlayer often queues its next command from the completion,
+        // on this thread: taking it right after the T2I saves a trip through
+        // the readiness fd (an epoll_wait and the re-arming epoll_ctl per
+        // command at QD 1), and saying so spares the device waking the fd
+        // at all. The wait on the fd stays armed, so nothing is missed. Not
+        // while complete_all() answers a session's commands (it is going away).
+        const bool dequeue_next = running && !completing_all && !stopped;
+        answer(c.io.tag, st, sense, dequeue_next);
         if (!c.in_session && !c.waiting_retry)
             release(c);
-        // The midlayer often queues its next command from the completion,
-        // on this thread: taking it now saves a trip through the readiness
-        // fd (an epoll_wait and the re-arming epoll_ctl per command at QD 1).
-        // The wait on the fd stays armed, so nothing is missed. Not while
-        // complete_all() answers a session's commands (it is going away).
-        if (running && !completing_all)
+        if (dequeue_next)
             dequeue_all();
     }
 

@@ -43,7 +43,10 @@ public:
         return dev_.do_data(tag, vscsi_dir::write, nullptr, nullptr, n);
     }
     std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) override {
-        return dev_.do_t2i(tag, status, sense);
+        return dev_.do_t2i(tag, status, sense, false);
+    }
+    std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi_sense& sense) override {
+        return dev_.do_t2i(tag, status, sense, true);
     }
     using vscsi_device::t2i;
     std::error_code request_probe(int target, int lun) override {
@@ -126,8 +129,10 @@ void embedded_vscsi::enqueue_locked(ccb_ptr c) {
 void embedded_vscsi::update_readiness_locked() {
     if (waiting_.empty())
         ready_->clear();
-    else
+    else if (quiet_thread_ != std::this_thread::get_id())
         ready_->set();
+    // else: queued by the daemon's thread inside t2i_then_dequeue; the
+    // daemon dequeues it before it polls again
 }
 
 std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_handler done) {
@@ -254,15 +259,31 @@ std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, c
     return {};
 }
 
-std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi_sense& sense) {
+std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi_sense& sense,
+                                      bool daemon_dequeues) {
     // One completion, run after the lock is dropped (no list: no allocation).
     scsi_completion_handler handler;
     scsi_completion comp;
+    // daemon_dequeues: until the completion has run, what this thread queues
+    // leaves the readiness fd alone (update_readiness_locked).
+    struct quiet_scope {
+        embedded_vscsi* dev = nullptr;
+        ~quiet_scope() {
+            if (dev) {
+                std::lock_guard lk(dev->m_);
+                dev->quiet_thread_ = std::thread::id{};
+            }
+        }
+    } quiet;
     {
         std::lock_guard lk(m_);
         ccb_ptr c = live_.find(tag);
         if (c == nullptr || !c->dequeued)
             return std::make_error_code(std::errc::bad_address);        // EFAULT
+        if (daemon_dequeues) {
+            quiet_thread_ = std::this_thread::get_id();
+            quiet.dev = this;
+        }
         if (status == vscsi_status::reset && c->retries_left > 0) {
             // The midlayer retries: the same command again, under a new tag.
             --c->retries_left;

@@ -124,7 +124,7 @@ private:
     std::span<std::byte> do_data_read_buffer(int tag);
     std::span<const std::byte> do_data_write_buffer(int tag);
     ccb* dequeued_locked(int tag, vscsi_dir dir);
-    std::error_code do_t2i(int tag, vscsi_status status, const scsi_sense& sense);
+    std::error_code do_t2i(int tag, vscsi_status status, const scsi_sense& sense, bool daemon_dequeues);
     std::error_code do_devevent(bool probe, int target, int lun);
     void do_close();
 
@@ -154,6 +154,9 @@ private:
     unsigned tag_counter_;                  // wraps; converted to int tags
     std::vector<lun_state> luns_;
     std::deque<ccb_ptr> waiting_;           // visible to i2t, oldest first
+    // Inside t2i_then_dequeue: the daemon's thread, whose enqueues leave
+    // the readiness fd alone (it dequeues them before it polls).
+    std::thread::id quiet_thread_{};
     tag_table<ccb> live_;                   // waiting or in progress, by tag
     std::vector<std::unique_ptr<ccb>> ccbs_; // every ccb ever allocated
     std::vector<ccb_ptr> free_ccbs_;

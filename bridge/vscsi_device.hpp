@@ -110,6 +110,16 @@ public:
     virtual std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) = 0;
     std::error_code t2i(int tag, vscsi_status status) { return t2i(tag, status, scsi_sense{}); }
 
+    // Optional: t2i from a daemon that calls i2t until EAGAIN right after
+    // it, before it waits on the readiness fd again. Commands the midlayer
+    // queues from inside this completion on the daemon's own thread then
+    // need not wake the fd (the embedded vscsi saves an eventfd write and
+    // read per command); other threads still wake it. Default: t2i.
+    virtual std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi_sense& sense)
+    {
+        return t2i(tag, status, sense);
+    }
+
     // VSCSI_REQPROBE / VSCSI_REQDETACH: queue a midlayer probe or detach of
     // target/lun (-1 = all) and return at once; failures are never reported.
     virtual std::error_code request_probe(int target, int lun) = 0;

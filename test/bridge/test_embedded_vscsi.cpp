@@ -285,6 +285,57 @@ TEST_CASE("RESET re-issues a command with retries left under a new tag", "[vscsi
     CHECK(buf == bytes({5, 6, 7, 8}));
 }
 
+TEST_CASE("t2i_then_dequeue: the daemon's own thread queueing from the completion does not wake the fd",
+          "[vscsi]") {
+    recorder rec;
+    opened o;
+    const int fd = o.h->readiness_fd();
+    // Each completion queues the next command, as a midlayer at QD 1 does;
+    // `from_other_thread` makes that one come from another thread instead.
+    bool from_other_thread = false;
+    std::function<void(int)> next = [&](int id) {
+        REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0), [&, id](const scsi_completion& c) {
+            rec.handler(id)(c);
+            if (id >= 3)
+                return;
+            if (from_other_thread)
+                std::thread([&] { next(id + 1); }).join();
+            else
+                next(id + 1);
+        }));
+    };
+    next(0);
+    CHECK(readable(fd));
+    vscsi_i2t c;
+    REQUIRE_FALSE(o.h->i2t(c));
+    CHECK_FALSE(readable(fd));
+
+    REQUIRE_FALSE(o.h->t2i_then_dequeue(c.tag, vscsi_status::done, scsi_sense{}));
+    CHECK_FALSE(readable(fd));          // queued quietly: the daemon takes it now
+    REQUIRE_FALSE(o.h->i2t(c));         // it is there all the same
+    CHECK(o.h->i2t(c) == eagain);
+
+    REQUIRE_FALSE(o.h->t2i(c.tag, vscsi_status::done));
+    CHECK(readable(fd));                // plain t2i: the next one wakes the fd
+    vscsi_i2t d;
+    REQUIRE_FALSE(o.h->i2t(d));
+    CHECK_FALSE(readable(fd));
+
+    from_other_thread = true;
+    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi_sense{}));
+    CHECK(readable(fd));                // another thread's command always wakes it
+    REQUIRE_FALSE(o.h->i2t(d));
+    CHECK_FALSE(readable(fd));
+    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi_sense{}));
+    REQUIRE(rec.size() == 4);
+    for (int i = 0; i < 4; ++i)
+        CHECK(rec.got[static_cast<std::size_t>(i)].first == i);
+    CHECK(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi_sense{}) == efault);
+    // After it, the daemon's thread is an ordinary submitter again.
+    REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0), rec.handler(9)));
+    CHECK(readable(fd));
+}
+
 TEST_CASE("16 openings per LUN: the 17th command waits for a free one", "[vscsi]") {
     recorder rec;  // outlives the device: the close completes into it
     opened o;

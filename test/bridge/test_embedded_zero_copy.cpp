@@ -62,6 +62,7 @@ TEST_CASE("zero-copy is unsupported by default (the /dev/vscsi0 ioctls)", "[vscs
     CHECK(d.data_read_placed(1, 4) == std::make_error_code(std::errc::not_supported));
     CHECK(d.data_write_buffer(1).empty());
     CHECK(d.data_write_taken(1, 4) == std::make_error_code(std::errc::not_supported));
+    CHECK_FALSE(d.t2i_then_dequeue(1, vscsi_status::done, scsi_sense{}));  // t2i's answer
 }
 
 TEST_CASE("data_read_buffer is the midlayer's buffer of a dequeued READ only", "[vscsi][zero-copy]") {
