@@ -126,10 +126,16 @@ void embedded_vscsi::enqueue_locked(ccb_ptr c) {
     waiting_.push_back(c);
 }
 
+namespace {
+// The device whose t2i_then_dequeue runs on this thread (the daemon's): what
+// this thread queues meanwhile leaves that device's readiness fd alone.
+thread_local const embedded_vscsi* quiet_device = nullptr;
+} // namespace
+
 void embedded_vscsi::update_readiness_locked() {
     if (waiting_.empty())
         ready_->clear();
-    else if (quiet_thread_ != std::this_thread::get_id())
+    else if (quiet_device != this)
         ready_->set();
     // else: queued by the daemon's thread inside t2i_then_dequeue; the
     // daemon dequeues it before it polls again
@@ -267,23 +273,17 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi_
     // daemon_dequeues: until the completion has run, what this thread queues
     // leaves the readiness fd alone (update_readiness_locked).
     struct quiet_scope {
-        embedded_vscsi* dev = nullptr;
-        ~quiet_scope() {
-            if (dev) {
-                std::lock_guard lk(dev->m_);
-                dev->quiet_thread_ = std::thread::id{};
-            }
-        }
-    } quiet;
+        const embedded_vscsi* previous = quiet_device;
+        explicit quiet_scope(const embedded_vscsi* d) { quiet_device = d; }
+        ~quiet_scope() { quiet_device = previous; }
+        quiet_scope(const quiet_scope&) = delete;
+        quiet_scope& operator=(const quiet_scope&) = delete;
+    } quiet(daemon_dequeues ? this : quiet_device);
     {
         std::lock_guard lk(m_);
         ccb_ptr c = live_.find(tag);
         if (c == nullptr || !c->dequeued)
             return std::make_error_code(std::errc::bad_address);        // EFAULT
-        if (daemon_dequeues) {
-            quiet_thread_ = std::this_thread::get_id();
-            quiet.dev = this;
-        }
         if (status == vscsi_status::reset && c->retries_left > 0) {
             // The midlayer retries: the same command again, under a new tag.
             --c->retries_left;

@@ -154,9 +154,6 @@ private:
     unsigned tag_counter_;                  // wraps; converted to int tags
     std::vector<lun_state> luns_;
     std::deque<ccb_ptr> waiting_;           // visible to i2t, oldest first
-    // Inside t2i_then_dequeue: the daemon's thread, whose enqueues leave
-    // the readiness fd alone (it dequeues them before it polls).
-    std::thread::id quiet_thread_{};
     tag_table<ccb> live_;                   // waiting or in progress, by tag
     std::vector<std::unique_ptr<ccb>> ccbs_; // every ccb ever allocated
     std::vector<ccb_ptr> free_ccbs_;
