@@ -10,7 +10,6 @@
 #include "pdu/lun.hpp"
 
 #include <atomic>
-#include <thread>
 
 using namespace ivs;
 using namespace ivs::bridge;
@@ -30,17 +29,6 @@ void rebridge(rig& r, faulty_device& dev)
     r.slots.clear();
     REQUIRE(!r.br->add_session(*r.session, {0}, r.slots));
     r.br->start();
-}
-
-// Blocks the script until the test thread says so (bounded).
-void wait_for_go(scripted_target& tg, const std::atomic<bool>& go)
-{
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!go.load()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            tg.fail("the test never let the script go on");
-        std::this_thread::sleep_for(1ms);
-    }
 }
 
 bool all_equal(const std::vector<std::byte>& b, std::byte v)

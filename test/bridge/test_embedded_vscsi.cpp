@@ -1,8 +1,6 @@
 // The embedded vscsi against every rule of the vscsi(4) contract: the test
 // thread plays the daemon, the midlayer side submits commands.
-#include "test/bridge/vscsi_test_support.hpp"
-
-#include <catch2/catch.hpp>
+#include "test/bridge/embedded_unit_support.hpp"
 
 #include <climits>
 #include <thread>
@@ -11,35 +9,6 @@ using namespace ivs::bridge;
 using namespace ivs::bridge::test;
 
 namespace {
-
-const std::error_code eagain = std::make_error_code(std::errc::resource_unavailable_try_again);
-const std::error_code efault = std::make_error_code(std::errc::bad_address);
-const std::error_code enomem = std::make_error_code(std::errc::not_enough_memory);
-const std::error_code einval = std::make_error_code(std::errc::invalid_argument);
-
-struct opened {
-    embedded_vscsi dev;
-    std::unique_ptr<vscsi_device> h;
-    explicit opened(embedded_vscsi_config cfg = {}) : dev(std::move(cfg)) {
-        REQUIRE_FALSE(dev.open(h));
-        REQUIRE(h);
-    }
-    ~opened() { h.reset(); }
-};
-
-scsi_command read_cmd(std::span<std::byte> buf, int lun = 0) {
-    scsi_command c = cmd6(0, lun, 0x08);
-    c.dir = vscsi_dir::read;
-    c.data_in = buf;
-    return c;
-}
-
-scsi_command write_cmd(std::span<const std::byte> buf, int lun = 0) {
-    scsi_command c = cmd6(0, lun, 0x0a);
-    c.dir = vscsi_dir::write;
-    c.data_out = buf;
-    return c;
-}
 
 std::vector<std::byte> bytes(std::initializer_list<int> v) {
     std::vector<std::byte> out;

@@ -3,9 +3,7 @@
 // data_write_taken): the midlayer's own buffer, and accounting with the same
 // errors and residuals as data_read and data_write. Also the pooled command blocks: many
 // commands, reused, keep every completion and residual right.
-#include "test/bridge/vscsi_test_support.hpp"
-
-#include <catch2/catch.hpp>
+#include "test/bridge/embedded_unit_support.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -14,34 +12,6 @@ using namespace ivs::bridge;
 using namespace ivs::bridge::test;
 
 namespace {
-
-const std::error_code efault = std::make_error_code(std::errc::bad_address);
-const std::error_code enomem = std::make_error_code(std::errc::not_enough_memory);
-const std::error_code einval = std::make_error_code(std::errc::invalid_argument);
-
-struct opened {
-    embedded_vscsi dev;
-    std::unique_ptr<vscsi_device> h;
-    opened() {
-        REQUIRE_FALSE(dev.open(h));
-        REQUIRE(h);
-    }
-    ~opened() { h.reset(); }
-};
-
-scsi_command read_cmd(std::span<std::byte> buf) {
-    scsi_command c = cmd6(0, 0, 0x08);
-    c.dir = vscsi_dir::read;
-    c.data_in = buf;
-    return c;
-}
-
-scsi_command write_cmd(std::span<const std::byte> buf) {
-    scsi_command c = cmd6(0, 0, 0x0a);
-    c.dir = vscsi_dir::write;
-    c.data_out = buf;
-    return c;
-}
 
 // A device that only implements the ioctls: the defaults of vscsi_device.
 struct ioctl_only final : vscsi_device {

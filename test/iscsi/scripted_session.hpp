@@ -9,9 +9,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ivs::test {
@@ -71,6 +73,17 @@ inline void settle(test::session_harness& h, std::chrono::milliseconds d = 200ms
         if (h.io.stopped())
             h.io.restart();
         h.io.run_one_for(10ms);
+    }
+}
+
+// Holds a script until the test thread sets `go` (the script fails after 20 s).
+inline void wait_for_go(scripted_target& tg, const std::atomic<bool>& go)
+{
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!go.load()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            tg.fail("the test never let the script go on");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }
 

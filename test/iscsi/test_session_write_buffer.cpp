@@ -6,7 +6,6 @@
 #include "scripted_session.hpp"
 
 #include <atomic>
-#include <thread>
 
 using namespace ivs;
 using namespace ivs::test;
@@ -14,17 +13,6 @@ using namespace std::chrono_literals;
 using pdu::opcode;
 
 namespace {
-
-// Blocks the script until the test thread says so (bounded).
-void wait_for_go(scripted_target& tg, const std::atomic<bool>& go)
-{
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!go.load()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            tg.fail("the test never let the script go on");
-        std::this_thread::sleep_for(1ms);
-    }
-}
 
 // InitialR2T=Yes, ImmediateData=No: every byte goes out for an R2T.
 login_script solicited_only(std::uint32_t length)
