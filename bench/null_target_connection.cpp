@@ -257,7 +257,7 @@ bool connection::on_login()
         return false;
     login_negotiator::answer a;
     if (login_text_.add(reader_.data(), req.continue_bit)) {
-        a = login_.reject(req, pdu::login_status_class::initiator_error, 0);
+        a = login_.reject(req, iscsi::login_status::initiator_error);
     } else if (!login_text_.complete()) {
         a = login_.on_partial(req);
     } else {

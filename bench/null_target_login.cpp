@@ -3,6 +3,7 @@
 // MaxRecvDataSegmentLength and TargetPortalGroupTag, accepts AuthMethod=None only.
 #include "bench/null_target_login.hpp"
 
+#include "iscsi/login_status.hpp"
 #include "pdu/keys.hpp"
 
 #include <atomic>
@@ -11,14 +12,6 @@
 namespace ivs::bench {
 
 namespace {
-
-// §11.13.5 status details of class 2 (initiator error).
-constexpr std::uint8_t detail_initiator_error = 0x00;
-constexpr std::uint8_t detail_authentication_failure = 0x01;
-constexpr std::uint8_t detail_not_found = 0x03;
-constexpr std::uint8_t detail_unsupported_version = 0x05;
-constexpr std::uint8_t detail_missing_parameter = 0x07;
-constexpr std::uint8_t detail_session_does_not_exist = 0x0a;
 
 constexpr std::uint16_t portal_group_tag = 1;
 
@@ -64,12 +57,12 @@ login_negotiator::answer login_negotiator::base(const pdu::login_request& req) c
     return a;
 }
 
-login_negotiator::answer login_negotiator::reject(const pdu::login_request& req, std::uint8_t status_class,
-                                                  std::uint8_t detail)
+login_negotiator::answer login_negotiator::reject(const pdu::login_request& req, iscsi::login_status status)
 {
     answer a = base(req);
-    a.rsp.status_class = status_class;
-    a.rsp.status_detail = detail;
+    const auto value = static_cast<std::uint16_t>(status);  // (class << 8) | detail, §11.13.5
+    a.rsp.status_class = static_cast<std::uint8_t>(value >> 8);
+    a.rsp.status_detail = static_cast<std::uint8_t>(value & 0xff);
     a.failed = true;
     return a;
 }
@@ -160,35 +153,35 @@ std::error_code login_negotiator::negotiate(const pdu::text_pair& kv, bool secur
 login_negotiator::answer login_negotiator::on_request(const pdu::login_request& req, const pdu::text_list& keys)
 {
     using pdu::login_stage;
-    using namespace pdu::login_status_class;
+    using iscsi::login_status;
     if (first_) {
         first_ = false;
         isid_ = req.isid;
         itt_ = req.initiator_task_tag;
         if (req.version_min != 0)
-            return reject(req, initiator_error, detail_unsupported_version);
+            return reject(req, login_status::unsupported_version);
         if (req.tsih != 0)
-            return reject(req, initiator_error, detail_session_does_not_exist); // no reinstatement / MC/S
+            return reject(req, login_status::session_does_not_exist); // no reinstatement / MC/S
         // §13.21, §13.5: the first request names the initiator, the session type
         // and, for a Normal session, the target.
         const auto* type = pdu::find_pair(keys, "SessionType");
         const auto* initiator = pdu::find_pair(keys, "InitiatorName");
         const auto* target = pdu::find_pair(keys, "TargetName");
         if (!initiator)
-            return reject(req, initiator_error, detail_missing_parameter);
+            return reject(req, login_status::missing_parameter);
         if (type && type->value != "Normal" && type->value != "Discovery")
-            return reject(req, initiator_error, detail_initiator_error);
+            return reject(req, login_status::initiator_error);
         params_.discovery = type && type->value == "Discovery";
         if (!params_.discovery && !target)
-            return reject(req, initiator_error, detail_missing_parameter);
+            return reject(req, login_status::missing_parameter);
         if (target && target->value != settings_.iqn)
-            return reject(req, initiator_error, detail_not_found);
+            return reject(req, login_status::not_found);
     } else if (req.isid != isid_ || req.initiator_task_tag != itt_) {
-        return reject(req, initiator_error, detail_initiator_error); // §11.12: fixed for the login
+        return reject(req, login_status::initiator_error); // §11.12: fixed for the login
     }
     if (req.csg == login_stage::full_feature_phase ||
         (req.transit_bit && static_cast<int>(req.nsg) <= static_cast<int>(req.csg)))
-        return reject(req, initiator_error, detail_initiator_error);
+        return reject(req, login_status::initiator_error);
 
     answer a = base(req);
     const bool security = req.csg == login_stage::security_negotiation;
@@ -200,15 +193,15 @@ login_negotiator::answer login_negotiator::on_request(const pdu::login_request& 
     }
     for (const auto& kv : keys) {
         if (negotiate(kv, security, out))
-            return reject(req, initiator_error,
-                          kv.key == "AuthMethod" ? detail_authentication_failure : detail_initiator_error);
+            return reject(req, kv.key == "AuthMethod" ? login_status::authentication_failure
+                                                      : login_status::initiator_error);
     }
     if (!declared_mrdsl_ && (!security || pdu::find_pair(keys, "MaxRecvDataSegmentLength"))) {
         out.push_back({"MaxRecvDataSegmentLength", pdu::format_number(settings_.max_recv_data_segment_length)});
         declared_mrdsl_ = true;
     }
     if (pdu::serialize_text(out, a.text))
-        return reject(req, target_error, 0);
+        return reject(req, login_status::target_error);
     if (req.transit_bit) {
         a.rsp.transit_bit = true;
         a.rsp.nsg = req.nsg;

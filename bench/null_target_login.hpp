@@ -3,6 +3,7 @@
 // connection reassembles multi-PDU text and fills the sequence numbers.
 #pragma once
 
+#include "iscsi/login_status.hpp"
 #include "pdu/target_pdus.hpp"
 #include "pdu/text.hpp"
 
@@ -49,8 +50,8 @@ public:
     answer on_request(const pdu::login_request& req, const pdu::text_list& keys);
     // An intermediate Login Request with C=1: answered with an empty response (§6.1).
     answer on_partial(const pdu::login_request& req);
-    // A login that must end now (bad text, protocol error) with class/detail.
-    answer reject(const pdu::login_request& req, std::uint8_t status_class, std::uint8_t detail);
+    // A login that must end now (bad text, protocol error) with that status.
+    answer reject(const pdu::login_request& req, iscsi::login_status status);
 
     const session_params& params() const noexcept { return params_; }
 
