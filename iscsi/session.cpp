@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <random>
-#include <iostream>
 
 namespace ivs::iscsi {
 
@@ -97,10 +96,6 @@ void session::lun_reset(std::uint64_t lun, tmf_completion done)
     impl_->submit_tmf(pdu::tmf_function::logical_unit_reset,
                       pdu::encode_lun(static_cast<std::uint16_t>(std::min<std::uint64_t>(lun, pdu::max_flat_lun))),
                       pdu::reserved_tag, std::move(done));
-}
-void session::target_warm_reset(tmf_completion done)
-{
-    impl_->submit_tmf(pdu::tmf_function::target_warm_reset, 0, pdu::reserved_tag, std::move(done));
 }
 void session::replace_write_buffer(std::uint32_t tag, std::span<const std::byte> replacement)
 {
@@ -269,8 +264,8 @@ void session::impl::login_finished(std::error_code ec, const std::string& messag
         fail_fast_ = false;
         replacement_timer_.cancel();
         if (ever_logged_in_) {
-            std::cerr << "iscsi-vscsi: session reinstated with " << format_portal(current_portal_) << ", reissuing "
-                      << waiting_.size() << " commands\n";
+            log_line(log::level::notice, "session reinstated with " + format_portal(current_portal_) + ", reissuing " +
+                                             std::to_string(waiting_.size()) + " commands");
             ++counters_.reconnects;
             emit(session_event::kind::reconnected, {});
         }
@@ -290,7 +285,7 @@ void session::impl::login_finished(std::error_code ec, const std::string& messag
     }
     // Recovery: try again later (capped exponential backoff).
     if (!message.empty())
-        std::cerr << "iscsi-vscsi: reconnect failed: " << message << '\n';
+        log_line(log::level::warning, "reconnect failed: " + message);
     // Capped exponential backoff with jitter: 250 ms doubling up to 30 s,
     // each wait drawn from [delay/2, delay] so initiators do not retry in step.
     const auto cap = std::min<std::chrono::milliseconds>(
@@ -411,7 +406,7 @@ void session::impl::connection_lost(std::error_code ec)
         emit(session_event::kind::failed, ec);
         return;
     }
-    std::cerr << "iscsi-vscsi: connection lost (" << ec.message() << "), reinstating the session\n";
+    log_line(log::level::warning, "connection lost (" + ec.message() + "), reinstating the session");
     // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
     // are reissued in their original order; everything else fails.
     std::vector<session_task*> reissue;
@@ -476,6 +471,16 @@ void session::impl::schedule_reconnect(std::chrono::milliseconds delay)
         if (!e && self->state_ == state::recovering && !self->conn_)
             self->connect_and_login();
     });
+}
+
+void session::impl::log_line(log::level level, std::string_view line) const
+{
+    // Several sessions share one log: each line names its target.
+    const std::string& who = config_.login.target_name.empty() ? format_portal(config_.target_portal)
+                                                                : config_.login.target_name;
+    std::string text = "session " + who + ": ";
+    text.append(line);
+    config_.log(level, text);
 }
 
 void session::impl::emit(session_event::kind what, std::error_code ec)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "iscsi/params.hpp"
+#include "log/log.hpp"
 #include "pdu/initiator_pdus.hpp"
 #include "pdu/target_pdus.hpp"
 #include "pdu/text.hpp"
@@ -55,6 +56,9 @@ struct session_config {
     // Replaces TCP: returns a connected stream socket's fd for the portal, or
     // -1 with errno set (tests hand in one end of a socketpair).
     std::function<int(const portal&)> connector;
+    // Where the session's log lines go (warnings: a target misbehaving, a
+    // connection lost; debug: every state transition).
+    log::sink log;
 };
 
 enum class data_direction : std::uint8_t { none, read, write };
@@ -174,7 +178,6 @@ public:
     // for another tag or a replacement of another size.
     void replace_write_buffer(std::uint32_t task_tag, std::span<const std::byte> replacement);
     void lun_reset(std::uint64_t lun, tmf_completion done);
-    void target_warm_reset(tmf_completion done);
     std::uint32_t last_task_tag() const noexcept;
 
     // NOP-Out ping (§11.18) answered by a NOP-In.

@@ -66,6 +66,7 @@ public:
     void schedule_reconnect(std::chrono::milliseconds delay);
     void fail_waiting(std::error_code ec);
     void emit(session_event::kind what, std::error_code ec);
+    void log_line(log::level level, std::string_view line) const;
 
     // keepalive and command timeouts (session_timers.cpp)
     void start_timers();
@@ -87,6 +88,7 @@ public:
     void complete_scsi(session_task& t);
     void finish_task(session_task& t, std::error_code ec);
     void protocol_failure(std::error_code ec, const char* what);
+    void log_warning(const char* what, std::error_code ec) const;
     void update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
     bool accept_stat_sn(std::uint32_t stat_sn);
     bool window_open() const noexcept;

@@ -2,26 +2,27 @@
 // their data, status, NOP, text, task management, async events, rejects.
 #include "iscsi/session_impl.hpp"
 
+#include "iscsi/codes.hpp"
 #include "pdu/lun.hpp"
 
 #include <algorithm>
 #include <cstring>
-#include <iostream>
+#include <cstdio>
 
 namespace ivs::iscsi {
 
 namespace {
 constexpr std::uint8_t status_check_condition = 0x02;
 constexpr std::size_t max_queued_pdus = 1 << 16;
-
-void log_warning(const char* what, std::error_code ec)
-{
-    std::cerr << "iscsi-vscsi: " << what;
-    if (ec)
-        std::cerr << ": " << ec.message();
-    std::cerr << '\n';
-}
 } // namespace
+
+void session::impl::log_warning(const char* what, std::error_code ec) const
+{
+    std::string line = what;
+    if (ec)
+        line += ": " + ec.message();
+    log_line(log::level::warning, line);
+}
 
 std::uint64_t task_cookie(std::uint32_t itt) noexcept { return (std::uint64_t{1} << 32) | itt; }
 
@@ -605,8 +606,10 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
                               (std::uint32_t{std::to_integer<std::uint8_t>(rejected[18])} << 8) |
                               std::uint32_t{std::to_integer<std::uint8_t>(rejected[19])};
     session_task* t = tasks_.find(itt);
-    std::cerr << "iscsi-vscsi: target rejected a PDU (opcode 0x" << std::hex << int(pdu::raw_opcode(rejected))
-              << ", reason 0x" << int(r.reason) << std::dec << ")\n";
+    char op_hex[8];
+    std::snprintf(op_hex, sizeof op_hex, "0x%02x", static_cast<unsigned>(pdu::raw_opcode(rejected)));
+    log_line(log::level::warning,
+             std::string("target rejected a PDU (opcode ") + op_hex + ", " + reject_reason_message(r.reason) + ")");
     // A rejected command never executed and gets no response (§6.6, §11.17.1):
     // end it. Anything else (Data-Out, SNACK, digest errors) needs recovery.
     if (t && op != pdu::opcode::data_out && op != pdu::opcode::snack_request &&

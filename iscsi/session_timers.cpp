@@ -6,7 +6,7 @@
 #include "pdu/lun.hpp"
 
 #include <algorithm>
-#include <iostream>
+#include <cstdio>
 
 namespace ivs::iscsi {
 
@@ -71,8 +71,9 @@ void session::impl::check_keepalive(steady::time_point now)
     }
     if (nop_pending_) {
         if (config_.nop_timeout.count() > 0 && now - std::max(nop_sent_, last_rx_time_) >= config_.nop_timeout) {
-            std::cerr << "iscsi-vscsi: no answer to a NOP-Out ping for "
-                      << config_.nop_timeout.count() << " ms, dropping the connection\n";
+            log_line(log::level::warning, "no answer to a NOP-Out ping for " +
+                                              std::to_string(config_.nop_timeout.count()) +
+                                              " ms, dropping the connection");
             nop_pending_ = false;
             conn_->close(session_errc::timeout);
         }
@@ -110,22 +111,24 @@ void session::impl::check_command_timeouts(steady::time_point now)
 void session::impl::escalate(session_task& t)
 {
     const std::uint64_t lun = pdu::encode_lun(static_cast<std::uint16_t>(t.request.lun));
+    char itt[16];
+    std::snprintf(itt, sizeof itt, "0x%08x", static_cast<unsigned>(t.itt));
     switch (t.escalation) {
     case 0:
         t.escalation = 1;
-        std::cerr << "iscsi-vscsi: command 0x" << std::hex << t.itt << std::dec << " timed out, aborting it\n";
+        log_line(log::level::warning, std::string("command ") + itt + " timed out, aborting it");
         submit_tmf(pdu::tmf_function::abort_task, lun, t.itt, [](std::error_code, pdu::tmf_response) {});
         return;
     case 1:
         t.escalation = 2;
-        std::cerr << "iscsi-vscsi: ABORT TASK did not end command 0x" << std::hex << t.itt << std::dec
-                  << ", resetting LUN " << t.request.lun << '\n';
+        log_line(log::level::warning, std::string("ABORT TASK did not end command ") + itt + ", resetting LUN " +
+                                          std::to_string(t.request.lun));
         submit_tmf(pdu::tmf_function::logical_unit_reset, lun, pdu::reserved_tag,
                    [](std::error_code, pdu::tmf_response) {});
         return;
     default: {
-        std::cerr << "iscsi-vscsi: LUN reset did not end command 0x" << std::hex << t.itt << std::dec
-                  << ", recovering the session\n";
+        log_line(log::level::warning,
+                 std::string("LUN reset did not end command ") + itt + ", recovering the session");
         // Closing the socket first ends every use of the task's buffers; the
         // other commands are reissued by the recovery that follows.
         conn_->close(session_errc::timeout);
