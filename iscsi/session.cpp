@@ -125,7 +125,12 @@ std::size_t session::tasks_in_flight() const noexcept { return impl_->tasks_.in_
 // ---- life cycle ----
 
 session::impl::impl(asio::io_context& io, session_config config)
-    : io_(io), config_(std::move(config)), timer_(io), replacement_timer_(io), tick_timer_(io)
+    : io_(io),
+      config_(std::move(config)),
+      clock_(config_.clock ? config_.clock : make_steady_clock(io)),
+      timer_(*clock_),
+      replacement_timer_(*clock_),
+      tick_timer_(*clock_)
 {
     current_portal_ = config_.target_portal;
 }
@@ -184,9 +189,8 @@ void session::impl::connect_and_login()
             pdu::bhs_bytes bhs;
             req.header.encode(bhs);
             conn->send_owned(bhs, std::move(req.data));
-            self->timer_.expires_after(self->config_.login_timeout);
-            self->timer_.async_wait([self, conn](const boost::system::error_code& e) {
-                if (!e && self->conn_ == conn && self->login_)
+            self->timer_.arm(self->config_.login_timeout, [self, conn] {
+                if (self->conn_ == conn && self->login_)
                     conn->close(session_errc::login_timeout);
             });
         },
@@ -328,11 +332,7 @@ void session::impl::logout(std::function<void(std::error_code)> done)
     auto conn = conn_;
     t->simple_done = [conn](std::error_code) { conn->close(session_errc::session_closed); };
     send_task(*t);
-    timer_.expires_after(config_.logout_timeout);
-    timer_.async_wait([conn](const boost::system::error_code& e) {
-        if (!e)
-            conn->close(session_errc::logout_timeout);
-    });
+    timer_.arm(config_.logout_timeout, [conn] { conn->close(session_errc::logout_timeout); });
 }
 
 void session::impl::shutdown()
@@ -448,9 +448,8 @@ void session::impl::connection_lost(std::error_code ec)
 
     // After the replacement timeout, pending commands fail and new ones fail
     // fast until the session is back.
-    replacement_timer_.expires_after(config_.replacement_timeout);
-    replacement_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
-        if (e || self->state_ != state::recovering)
+    replacement_timer_.arm(config_.replacement_timeout, [self = shared_from_this()] {
+        if (self->state_ != state::recovering)
             return;
         self->fail_fast_ = true; // keep trying in the background
         self->fail_waiting(session_errc::session_failed);
@@ -466,9 +465,8 @@ void session::impl::connection_lost(std::error_code ec)
 void session::impl::schedule_reconnect(std::chrono::milliseconds delay)
 {
     state_ = state::recovering;
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
-        if (!e && self->state_ == state::recovering && !self->conn_)
+    timer_.arm(delay, [self = shared_from_this()] {
+        if (self->state_ == state::recovering && !self->conn_)
             self->connect_and_login();
     });
 }

@@ -3,6 +3,7 @@
 // callback happens on the io_context's thread. No Asio in this header.
 #pragma once
 
+#include "iscsi/clock.hpp"
 #include "iscsi/params.hpp"
 #include "log/log.hpp"
 #include "pdu/initiator_pdus.hpp"
@@ -56,6 +57,9 @@ struct session_config {
     // Replaces TCP: returns a connected stream socket's fd for the portal, or
     // -1 with errno set (tests hand in one end of a socketpair).
     std::function<int(const portal&)> connector;
+    // Time and timers; empty: the steady clock with timers on the session's
+    // io_context. Tests hand in a clock they advance themselves.
+    std::shared_ptr<iscsi::clock> clock;
     // Where the session's log lines go (warnings: a target misbehaving, a
     // connection lost; debug: every state transition).
     log::sink log;

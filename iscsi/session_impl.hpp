@@ -10,8 +10,6 @@
 #include "pdu/serial.hpp"
 #include "pdu/text.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <deque>
 #include <random>
 #include <optional>
@@ -38,7 +36,7 @@ struct session_task {
     std::uint32_t r2t_bytes = 0;      // bytes R2Ts asked for so far
     std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
     bool response_ready = false;      // status arrived while writes were pending
-    std::chrono::steady_clock::time_point sent_at{}; // when the command PDU was queued
+    clock::time_point sent_at{}; // when the command PDU was queued
     std::uint8_t escalation = 0;      // timeout recovery: 1 ABORT TASK sent, 2 LUN RESET sent
 
     // task management, NOP, text, logout
@@ -71,8 +69,8 @@ public:
     // keepalive and command timeouts (session_timers.cpp)
     void start_timers();
     void on_timer_tick();
-    void check_keepalive(std::chrono::steady_clock::time_point now);
-    void check_command_timeouts(std::chrono::steady_clock::time_point now);
+    void check_keepalive(clock::time_point now);
+    void check_command_timeouts(clock::time_point now);
     void escalate(session_task& t);
 
     // full feature phase (session_io.cpp)
@@ -114,11 +112,12 @@ public:
 
     boost::asio::io_context& io_;
     session_config config_;
+    std::shared_ptr<clock> clock_;
     state state_ = state::idle;
     std::shared_ptr<connection> conn_;
     std::shared_ptr<impl> keep_alive_; // held while a connection runs
-    boost::asio::steady_timer timer_;  // login timeout, reconnect delay, logout timeout
-    boost::asio::steady_timer replacement_timer_;
+    one_shot_timer timer_;  // login timeout, reconnect delay, logout timeout
+    one_shot_timer replacement_timer_;
 
     std::optional<login_machine> login_;
     portal current_portal_;
@@ -151,12 +150,12 @@ public:
     std::chrono::milliseconds next_reconnect_delay_{0};
     session_counters counters_{};
 
-    boost::asio::steady_timer tick_timer_;
+    one_shot_timer tick_timer_;
     std::uint64_t tick_generation_ = 0;   // a new login restarts the ticks
     std::uint64_t last_rx_bytes_ = 0;
-    std::chrono::steady_clock::time_point last_rx_time_{};
+    clock::time_point last_rx_time_{};
     bool nop_pending_ = false;
-    std::chrono::steady_clock::time_point nop_sent_{};
+    clock::time_point nop_sent_{};
 };
 
 std::uint64_t task_cookie(std::uint32_t itt) noexcept;

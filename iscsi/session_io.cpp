@@ -133,7 +133,7 @@ void session::impl::send_task(session_task& t)
 {
     t.cmd_sn = next_cmd_sn(t.immediate);
     t.sent = true;
-    t.sent_at = std::chrono::steady_clock::now();
+    t.sent_at = clock_->now();
     switch (t.type) {
     case session_task::kind::scsi:
         send_scsi(t);

@@ -12,8 +12,6 @@ namespace ivs::iscsi {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
-
 std::chrono::milliseconds tick_period(const session_config& c)
 {
     std::chrono::milliseconds period{1000};
@@ -28,14 +26,13 @@ std::chrono::milliseconds tick_period(const session_config& c)
 void session::impl::start_timers()
 {
     last_rx_bytes_ = conn_ ? conn_->bytes_received() : 0;
-    last_rx_time_ = steady::now();
+    last_rx_time_ = clock_->now();
     nop_pending_ = false;
     const auto generation = ++tick_generation_;
     if (config_.nop_interval.count() == 0 && config_.command_timeout.count() == 0)
         return;
-    tick_timer_.expires_after(tick_period(config_));
-    tick_timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& e) {
-        if (!e && self->tick_generation_ == generation)
+    tick_timer_.arm(tick_period(config_), [self = shared_from_this(), generation] {
+        if (self->tick_generation_ == generation)
             self->on_timer_tick();
     });
 }
@@ -44,15 +41,14 @@ void session::impl::on_timer_tick()
 {
     if (state_ != state::full_feature || !conn_ || !conn_->is_open())
         return; // the next login starts the ticks again
-    const auto now = steady::now();
+    const auto now = clock_->now();
     check_keepalive(now);
     if (state_ != state::full_feature || !conn_ || !conn_->is_open())
         return;
     check_command_timeouts(now);
     const auto generation = tick_generation_;
-    tick_timer_.expires_after(tick_period(config_));
-    tick_timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& e) {
-        if (!e && self->tick_generation_ == generation)
+    tick_timer_.arm(tick_period(config_), [self = shared_from_this(), generation] {
+        if (self->tick_generation_ == generation)
             self->on_timer_tick();
     });
 }
@@ -60,7 +56,7 @@ void session::impl::on_timer_tick()
 // A ping goes out after nop_interval of silence. The peer is dead only when
 // nothing at all arrives for nop_timeout after it: a connection busy
 // receiving data whose NOP-In is queued behind that data stays up.
-void session::impl::check_keepalive(steady::time_point now)
+void session::impl::check_keepalive(clock::time_point now)
 {
     if (config_.nop_interval.count() == 0)
         return;
@@ -90,7 +86,7 @@ void session::impl::check_keepalive(steady::time_point now)
     });
 }
 
-void session::impl::check_command_timeouts(steady::time_point now)
+void session::impl::check_command_timeouts(clock::time_point now)
 {
     if (config_.command_timeout.count() == 0)
         return;
