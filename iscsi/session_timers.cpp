@@ -39,11 +39,11 @@ void session::impl::start_timers()
 
 void session::impl::on_timer_tick()
 {
-    if (state_ != state::full_feature || !conn_ || !conn_->is_open())
+    if (!can_send())
         return; // the next login starts the ticks again
     const auto now = clock_->now();
     check_keepalive(now);
-    if (state_ != state::full_feature || !conn_ || !conn_->is_open())
+    if (!can_send())
         return;
     check_command_timeouts(now);
     const auto generation = tick_generation_;
@@ -92,33 +92,33 @@ void session::impl::check_command_timeouts(clock::time_point now)
         return;
     std::vector<std::uint32_t> late;
     tasks_.for_each([&](session_task& t) {
-        if (t.type == session_task::kind::scsi && t.sent && !t.response_ready &&
-            now - t.sent_at >= config_.command_timeout * (1 + t.escalation))
+        const scsi_task* s = t.as<scsi_task>();
+        if (s && t.sent && !s->response_ready && now - s->sent_at >= config_.command_timeout * (1 + s->escalation))
             late.push_back(t.itt);
     });
     for (std::uint32_t itt : late) {
         if (session_task* t = tasks_.find(itt))
-            escalate(*t);
-        if (!conn_ || !conn_->is_open())
+            escalate(*t, *t->as<scsi_task>());
+        if (!can_send())
             return;
     }
 }
 
-void session::impl::escalate(session_task& t)
+void session::impl::escalate(session_task& t, scsi_task& s)
 {
-    const std::uint64_t lun = pdu::encode_lun(static_cast<std::uint16_t>(t.request.lun));
+    const std::uint64_t lun = pdu::encode_lun(static_cast<std::uint16_t>(s.request.lun));
     char itt[16];
     std::snprintf(itt, sizeof itt, "0x%08x", static_cast<unsigned>(t.itt));
-    switch (t.escalation) {
+    switch (s.escalation) {
     case 0:
-        t.escalation = 1;
+        s.escalation = 1;
         log_line(log::level::warning, std::string("command ") + itt + " timed out, aborting it");
         submit_tmf(pdu::tmf_function::abort_task, lun, t.itt, [](std::error_code, pdu::tmf_response) {});
         return;
     case 1:
-        t.escalation = 2;
+        s.escalation = 2;
         log_line(log::level::warning, std::string("ABORT TASK did not end command ") + itt + ", resetting LUN " +
-                                          std::to_string(t.request.lun));
+                                          std::to_string(s.request.lun));
         submit_tmf(pdu::tmf_function::logical_unit_reset, lun, pdu::reserved_tag,
                    [](std::error_code, pdu::tmf_response) {});
         return;
