@@ -512,7 +512,7 @@ void session::impl::connection_lost(std::error_code ec)
         t.sent = false;
         s.writes_pending = 0;
         s.response_ready = false;
-        s.next_data_sn = s.next_offset = s.next_r2t_sn = s.r2t_bytes = 0;
+        s.next_data_sn = s.received = s.next_r2t_sn = s.r2t_bytes = s.data_out_bytes = 0;
         s.result = scsi_result{};
         waiting_.push_front(t.itt);
         ++counters_.reissued;

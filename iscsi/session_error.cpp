@@ -32,6 +32,7 @@ public:
         case session_errc::bad_command: return "malformed command";
         case session_errc::timeout: return "timed out";
         case session_errc::redirect_loop: return "too many login redirects";
+        case session_errc::transfer_mismatch: return "status does not match the data transferred";
         }
         return "unknown iscsi-session error";
     }

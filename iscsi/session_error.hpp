@@ -27,6 +27,7 @@ enum class session_errc {
     bad_command,            // a malformed request from the caller (CDB size, buffers)
     timeout,
     redirect_loop,
+    transfer_mismatch,      // a status that does not match the data transferred (§11.4.5, §11.7.4)
 };
 
 const std::error_category& session_category() noexcept;

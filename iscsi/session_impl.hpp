@@ -28,11 +28,14 @@ struct scsi_task {
     scsi_request request;
     scsi_completion done;
     scsi_result result;
-    std::uint32_t next_data_sn = 0;   // Data-In DataSN expected next (§11.7.5)
-    std::uint32_t next_offset = 0;    // Data-In Buffer Offset expected next
+    // Data-In (§11.7): with DataPDUInOrder=Yes every segment starts where
+    // the previous one ended, so the bytes that landed are [0, received).
+    std::uint32_t next_data_sn = 0;   // DataSN expected next (§11.7.5)
+    std::uint32_t received = 0;       // bytes landed, the Buffer Offset expected next
     std::span<std::byte> landing;     // where the Data-In segment under way lands
     std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
     std::uint32_t r2t_bytes = 0;      // bytes R2Ts asked for so far
+    std::uint32_t data_out_bytes = 0; // bytes sent unsolicited or asked for by R2Ts
     std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
     bool response_ready = false;      // status arrived while writes were pending
     clock::time_point sent_at{};      // when the command PDU was queued
@@ -129,6 +132,9 @@ public:
     void complete_scsi(session_task& t, scsi_task& s);
     void finish_task(session_task& t, std::error_code ec);
     void protocol_failure(std::error_code ec, const char* what);
+    std::error_code check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s, const char*& what);
+    std::error_code check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool overflow,
+                                   std::uint32_t residual) const;
     void update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
     bool accept_stat_sn(std::uint32_t stat_sn);
     bool window_open() const noexcept;
@@ -136,7 +142,7 @@ public:
 
     void on_login_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
     void on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
-    void on_data_in(const pdu::data_in& d);
+    void on_data_in(const pdu::data_in& d, bool checked);
     void on_r2t(const pdu::bhs_bytes& bhs);
     void on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);
     void on_text_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data);

@@ -230,6 +230,7 @@ void session::impl::send_scsi(session_task& t, scsi_task& s)
     pdu::bhs_bytes bhs;
     cmd.encode(bhs);
     ++s.writes_pending;
+    s.data_out_bytes = unsolicited;
     conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), r.write_buffer.first(immediate),
                 task_cookie(t.itt));
     if (unsolicited > immediate)
@@ -318,6 +319,55 @@ void session::impl::finish_task(session_task& t, std::error_code ec)
 
 // ---- incoming PDUs ----
 
+// §11.7: a Data-In header is checked before any of its bytes land. At ERL 0
+// with DataPDUInOrder=Yes (we offer Yes and the result function is OR,
+// §13.19) each Data-In of a command carries the next DataSN and starts
+// exactly where the previous one ended, zero-length ones included.
+std::error_code session::impl::check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s,
+                                             const char*& what)
+{
+    t = tasks_.find(d.initiator_task_tag);
+    s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || !t->sent) {
+        what = "Data-In for an unknown task";
+        return session_errc::unknown_task;
+    }
+    const std::size_t capacity = std::min<std::size_t>(s->request.read_buffer.size(), s->request.expected_length);
+    if (s->request.direction != data_direction::read ||
+        std::size_t{d.buffer_offset} + d.data_segment_length > capacity) {
+        what = "Data-In beyond the expected data length";
+        return session_errc::data_overflow;
+    }
+    if (d.data_sn != s->next_data_sn) {
+        what = "Data-In DataSN out of order";
+        return session_errc::data_out_of_order;
+    }
+    if (d.buffer_offset != s->received) {
+        what = "Data-In offset out of order";
+        return session_errc::data_out_of_order;
+    }
+    return {};
+}
+
+// §11.4.5, §11.7.4: a status that says the command completed (GOOD,
+// CONDITION MET) must account for exactly the bytes transferred: the
+// expected data transfer length less an underflow residual. Anything else
+// would hand the caller bytes that never arrived (READ) or report data as
+// written that the target never took (WRITE).
+std::error_code session::impl::check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool,
+                                              std::uint32_t residual) const
+{
+    constexpr std::uint8_t good = 0x00, condition_met = 0x04; // SAM-5 status codes the RFC names
+    if (s.request.direction == data_direction::none || (status != good && status != condition_met))
+        return {};
+    const std::uint32_t length = s.request.expected_length;
+    if (underflow && residual > length)
+        return session_errc::transfer_mismatch;
+    const std::uint32_t expected = underflow ? length - residual : length;
+    const std::uint32_t transferred = s.request.direction == data_direction::read ? s.received : s.data_out_bytes;
+    return transferred == expected ? std::error_code{} : make_error_code(session_errc::transfer_mismatch);
+}
+
 connection_receiver::destination session::impl::data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length)
 {
     rx_data_in_.reset();
@@ -326,20 +376,12 @@ connection_receiver::destination session::impl::data_destination(const pdu::bhs_
     pdu::data_in d;
     if (auto ec = pdu::data_in::decode(bhs, d))
         return {{}, ec};
-    session_task* t = tasks_.find(d.initiator_task_tag);
-    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
-    if (!s || !t->sent) {
-        log_warning("Data-In for an unknown task", session_errc::unknown_task);
-        return {{}, session_errc::unknown_task};
-    }
-    const std::size_t capacity = std::min<std::size_t>(s->request.read_buffer.size(), s->request.expected_length);
-    if (s->request.direction != data_direction::read || std::size_t{d.buffer_offset} + length > capacity) {
-        log_warning("Data-In beyond the expected data length", session_errc::data_overflow);
-        return {{}, session_errc::data_overflow};
-    }
-    if (params_.data_pdu_in_order && d.buffer_offset != s->next_offset) {
-        log_warning("Data-In out of order", session_errc::data_out_of_order);
-        return {{}, session_errc::data_out_of_order};
+    session_task* t = nullptr;
+    scsi_task* s = nullptr;
+    const char* what = "";
+    if (auto ec = check_data_in(d, t, s, what)) {
+        log_warning(what, ec);
+        return {{}, ec};
     }
     s->landing = s->request.read_buffer.subspan(d.buffer_offset, length);
     if (auto* p = s->request.placement.get(); p && p->destination && length > 0) {
@@ -375,12 +417,12 @@ void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>
     case pdu::opcode::data_in: {
         // Decoded in data_destination() when a data segment followed.
         std::optional<pdu::data_in> d = std::exchange(rx_data_in_, std::nullopt);
-        if (!d) {
-            d.emplace();
-            if (auto ec = pdu::data_in::decode(bhs, *d))
-                return protocol_failure(ec, "bad Data-In");
-        }
-        return on_data_in(*d);
+        if (d)
+            return on_data_in(*d, true);
+        d.emplace();
+        if (auto ec = pdu::data_in::decode(bhs, *d))
+            return protocol_failure(ec, "bad Data-In");
+        return on_data_in(*d, false);
     }
     case pdu::opcode::r2t: return on_r2t(bhs);
     case pdu::opcode::nop_in: return on_nop_in(bhs, data);
@@ -406,13 +448,20 @@ void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const 
     scsi_task* s = t ? t->as<scsi_task>() : nullptr;
     if (!s || !t->sent)
         return protocol_failure(session_errc::unknown_task, "SCSI Response for an unknown task");
+    if (r.response == pdu::scsi_service_response::command_completed) {
+        if (check_transfer(*s, r.status, r.residual_underflow, r.residual_overflow, r.residual_count))
+            return protocol_failure(session_errc::transfer_mismatch, "SCSI Response does not match the data");
+        // §11.4.6: ExpDataSN counts the Data-In PDUs sent (tgtd leaves it 0).
+        if (s->request.direction == data_direction::read && r.exp_data_sn != 0 && r.exp_data_sn != s->next_data_sn)
+            return protocol_failure(session_errc::data_out_of_order, "SCSI Response ExpDataSN does not match the Data-In");
+    }
     scsi_result& res = s->result;
     res.response = r.response;
     res.status = r.status;
     res.residual_overflow = r.residual_overflow;
     res.residual_underflow = r.residual_underflow;
     res.residual = r.residual_count;
-    res.data_in_bytes = s->next_offset;
+    res.data_in_bytes = s->received;
     if (!data.empty()) {
         pdu::sense_data_segment seg;
         if (auto ec = pdu::parse_sense_data_segment(data, seg))
@@ -425,23 +474,26 @@ void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const 
     complete_scsi(*t, *s);
 }
 
-void session::impl::on_data_in(const pdu::data_in& d)
+void session::impl::on_data_in(const pdu::data_in& d, bool checked)
 {
-    session_task* t = tasks_.find(d.initiator_task_tag);
-    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
-    if (!s) // checked in data_destination unless empty
+    session_task* t = nullptr;
+    scsi_task* s = nullptr;
+    const char* what = "";
+    if (checked) { // by data_destination(), before the data landed
+        t = tasks_.find(d.initiator_task_tag);
+        s = t ? t->as<scsi_task>() : nullptr;
+    } else if (auto ec = check_data_in(d, t, s, what)) {
+        return protocol_failure(ec, what);
+    }
+    if (!s)
         return protocol_failure(session_errc::unknown_task, "Data-In for an unknown task");
     // The segment is complete: nothing more lands where data_destination put it.
     const std::span<const std::byte> landed = s->landing;
     s->landing = {};
     if (s->request.placement)
         s->request.placement->landing_ = false;
-    if (d.data_sn != s->next_data_sn)
-        return protocol_failure(session_errc::data_out_of_order, "Data-In DataSN out of order");
-    if (d.data_segment_length > 0 && d.buffer_offset != s->next_offset && params_.data_pdu_in_order)
-        return protocol_failure(session_errc::data_out_of_order, "Data-In offset out of order");
     ++s->next_data_sn;
-    s->next_offset = std::max(s->next_offset, d.buffer_offset + d.data_segment_length);
+    s->received += d.data_segment_length; // only what landed
     counters_.bytes_read += d.data_segment_length;
     update_sn(d.exp_cmd_sn, d.max_cmd_sn);
     if (s->request.on_data_in && d.data_segment_length > 0) {
@@ -459,12 +511,14 @@ void session::impl::on_data_in(const pdu::data_in& d)
     // Status collapsed into the last Data-In (§11.7.3).
     if (!accept_stat_sn(d.stat_sn))
         return;
+    if (check_transfer(*s, d.status, d.residual_underflow, d.residual_overflow, d.residual_count))
+        return protocol_failure(session_errc::transfer_mismatch, "Data-In status does not match the data");
     scsi_result& res = s->result;
     res.status = d.status;
     res.residual_overflow = d.residual_overflow;
     res.residual_underflow = d.residual_underflow;
     res.residual = d.residual_count;
-    res.data_in_bytes = s->next_offset;
+    res.data_in_bytes = s->received;
     complete_scsi(*t, *s);
 }
 
@@ -488,6 +542,7 @@ void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
     if (std::uint64_t{s->r2t_bytes} + r.desired_data_transfer_length > s->request.expected_length)
         return protocol_failure(session_errc::r2t_out_of_range, "R2Ts ask for more than the expected data length");
     s->r2t_bytes += r.desired_data_transfer_length;
+    s->data_out_bytes += r.desired_data_transfer_length;
     ++s->next_r2t_sn;
     send_data_out(*t, *s, r.target_transfer_tag, r.buffer_offset, r.desired_data_transfer_length);
 }
