@@ -470,3 +470,53 @@ TEST_CASE("bridge: a failing device call is logged once and the bridge goes on",
     // The lost answer: the real device still holds command 2; its last close
     // (the rig's teardown) completes it with RESET.
 }
+
+TEST_CASE("bridge: a READ whose target lies about its data never shows another command's bytes",
+          "[bridge][scripted][integrity]")
+{
+    // The first READ leaves its data in the bridge's pooled buffer; the
+    // second one's target sends 512 bytes, then a zero-length Data-In at the
+    // end of the transfer with status GOOD (RFC 7143 §11.7: offsets must be
+    // contiguous). That READ must end in an error, its buffer holding no
+    // byte of the first READ's data.
+    for (bool zero_copy : {false, true}) {
+        INFO("zero copy: " << zero_copy);
+        rig r;
+        faulty_device dev(*r.dev);
+        dev.zero_copy = zero_copy;
+        const auto secret = ivs::test::random_bytes(4096, 41);
+        const auto honest = ivs::test::random_bytes(512, 43);
+        r.start([&](scripted_target& tg) {
+            tg.login();
+            received_pdu p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, secret, true);
+            p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, honest);
+            pdu::data_in d;
+            d.initiator_task_tag = p.itt();
+            d.data_sn = 1;
+            d.buffer_offset = 4096;
+            d.final_bit = d.status_bit = true;
+            tg.stamp(d, true);
+            tg.send(d);
+            tg.expect_closed();
+        }, {0});
+        r.br.reset();
+        r.br = std::make_unique<ivs::bridge::bridge>(r.h.io, dev, bridge_options{});
+        r.slots.clear();
+        REQUIRE(!r.br->add_session(*r.session, {0}, r.slots));
+        r.br->start();
+        std::vector<std::byte> first(4096), second(4096, std::byte{0});
+        r.submit(0, rw10(false, 0, 0, 0, first));
+        REQUIRE(r.wait_for(1));
+        REQUIRE(r.out.at(0).status == vscsi_status::done);
+        REQUIRE(ivs::test::compare_bytes(first, secret) == "");
+        r.submit(1, rw10(false, 0, 0, 0, second));
+        REQUIRE(r.wait_for(2));
+        CHECK(r.out.at(1).status == vscsi_status::err);
+        // Only the honest 512 bytes may be there; nothing of the first READ.
+        CHECK(std::equal(honest.begin(), honest.end(), second.begin()));
+        CHECK(std::all_of(second.begin() + 512, second.end(), [](std::byte b) { return b == std::byte{0}; }));
+        ivs::test::finish(r.h, r.target);
+    }
+}
