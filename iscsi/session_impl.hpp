@@ -46,6 +46,7 @@ struct scsi_task {
 struct tmf_task {
     pdu::task_mgmt_request request{};
     session::tmf_completion done;
+    bool ref_cmd_sn_known = false; // request.ref_cmd_sn set already (not looked up at send)
 };
 
 // A NOP-Out ping (§11.18) answered by a NOP-In.
@@ -120,6 +121,7 @@ public:
     // ---- full feature phase (session_io.cpp) ----
     void submit(const scsi_request& request, scsi_completion done);
     void submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done);
+    void plug_cmd_sn_hole(std::uint32_t itt, std::uint32_t cmd_sn, std::uint64_t lun);
     void ping(std::function<void(std::error_code)> done);
     void send_targets(std::function<void(std::error_code, const pdu::text_list&)> done);
     void send_logout(std::function<void(std::error_code)> done);

@@ -3,6 +3,7 @@
 #include "iscsi/session_impl.hpp"
 
 #include "iscsi/codes.hpp"
+#include "pdu/bhs.hpp"
 #include "pdu/lun.hpp"
 
 #include <algorithm>
@@ -163,7 +164,7 @@ void session::impl::send_task(session_task& t)
                 work.request.initiator_task_tag = t.itt;
                 work.request.cmd_sn = t.cmd_sn;
                 work.request.exp_stat_sn = exp_stat_sn_.value();
-                if (session_task* ref = tasks_.find(work.request.referenced_task_tag))
+                if (session_task* ref = tasks_.find(work.request.referenced_task_tag); ref && !work.ref_cmd_sn_known)
                     work.request.ref_cmd_sn = ref->cmd_sn;
                 pdu::bhs_bytes bhs;
                 work.request.encode(bhs);
@@ -650,7 +651,7 @@ void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
         std::vector<session_task*> ended;
         tasks_.for_each([&](session_task& task) {
             scsi_task* s = task.as<scsi_task>();
-            if (!s || !task.sent)
+            if (!s || !task.sent || s->response_ready)
                 return;
             const bool hit =
                 (req.function == pdu::tmf_function::abort_task && task.itt == req.referenced_task_tag) ||
@@ -694,24 +695,52 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
     std::snprintf(op_hex, sizeof op_hex, "0x%02x", static_cast<unsigned>(pdu::raw_opcode(rejected)));
     log_line(log::level::warning,
              std::string("target rejected a PDU (opcode ") + op_hex + ", " + reject_reason_message(r.reason) + ")");
-    // A rejected command never executed and gets no response (§6.6, §11.17.1):
-    // end it. Anything else (Data-Out, SNACK, digest errors) needs recovery.
-    if (t && op != pdu::opcode::data_out && op != pdu::opcode::snack_request &&
-        r.reason != pdu::reject_reason::data_digest_error) {
-        scsi_task* s = t->as<scsi_task>();
-        if (s && r.reason == pdu::reject_reason::waiting_for_logout)
-            return; // the target will log us out; the task is reissued afterwards
-        if (s) {
-            // The connection lives on and may still send the command's
-            // Data-Out from the caller's buffer: complete once it is written.
-            s->result.error = session_errc::rejected;
-            complete_scsi(*t, *s);
-            return;
-        }
-        finish_task(*t, session_errc::rejected);
+    // A rejected command never executed and gets no response (§7.3,
+    // §11.17.1): end it. Anything else (Data-Out, SNACK, digest errors)
+    // needs recovery.
+    if (!t || op == pdu::opcode::data_out || op == pdu::opcode::snack_request ||
+        r.reason == pdu::reject_reason::data_digest_error)
+        return protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery");
+    scsi_task* s = t->as<scsi_task>();
+    if (s && r.reason == pdu::reject_reason::waiting_for_logout)
+        return; // the target will log us out; the task is reissued afterwards
+    // §7.3: the target does not count the CmdSN of a rejected non-immediate
+    // command; every later command would wait behind it. Plug the hole with
+    // ABORT TASK naming it (§11.5.1), before anything else is sent.
+    const std::uint32_t rejected_sn = pdu::load32(rejected.data() + 24);
+    if (!pdu::raw_immediate(rejected) && t->sent && rejected_sn == t->cmd_sn &&
+        pdu::serial32{rejected_sn} < cmd_sn_)
+        plug_cmd_sn_hole(itt, rejected_sn, pdu::raw_lun(rejected));
+    if (s) {
+        // The connection lives on and may still send the command's
+        // Data-Out from the caller's buffer: complete once it is written.
+        s->result.error = session_errc::rejected;
+        complete_scsi(*t, *s);
         return;
     }
-    protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery");
+    finish_task(*t, session_errc::rejected);
+}
+
+void session::impl::plug_cmd_sn_hole(std::uint32_t itt, std::uint32_t cmd_sn, std::uint64_t lun)
+{
+    session_task* t = can_send() ? tasks_.allocate() : nullptr;
+    if (!t)
+        return; // the connection is going: the next login starts CmdSN anew
+    t->immediate = true;
+    tmf_task& m = t->work.emplace<tmf_task>();
+    m.request.function = pdu::tmf_function::abort_task;
+    m.request.lun = lun;
+    m.request.referenced_task_tag = itt;
+    m.request.ref_cmd_sn = cmd_sn;
+    m.ref_cmd_sn_known = true;
+    m.done = [self = shared_from_this(), cmd_sn](std::error_code ec, pdu::tmf_response r) {
+        if (!ec && r == pdu::tmf_response::function_complete)
+            return;
+        self->log_line(log::level::warning, "the target did not take ABORT TASK for the rejected CmdSN " +
+                                                std::to_string(cmd_sn) +
+                                                "; later commands wait until their timeout recovers the session");
+    };
+    send_task(*t);
 }
 
 void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)

@@ -253,3 +253,88 @@ TEST_CASE("a WRITE answered GOOD must have been asked for all its data, or say w
         finish(h, t);
     }
 }
+
+TEST_CASE("a Reject of a non-immediate command leaves a CmdSN hole the initiator plugs with ABORT TASK",
+          "[session][scripted][integrity][reject]")
+{
+    // RFC 7143 §7.3: the target does not count the rejected CmdSN, so with a
+    // window of one nothing further can be sent until the initiator plugs
+    // the hole; ABORT TASK with RefCmdSN = that CmdSN does (§11.5.1).
+    scripted_target t;
+    std::uint32_t rejected_sn = 0, plug_ref = 0, plug_itt = 0, rejected_itt = 0;
+    t.run([&](scripted_target& tg) {
+        tg.window = 1; // MaxCmdSN = ExpCmdSN
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        rejected_sn = a.cmd_sn();
+        rejected_itt = a.itt();
+        pdu::reject r;
+        r.reason = pdu::reject_reason::invalid_pdu_field;
+        tg.stamp(r, true);
+        tg.send(r, a.bhs);
+        if (tg.cmd_sn_holes() != 1 || tg.exp_cmd_sn != rejected_sn)
+            tg.fail("the scripted target counted the rejected command");
+        const received_pdu plug = tg.expect(opcode::task_mgmt_request);
+        const auto m = plug.as<pdu::task_mgmt_request>();
+        plug_ref = m.ref_cmd_sn;
+        plug_itt = m.referenced_task_tag;
+        if (!plug.immediate() || m.function != pdu::tmf_function::abort_task || tg.cmd_sn_holes() != 0)
+            tg.fail("expected an immediate ABORT TASK plugging the hole: " + plug.describe());
+        pdu::task_mgmt_response answer;
+        answer.initiator_task_tag = plug.itt();
+        answer.response = pdu::tmf_response::function_complete;
+        tg.stamp(answer, true);
+        tg.send(answer);
+        const received_pdu b = tg.expect(opcode::scsi_command);
+        if (b.cmd_sn() != rejected_sn + 1)
+            tg.fail("the next command does not follow the plugged CmdSN");
+        tg.send_status(b.itt(), 0x00);
+        tg.logout();
+    });
+    session_harness h;
+    iscsi::session s(h.io, make_config({&t}));
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked first, second;
+    submit(s, test_unit_ready(), first);
+    REQUIRE(h.run_until([&] { return first.calls > 0; }, 20s));
+    CHECK(first.result.error == make_error_code(iscsi::session_errc::rejected));
+    submit(s, test_unit_ready(), second);
+    CHECK(h.run_until([&] { return second.calls > 0; }, 10s)); // hung before: the window never opened
+    CHECK(second.result.good());
+    CHECK(plug_ref == rejected_sn);
+    CHECK(plug_itt == rejected_itt);
+    if (second.calls > 0)
+        CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+    settle(h, 20ms);
+    CHECK(first.calls == 1);
+    CHECK(second.calls == 1);
+    CHECK(s.tasks_in_flight() == 0);
+}
+
+TEST_CASE("a Reject of an immediate command leaves no hole: nothing is plugged", "[session][scripted][integrity][reject]")
+{
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu ping = tg.expect(opcode::nop_out);
+        pdu::reject r;
+        r.reason = pdu::reject_reason::immediate_command_reject;
+        tg.stamp(r, true);
+        tg.send(r, ping.bhs);
+        const received_pdu cmd = tg.expect(opcode::scsi_command); // no ABORT TASK first
+        tg.send_status(cmd.itt(), 0x00);
+        tg.logout();
+    });
+    session_harness h;
+    iscsi::session s(h.io, make_config({&t}));
+    REQUIRE(h.login(s) == std::error_code{});
+    std::optional<std::error_code> ping;
+    s.ping([&](std::error_code ec) { ping = ec; });
+    REQUIRE(h.run_until([&] { return ping.has_value(); }, 20s));
+    CHECK(*ping == make_error_code(iscsi::session_errc::rejected));
+    const auto r = h.execute(s, test_unit_ready());
+    CHECK(r.good());
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
