@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <random>
 
 namespace ivs::iscsi {
@@ -179,6 +180,7 @@ void session::impl::start(std::function<void(std::error_code, const std::string&
         return;
     }
     start_done_ = std::move(done);
+    start_ticks();
     connect();
 }
 
@@ -370,7 +372,8 @@ void session::impl::enter_full_feature()
             return; // the handler closed the session
     }
     ever_logged_in_ = true;
-    start_timers();
+    culprit_itt_ = pdu::reserved_tag;
+    reset_keepalive();
     if (start_done_)
         std::exchange(start_done_, nullptr)({}, {});
     pump();
@@ -462,7 +465,6 @@ void session::impl::on_closed(std::error_code ec)
 void session::impl::connection_lost(std::error_code ec)
 {
     timer_.cancel();
-    tick_timer_.cancel();
     // The state leaves the full feature phase before any completion runs: a
     // completion that submits (the bridge does) queues, nothing is sent.
     if (!fire(session_event_input::connection_closed, ec))
@@ -484,10 +486,13 @@ void session::impl::connection_lost(std::error_code ec)
     }
     log_line(log::level::warning, "connection lost (" + ec.message() + "), reinstating the session");
     // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
-    // are reissued in their original order; everything else fails.
+    // are reissued in their original order, each at most max_reissues times;
+    // everything else fails.
+    const std::uint32_t culprit = std::exchange(culprit_itt_, pdu::reserved_tag);
     std::vector<session_task*> reissue;
     std::vector<session_task*> ended;
     std::vector<session_task*> answered;
+    std::vector<session_task*> spent;
     tasks_.for_each([&](session_task& t) {
         scsi_task* s = t.as<scsi_task>();
         if (!s) {
@@ -498,9 +503,17 @@ void session::impl::connection_lost(std::error_code ec)
         s->landing = {};
         if (s->request.placement)
             s->request.placement->landing_ = false;
-        if (s->response_ready)
+        if (s->response_ready) {
             answered.push_back(&t); // its status arrived; only its Data-Out write was pending
-        else if (t.sent)
+            return;
+        }
+        if (!t.sent)
+            return; // still waiting: it keeps its place
+        // The task that broke the protocol counts a reissue alone; when the
+        // connection just failed, every outstanding task does.
+        if ((culprit == pdu::reserved_tag || culprit == t.itt) && ++s->reissues > config_.max_reissues)
+            spent.push_back(&t);
+        else
             reissue.push_back(&t);
     });
     std::sort(reissue.begin(), reissue.end(), [](const session_task* a, const session_task* b) {
@@ -513,9 +526,20 @@ void session::impl::connection_lost(std::error_code ec)
         s.writes_pending = 0;
         s.response_ready = false;
         s.next_data_sn = s.received = s.next_r2t_sn = s.r2t_bytes = s.data_out_bytes = 0;
+        s.escalation = 0; // a new connection, a new ladder; progress_at stays
         s.result = scsi_result{};
         waiting_.push_front(t.itt);
         ++counters_.reissued;
+    }
+    for (session_task* t : spent) {
+        if (!t->in_use)
+            continue;
+        char itt[16];
+        std::snprintf(itt, sizeof itt, "0x%08x", static_cast<unsigned>(t->itt));
+        log_line(log::level::warning, std::string("command ") + itt + " was outstanding on " +
+                                          std::to_string(config_.max_reissues + 1) +
+                                          " failed connections; it fails instead of being reissued again");
+        finish_task(*t, session_errc::reissue_limit);
     }
     for (session_task* t : ended)
         if (t->in_use)

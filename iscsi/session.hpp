@@ -45,15 +45,30 @@ struct session_config {
     // commands; give up and fail them after this long.
     bool recover = true;
     std::chrono::milliseconds replacement_timeout{120000};
+    // A command outstanding when its connection fails is reissued at most
+    // this many times; the next failure ends it with reissue_limit (the
+    // caller may retry it). When a command's own data or responses broke the
+    // protocol, only that command counts; when the connection just failed,
+    // every outstanding one does.
+    unsigned max_reissues = 3;
     unsigned max_redirects = 8;
     // NOP-Out keepalive (§11.18): ping after this long without receiving
     // anything; the connection is dead when nothing at all arrives for
     // nop_timeout after the ping. Zero disables.
     std::chrono::milliseconds nop_interval{5000};
     std::chrono::milliseconds nop_timeout{5000};
-    // A SCSI command unanswered this long is aborted (ABORT TASK), then its
-    // LUN reset, then the session recovered (§4.2.3). Zero disables.
+    // A SCSI command without progress (a Data-In that landed, an R2T, its
+    // status; a reissue is none) for this long ends: at once with
+    // command_timeout when it is not on a live connection (waiting for a
+    // reconnect or for the CmdSN window), else by ABORT TASK, then LOGICAL
+    // UNIT RESET, then dropping the connection and failing it with
+    // command_timeout (§4.2.3, §7.11). So a command the target breaks every
+    // time fails within this long. Zero disables.
     std::chrono::milliseconds command_timeout{60000};
+    // A task management function (ours or the caller's) unanswered this
+    // long completes with timeout and the escalation above moves on; a Text
+    // Request or a caller's ping unanswered for command_timeout likewise.
+    std::chrono::milliseconds tmf_timeout{10000};
     // Replaces TCP: returns a connected stream socket's fd for the portal, or
     // -1 with errno set (tests hand in one end of a socketpair).
     std::function<int(const portal&)> connector;

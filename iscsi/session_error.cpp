@@ -33,6 +33,8 @@ public:
         case session_errc::timeout: return "timed out";
         case session_errc::redirect_loop: return "too many login redirects";
         case session_errc::transfer_mismatch: return "status does not match the data transferred";
+        case session_errc::reissue_limit: return "command reissued too often: its connection keeps failing";
+        case session_errc::command_timeout: return "command made no progress within the command timeout";
         }
         return "unknown iscsi-session error";
     }

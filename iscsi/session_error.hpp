@@ -28,6 +28,8 @@ enum class session_errc {
     timeout,
     redirect_loop,
     transfer_mismatch,      // a status that does not match the data transferred (§11.4.5, §11.7.4)
+    reissue_limit,          // the connection failed too often while the command was outstanding
+    command_timeout,        // no progress within session_config::command_timeout
 };
 
 const std::error_category& session_category() noexcept;

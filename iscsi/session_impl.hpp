@@ -38,20 +38,27 @@ struct scsi_task {
     std::uint32_t data_out_bytes = 0; // bytes sent unsolicited or asked for by R2Ts
     std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
     bool response_ready = false;      // status arrived while writes were pending
-    clock::time_point sent_at{};      // when the command PDU was queued
-    std::uint8_t escalation = 0;      // timeout recovery: 1 ABORT TASK sent, 2 LUN RESET sent
+    // Liveness (session_config::command_timeout, max_reissues).
+    clock::time_point progress_at{};  // submitted, or the last Data-In, R2T; not a reissue
+    std::uint8_t escalation = 0;      // 1 ABORT TASK sent, 2 LUN RESET sent (this connection)
+    clock::time_point escalated_at{}; // when that TMF went out
+    unsigned reissues = 0;            // times reissued after its connection failed
 };
 
 // A task management function (§11.5).
+// Each non-SCSI task has a deadline; past it, the caller is told (timeout)
+// and the task stays, without a caller, to absorb a late answer.
 struct tmf_task {
     pdu::task_mgmt_request request{};
     session::tmf_completion done;
     bool ref_cmd_sn_known = false; // request.ref_cmd_sn set already (not looked up at send)
+    clock::time_point deadline{};
 };
 
 // A NOP-Out ping (§11.18) answered by a NOP-In.
 struct nop_task {
     std::function<void(std::error_code)> done;
+    clock::time_point deadline{};
 };
 
 // A Text Request and the Text Responses answering it (§11.10, §11.11).
@@ -59,6 +66,7 @@ struct text_task {
     std::function<void(std::error_code, const pdu::text_list&)> done;
     std::vector<std::byte> request;
     pdu::text_reassembler answer{pdu::discovery_limits()};
+    clock::time_point deadline{};
 };
 
 // A Logout Request (§11.14).
@@ -112,11 +120,18 @@ public:
     void log_warning(const char* what, std::error_code ec) const;
 
     // ---- keepalive and command timeouts (session_timers.cpp) ----
-    void start_timers();
+    void start_ticks();
+    void reset_keepalive(); // a new connection: no ping pending, silence from now
     void on_timer_tick();
     void check_keepalive(clock::time_point now);
     void check_command_timeouts(clock::time_point now);
+    void check_task_deadlines(clock::time_point now);
     void escalate(session_task& t, scsi_task& s);
+    void progress(scsi_task& s) { s.progress_at = clock_->now(); }
+    clock::time_point deadline_after(std::chrono::milliseconds d) const
+    {
+        return d.count() > 0 ? clock_->now() + d : clock::time_point::max();
+    }
 
     // ---- full feature phase (session_io.cpp) ----
     void submit(const scsi_request& request, scsi_completion done);
@@ -133,7 +148,9 @@ public:
     void send_text(session_task& t, std::uint32_t ttt, std::span<const std::byte> data);
     void complete_scsi(session_task& t, scsi_task& s);
     void finish_task(session_task& t, std::error_code ec);
-    void protocol_failure(std::error_code ec, const char* what);
+    // Drops the connection for a protocol error; `culprit` names the task
+    // whose own PDUs broke the protocol (only it counts a reissue).
+    void protocol_failure(std::error_code ec, const char* what, std::uint32_t culprit = pdu::reserved_tag);
     std::error_code check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s, const char*& what);
     std::error_code check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool overflow,
                                    std::uint32_t residual) const;
@@ -193,13 +210,15 @@ public:
     // The Data-In header data_destination() decoded, used by on_pdu() for
     // the same PDU (one decode per PDU).
     std::optional<pdu::data_in> rx_data_in_;
+    // The task whose PDUs broke the protocol on this connection (reserved
+    // tag: none known, the connection just failed).
+    std::uint32_t culprit_itt_ = pdu::reserved_tag;
     unsigned reconnect_attempt_ = 0;
     std::minstd_rand rng_{std::random_device{}()};
     std::chrono::milliseconds next_reconnect_delay_{0};
     session_counters counters_{};
 
-    one_shot_timer tick_timer_;
-    std::uint64_t tick_generation_ = 0;   // a new login restarts the ticks
+    one_shot_timer tick_timer_;           // from start() to shutdown, in every state
     std::uint64_t last_rx_bytes_ = 0;
     clock::time_point last_rx_time_{};
     bool nop_pending_ = false;

@@ -67,11 +67,13 @@ bool session::impl::accept_stat_sn(std::uint32_t stat_sn)
     return true; // an older StatSN (a retransmission) changes nothing
 }
 
-void session::impl::protocol_failure(std::error_code ec, const char* what)
+void session::impl::protocol_failure(std::error_code ec, const char* what, std::uint32_t culprit)
 {
     log_warning(what, ec);
-    if (conn_)
+    if (conn_ && conn_->is_open()) {
+        culprit_itt_ = culprit;
         conn_->close(ec);
+    }
 }
 
 // ---- submission ----
@@ -121,6 +123,7 @@ void session::impl::submit(const scsi_request& request, scsi_completion done)
     scsi_task& s = t->work.emplace<scsi_task>();
     s.request = request;
     s.done = std::move(done);
+    progress(s);
     last_itt_ = t->itt;
     ++counters_.commands;
     waiting_.push_back(t->itt);
@@ -158,9 +161,9 @@ void session::impl::send_task(session_task& t)
         [&](auto& work) {
             using kind = std::decay_t<decltype(work)>;
             if constexpr (std::is_same_v<kind, scsi_task>) {
-                work.sent_at = clock_->now();
                 send_scsi(t, work);
             } else if constexpr (std::is_same_v<kind, tmf_task>) {
+                work.deadline = deadline_after(config_.tmf_timeout);
                 work.request.initiator_task_tag = t.itt;
                 work.request.cmd_sn = t.cmd_sn;
                 work.request.exp_stat_sn = exp_stat_sn_.value();
@@ -170,6 +173,7 @@ void session::impl::send_task(session_task& t)
                 work.request.encode(bhs);
                 conn_->send(bhs, {}, {});
             } else if constexpr (std::is_same_v<kind, nop_task>) {
+                work.deadline = deadline_after(config_.command_timeout);
                 pdu::nop_out nop;
                 nop.immediate = true;
                 nop.initiator_task_tag = t.itt;
@@ -179,6 +183,7 @@ void session::impl::send_task(session_task& t)
                 nop.encode(bhs);
                 conn_->send(bhs, {}, {});
             } else if constexpr (std::is_same_v<kind, text_task>) {
+                work.deadline = deadline_after(config_.command_timeout);
                 send_text(t, pdu::reserved_tag, work.request);
             } else {
                 pdu::logout_request req;
@@ -382,6 +387,7 @@ connection_receiver::destination session::impl::data_destination(const pdu::bhs_
     const char* what = "";
     if (auto ec = check_data_in(d, t, s, what)) {
         log_warning(what, ec);
+        culprit_itt_ = s ? t->itt : pdu::reserved_tag; // the connection closes with ec
         return {{}, ec};
     }
     s->landing = s->request.read_buffer.subspan(d.buffer_offset, length);
@@ -451,10 +457,11 @@ void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const 
         return protocol_failure(session_errc::unknown_task, "SCSI Response for an unknown task");
     if (r.response == pdu::scsi_service_response::command_completed) {
         if (check_transfer(*s, r.status, r.residual_underflow, r.residual_overflow, r.residual_count))
-            return protocol_failure(session_errc::transfer_mismatch, "SCSI Response does not match the data");
+            return protocol_failure(session_errc::transfer_mismatch, "SCSI Response does not match the data", t->itt);
         // §11.4.6: ExpDataSN counts the Data-In PDUs sent (tgtd leaves it 0).
         if (s->request.direction == data_direction::read && r.exp_data_sn != 0 && r.exp_data_sn != s->next_data_sn)
-            return protocol_failure(session_errc::data_out_of_order, "SCSI Response ExpDataSN does not match the Data-In");
+            return protocol_failure(session_errc::data_out_of_order, "SCSI Response ExpDataSN does not match the Data-In",
+                                    t->itt);
     }
     scsi_result& res = s->result;
     res.response = r.response;
@@ -484,7 +491,7 @@ void session::impl::on_data_in(const pdu::data_in& d, bool checked)
         t = tasks_.find(d.initiator_task_tag);
         s = t ? t->as<scsi_task>() : nullptr;
     } else if (auto ec = check_data_in(d, t, s, what)) {
-        return protocol_failure(ec, what);
+        return protocol_failure(ec, what, s ? t->itt : pdu::reserved_tag);
     }
     if (!s)
         return protocol_failure(session_errc::unknown_task, "Data-In for an unknown task");
@@ -495,6 +502,7 @@ void session::impl::on_data_in(const pdu::data_in& d, bool checked)
         s->request.placement->landing_ = false;
     ++s->next_data_sn;
     s->received += d.data_segment_length; // only what landed
+    progress(*s);
     counters_.bytes_read += d.data_segment_length;
     update_sn(d.exp_cmd_sn, d.max_cmd_sn);
     if (s->request.on_data_in && d.data_segment_length > 0) {
@@ -513,7 +521,7 @@ void session::impl::on_data_in(const pdu::data_in& d, bool checked)
     if (!accept_stat_sn(d.stat_sn))
         return;
     if (check_transfer(*s, d.status, d.residual_underflow, d.residual_overflow, d.residual_count))
-        return protocol_failure(session_errc::transfer_mismatch, "Data-In status does not match the data");
+        return protocol_failure(session_errc::transfer_mismatch, "Data-In status does not match the data", t->itt);
     scsi_result& res = s->result;
     res.status = d.status;
     res.residual_overflow = d.residual_overflow;
@@ -534,14 +542,16 @@ void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
     if (!s || !t->sent || s->request.direction != data_direction::write)
         return protocol_failure(session_errc::unknown_task, "R2T for an unknown task");
     if (r.r2t_sn != s->next_r2t_sn)
-        return protocol_failure(session_errc::r2t_out_of_order, "R2TSN out of order");
+        return protocol_failure(session_errc::r2t_out_of_order, "R2TSN out of order", t->itt);
     if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > s->request.expected_length ||
         r.desired_data_transfer_length > params_.max_burst_length)
-        return protocol_failure(session_errc::r2t_out_of_range, "R2T beyond the expected data length");
+        return protocol_failure(session_errc::r2t_out_of_range, "R2T beyond the expected data length", t->itt);
     // At ERL 0 every byte is asked for once (§11.8): a target asking again and
     // again would make us queue without bound.
     if (std::uint64_t{s->r2t_bytes} + r.desired_data_transfer_length > s->request.expected_length)
-        return protocol_failure(session_errc::r2t_out_of_range, "R2Ts ask for more than the expected data length");
+        return protocol_failure(session_errc::r2t_out_of_range, "R2Ts ask for more than the expected data length",
+                                t->itt);
+    progress(*s);
     s->r2t_bytes += r.desired_data_transfer_length;
     s->data_out_bytes += r.desired_data_transfer_length;
     ++s->next_r2t_sn;
@@ -700,7 +710,8 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
     // needs recovery.
     if (!t || op == pdu::opcode::data_out || op == pdu::opcode::snack_request ||
         r.reason == pdu::reject_reason::data_digest_error)
-        return protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery");
+        return protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery",
+                                t ? t->itt : pdu::reserved_tag);
     scsi_task* s = t->as<scsi_task>();
     if (s && r.reason == pdu::reject_reason::waiting_for_logout)
         return; // the target will log us out; the task is reissued afterwards

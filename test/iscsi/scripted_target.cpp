@@ -343,6 +343,26 @@ void scripted_target::expect_closed()
     }
 }
 
+void scripted_target::drain_until_closed()
+{
+    const auto deadline = std::chrono::steady_clock::now() + io_limit;
+    for (;;) {
+        while (!pending_.empty()) {
+            std::lock_guard lock(mutex_);
+            log_.push_back(std::move(pending_.front()));
+            pending_.pop_front();
+        }
+        switch (read_some(deadline)) {
+        case read_result::got_pdu:
+            break;
+        case read_result::timeout:
+            fail("the initiator did not close the connection");
+        case read_result::closed:
+            return;
+        }
+    }
+}
+
 void scripted_target::send_raw(const pdu::bhs_bytes& header, std::span<const std::byte> data)
 {
     pdu::bhs_bytes bhs = header;
@@ -550,9 +570,10 @@ received_pdu scripted_target::login_status(std::uint8_t status_class, std::uint8
     return p;
 }
 
-void scripted_target::logout()
+void scripted_target::logout() { answer_logout(expect(pdu::opcode::logout_request)); }
+
+void scripted_target::answer_logout(const received_pdu& p)
 {
-    received_pdu p = expect(pdu::opcode::logout_request);
     const auto req = p.as<pdu::logout_request>();
     if (req.reason != pdu::logout_reason::close_session)
         fail("Logout Request with reason " + std::to_string(static_cast<int>(req.reason)));

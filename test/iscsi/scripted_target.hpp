@@ -145,6 +145,9 @@ public:
     void expect_silence(std::chrono::milliseconds quiet);
     // Waits until the initiator closes the connection; fails on any PDU.
     void expect_closed();
+    // Waits until the initiator closes the connection, dropping whatever
+    // PDUs it still sends (those it queued before it saw the fault).
+    void drain_until_closed();
     [[noreturn]] void fail(const std::string& why) { throw script_failure(why); }
 
     void send_raw(const pdu::bhs_bytes& bhs, std::span<const std::byte> data = {});
@@ -196,6 +199,8 @@ public:
                               const pdu::text_list& keys = {});
     // Expects a Logout Request, answers it, waits for the close.
     void logout();
+    // Answers the Logout Request `p`, waits for the close.
+    void answer_logout(const received_pdu& p);
     // Expects a Task Management Function Request (§11.5) and answers it;
     // returns the request.
     pdu::task_mgmt_request answer_tmf(pdu::tmf_response response = pdu::tmf_response::function_complete);

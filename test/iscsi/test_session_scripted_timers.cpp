@@ -29,6 +29,7 @@ void answer_ping(scripted_target& tg, const received_pdu& ping)
 
 TEST_CASE("keepalive: an idle session pings and stays up while answered", "[session][scripted][keepalive]")
 {
+    std::atomic<int> answered{0};
     scripted_target t;
     t.run([&](scripted_target& tg) {
         tg.login();
@@ -37,6 +38,7 @@ TEST_CASE("keepalive: an idle session pings and stays up while answered", "[sess
             if (ping.itt() == pdu::reserved_tag || !ping.immediate())
                 tg.fail("keepalive ping without an ITT: " + ping.describe());
             answer_ping(tg, ping);
+            ++answered;
         }
         tg.logout();
     });
@@ -48,7 +50,12 @@ TEST_CASE("keepalive: an idle session pings and stays up while answered", "[sess
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
     const auto start = h.clock->now();
-    REQUIRE(h.advance_until([&] { return t.received_count() >= 2 + 3; }, 10s));
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(h.advance_until([&] { return t.received_count() >= 2u + i + 1; }, 1s));
+        // Test time stands still while the target answers.
+        REQUIRE(h.run_until([&] { return answered.load() > i; }, 20s));
+        h.drain();
+    }
     // Three pings, one per interval of silence (each answer restarts it).
     CHECK(h.clock->now() - start >= 300ms);
     CHECK(h.clock->now() - start < 600ms);
@@ -201,6 +208,7 @@ TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then reco
     cfg.clock = h.clock;
     cfg.recover = true;
     cfg.command_timeout = 200ms;
+    cfg.tmf_timeout = 100ms;
     cfg.login.proposals.default_time2wait = 0;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
@@ -208,13 +216,62 @@ TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then reco
     auto tur = test_unit_ready();
     tur.lun = 3;
     submit(s, tur, done);
+    const auto start = h.clock->now();
     REQUIRE(h.advance_until([&] { return done.calls > 0; }, 10s));
-    CHECK(done.result.error == make_error_code(iscsi::session_errc::timeout));
+    // 200 ms without progress, then 100 ms for each task management step.
+    CHECK(h.clock->now() - start >= 400ms);
+    CHECK(h.clock->now() - start < 500ms);
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::command_timeout));
     REQUIRE(h.run_until([&] { return s.logged_in() && s.counters().reconnects == 1; }, 10s));
     REQUIRE(h.run_until([&] { return quiet.load() || second.finished(); }, 10s));
     CHECK(done.calls == 1);
     CHECK(h.logout(s) == std::error_code{});
     const std::string f1 = first.join();
     CHECK(f1.empty());
+    finish(h, second);
+}
+
+TEST_CASE("command timeout: a reissued command starts its escalation over with ABORT TASK",
+          "[session][scripted][timeout][recovery]")
+{
+    scripted_target first, second;
+    first.run([&](scripted_target& tg) {
+        tg.login();
+        tg.expect(opcode::scsi_command);
+        const auto abort = tg.expect(opcode::task_mgmt_request).as<pdu::task_mgmt_request>();
+        if (abort.function != pdu::tmf_function::abort_task)
+            tg.fail("expected ABORT TASK first");
+        tg.close(); // the connection fails before the abort is answered
+    });
+    second.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu cmd = tg.expect(opcode::scsi_command);
+        // A new connection, a new ladder: not straight to LUN RESET.
+        const auto req = tg.answer_tmf();
+        if (req.function != pdu::tmf_function::abort_task || req.referenced_task_tag != cmd.itt())
+            tg.fail("expected ABORT TASK of the reissued command, got function " +
+                    std::to_string(static_cast<int>(req.function)));
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.clock = h.clock;
+    cfg.recover = true;
+    cfg.command_timeout = 200ms;
+    cfg.tmf_timeout = 100ms;
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked done;
+    submit(s, test_unit_ready(), done);
+    REQUIRE(h.advance_until([&] { return first.received_count() >= 4; }, 1s)); // logins, command, ABORT TASK
+    // Test time stands still while the first target drops the connection
+    // and the second one takes the reissued command.
+    REQUIRE(h.run_until([&] { return s.logged_in() && s.counters().reconnects == 1; }, 20s));
+    REQUIRE(h.advance_until([&] { return done.calls > 0; }, 10s));
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::task_aborted));
+    CHECK(s.counters().reissued == 1);
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, first);
     finish(h, second);
 }
