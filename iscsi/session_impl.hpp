@@ -137,6 +137,8 @@ public:
     void submit(const scsi_request& request, scsi_completion done);
     void submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done);
     void plug_cmd_sn_hole(std::uint32_t itt, std::uint32_t cmd_sn, std::uint64_t lun);
+    void logout_requested(std::chrono::seconds within);
+    void renegotiate();
     void ping(std::function<void(std::error_code)> done);
     void send_targets(std::function<void(std::error_code, const pdu::text_list&)> done);
     void send_logout(std::function<void(std::error_code)> done);

@@ -774,13 +774,9 @@ void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const 
         return;
     }
     case pdu::async_event::logout_requested:
-        // §11.9.1 event 1: log out, then log in again (recovery reissues the tasks).
-        next_reconnect_delay_ = std::chrono::milliseconds(0);
-        send_logout([this](std::error_code) {
-            if (conn_)
-                conn_->close(session_errc::connection_closed);
-        });
-        return;
+        // §11.9.1 event 1: log out within Parameter3 seconds, then log in
+        // again (recovery reissues the tasks).
+        return logout_requested(std::chrono::seconds(m.parameter3));
     case pdu::async_event::connection_drop:
     case pdu::async_event::all_connections_drop:
         next_reconnect_delay_ = std::chrono::seconds(m.parameter2); // Time2Wait
@@ -788,9 +784,55 @@ void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const 
             conn_->close(session_errc::connection_closed);
         return;
     case pdu::async_event::negotiation_requested:
+        return renegotiate();
     case pdu::async_event::vendor_specific:
-        return; // nothing to renegotiate; vendor events are ignored
+        return; // vendor events are ignored
     }
+}
+
+// §11.9.1 AsyncEvent 1: one Logout (close the session), nothing new on this
+// connection, the logout timeout armed; a second request changes nothing.
+void session::impl::logout_requested(std::chrono::seconds within)
+{
+    if (!fire(session_event_input::logout_requested))
+        return;
+    next_reconnect_delay_ = std::chrono::milliseconds(0);
+    auto conn = conn_;
+    send_logout([conn](std::error_code) { conn->close(session_errc::session_closed); });
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.logout_timeout);
+    if (within.count() > 0)
+        timeout = std::min<std::chrono::milliseconds>(timeout, within);
+    timer_.arm(timeout, [conn] { conn->close(session_errc::logout_timeout); });
+}
+
+// §11.9.1 AsyncEvent 4: answer with a Text Request (empty: we have nothing
+// to offer) unless one is under way already. Keys in the answer would need
+// a negotiation outside login we do not do: log out instead, which the RFC
+// allows as the other answer, and log in again.
+void session::impl::renegotiate()
+{
+    if (!can_send())
+        return;
+    bool text_pending = false;
+    tasks_.for_each([&](session_task& t) { text_pending = text_pending || t.as<text_task>() != nullptr; });
+    if (text_pending)
+        return;
+    session_task* t = tasks_.allocate();
+    if (!t)
+        return logout_requested(std::chrono::seconds(0));
+    text_task& x = t->work.emplace<text_task>();
+    x.answer = pdu::text_reassembler(pdu::text_limits{});
+    x.done = [self = shared_from_this()](std::error_code ec, const pdu::text_list& keys) {
+        if (!ec && keys.empty())
+            return;
+        self->log_line(log::level::notice, "the target asked to renegotiate (" +
+                                               (ec ? ec.message() : std::to_string(keys.size()) + " keys") +
+                                               "): logging out to log in again");
+        if (self->can_send())
+            self->logout_requested(std::chrono::seconds(0));
+    };
+    waiting_.push_front(t->itt);
+    pump();
 }
 
 } // namespace ivs::iscsi

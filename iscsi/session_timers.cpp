@@ -153,6 +153,8 @@ void session::impl::check_command_timeouts(clock::time_point now)
         if (!t)
             continue;
         scsi_task& s = *t->as<scsi_task>();
+        if (t->sent && conn_ && conn_->is_open() && state_ == session_state::logout_requested)
+            continue; // the logout ends this connection soon; the command is reissued
         if (!t->sent || !can_send()) {
             log_line(log::level::warning, "command " + hex_tag(itt) + " made no progress for " +
                                               std::to_string(config_.command_timeout.count()) +
