@@ -86,14 +86,7 @@ session::~session()
 
 void session::start(std::function<void(std::error_code, const std::string&)> done) { impl_->start(std::move(done)); }
 void session::submit(const scsi_request& request, scsi_completion done) { impl_->submit(request, std::move(done)); }
-void session::abort_task(std::uint32_t tag, tmf_completion done)
-{
-    std::uint64_t lun = 0;
-    if (session_task* t = impl_->tasks_.find(tag))
-        if (scsi_task* s = t->as<scsi_task>())
-            lun = pdu::encode_lun(static_cast<std::uint16_t>(s->request.lun));
-    impl_->submit_tmf(pdu::tmf_function::abort_task, lun, tag, std::move(done));
-}
+void session::abort_task(std::uint32_t tag, tmf_completion done) { impl_->abort_task(tag, std::move(done)); }
 void session::lun_reset(std::uint64_t lun, tmf_completion done)
 {
     impl_->submit_tmf(pdu::tmf_function::logical_unit_reset,
@@ -136,6 +129,7 @@ session::impl::impl(asio::io_context& io, session_config config)
       tick_timer_(*clock_)
 {
     current_portal_ = config_.target_portal;
+    home_portal_ = config_.target_portal;
 }
 
 bool session::impl::fire(session_event_input on, std::error_code why)
@@ -274,6 +268,9 @@ void session::impl::on_login_response(const pdu::bhs_bytes& bhs, std::span<const
         timer_.cancel();
         current_portal_.host = login_->redirect_target().host;
         current_portal_.port = std::to_string(login_->redirect_target().port);
+        // 0x0102, target moved permanently: recovery goes there too from now on.
+        if (login_->status() == 0x0102)
+            home_portal_ = current_portal_;
         log_line(log::level::notice, login_->error_message());
         login_.reset();
         drop_connection(session_errc::connection_closed);
@@ -564,7 +561,7 @@ void session::impl::connection_lost(std::error_code ec)
     const auto delay = std::max<std::chrono::milliseconds>(
         next_reconnect_delay_, std::chrono::seconds(params_.default_time2wait));
     next_reconnect_delay_ = std::chrono::milliseconds(0);
-    current_portal_ = config_.target_portal;
+    current_portal_ = home_portal_;
     schedule_reconnect(delay);
 }
 
@@ -597,6 +594,28 @@ void session::impl::submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uin
     m.request.referenced_task_tag = ref_itt;
     m.done = std::move(done);
     send_task(*t);
+}
+
+// ABORT TASK (§11.5.1) names the task's CmdSN in RefCmdSN: only a task sent
+// on this connection has one the target knows. One not sent (waiting for
+// the window or a reconnect) ends here; a tag no longer known is answered as
+// the target would (task does not exist), without a stale RefCmdSN.
+void session::impl::abort_task(std::uint32_t itt, tmf_completion done)
+{
+    session_task* t = tasks_.find(itt);
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || s->response_ready) {
+        done({}, pdu::tmf_response::task_does_not_exist);
+        return;
+    }
+    if (!t->sent) {
+        waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), itt), waiting_.end());
+        finish_task(*t, session_errc::task_aborted);
+        done({}, pdu::tmf_response::function_complete);
+        return;
+    }
+    submit_tmf(pdu::tmf_function::abort_task, pdu::encode_lun(static_cast<std::uint16_t>(s->request.lun)), itt,
+               std::move(done));
 }
 
 void session::impl::ping(std::function<void(std::error_code)> done)

@@ -66,6 +66,7 @@ struct text_task {
     std::function<void(std::error_code, const pdu::text_list&)> done;
     std::vector<std::byte> request;
     pdu::text_reassembler answer{pdu::discovery_limits()};
+    std::uint32_t continue_ttt = pdu::reserved_tag; // set: the next request asks for the rest (§11.10.4)
     clock::time_point deadline{};
 };
 
@@ -136,6 +137,7 @@ public:
     // ---- full feature phase (session_io.cpp) ----
     void submit(const scsi_request& request, scsi_completion done);
     void submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done);
+    void abort_task(std::uint32_t itt, tmf_completion done);
     void plug_cmd_sn_hole(std::uint32_t itt, std::uint32_t cmd_sn, std::uint64_t lun);
     void logout_requested(std::chrono::seconds within);
     void renegotiate();
@@ -190,6 +192,7 @@ public:
 
     std::optional<login_machine> login_;
     portal current_portal_;
+    portal home_portal_; // where recovery reconnects: the configured portal, or a permanent redirect's (§11.13.5)
     unsigned redirects_ = 0;
     bool ever_logged_in_ = false;
     bool md5_retried_ = false;          // the one login retry offering CHAP_A MD5 alone is used

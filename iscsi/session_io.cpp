@@ -184,7 +184,10 @@ void session::impl::send_task(session_task& t)
                 conn_->send(bhs, {}, {});
             } else if constexpr (std::is_same_v<kind, text_task>) {
                 work.deadline = deadline_after(config_.command_timeout);
-                send_text(t, pdu::reserved_tag, work.request);
+                if (work.continue_ttt != pdu::reserved_tag)
+                    send_text(t, std::exchange(work.continue_ttt, pdu::reserved_tag), {});
+                else
+                    send_text(t, pdu::reserved_tag, work.request);
             } else {
                 pdu::logout_request req;
                 req.immediate = true;
@@ -589,9 +592,13 @@ void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::by
     // send queue without bound: that is a broken peer.
     if (conn_->queued() > max_queued_pdus)
         return protocol_failure(session_errc::protocol_error, "target pings faster than it reads the answers");
+    // The echoed ping data is bounded by what the target receives (§11.18,
+    // §13.12): a longer echo would break its framing.
+    const std::size_t echo = std::min<std::size_t>(data.size(), params_.target_max_recv_data_segment_length);
+    reply.data_segment_length = static_cast<std::uint32_t>(echo);
     pdu::bhs_bytes out;
     reply.encode(out);
-    conn_->send_owned(out, std::vector<std::byte>(data.begin(), data.end()));
+    conn_->send_owned(out, std::vector<std::byte>(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(echo)));
 }
 
 void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
@@ -611,11 +618,14 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
     if (auto ec = x->answer.add(data, r.continue_bit || !r.final_bit))
         return finish_task(*t, ec);
     if (!r.final_bit) {
-        // More to come: ask for it with an empty Text Request echoing the TTT (§11.10.4).
+        // More to come: ask for it with an empty Text Request echoing the
+        // TTT (§11.10.4). It is a non-immediate command like any other: it
+        // waits for the CmdSN window (§4.2.2.1).
         if (r.target_transfer_tag == pdu::reserved_tag)
             return protocol_failure(session_errc::protocol_error, "Text Response without F and without TTT");
-        t->cmd_sn = next_cmd_sn(false);
-        send_text(*t, r.target_transfer_tag, {});
+        x->continue_ttt = r.target_transfer_tag;
+        waiting_.push_front(t->itt);
+        pump();
         return;
     }
     if (!x->answer.complete())
