@@ -461,6 +461,14 @@ struct bridge::impl {
         case status_condition_met:
             if (!complete_data(c, res))
                 return finish(c, vscsi_status::err);
+            // A WRITE the target did not take whole (a residual either way,
+            // RFC 7143 §11.4.5): vscsi cannot report a WRITE residual, and
+            // DONE would say all of it was written.
+            if (c.io.direction == vscsi_dir::write &&
+                ((res.residual_underflow && res.residual > 0) || res.residual_overflow)) {
+                log_once(log_data, "bridge: the target wrote less than a WRITE asked; the command ends with an error");
+                return finish(c, vscsi_status::err);
+            }
             return finish(c, vscsi_status::done);
         case status_check_condition: {
             auto sense = convert_sense(res.sense_data());

@@ -520,3 +520,34 @@ TEST_CASE("bridge: a READ whose target lies about its data never shows another c
         ivs::test::finish(r.h, r.target);
     }
 }
+
+TEST_CASE("bridge: a WRITE the target answers GOOD with a residual ends with ERR, not DONE",
+          "[bridge][scripted][integrity]")
+{
+    rig r;
+    ivs::test::login_script ls;
+    ivs::test::set_key(ls, "ImmediateData", "No");
+    r.start([&](scripted_target& tg) {
+        tg.login(ls);
+        // Half of it asked for and taken; the status says so (U, §11.4.5).
+        received_pdu w = tg.expect(opcode::scsi_command);
+        tg.send_r2t(w.itt(), 0x10, 0, 0, 2048);
+        tg.collect_data_out(w.itt(), 0x10, 0, 2048);
+        tg.send_status(w.itt(), 0x00, {}, 2048);
+        // All of it: DONE.
+        w = tg.expect(opcode::scsi_command);
+        tg.send_r2t(w.itt(), 0x11, 0, 0, 4096);
+        tg.collect_data_out(w.itt(), 0x11, 0, 4096);
+        tg.send_status(w.itt(), 0x00);
+        tg.logout();
+    }, {0});
+    auto data = ivs::test::random_bytes(4096, 47);
+    r.submit(0, rw10(true, 0, 0, 0, data));
+    REQUIRE(r.wait_for(1));
+    CHECK(r.out.at(0).status == vscsi_status::err);
+    r.submit(1, rw10(true, 0, 0, 0, data));
+    REQUIRE(r.wait_for(2));
+    CHECK(r.out.at(1).status == vscsi_status::done);
+    REQUIRE(r.h.logout(*r.session) == std::error_code{});
+    ivs::test::finish(r.h, r.target);
+}
