@@ -485,12 +485,10 @@ struct bridge::impl {
 
     static vscsi_status session_error_status(std::error_code ec)
     {
-        using iscsi::session_errc;
-        // The midlayer retries RESET: for a command that may well work again.
-        if (ec == session_errc::task_aborted || ec == session_errc::timeout ||
-            ec == session_errc::too_many_tasks || ec == session_errc::rejected)
-            return vscsi_status::reset;
-        return vscsi_status::err;
+        // The midlayer retries RESET: for a command that may well work again
+        // (aborted, rejected, reissued too often). The rest, a command
+        // timeout included, is an error the midlayer reports.
+        return ec == iscsi::session_condition::retryable ? vscsi_status::reset : vscsi_status::err;
     }
 
     // At the status: REPORT LUNS is rewritten from what landed in the
@@ -658,7 +656,7 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
                 return one(res.error);
             // ILLEGAL REQUEST: a LUN without a cache to flush (tgtd's LUN 0
             // controller) has nothing to lose.
-            const bool not_supported = res.sense_key() == 0x05;
+            const bool not_supported = res.status == status_check_condition && sense_key_of(res.sense_data()) == 0x05;
             one(res.good() || not_supported ? std::error_code{} : make_error_code(std::errc::io_error));
         });
     }

@@ -1,6 +1,7 @@
 #include "bridge/remote_luns.hpp"
 
 #include "bridge/lun_map.hpp"
+#include "bridge/sense.hpp"
 #include "iscsi/session.hpp"
 
 #include <memory>
@@ -43,7 +44,7 @@ struct report_luns_op : std::enable_shared_from_this<report_luns_op> {
     {
         if (res.error)
             return done(res.error, {});
-        const bool unit_attention = res.sense_key() == 0x06;
+        const bool unit_attention = res.status == 0x02 && sense_key_of(res.sense_data()) == 0x06; // CHECK CONDITION
         if (unit_attention && ++attempt < max_attempts)
             return send();
         if (!res.good())

@@ -88,6 +88,20 @@ scsi_sense from_descriptor(std::span<const std::byte> s) noexcept
 
 } // namespace
 
+int sense_key_of(std::span<const std::byte> sense) noexcept
+{
+    switch (at(sense, 0) & 0x7f) {
+    case 0x70:
+    case 0x71:
+        return sense.size() > 2 ? at(sense, 2) & 0x0f : -1;
+    case 0x72:
+    case 0x73:
+        return sense.size() > 1 ? at(sense, 1) & 0x0f : -1;
+    default:
+        return -1;
+    }
+}
+
 std::optional<scsi_sense> convert_sense(std::span<const std::byte> sense) noexcept
 {
     switch (at(sense, 0) & 0x7f) {

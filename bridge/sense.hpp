@@ -25,4 +25,8 @@ namespace ivs::bridge {
 // or data too short to hold the sense key.
 [[nodiscard]] std::optional<scsi_sense> convert_sense(std::span<const std::byte> sense) noexcept;
 
+// The sense key of fixed (0x70/0x71) or descriptor (0x72/0x73) sense data as
+// a target sent it (SPC-4 §4.5), or -1 when there is none.
+[[nodiscard]] int sense_key_of(std::span<const std::byte> sense) noexcept;
+
 } // namespace ivs::bridge

@@ -131,7 +131,9 @@ struct scsi_request {
 };
 
 struct scsi_result {
-    std::error_code error;        // set: no SCSI status (transport or session failure)
+    // Set: no SCSI status (transport or session failure). Decide by
+    // iscsi::session_condition (session_error.hpp), e.g. retryable.
+    std::error_code error;
     std::uint8_t response = 0;    // iSCSI response (§11.4.3); 0 = command completed
     std::uint8_t status = 0;      // SCSI status (GOOD 0x00, CHECK CONDITION 0x02, ...)
     std::uint16_t sense_length = 0;
@@ -141,12 +143,10 @@ struct scsi_result {
     std::uint32_t residual = 0;
     std::uint32_t data_in_bytes = 0;  // bytes of Data-In received
 
+    // The sense bytes as the target sent them (§11.4.7.2); iscsi/ does not
+    // read them (bridge/sense.hpp does).
     std::span<const std::byte> sense_data() const noexcept { return {sense.data(), sense_length}; }
-    // The sense key of fixed-format sense (SPC-4 §4.5.3) with CHECK CONDITION, else -1.
-    int sense_key() const noexcept
-    {
-        return status == 0x02 && sense_length > 2 ? std::to_integer<int>(sense[2]) & 0x0f : -1;
-    }
+    // Completed by the target with status GOOD.
     bool good() const noexcept { return !error && response == 0 && status == 0; }
 };
 

@@ -551,3 +551,29 @@ TEST_CASE("bridge: a WRITE the target answers GOOD with a residual ends with ERR
     REQUIRE(r.h.logout(*r.session) == std::error_code{});
     ivs::test::finish(r.h, r.target);
 }
+
+TEST_CASE("bridge: a READ its target breaks on every connection ends with RESET once the session gives up on it",
+          "[bridge][scripted][integrity]")
+{
+    // The session reissues it max_reissues (3) times, then fails it with
+    // reissue_limit, a retryable condition: the midlayer may try again.
+    auto attack = [](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_data_in(p.itt(), 0, 0, ivs::test::random_bytes(2 * p.command().expected_data_transfer_length, 1));
+        tg.drain_until_closed();
+    };
+    scripted_target t1, t2, t3;
+    rig r({}, {&t1, &t2, &t3}, [](iscsi::session_config& c) { c.login.proposals.default_time2wait = 0; });
+    for (auto* t : {&t1, &t2, &t3})
+        t->run(attack);
+    r.start(attack, {0});
+    std::vector<std::byte> buf(4096);
+    r.submit(0, rw10(false, 0, 0, 0, buf));
+    REQUIRE(r.wait_for(1));
+    CHECK(r.out.at(0).status == vscsi_status::reset);
+    CHECK(r.session->counters().reissued == 3);
+    ivs::test::finish(r.h, r.target);
+    for (auto* t : {&t1, &t2, &t3})
+        ivs::test::finish(r.h, *t);
+}
