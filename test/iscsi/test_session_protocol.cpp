@@ -211,3 +211,48 @@ TEST_CASE("abort_task of a command not sent yet ends it here, without an ABORT T
     finish(h, t);
     CHECK(b.calls == 1);
 }
+
+TEST_CASE("a login the target never answers fails at the login timeout", "[session][scripted][login]")
+{
+    scripted_target t;
+    t.run([](scripted_target& tg) {
+        tg.expect(opcode::login_request); // never answered
+        tg.expect_closed();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.clock = h.clock;
+    cfg.login_timeout = 15s;
+    iscsi::session s(h.io, cfg);
+    std::optional<std::error_code> result;
+    const auto start = h.clock->now();
+    s.start([&](std::error_code ec, const std::string&) { result = ec; });
+    REQUIRE(h.advance_until([&] { return result.has_value(); }, 60s));
+    CHECK(*result == make_error_code(iscsi::session_errc::login_timeout));
+    CHECK(h.clock->now() - start >= 15s);
+    CHECK(h.clock->now() - start < 16s);
+    finish(h, t);
+}
+
+TEST_CASE("redirects without end fail the login after max_redirects", "[session][scripted][login]")
+{
+    std::vector<std::unique_ptr<scripted_target>> targets;
+    std::vector<scripted_target*> links;
+    for (int i = 0; i < 4; ++i) {
+        targets.push_back(std::make_unique<scripted_target>());
+        links.push_back(targets.back().get());
+        targets.back()->run([](scripted_target& tg) {
+            tg.login_status(pdu::login_status_class::redirection, 0x01, {{"TargetAddress", "elsewhere.test:3260"}});
+            tg.expect_closed();
+        });
+    }
+    session_harness h;
+    auto cfg = make_config(links);
+    cfg.max_redirects = 3;
+    iscsi::session s(h.io, cfg);
+    std::string message;
+    CHECK(h.login(s, &message) == make_error_code(iscsi::session_errc::redirect_loop));
+    CHECK(message == "login failed: too many redirects");
+    for (auto& t : targets)
+        finish(h, *t);
+}
