@@ -619,11 +619,15 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
         return finish_task(*t, ec);
     if (!r.final_bit) {
         // More to come: ask for it with an empty Text Request echoing the
-        // TTT (§11.10.4). It is a non-immediate command like any other: it
-        // waits for the CmdSN window (§4.2.2.1).
+        // TTT (§11.10.4). Never beyond MaxCmdSN (§4.2.2.1): it goes as an
+        // immediate command, which takes no place in the window. A target
+        // may not open the window during a long answer at all (tgtd keeps
+        // MaxCmdSN of a discovery session where login left it), so waiting
+        // for the window could wait for ever.
         if (r.target_transfer_tag == pdu::reserved_tag)
             return protocol_failure(session_errc::protocol_error, "Text Response without F and without TTT");
         x->continue_ttt = r.target_transfer_tag;
+        t->immediate = true;
         waiting_.push_front(t->itt);
         pump();
         return;
@@ -640,6 +644,7 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
 void session::impl::send_text(session_task& t, std::uint32_t ttt, std::span<const std::byte> data)
 {
     pdu::text_request req;
+    req.immediate = t.immediate;
     req.final_bit = true;
     req.initiator_task_tag = t.itt;
     req.target_transfer_tag = ttt;
