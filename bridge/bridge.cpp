@@ -1,7 +1,7 @@
 #include "bridge/bridge.hpp"
 
-#include "bridge/sense.hpp"
-#include "bridge/tag_table.hpp"
+#include "scsi/sense.hpp"
+#include "vscsi/tag_table.hpp"
 #include "iscsi/session.hpp"
 #include "iscsi/session_error.hpp"
 #include "pdu/bytes.hpp"

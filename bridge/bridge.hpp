@@ -23,7 +23,7 @@
 #pragma once
 
 #include "bridge/lun_map.hpp"
-#include "bridge/vscsi_device.hpp"
+#include "vscsi/vscsi_device.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "config/commands.hpp"
+#include "app/commands.hpp"
 
 #include <unistd.h>
 

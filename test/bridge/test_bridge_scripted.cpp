@@ -1,7 +1,7 @@
 // The bridge between an embedded vscsi and a session to a scripted target:
 // data both ways, BUSY retries, CHECK CONDITION, unmapped slots, REPORT LUNS,
 // and a completion for every command when the session goes away.
-#include "bridge_test_support.hpp"
+#include "test/support/bridge_test_support.hpp"
 
 #include "pdu/lun.hpp"
 

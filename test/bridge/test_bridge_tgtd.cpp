@@ -2,7 +2,7 @@
 // daemon side (io_context with the bridge and the session) runs on its own
 // thread; the test thread plays the midlayer with blocking calls.
 #include "bridge/bridge.hpp"
-#include "bridge/embedded_vscsi.hpp"
+#include "vscsi/embedded_vscsi.hpp"
 #include "iscsi/session.hpp"
 #include "test/iscsi/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
