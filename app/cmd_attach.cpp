@@ -24,7 +24,7 @@
 #include <optional>
 #include <thread>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
@@ -50,7 +50,7 @@ sigset_t block_stop_signals()
 
 class attachment {
 public:
-    explicit attachment(const attach_options& o) : opts_(o) {}
+    explicit attachment(const config::attach_options& o) : opts_(o) {}
 
     int run();
 
@@ -62,18 +62,18 @@ private:
     bool export_disks();
     void detach();
 
-    const attach_options& opts_;
+    const config::attach_options& opts_;
     io_thread io_;
     std::optional<iscsi::session> session_;
 #if defined(__OpenBSD__)
-    std::unique_ptr<bridge::vscsi_device> device_;
+    std::unique_ptr<vscsi::vscsi_device> device_;
 #else
-    std::optional<bridge::embedded_vscsi> vscsi_;
-    std::unique_ptr<bridge::vscsi_device> device_;
+    std::optional<vscsi::embedded_vscsi> vscsi_;
+    std::unique_ptr<vscsi::vscsi_device> device_;
 #endif
     std::optional<bridge::bridge> bridge_;
 #if IVS_HAVE_FUSE
-    std::optional<bridge::fuse_export> export_;
+    std::optional<fuse::fuse_export> export_;
 #endif
     std::vector<std::uint64_t> luns_;
     std::vector<bridge::slot> slots_;
@@ -123,9 +123,9 @@ bool attachment::open_device()
 {
     std::error_code ec;
 #if defined(__OpenBSD__)
-    ec = bridge::openbsd_vscsi::open(opts_.device.empty() ? "/dev/vscsi0" : opts_.device, device_);
+    ec = vscsi::openbsd_vscsi::open(opts_.device.empty() ? "/dev/vscsi0" : opts_.device, device_);
 #else
-    bridge::embedded_vscsi_config cfg;
+    vscsi::embedded_vscsi_config cfg;
     cfg.logger = [](std::string_view line) { say(std::string(line)); };
     vscsi_.emplace(cfg);
     ec = vscsi_->open(device_);
@@ -195,14 +195,14 @@ bool attachment::export_disks()
         return true;
     }
 #if IVS_HAVE_FUSE
-    bridge::fuse_export_options fo;
+    fuse::fuse_export_options fo;
     fo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
     export_.emplace(*vscsi_, opts_.export_dir, fo);
     for (const auto& d : disks) {
         auto remote = remote_of(d.target, d.lun);
         if (!remote || d.block_count == 0)
             continue;
-        const std::string name = bridge::fuse_disk_file_name(*remote);
+        const std::string name = fuse::fuse_disk_file_name(*remote);
         if (auto ec = export_->add_disk(name, d.target, d.lun, d.block_size, d.block_count)) {
             std::cerr << "iscsi-vscsi: attach: cannot export " << d.name << ": " << ec.message() << '\n';
             return false;
@@ -294,23 +294,23 @@ int attachment::run()
 
 int run_attach(std::span<const std::string> args)
 {
-    attach_options opts;
+    config::attach_options opts;
     std::string error;
-    switch (parse_attach_options(args, opts, error)) {
-    case parse_outcome::help:
-        std::cout << attach_help();
+    switch (config::parse_attach_options(args, opts, error)) {
+    case config::parse_outcome::help:
+        std::cout << config::attach_help();
         return 0;
-    case parse_outcome::usage_error:
+    case config::parse_outcome::usage_error:
         std::cerr << "iscsi-vscsi: attach: " << error << " (try --help)\n";
         return 2;
-    case parse_outcome::bad_value:
+    case config::parse_outcome::bad_value:
         std::cerr << "iscsi-vscsi: attach: " << error << '\n';
         return 1;
-    case parse_outcome::ok:
+    case config::parse_outcome::ok:
         break;
     }
     attachment a(opts);
     return a.run();
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -5,6 +5,7 @@
 // process's CPU time. Then flush, detach and log out as attach does.
 #include "app/commands.hpp"
 #include "app/io_thread.hpp"
+#include "config/initiator_name.hpp"
 #include "config/options.hpp"
 
 #include "bridge/bridge.hpp"
@@ -22,14 +23,14 @@
 #include <random>
 #include <thread>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-constexpr option_spec bench_specs[] = {
+constexpr config::option_spec bench_specs[] = {
     {"lun", true, false, "N", "remote LUN to drive (required)"},
     {"bs", true, false, "BYTES", "bytes per request, a multiple of the block size (default 4096)"},
     {"qd", true, false, "N", "requests kept in flight (default 1)"},
@@ -67,14 +68,14 @@ std::string bench_help()
            "side, split by the maximum transfer as the kernel does. Prints IOPS, MB/s\n"
            "(10^6 bytes), mean and p99 latency (submit to completion) and the CPU time\n"
            "of the process during the run. --write overwrites the LUN.\n\noptions:\n" +
-           format_options_help(bench_specs);
+           config::format_options_help(bench_specs);
 }
 
 // Returns 0 when parsed, else the exit status (help: -1).
 int parse_bench_options(std::span<const std::string> args, bench_options& out, std::string& error)
 {
-    parsed_options o;
-    if (!parse_options(args, bench_specs, o, error))
+    config::parsed_options o;
+    if (!config::parse_options(args, bench_specs, o, error))
         return 2;
     if (o.has("help"))
         return -1;
@@ -92,12 +93,12 @@ int parse_bench_options(std::span<const std::string> args, bench_options& out, s
         return 1;
     }
     cfg.login.target_name = o.positionals[1];
-    cfg.login.initiator_name = o.get("initiator-name", default_initiator_name());
+    cfg.login.initiator_name = o.get("initiator-name", config::default_initiator_name());
     // A benchmark fails rather than silently reconnecting mid-run.
     cfg.recover = false;
     unsigned long long n = 0;
     auto number = [&](const char* name, unsigned long long lo, unsigned long long hi) {
-        if (!parse_unsigned(o.get(name), lo, hi, n)) {
+        if (!config::parse_unsigned(o.get(name), lo, hi, n)) {
             error = std::string("bad --") + name + " '" + o.get(name) + "' (" + std::to_string(lo) + ".." +
                     std::to_string(hi) + ")";
             return false;
@@ -188,7 +189,7 @@ private:
     bool map_and_probe();
     bool drive();
     void submit_next(unsigned slot);
-    void completed(unsigned slot, const bridge::scsi_completion& c);
+    void completed(unsigned slot, const vscsi::scsi_completion& c);
     void detach();
     void print() const;
     unsigned openings() const { return opts_.openings ? opts_.openings : default_openings(opts_); }
@@ -197,11 +198,11 @@ private:
     const bench_options& opts_;
     io_thread io_;
     std::optional<iscsi::session> session_;
-    std::optional<bridge::embedded_vscsi> vscsi_;
-    std::unique_ptr<bridge::vscsi_device> device_;
+    std::optional<vscsi::embedded_vscsi> vscsi_;
+    std::unique_ptr<vscsi::vscsi_device> device_;
     std::optional<bridge::bridge> bridge_;
     std::vector<bridge::slot> slots_;
-    bridge::attached_disk disk_;
+    vscsi::attached_disk disk_;
     bool logged_in_ = false;
     bool header_digest_ = false, data_digest_ = false;
 
@@ -238,7 +239,7 @@ bool bench_run::login()
 
 bool bench_run::map_and_probe()
 {
-    bridge::embedded_vscsi_config cfg;
+    vscsi::embedded_vscsi_config cfg;
     cfg.max_transfer = opts_.max_transfer;
     cfg.openings = static_cast<int>(openings());
     cfg.logger = [this](std::string_view line) { note("iscsi-vscsi: " + std::string(line)); };
@@ -300,7 +301,7 @@ void bench_run::submit_next(unsigned slot)
     auto& buf = buffers_[slot];
     started_[slot] = clock_type::now();
     // Captures small enough for std::function's inline storage: no allocation per request.
-    auto done = [this, slot](const bridge::scsi_completion& c) { completed(slot, c); };
+    auto done = [this, slot](const vscsi::scsi_completion& c) { completed(slot, c); };
     const auto ec = opts_.write
                         ? vscsi_->submit_write(disk_.target, disk_.lun, lba, disk_.block_size, buf, done)
                         : vscsi_->submit_read(disk_.target, disk_.lun, lba, disk_.block_size, buf, done);
@@ -314,14 +315,14 @@ void bench_run::submit_next(unsigned slot)
     }
 }
 
-void bench_run::completed(unsigned slot, const bridge::scsi_completion& c)
+void bench_run::completed(unsigned slot, const vscsi::scsi_completion& c)
 {
     const auto now = clock_type::now();
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - started_[slot]).count();
     bool again = false;
     {
         std::lock_guard lock(m_);
-        if (c.status == bridge::vscsi_status::done && c.residual == 0) {
+        if (c.status == vscsi::vscsi_status::done && c.residual == 0) {
             lat_us_.push_back(static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
         } else {
             ++failed_;
@@ -484,4 +485,4 @@ int run_bench(std::span<const std::string> args)
     return b.run();
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

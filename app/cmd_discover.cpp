@@ -1,6 +1,7 @@
 // iscsi-vscsi discover HOST[:PORT]: a discovery session (RFC 7143 §13.3
 // SessionType=Discovery) asking SendTargets=All, one line per portal.
 #include "app/commands.hpp"
+#include "config/initiator_name.hpp"
 #include "config/options.hpp"
 #include "iscsi/sendtargets.hpp"
 #include "iscsi/session.hpp"
@@ -10,11 +11,11 @@
 
 #include <iostream>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
-constexpr option_spec discover_options[] = {
+constexpr config::option_spec discover_options[] = {
     {"chap-user", true, false, "NAME", "CHAP user name (CHAP_N) to log in with"},
     {"chap-secret-file", true, false, "FILE", "file holding the CHAP secret"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
@@ -27,7 +28,7 @@ void print_help(std::ostream& os)
     os << "usage: iscsi-vscsi discover HOST[:PORT] [options]\n\n"
           "Logs in to the portal with a discovery session and prints every target\n"
           "portal it offers as 'ADDR:PORT,TPGT IQN'.\n\noptions:\n"
-       << format_options_help(discover_options);
+       << config::format_options_help(discover_options);
 }
 
 int fail(const std::string& message)
@@ -40,9 +41,9 @@ int fail(const std::string& message)
 
 int run_discover(std::span<const std::string> args)
 {
-    parsed_options opts;
+    config::parsed_options opts;
     std::string error;
-    if (!parse_options(args, discover_options, opts, error)) {
+    if (!config::parse_options(args, discover_options, opts, error)) {
         std::cerr << "iscsi-vscsi: discover: " << error << " (try --help)\n";
         return 2;
     }
@@ -58,10 +59,10 @@ int run_discover(std::span<const std::string> args)
     if (!iscsi::parse_portal(opts.positionals[0], cfg.target_portal))
         return fail("bad portal '" + opts.positionals[0] + "' (expected HOST[:PORT])");
     unsigned long long timeout_s = 30;
-    if (opts.has("timeout") && !parse_unsigned(opts.get("timeout"), 1, 86400, timeout_s))
+    if (opts.has("timeout") && !config::parse_unsigned(opts.get("timeout"), 1, 86400, timeout_s))
         return fail("bad --timeout '" + opts.get("timeout") + "'");
     cfg.login.type = iscsi::session_type::discovery;
-    cfg.login.initiator_name = opts.get("initiator-name", default_initiator_name());
+    cfg.login.initiator_name = opts.get("initiator-name", config::default_initiator_name());
     cfg.recover = false;
     if (opts.has("chap-user") != opts.has("chap-secret-file"))
         return fail("--chap-user and --chap-secret-file go together");
@@ -115,4 +116,4 @@ int run_discover(std::span<const std::string> args)
     return status;
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -24,14 +24,14 @@
 #include <sys/prctl.h>
 #endif
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
 constexpr const char* default_conf_file = "/etc/iscsi-vscsi.conf";
 constexpr std::chrono::seconds retry_interval{10};
 
-constexpr option_spec socket_specs[] = {
+constexpr config::option_spec socket_specs[] = {
     {"socket", true, false, "SOCKET", "control socket (default /var/run/iscsi-vscsi.sock)"},
     {"json", false, false, {}, "status: print JSON"},
     {"help", false, false, {}, "show this help"},
@@ -85,7 +85,7 @@ void drop_privileges([[maybe_unused]] const serve_args& a)
 
 std::string reload(const std::string& file, serve_daemon& d, bool& ok)
 {
-    conf c;
+    config::conf c;
     std::string error;
     if (load_serve_conf(file, c, error)) {
         ok = false;
@@ -116,7 +116,7 @@ int run_serve(std::span<const std::string> args)
         return 2;
     }
     log_to_stderr(a.foreground_log);
-    conf c;
+    config::conf c;
     if (load_serve_conf(a.file, c, error)) {
         // The configuration errors go to stderr whatever -d says, and to the log.
         std::cerr << error << (error.empty() || error.back() != '\n' ? "\n" : "");
@@ -213,15 +213,15 @@ int control_command(const char* name, std::span<const std::string> args, bool ta
     std::vector<std::string> argv;
     for (const auto& arg : args)
         argv.push_back(arg == "-s" ? "--socket" : arg);
-    parsed_options o;
+    config::parsed_options o;
     std::string error;
-    if (!parse_options(argv, socket_specs, o, error)) {
+    if (!config::parse_options(argv, socket_specs, o, error)) {
         std::cerr << "iscsi-vscsi: " << name << ": " << error << " (try --help)\n";
         return 2;
     }
     if (o.has("help")) {
         std::cout << "usage: iscsi-vscsi " << name << (takes_name ? " NAME" : "") << " [options]\n\noptions:\n"
-                  << format_options_help(socket_specs);
+                  << config::format_options_help(socket_specs);
         return 0;
     }
     const std::string socket = o.get("socket", default_control_socket);
@@ -257,4 +257,4 @@ int run_status(std::span<const std::string> args) { return control_command("stat
 int run_reload(std::span<const std::string> args) { return control_command("reload", args, false); }
 int run_detach(std::span<const std::string> args) { return control_command("detach", args, true); }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -5,7 +5,7 @@
 #include <span>
 #include <string>
 
-namespace ivs::config {
+namespace ivs::app {
 
 int run_discover(std::span<const std::string> args);
 int run_attach(std::span<const std::string> args);
@@ -15,7 +15,4 @@ int run_reload(std::span<const std::string> args);
 int run_detach(std::span<const std::string> args);
 int run_bench(std::span<const std::string> args);
 
-// Shared by the subcommands that log in.
-std::string default_initiator_name();
-
-} // namespace ivs::config
+} // namespace ivs::app

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
@@ -237,4 +237,4 @@ std::error_code control_request(const std::filesystem::path& path, const std::st
     return ec;
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -13,7 +13,7 @@
 #include <system_error>
 #include <thread>
 
-namespace ivs::config {
+namespace ivs::app {
 
 inline constexpr const char* default_control_socket = "/var/run/iscsi-vscsi.sock";
 inline constexpr std::size_t max_control_line = 4096;
@@ -50,4 +50,4 @@ private:
 std::error_code control_request(const std::filesystem::path& path, const std::string& request,
                                 std::string& answer);
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <thread>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
@@ -29,9 +29,9 @@ std::error_code serve_daemon::open(std::string& error)
     d.io.start();
     std::error_code ec;
 #if defined(__OpenBSD__)
-    ec = bridge::openbsd_vscsi::open("/dev/vscsi0", d.device);
+    ec = vscsi::openbsd_vscsi::open("/dev/vscsi0", d.device);
 #else
-    bridge::embedded_vscsi_config cfg;
+    vscsi::embedded_vscsi_config cfg;
     cfg.logger = [](std::string_view line) { log_message(log_level::info, line); };
     d.vscsi.emplace(cfg);
     ec = d.vscsi->open(d.device);
@@ -86,14 +86,14 @@ void serve_daemon::impl::detach_session(attached_session& s)
     for (const auto& l : s.luns) {
         if (l.device.empty())
             continue;
-        bridge::scsi_command cmd;
+        vscsi::scsi_command cmd;
         cmd.target = l.where.target;
         cmd.lun = l.where.lun;
         cmd.cdb[0] = 0x35; // SYNCHRONIZE CACHE (10)
         cmd.cdblen = 10;
-        bridge::scsi_completion done;
+        vscsi::scsi_completion done;
         auto ec = vscsi->execute(cmd, done);
-        if (ec || done.status != bridge::vscsi_status::done)
+        if (ec || done.status != vscsi::vscsi_status::done)
             warn("SYNCHRONIZE CACHE of " + l.device + " failed");
     }
 #endif
@@ -131,7 +131,7 @@ void serve_daemon::impl::detach_target(attached_target& t)
     t.sessions.clear();
 }
 
-std::string serve_daemon::apply(const conf& c)
+std::string serve_daemon::apply(const config::conf& c)
 {
     std::lock_guard lock(impl_->m);
     auto& d = *impl_;
@@ -241,4 +241,4 @@ void serve_daemon::shutdown()
     d.io.stop();
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -10,7 +10,7 @@
 #include <string>
 #include <system_error>
 
-namespace ivs::config {
+namespace ivs::app {
 
 class serve_daemon {
 public:
@@ -26,7 +26,7 @@ public:
     // disabled or changed, attaches the new ones (and the changed ones
     // again), leaves the rest alone. A target that fails to attach is
     // logged and shown as failed in status. Returns a summary line.
-    std::string apply(const conf& c);
+    std::string apply(const config::conf& c);
 
     // Detaches the configuration target `name` (all its sessions); false
     // with `error` when there is no such attached target.
@@ -49,4 +49,4 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-} // namespace ivs::config
+} // namespace ivs::app

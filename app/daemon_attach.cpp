@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
@@ -30,7 +30,7 @@ void serve_daemon::impl::attach_target(attached_target& t)
         return;
     }
     std::vector<std::uint64_t> luns(t.conf.luns.begin(), t.conf.luns.end());
-    if (t.conf.type == conf_session_type::normal) {
+    if (t.conf.type == config::conf_session_type::normal) {
         auto s = std::make_unique<attached_session>();
         s->target_name = t.conf.target_name;
         s->portal = cfg.target_portal;
@@ -185,9 +185,9 @@ bool serve_daemon::impl::attach_session(attached_target& t, attached_session& s,
 #if IVS_HAVE_FUSE
     auto& ex = exports[s.export_dir];
     if (!ex.fuse) {
-        bridge::fuse_export_options fo;
+        fuse::fuse_export_options fo;
         fo.logger = [](std::string_view line) { log_message(log_level::info, line); };
-        ex.fuse = std::make_unique<bridge::fuse_export>(*vscsi, s.export_dir, fo);
+        ex.fuse = std::make_unique<fuse::fuse_export>(*vscsi, s.export_dir, fo);
     }
     for (auto& l : s.luns) {
         const auto& d = vscsi->disks();
@@ -195,7 +195,7 @@ bool serve_daemon::impl::attach_session(attached_target& t, attached_session& s,
                                [&](const auto& x) { return x.target == l.where.target && x.lun == l.where.lun; });
         if (it == d.end() || it->block_count == 0)
             continue;
-        std::string name = bridge::fuse_disk_file_name(l.remote);
+        std::string name = fuse::fuse_disk_file_name(l.remote);
         if (discovered)
             name = s.target_name + "-" + name;
         if (auto e4 = ex.fuse->add_disk(name, it->target, it->lun, it->block_size, it->block_count)) {
@@ -227,4 +227,4 @@ bool serve_daemon::impl::attach_session(attached_target& t, attached_session& s,
     return true;
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

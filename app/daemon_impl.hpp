@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace ivs::config {
+namespace ivs::app {
 
 // One disk of a session: remote LUN, where it sits on vscsi, its export.
 struct attached_lun {
@@ -50,7 +50,7 @@ struct attached_session {
 
 // One `target` block of the configuration and what it attached.
 struct attached_target {
-    conf_target conf;
+    config::conf_target conf;
     std::string error;  // why attaching failed; empty when it did not
     std::vector<std::unique_ptr<attached_session>> sessions;
 };
@@ -61,18 +61,18 @@ struct serve_daemon::impl {
     bool opened = false;
     bool closed = false;
 #if !defined(__OpenBSD__)
-    std::optional<bridge::embedded_vscsi> vscsi;
+    std::optional<vscsi::embedded_vscsi> vscsi;
 #endif
-    std::unique_ptr<bridge::vscsi_device> device;
+    std::unique_ptr<vscsi::vscsi_device> device;
     std::optional<bridge::bridge> bridge;
 #if IVS_HAVE_FUSE
     struct export_entry {
-        std::unique_ptr<bridge::fuse_export> fuse;
+        std::unique_ptr<fuse::fuse_export> fuse;
         std::size_t disks = 0;
     };
     std::map<std::filesystem::path, export_entry> exports;
 #endif
-    conf current;  // global settings of the configuration last applied
+    config::conf current;  // global settings of the configuration last applied
     std::vector<std::unique_ptr<attached_target>> targets;
 
     // daemon_attach.cpp
@@ -90,4 +90,4 @@ struct serve_daemon::impl {
     std::string status_json();
 };
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <string>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 std::mutex log_mutex;
@@ -36,4 +36,4 @@ void log_message(log_level level, std::string_view line)
     syslog(prio, "%s", text.c_str());
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -4,11 +4,11 @@
 
 #include <string_view>
 
-namespace ivs::config {
+namespace ivs::app {
 
 enum class log_level { error, warning, info };
 
 void log_to_stderr(bool on);  // before the first message; default syslog
 void log_message(log_level level, std::string_view line);
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
@@ -84,7 +84,7 @@ std::string serve_daemon::impl::status_json()
     bool first_t = true;
     for (const auto& t : targets) {
         o << (first_t ? "" : ",") << "{\"name\":" << json_string(t->conf.name)
-          << ",\"type\":" << (t->conf.type == conf_session_type::discovery ? "\"discovery\"" : "\"normal\"")
+          << ",\"type\":" << (t->conf.type == config::conf_session_type::discovery ? "\"discovery\"" : "\"normal\"")
           << ",\"error\":" << json_string(t->error) << ",\"sessions\":[";
         first_t = false;
         bool first_s = true;
@@ -137,7 +137,7 @@ std::string serve_daemon::impl::status_text()
     auto snaps = take_snapshots(*this, bc);
     std::ostringstream o;
     for (const auto& t : targets) {
-        o << "target " << t->conf.name << (t->conf.type == conf_session_type::discovery ? " (discovery)" : "");
+        o << "target " << t->conf.name << (t->conf.type == config::conf_session_type::discovery ? " (discovery)" : "");
         if (!t->error.empty())
             o << ": " << t->error;
         o << '\n';
@@ -171,4 +171,4 @@ std::string serve_daemon::impl::status_text()
     return o.str();
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -16,7 +16,7 @@
 #include <thread>
 #include <utility>
 
-namespace ivs::config {
+namespace ivs::app {
 
 class io_thread {
 public:
@@ -94,4 +94,4 @@ private:
     std::thread thread_;
 };
 
-} // namespace ivs::config
+} // namespace ivs::app

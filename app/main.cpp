@@ -44,19 +44,19 @@ int main(int argc, char** argv)
         return 0;
     }
     if (command == "discover")
-        return ivs::config::run_discover(rest);
+        return ivs::app::run_discover(rest);
     if (command == "attach")
-        return ivs::config::run_attach(rest);
+        return ivs::app::run_attach(rest);
     if (command == "serve")
-        return ivs::config::run_serve(rest);
+        return ivs::app::run_serve(rest);
     if (command == "status")
-        return ivs::config::run_status(rest);
+        return ivs::app::run_status(rest);
     if (command == "reload")
-        return ivs::config::run_reload(rest);
+        return ivs::app::run_reload(rest);
     if (command == "detach")
-        return ivs::config::run_detach(rest);
+        return ivs::app::run_detach(rest);
     if (command == "bench")
-        return ivs::config::run_bench(rest);
+        return ivs::app::run_bench(rest);
     std::cerr << "iscsi-vscsi: unknown command '" << command << "' (try --help)\n";
     return 2;
 }

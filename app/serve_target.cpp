@@ -1,34 +1,34 @@
 #include "app/serve_target.hpp"
 
-#include "app/commands.hpp"
+#include "config/initiator_name.hpp"
 
 #include <tuple>
 
-namespace ivs::config {
+namespace ivs::app {
 
 namespace {
 
-std::string at(const conf_target& t)
+std::string at(const config::conf_target& t)
 {
     return t.where.file + ":" + std::to_string(t.where.line) + ": target " + t.name + ": ";
 }
 
-iscsi::digest_offer digest_of(conf_digest d)
+iscsi::digest_offer digest_of(config::conf_digest d)
 {
     switch (d) {
-    case conf_digest::none:
+    case config::conf_digest::none:
         return iscsi::digest_offer::none;
-    case conf_digest::crc32c:
+    case config::conf_digest::crc32c:
         return iscsi::digest_offer::crc32c;
-    case conf_digest::crc32c_or_none:
+    case config::conf_digest::crc32c_or_none:
         return iscsi::digest_offer::crc32c_or_none;
-    case conf_digest::none_or_crc32c:
+    case config::conf_digest::none_or_crc32c:
         return iscsi::digest_offer::none_or_crc32c;
     }
     return iscsi::digest_offer::none;
 }
 
-bool load_identity(const conf_target& t, const conf_chap& c, std::optional<iscsi::chap_identity>& out,
+bool load_identity(const config::conf_target& t, const config::conf_chap& c, std::optional<iscsi::chap_identity>& out,
                    std::string& error)
 {
     std::error_code ec;
@@ -41,28 +41,28 @@ bool load_identity(const conf_target& t, const conf_chap& c, std::optional<iscsi
     return true;
 }
 
-auto address_key(const conf_address& a) { return std::tie(a.host, a.port, a.family); }
+auto address_key(const config::conf_address& a) { return std::tie(a.host, a.port, a.family); }
 
-auto chap_key(const std::optional<conf_chap>& c)
+auto chap_key(const std::optional<config::conf_chap>& c)
 {
     return std::make_tuple(c.has_value(), c ? c->user : std::string(), c ? c->secret_file : std::filesystem::path());
 }
 
 } // namespace
 
-std::error_code load_serve_conf(const std::filesystem::path& file, conf& out, std::string& error)
+std::error_code load_serve_conf(const std::filesystem::path& file, config::conf& out, std::string& error)
 {
-    if (auto ec = check_private_file(file, error))
+    if (auto ec = config::check_private_file(file, error))
         return ec;
-    conf c;
-    if (auto ec = load_conf(file, c, error))
+    config::conf c;
+    if (auto ec = config::load_conf(file, c, error))
         return ec;
     for (const auto& t : c.targets) {
         for (const auto* chap : {&t.chap, &t.mutual_chap}) {
             if (!*chap)
                 continue;
             std::string why;
-            if (auto ec = check_private_file((*chap)->secret_file, why)) {
+            if (auto ec = config::check_private_file((*chap)->secret_file, why)) {
                 error = at(t) + why;
                 return ec;
             }
@@ -72,7 +72,7 @@ std::error_code load_serve_conf(const std::filesystem::path& file, conf& out, st
     return {};
 }
 
-bool make_session_config(const conf& c, const conf_target& t, iscsi::session_config& out, std::string& error)
+bool make_session_config(const config::conf& c, const config::conf_target& t, iscsi::session_config& out, std::string& error)
 {
     iscsi::session_config s;
     s.target_portal.host = t.target_addr.host;
@@ -80,15 +80,15 @@ bool make_session_config(const conf& c, const conf_target& t, iscsi::session_con
     auto& l = s.login;
     l.initiator_name = !t.initiator_name.empty() ? t.initiator_name
                        : !c.initiator_name.empty() ? c.initiator_name
-                                                   : default_initiator_name();
-    if (t.type == conf_session_type::discovery) {
+                                                   : config::default_initiator_name();
+    if (t.type == config::conf_session_type::discovery) {
         l.type = iscsi::session_type::discovery;
         s.recover = false;
     } else {
         l.target_name = t.target_name;
     }
     if (c.isid) {
-        const auto b = isid_bytes(*c.isid);
+        const auto b = config::isid_bytes(*c.isid);
         std::uint64_t v = 0;
         for (auto byte : b)
             v = (v << 8) | byte;
@@ -132,9 +132,9 @@ bool make_session_config(const conf& c, const conf_target& t, iscsi::session_con
     return true;
 }
 
-bool same_target(const conf_target& a, const conf_target& b)
+bool same_target(const config::conf_target& a, const config::conf_target& b)
 {
-    auto key = [](const conf_target& t) {
+    auto key = [](const config::conf_target& t) {
         return std::make_tuple(t.enabled, t.type, address_key(t.target_addr), t.target_name, t.initiator_name,
                                chap_key(t.chap), chap_key(t.mutual_chap), t.chap_algorithms, t.header_digest,
                                t.data_digest, t.nop_interval, t.nop_timeout, t.replacement_timeout,
@@ -145,4 +145,4 @@ bool same_target(const conf_target& a, const conf_target& b)
     return key(a) == key(b);
 }
 
-} // namespace ivs::config
+} // namespace ivs::app

@@ -17,6 +17,14 @@
 #include <string>
 
 namespace ivs::bridge {
+
+using vscsi::tag_table;
+using vscsi::vscsi_device;
+using vscsi::vscsi_dir;
+using vscsi::vscsi_i2t;
+using vscsi::vscsi_max_cdb;
+using vscsi::vscsi_status;
+
 namespace {
 
 constexpr std::uint8_t op_inquiry = 0x12;
@@ -211,7 +219,7 @@ struct bridge::impl {
 
     // Exactly one T2I per dequeued tag; device errors are logged, not fatal.
     // dequeue_next: I2T until EAGAIN follows at once (t2i_then_dequeue).
-    void answer(int tag, vscsi_status st, const scsi_sense& sense, bool dequeue_next)
+    void answer(int tag, vscsi_status st, const scsi::fixed_sense& sense, bool dequeue_next)
     {
         switch (st) {
         case vscsi_status::done: ++counters.done; break;
@@ -225,7 +233,7 @@ struct bridge::impl {
         }
     }
 
-    void finish(command_ctx& c, vscsi_status st, const scsi_sense& sense = {})
+    void finish(command_ctx& c, vscsi_status st, const scsi::fixed_sense& sense = {})
     {
         if (!c.live)
             return;
@@ -451,7 +459,7 @@ struct bridge::impl {
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::done);
         case status_check_condition: {
-            auto sense = convert_sense(res.sense_data());
+            auto sense = scsi::convert_sense(res.sense_data());
             if (!sense || (!c.report_luns && !complete_data(c, res)))
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::sense, *sense);
@@ -533,7 +541,7 @@ struct bridge::impl {
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::done);
         }
-        finish(c, vscsi_status::sense, make_fixed_sense(key_illegal_request, asc_lun_not_supported, 0));
+        finish(c, vscsi_status::sense, scsi::make_fixed_sense(key_illegal_request, asc_lun_not_supported, 0));
     }
 
     // ---- shutdown ----

@@ -69,7 +69,7 @@ struct bridge_counters {
 
 class bridge {
 public:
-    bridge(boost::asio::io_context& io, vscsi_device& device, bridge_options options = {});
+    bridge(boost::asio::io_context& io, vscsi::vscsi_device& device, bridge_options options = {});
     // shutdown(); commands still on a session complete there later harmlessly.
     ~bridge();
     bridge(const bridge&) = delete;

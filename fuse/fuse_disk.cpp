@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace ivs::bridge {
+namespace ivs::fuse {
 
 namespace {
 constexpr std::uint8_t sense_unit_attention = 0x6;
@@ -46,31 +46,31 @@ struct range_guard {
 };
 } // namespace
 
-int completion_errno(const scsi_completion& c, bool& retry) noexcept {
+int completion_errno(const vscsi::scsi_completion& c, bool& retry) noexcept {
     retry = false;
     switch (c.status) {
-    case vscsi_status::done:
+    case vscsi::vscsi_status::done:
         // A short transfer leaves part of the buffer undefined.
         return c.residual == 0 ? 0 : -EIO;
-    case vscsi_status::reset:
+    case vscsi::vscsi_status::reset:
         retry = true;
         return -EIO;
-    case vscsi_status::sense:
-        retry = sense_key(c.sense) == sense_unit_attention;
+    case vscsi::vscsi_status::sense:
+        retry = scsi::sense_key(c.sense) == sense_unit_attention;
         return -EIO;
     default:
         return -EIO;
     }
 }
 
-fuse_disk::fuse_disk(embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
+fuse_disk::fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
                      std::uint64_t block_count)
     : dev_(dev), target_(target), lun_(lun), block_size_(block_size),
       size_(block_count * block_size) {}
 
 int fuse_disk::read_blocks(std::uint64_t lba, std::span<std::byte> buf) {
     for (int attempt = 0;; ++attempt) {
-        scsi_completion c;
+        vscsi::scsi_completion c;
         if (dev_.read(target_, lun_, lba, block_size_, buf, c))
             return -EIO;  // device closed (ENXIO) or refused
         bool retry = false;
@@ -82,7 +82,7 @@ int fuse_disk::read_blocks(std::uint64_t lba, std::span<std::byte> buf) {
 
 int fuse_disk::write_blocks(std::uint64_t lba, std::span<const std::byte> buf) {
     for (int attempt = 0;; ++attempt) {
-        scsi_completion c;
+        vscsi::scsi_completion c;
         if (dev_.write(target_, lun_, lba, block_size_, buf, c))
             return -EIO;
         bool retry = false;
@@ -156,18 +156,18 @@ int fuse_disk::sync(bool only_if_written) {
     // Cleared before the command: a write completing meanwhile sets it again.
     if (!written_.exchange(false) && only_if_written)
         return 0;
-    scsi_command cmd;
+    vscsi::scsi_command cmd;
     cmd.target = target_;
     cmd.lun = lun_;
     cmd.cdb[0] = scsi_synchronize_cache_10;  // LBA 0, 0 blocks: the whole medium
     cmd.cdblen = 10;
-    cmd.dir = vscsi_dir::none;
+    cmd.dir = vscsi::vscsi_dir::none;
     int r = -EIO;
     for (int attempt = 0; attempt < 2; ++attempt) {
-        scsi_completion c;
+        vscsi::scsi_completion c;
         if (dev_.execute(cmd, c))
             break;
-        if (c.status == vscsi_status::sense && sense_key(c.sense) == sense_illegal_request) {
+        if (c.status == vscsi::vscsi_status::sense && scsi::sense_key(c.sense) == sense_illegal_request) {
             r = 0;  // no cache to synchronize
             break;
         }
@@ -181,4 +181,4 @@ int fuse_disk::sync(bool only_if_written) {
     return r;
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::fuse

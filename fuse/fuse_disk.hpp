@@ -13,10 +13,12 @@
 #include <span>
 #include <vector>
 
-namespace ivs::bridge {
-
+namespace ivs::vscsi {
 class embedded_vscsi;
 struct scsi_completion;
+}
+
+namespace ivs::fuse {
 
 // Excludes writers of overlapping block ranges (first..last inclusive) from
 // each other; disjoint ranges proceed in parallel.
@@ -37,7 +39,7 @@ class fuse_disk {
 public:
     // block_size must be 1..max_transfer and block_count * block_size must
     // not overflow (checked by fuse_export::add_disk).
-    fuse_disk(embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
+    fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
               std::uint64_t block_count);
 
     [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
@@ -65,7 +67,7 @@ private:
     int read_blocks(std::uint64_t lba, std::span<std::byte> buf);
     int write_blocks(std::uint64_t lba, std::span<const std::byte> buf);
 
-    embedded_vscsi& dev_;
+    vscsi::embedded_vscsi& dev_;
     const int target_;
     const int lun_;
     const std::uint32_t block_size_;
@@ -77,6 +79,6 @@ private:
 
 // 0 for a completed command without residual, -EIO otherwise; `retry` is set
 // when the command may be re-issued once (RESET, UNIT ATTENTION).
-int completion_errno(const scsi_completion& c, bool& retry) noexcept;
+int completion_errno(const vscsi::scsi_completion& c, bool& retry) noexcept;
 
-} // namespace ivs::bridge
+} // namespace ivs::fuse

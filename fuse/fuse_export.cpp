@@ -30,7 +30,7 @@
 
 extern char** environ;
 
-namespace ivs::bridge {
+namespace ivs::fuse {
 
 namespace {
 
@@ -73,7 +73,7 @@ std::string fuse_disk_file_name(std::uint64_t remote_lun) {
 }
 
 struct fuse_export::impl {
-    embedded_vscsi& dev;
+    vscsi::embedded_vscsi& dev;
     std::filesystem::path mountpoint;
     fuse_export_options options;
     const std::time_t created = std::time(nullptr);
@@ -84,12 +84,12 @@ struct fuse_export::impl {
     std::unordered_set<open_file*> handles;
 
     std::mutex life_m;              // start/stop and the fuse handle
-    struct fuse* f = nullptr;
+    ::fuse* f = nullptr;
     std::thread loop;
     std::atomic<bool> running{false};
     dev_t conn_dev = 0;             // the mount's device: its fusectl connection id
 
-    impl(embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
+    impl(vscsi::embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
         : dev(d), mountpoint(std::move(mp)), options(std::move(o)) {}
 
     void log(const std::string& s) const {
@@ -355,7 +355,7 @@ void fuse_export::impl::unmount_and_join() {
     log("fuse: unmounted " + mp);
 }
 
-fuse_export::fuse_export(embedded_vscsi& dev, std::filesystem::path mountpoint,
+fuse_export::fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint,
                          fuse_export_options options)
     : impl_(std::make_unique<impl>(dev, std::move(mountpoint), std::move(options))) {}
 
@@ -452,4 +452,4 @@ void fuse_export::stop() {
     s.unmount_and_join();
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::fuse

@@ -22,9 +22,11 @@
 #include <string_view>
 #include <system_error>
 
-namespace ivs::bridge {
-
+namespace ivs::vscsi {
 class embedded_vscsi;
+}
+
+namespace ivs::fuse {
 
 enum class fuse_export_errc {
     already_started = 1,    // start() twice
@@ -57,7 +59,7 @@ struct fuse_export_options {
 
 class fuse_export {
 public:
-    fuse_export(embedded_vscsi& dev, std::filesystem::path mountpoint,
+    fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint,
                 fuse_export_options options = {});
     ~fuse_export();  // stop()
     fuse_export(const fuse_export&) = delete;
@@ -86,7 +88,7 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-} // namespace ivs::bridge
+} // namespace ivs::fuse
 
 template <>
-struct std::is_error_code_enum<ivs::bridge::fuse_export_errc> : std::true_type {};
+struct std::is_error_code_enum<ivs::fuse::fuse_export_errc> : std::true_type {};

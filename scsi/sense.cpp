@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace ivs::bridge {
+namespace ivs::scsi {
 namespace {
 
 std::uint8_t at(std::span<const std::byte> s, std::size_t i) noexcept
@@ -11,9 +11,9 @@ std::uint8_t at(std::span<const std::byte> s, std::size_t i) noexcept
     return i < s.size() ? std::to_integer<std::uint8_t>(s[i]) : 0;
 }
 
-scsi_sense from_fixed(std::span<const std::byte> s) noexcept
+fixed_sense from_fixed(std::span<const std::byte> s) noexcept
 {
-    scsi_sense out{};
+    fixed_sense out{};
     const std::size_t n = std::min(s.size(), out.size());
     for (std::size_t i = 0; i < n; ++i)
         out[i] = std::to_integer<std::uint8_t>(s[i]);
@@ -25,10 +25,10 @@ scsi_sense from_fixed(std::span<const std::byte> s) noexcept
     return out;
 }
 
-scsi_sense from_descriptor(std::span<const std::byte> s) noexcept
+fixed_sense from_descriptor(std::span<const std::byte> s) noexcept
 {
     const bool deferred = (at(s, 0) & 0x7f) == 0x73;
-    scsi_sense out{};
+    fixed_sense out{};
     out[0] = deferred ? 0x71 : 0x70;
     out[2] = at(s, 1) & 0x0f;
     out[7] = 10;
@@ -80,7 +80,7 @@ scsi_sense from_descriptor(std::span<const std::byte> s) noexcept
 
 } // namespace
 
-std::optional<scsi_sense> convert_sense(std::span<const std::byte> sense) noexcept
+std::optional<fixed_sense> convert_sense(std::span<const std::byte> sense) noexcept
 {
     switch (at(sense, 0) & 0x7f) {
     case 0x70:
@@ -98,4 +98,4 @@ std::optional<scsi_sense> convert_sense(std::span<const std::byte> sense) noexce
     }
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::scsi

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 scsi_executor embedded_vscsi::executor() {
     return [this](const scsi_command& cmd) {
@@ -201,4 +201,4 @@ void embedded_vscsi::detach_one(int target, int lun) {
         config_.disk_event(gone, false);
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -6,7 +6,7 @@
 #include <limits>
 #include <mutex>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 namespace {
 
 // Gathers the chunks' completions into one.
@@ -111,4 +111,4 @@ std::error_code embedded_vscsi::write(int target, int lun, std::uint64_t lba, st
     }, out);
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -9,7 +9,7 @@
 #include <future>
 #include <stdexcept>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 struct embedded_vscsi::ccb {
     scsi_command cmd;
@@ -42,10 +42,10 @@ public:
     std::error_code data_write_taken(int tag, std::size_t n) override {
         return dev_.do_data(tag, vscsi_dir::write, nullptr, nullptr, n);
     }
-    std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) override {
+    std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
         return dev_.do_t2i(tag, status, sense, false);
     }
-    std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi_sense& sense) override {
+    std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
         return dev_.do_t2i(tag, status, sense, true);
     }
     using vscsi_device::t2i;
@@ -265,7 +265,7 @@ std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, c
     return {};
 }
 
-std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi_sense& sense,
+std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense,
                                       bool daemon_dequeues) {
     // One completion, run after the lock is dropped (no list: no allocation).
     scsi_completion_handler handler;
@@ -384,4 +384,4 @@ void embedded_vscsi::log(const std::string& line) const {
         config_.logger(line);
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -37,7 +37,7 @@
 #include <thread>
 #include <vector>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 class readiness_signal;
 
@@ -124,7 +124,7 @@ private:
     std::span<std::byte> do_data_read_buffer(int tag);
     std::span<const std::byte> do_data_write_buffer(int tag);
     ccb* dequeued_locked(int tag, vscsi_dir dir);
-    std::error_code do_t2i(int tag, vscsi_status status, const scsi_sense& sense, bool daemon_dequeues);
+    std::error_code do_t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense, bool daemon_dequeues);
     std::error_code do_devevent(bool probe, int target, int lun);
     void do_close();
 
@@ -168,4 +168,4 @@ private:
     std::thread worker_;
 };
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 namespace {
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
@@ -78,7 +78,7 @@ std::error_code openbsd_vscsi::data_write(int tag, std::span<std::byte> data) {
     return {};
 }
 
-std::error_code openbsd_vscsi::t2i(int tag, vscsi_status status, const scsi_sense& sense) {
+std::error_code openbsd_vscsi::t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) {
     struct vscsi_ioc_t2i t;
     std::memset(&t, 0, sizeof t);
     t.tag = tag;
@@ -109,4 +109,4 @@ std::error_code openbsd_vscsi::request_detach(int target, int lun) {
     return {};
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -7,7 +7,7 @@
 #include <memory>
 #include <system_error>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 class openbsd_vscsi final : public vscsi_device {
 public:
@@ -19,7 +19,7 @@ public:
     std::error_code i2t(vscsi_i2t& out) override;
     std::error_code data_read(int tag, std::span<const std::byte> data) override;
     std::error_code data_write(int tag, std::span<std::byte> data) override;
-    std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) override;
+    std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) override;
     using vscsi_device::t2i;
     std::error_code request_probe(int target, int lun) override;
     std::error_code request_detach(int target, int lun) override;
@@ -29,4 +29,4 @@ private:
     int fd_;
 };
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -8,7 +8,7 @@
 #include <sys/eventfd.h>
 #endif
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 readiness_signal::readiness_signal() {
 #if defined(__linux__)
@@ -66,4 +66,4 @@ void readiness_signal::clear() noexcept {
     set_ = false;
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -4,7 +4,7 @@
 
 #include <system_error>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 class readiness_signal {
 public:
@@ -23,4 +23,4 @@ private:
     bool set_ = false;
 };
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

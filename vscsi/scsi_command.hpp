@@ -11,7 +11,7 @@
 #include <functional>
 #include <span>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 struct scsi_command {
     int target = 0;
@@ -32,7 +32,7 @@ struct scsi_command {
 
 struct scsi_completion {
     vscsi_status status = vscsi_status::err;
-    scsi_sense sense{};                     // valid with vscsi_status::sense
+    scsi::fixed_sense sense{};                     // valid with vscsi_status::sense
     std::size_t residual = 0;               // datalen - bytes moved
 };
 
@@ -44,4 +44,4 @@ using scsi_completion_handler = std::function<void(const scsi_completion&)>;
 // Blocking form of a command submission (used by the probe).
 using scsi_executor = std::function<scsi_completion(const scsi_command&)>;
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

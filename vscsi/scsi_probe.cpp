@@ -4,7 +4,7 @@
 #include <array>
 #include <limits>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 namespace {
 
 constexpr std::uint8_t sense_unit_attention = 0x06;
@@ -43,7 +43,7 @@ std::optional<std::size_t> run_in(const scsi_executor& exec, scsi_command cmd,
             return buf.size() - std::min(c.residual, buf.size());
         if (c.status == vscsi_status::reset)
             continue;
-        if (c.status == vscsi_status::sense && sense_key(c.sense) == sense_unit_attention)
+        if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == sense_unit_attention)
             continue;
         return std::nullopt;
     }
@@ -159,7 +159,7 @@ bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe
             return true;
         if (c.status == vscsi_status::reset)
             continue;
-        if (c.status == vscsi_status::sense && sense_key(c.sense) == sense_unit_attention)
+        if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == sense_unit_attention)
             continue;
         return false;  // NOT READY, ILLEGAL REQUEST, errors: ignored by the caller
     }
@@ -231,4 +231,4 @@ std::optional<capacity> read_capacity(const scsi_executor& exec, int target, int
     return capacity{r->second, r->first + 1};
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 struct probe_options {
     int command_retries = 3;  // re-issue on RESET or UNIT ATTENTION (INQUIRY, READ CAPACITY)
@@ -87,4 +87,4 @@ bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe
 [[nodiscard]] std::optional<capacity> read_capacity(const scsi_executor& exec, int target, int lun,
                                                     std::uint8_t version, const probe_options& opt);
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 namespace {
 
 void put_be(std::uint8_t* p, std::uint64_t v, int n) {
@@ -73,4 +73,4 @@ std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t b
     return {};
 }
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

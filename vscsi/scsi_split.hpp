@@ -11,7 +11,7 @@
 #include <system_error>
 #include <vector>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 inline constexpr std::uint8_t scsi_read_10 = 0x28;
 inline constexpr std::uint8_t scsi_write_10 = 0x2a;
@@ -32,4 +32,4 @@ std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t b
                          std::span<std::byte> in, std::span<const std::byte> out,
                          std::size_t max_transfer, std::vector<scsi_command>& cmds);
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

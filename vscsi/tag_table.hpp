@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 template <class T>
 class tag_table {
@@ -97,4 +97,4 @@ private:
     std::size_t size_ = 0;
 };
 
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

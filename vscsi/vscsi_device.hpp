@@ -10,13 +10,15 @@
 // kernel: EAGAIN, EFAULT, ENOMEM, EINVAL (and open's EBUSY).
 #pragma once
 
+#include "scsi/sense.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <system_error>
 
-namespace ivs::bridge {
+namespace ivs::vscsi {
 
 // Data direction of a command (VSCSI_DIR_NONE/READ/WRITE).
 enum class vscsi_dir : int { none = 0, read = 1, write = 2 };
@@ -24,11 +26,6 @@ enum class vscsi_dir : int { none = 0, read = 1, write = 2 };
 // Completion status given to t2i (VSCSI_STAT_*; today's values, not the
 // 2008 manual page's). Any other value is treated like err by the kernel.
 enum class vscsi_status : int { done = 0, sense = 1, reset = 2, err = 3 };
-
-// 18 bytes of fixed-format sense data (SPC: response code 0x70, segment,
-// flags/key, information[4], additional length, command-specific[4], ASC,
-// ASCQ, FRU, sense-key-specific[3]). Only meaningful with vscsi_status::sense.
-using scsi_sense = std::array<std::uint8_t, 18>;
 
 // Geometry limits of the interface (CDB at most 16 bytes).
 inline constexpr std::size_t vscsi_max_cdb = 16;
@@ -107,15 +104,15 @@ public:
 
     // VSCSI_T2I: completes the command. `sense` is used with
     // vscsi_status::sense only. EFAULT: unknown tag.
-    virtual std::error_code t2i(int tag, vscsi_status status, const scsi_sense& sense) = 0;
-    std::error_code t2i(int tag, vscsi_status status) { return t2i(tag, status, scsi_sense{}); }
+    virtual std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) = 0;
+    std::error_code t2i(int tag, vscsi_status status) { return t2i(tag, status, scsi::fixed_sense{}); }
 
     // Optional: t2i from a daemon that calls i2t until EAGAIN right after
     // it, before it waits on the readiness fd again. Commands the midlayer
     // queues from inside this completion on the daemon's own thread then
     // need not wake the fd (the embedded vscsi saves an eventfd write and
     // read per command); other threads still wake it. Default: t2i.
-    virtual std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi_sense& sense)
+    virtual std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi::fixed_sense& sense)
     {
         return t2i(tag, status, sense);
     }
@@ -126,26 +123,4 @@ public:
     virtual std::error_code request_detach(int target, int lun) = 0;
 };
 
-// Build fixed-format sense data (response code 0x70, additional length 10).
-[[nodiscard]] constexpr scsi_sense make_fixed_sense(std::uint8_t key, std::uint8_t asc,
-                                                    std::uint8_t ascq) noexcept {
-    scsi_sense s{};
-    s[0] = 0x70;
-    s[2] = static_cast<std::uint8_t>(key & 0x0f);
-    s[7] = 10;
-    s[12] = asc;
-    s[13] = ascq;
-    return s;
-}
-
-// The sense key of fixed (0x70/0x71) or descriptor (0x72/0x73) sense data;
-// 0 (NO SENSE) for anything else.
-[[nodiscard]] constexpr std::uint8_t sense_key(const scsi_sense& s) noexcept {
-    switch (s[0] & 0x7f) {
-    case 0x70: case 0x71: return static_cast<std::uint8_t>(s[2] & 0x0f);
-    case 0x72: case 0x73: return static_cast<std::uint8_t>(s[1] & 0x0f);
-    default: return 0;
-    }
-}
-
-} // namespace ivs::bridge
+} // namespace ivs::vscsi

@@ -14,6 +14,7 @@
 #include <fstream>
 
 using namespace ivs;
+using namespace ivs::app;
 using namespace ivs::config;
 namespace fs = std::filesystem;
 

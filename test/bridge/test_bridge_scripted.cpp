@@ -7,6 +7,7 @@
 
 using namespace ivs;
 using namespace ivs::bridge;
+using namespace ivs::vscsi;
 using namespace ivs::bridge::test;
 using ivs::test::bytes_of;
 using ivs::test::received_pdu;
@@ -158,12 +159,12 @@ TEST_CASE("bridge: CHECK CONDITION becomes SENSE; RESERVATION CONFLICT and bare 
     }
     auto c = r.out.at(0);
     CHECK(c.status == vscsi_status::sense);
-    CHECK(sense_key(c.sense) == 0x03);
+    CHECK(scsi::sense_key(c.sense) == 0x03);
     CHECK(c.sense[12] == 0x11);
     c = r.out.at(1);
     CHECK(c.status == vscsi_status::sense);
     CHECK(c.sense[0] == 0x70);
-    CHECK(sense_key(c.sense) == 0x05);
+    CHECK(scsi::sense_key(c.sense) == 0x05);
     CHECK(c.sense[12] == 0x24);
     CHECK(r.out.at(2).status == vscsi_status::err);
     CHECK(r.out.at(3).status == vscsi_status::err);
@@ -206,7 +207,7 @@ TEST_CASE("bridge: unmapped slots answer locally; REPORT LUNS is rewritten", "[b
     for (std::size_t i : {1u, 2u}) {
         c = r.out.at(i);
         CHECK(c.status == vscsi_status::sense);
-        CHECK(sense_key(c.sense) == 0x05);
+        CHECK(scsi::sense_key(c.sense) == 0x05);
         CHECK(c.sense[12] == 0x25);
     }
     c = r.out.at(3);

@@ -20,9 +20,9 @@
 
 using namespace ivs;
 using namespace std::chrono_literals;
-using ivs::bridge::scsi_completion;
+using ivs::vscsi::scsi_completion;
 using ivs::bridge::slot;
-using ivs::bridge::vscsi_status;
+using ivs::vscsi::vscsi_status;
 
 namespace {
 
@@ -42,8 +42,8 @@ std::vector<std::byte> read_file(const std::filesystem::path& p, std::size_t off
 // The daemon: session and bridge on an io_context served by its own thread.
 struct daemon_rig {
     ivs::test::session_harness h;
-    bridge::embedded_vscsi vs;
-    std::unique_ptr<bridge::vscsi_device> dev;
+    vscsi::embedded_vscsi vs;
+    std::unique_ptr<vscsi::vscsi_device> dev;
     std::unique_ptr<iscsi::session> session;
     std::unique_ptr<bridge::bridge> br;
     std::vector<slot> slots;
@@ -52,9 +52,9 @@ struct daemon_rig {
     std::thread io_thread;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
 
-    static bridge::embedded_vscsi_config vscsi_config(daemon_rig* self, int openings)
+    static vscsi::embedded_vscsi_config vscsi_config(daemon_rig* self, int openings)
     {
-        bridge::embedded_vscsi_config c;
+        vscsi::embedded_vscsi_config c;
         c.openings = openings;
         c.logger = [self](std::string_view l) {
             std::lock_guard lk(self->log_m);
@@ -123,7 +123,7 @@ struct daemon_rig {
     void clear_unit_attention(int target, int lun)
     {
         for (int i = 0; i < 5; ++i) {
-            bridge::scsi_command c;
+            vscsi::scsi_command c;
             c.target = target;
             c.lun = lun;
             c.cdblen = 6;
@@ -228,13 +228,13 @@ TEST_CASE("bridge over tgtd: 10 LUNs on two vscsi targets attach as sd devices",
     }
 
     // REPORT LUNS on vscsi target 1 lists its local LUNs 0 and 1 only.
-    bridge::scsi_command rl;
+    vscsi::scsi_command rl;
     rl.target = 1;
     rl.lun = 0;
     rl.cdb[0] = 0xa0;
     rl.cdb[9] = 64;
     rl.cdblen = 12;
-    rl.dir = bridge::vscsi_dir::read;
+    rl.dir = vscsi::vscsi_dir::read;
     std::vector<std::byte> list(64);
     rl.data_in = list;
     scsi_completion out;
@@ -246,12 +246,12 @@ TEST_CASE("bridge over tgtd: 10 LUNs on two vscsi targets attach as sd devices",
     CHECK(std::to_integer<int>(list[17]) == 1);
 
     // An unmapped slot on target 1 has no device.
-    bridge::scsi_command inq;
+    vscsi::scsi_command inq;
     inq.target = 1;
     inq.lun = 5;
     inq.cdb = {0x12, 0, 0, 0, 36};
     inq.cdblen = 6;
-    inq.dir = bridge::vscsi_dir::read;
+    inq.dir = vscsi::vscsi_dir::read;
     std::vector<std::byte> inq_data(36);
     inq.data_in = inq_data;
     REQUIRE(!d.vs.execute(inq, out));

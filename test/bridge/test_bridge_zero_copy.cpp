@@ -13,6 +13,7 @@
 
 using namespace ivs;
 using namespace ivs::bridge;
+using namespace ivs::vscsi;
 using namespace ivs::bridge::test;
 using ivs::test::bytes_of;
 using ivs::test::received_pdu;

@@ -12,8 +12,10 @@
 #include <random>
 #include <thread>
 
-using namespace ivs::bridge;
-using namespace ivs::bridge::test;
+using namespace ivs;
+using namespace ivs::fuse;
+using namespace ivs::vscsi;
+using namespace ivs::vscsi::test;
 
 namespace {
 

@@ -23,8 +23,10 @@
 #include <set>
 #include <thread>
 
-using namespace ivs::bridge;
-using namespace ivs::bridge::test;
+using namespace ivs;
+using namespace ivs::fuse;
+using namespace ivs::vscsi;
+using namespace ivs::vscsi::test;
 using ivs::test::run;
 namespace fs = std::filesystem;
 

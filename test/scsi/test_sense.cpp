@@ -5,7 +5,7 @@
 
 #include <vector>
 
-using namespace ivs::bridge;
+using namespace ivs::scsi;
 
 namespace {
 std::vector<std::byte> bytes(std::initializer_list<int> v)
@@ -75,7 +75,7 @@ TEST_CASE("sense: descriptor format becomes fixed format")
                      0x03, 0x02, 0, 0x77});
     auto s = convert_sense(in);
     REQUIRE(s);
-    const scsi_sense want{0xf0, 0, 0x02, 0xde, 0xad, 0xbe, 0xef, 10, 1, 2, 3, 4, 0x04, 0x02, 0x77, 0x80, 0x00, 0x10};
+    const fixed_sense want{0xf0, 0, 0x02, 0xde, 0xad, 0xbe, 0xef, 10, 1, 2, 3, 4, 0x04, 0x02, 0x77, 0x80, 0x00, 0x10};
     CHECK(*s == want);
 }
 

@@ -12,6 +12,7 @@
 
 namespace ivs::bridge::test {
 
+using namespace ivs::vscsi;
 using namespace std::chrono_literals;
 
 inline scsi_command rw10(bool write, int target, int lun, std::uint32_t lba, std::span<std::byte> buf)
@@ -185,7 +186,7 @@ struct faulty_device : vscsi_device {
         ++taken_calls;
         return real.data_write_taken(tag, n);
     }
-    std::error_code t2i(int tag, vscsi_status st, const scsi_sense& s) override
+    std::error_code t2i(int tag, vscsi_status st, const scsi::fixed_sense& s) override
     {
         if (fail_t2i > 0) {
             --fail_t2i;

@@ -10,7 +10,7 @@
 #include <span>
 #include <system_error>
 
-namespace ivs::bridge::test {
+namespace ivs::vscsi::test {
 
 inline const std::error_code eagain = std::make_error_code(std::errc::resource_unavailable_try_again);
 inline const std::error_code efault = std::make_error_code(std::errc::bad_address);
@@ -42,4 +42,4 @@ inline scsi_command write_cmd(std::span<const std::byte> buf, int lun = 0) {
     return c;
 }
 
-} // namespace ivs::bridge::test
+} // namespace ivs::vscsi::test

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace ivs::bridge::test {
+namespace ivs::vscsi::test {
 
 namespace {
 
@@ -23,11 +23,11 @@ void store_be(std::byte* p, std::uint64_t v, int n) {
         p[i] = static_cast<std::byte>(v & 0xff);
 }
 
-constexpr auto illegal_opcode = make_fixed_sense(0x5, 0x20, 0x00);
-constexpr auto lba_out_of_range = make_fixed_sense(0x5, 0x21, 0x00);
-constexpr auto invalid_field = make_fixed_sense(0x5, 0x24, 0x00);
-constexpr auto lun_not_supported = make_fixed_sense(0x5, 0x25, 0x00);
-constexpr auto unrecovered_read = make_fixed_sense(0x3, 0x11, 0x00);
+constexpr auto illegal_opcode = scsi::make_fixed_sense(0x5, 0x20, 0x00);
+constexpr auto lba_out_of_range = scsi::make_fixed_sense(0x5, 0x21, 0x00);
+constexpr auto invalid_field = scsi::make_fixed_sense(0x5, 0x24, 0x00);
+constexpr auto lun_not_supported = scsi::make_fixed_sense(0x5, 0x25, 0x00);
+constexpr auto unrecovered_read = scsi::make_fixed_sense(0x3, 0x11, 0x00);
 
 } // namespace
 
@@ -184,4 +184,4 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
     h_->t2i(c.tag, vscsi_status::sense, illegal_opcode);
 }
 
-} // namespace ivs::bridge::test
+} // namespace ivs::vscsi::test

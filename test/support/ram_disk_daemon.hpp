@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-namespace ivs::bridge::test {
+namespace ivs::vscsi::test {
 
 struct ram_lun {
     int target = 0;
@@ -71,4 +71,4 @@ private:
     std::thread thread_;
 };
 
-} // namespace ivs::bridge::test
+} // namespace ivs::vscsi::test

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <vector>
 
-namespace ivs::bridge::test {
+namespace ivs::vscsi::test {
 
 // True if fd polls readable right now (0 timeout).
 inline bool readable(int fd, int timeout_ms = 0) {
@@ -64,4 +64,4 @@ inline bool serve(vscsi_device& dev, const std::function<void(const vscsi_i2t&)>
     return false;
 }
 
-} // namespace ivs::bridge::test
+} // namespace ivs::vscsi::test

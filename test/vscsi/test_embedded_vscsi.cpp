@@ -5,8 +5,9 @@
 #include <climits>
 #include <thread>
 
-using namespace ivs::bridge;
-using namespace ivs::bridge::test;
+using namespace ivs;
+using namespace ivs::vscsi;
+using namespace ivs::vscsi::test;
 
 namespace {
 
@@ -209,7 +210,7 @@ TEST_CASE("EINVAL for the wrong direction or a command without data", "[vscsi]")
 TEST_CASE("t2i statuses reach the midlayer", "[vscsi]") {
     recorder rec;  // outlives the device: the close completes into it
     opened o;
-    const auto sense = make_fixed_sense(0x03, 0x11, 0x00);  // MEDIUM ERROR, unrecovered read
+    const auto sense = scsi::make_fixed_sense(0x03, 0x11, 0x00);  // MEDIUM ERROR, unrecovered read
     const vscsi_status statuses[] = {vscsi_status::done, vscsi_status::sense, vscsi_status::reset,
                                      vscsi_status::err, static_cast<vscsi_status>(7)};
     for (int i = 0; i < 5; ++i)
@@ -221,10 +222,10 @@ TEST_CASE("t2i statuses reach the midlayer", "[vscsi]") {
     }
     REQUIRE(rec.size() == 5);
     CHECK(rec.got[0].second.status == vscsi_status::done);
-    CHECK(rec.got[0].second.sense == scsi_sense{});
+    CHECK(rec.got[0].second.sense == scsi::fixed_sense{});
     CHECK(rec.got[1].second.status == vscsi_status::sense);
     CHECK(rec.got[1].second.sense == sense);
-    CHECK(sense_key(rec.got[1].second.sense) == 0x03);
+    CHECK(scsi::sense_key(rec.got[1].second.sense) == 0x03);
     CHECK(rec.got[2].second.status == vscsi_status::reset);
     CHECK(rec.got[3].second.status == vscsi_status::err);
     CHECK(rec.got[4].second.status == vscsi_status::err);  // any other value
@@ -279,7 +280,7 @@ TEST_CASE("t2i_then_dequeue: the daemon's own thread queueing from the completio
     REQUIRE_FALSE(o.h->i2t(c));
     CHECK_FALSE(readable(fd));
 
-    REQUIRE_FALSE(o.h->t2i_then_dequeue(c.tag, vscsi_status::done, scsi_sense{}));
+    REQUIRE_FALSE(o.h->t2i_then_dequeue(c.tag, vscsi_status::done, scsi::fixed_sense{}));
     CHECK_FALSE(readable(fd));          // queued quietly: the daemon takes it now
     REQUIRE_FALSE(o.h->i2t(c));         // it is there all the same
     CHECK(o.h->i2t(c) == eagain);
@@ -291,15 +292,15 @@ TEST_CASE("t2i_then_dequeue: the daemon's own thread queueing from the completio
     CHECK_FALSE(readable(fd));
 
     from_other_thread = true;
-    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi_sense{}));
+    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}));
     CHECK(readable(fd));                // another thread's command always wakes it
     REQUIRE_FALSE(o.h->i2t(d));
     CHECK_FALSE(readable(fd));
-    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi_sense{}));
+    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}));
     REQUIRE(rec.size() == 4);
     for (int i = 0; i < 4; ++i)
         CHECK(rec.got[static_cast<std::size_t>(i)].first == i);
-    CHECK(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi_sense{}) == efault);
+    CHECK(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}) == efault);
     // After it, the daemon's thread is an ordinary submitter again.
     REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0), rec.handler(9)));
     CHECK(readable(fd));

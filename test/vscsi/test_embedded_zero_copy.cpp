@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <cstring>
 
-using namespace ivs::bridge;
-using namespace ivs::bridge::test;
+using namespace ivs;
+using namespace ivs::vscsi;
+using namespace ivs::vscsi::test;
 
 namespace {
 
@@ -19,7 +20,7 @@ struct ioctl_only final : vscsi_device {
     std::error_code i2t(vscsi_i2t&) override { return {}; }
     std::error_code data_read(int, std::span<const std::byte>) override { return {}; }
     std::error_code data_write(int, std::span<std::byte>) override { return {}; }
-    std::error_code t2i(int, vscsi_status, const scsi_sense&) override { return {}; }
+    std::error_code t2i(int, vscsi_status, const scsi::fixed_sense&) override { return {}; }
     std::error_code request_probe(int, int) override { return {}; }
     std::error_code request_detach(int, int) override { return {}; }
 };
@@ -32,7 +33,7 @@ TEST_CASE("zero-copy is unsupported by default (the /dev/vscsi0 ioctls)", "[vscs
     CHECK(d.data_read_placed(1, 4) == std::make_error_code(std::errc::not_supported));
     CHECK(d.data_write_buffer(1).empty());
     CHECK(d.data_write_taken(1, 4) == std::make_error_code(std::errc::not_supported));
-    CHECK_FALSE(d.t2i_then_dequeue(1, vscsi_status::done, scsi_sense{}));  // t2i's answer
+    CHECK_FALSE(d.t2i_then_dequeue(1, vscsi_status::done, scsi::fixed_sense{}));  // t2i's answer
 }
 
 TEST_CASE("data_read_buffer is the midlayer's buffer of a dequeued READ only", "[vscsi][zero-copy]") {

@@ -5,8 +5,9 @@
 
 #include <catch2/catch.hpp>
 
-using namespace ivs::bridge;
-using namespace ivs::bridge::test;
+using namespace ivs;
+using namespace ivs::vscsi;
+using namespace ivs::vscsi::test;
 
 namespace {
 
@@ -113,10 +114,10 @@ TEST_CASE("a split write reports the first failing chunk's sense", "[split]") {
     REQUIRE_FALSE(h->data_write(seen[0].tag, fetched));
     CHECK(fetched[100] == std::byte{0x5a});
     REQUIRE_FALSE(h->t2i(seen[0].tag, vscsi_status::done));
-    REQUIRE_FALSE(h->t2i(seen[2].tag, vscsi_status::sense, make_fixed_sense(0x07, 0x27, 0)));
-    REQUIRE_FALSE(h->t2i(seen[1].tag, vscsi_status::sense, make_fixed_sense(0x03, 0x0c, 0)));
+    REQUIRE_FALSE(h->t2i(seen[2].tag, vscsi_status::sense, scsi::make_fixed_sense(0x07, 0x27, 0)));
+    REQUIRE_FALSE(h->t2i(seen[1].tag, vscsi_status::sense, scsi::make_fixed_sense(0x03, 0x0c, 0)));
     REQUIRE(rec.size() == 1);
     CHECK(rec.got[0].second.status == vscsi_status::sense);
-    CHECK(sense_key(rec.got[0].second.sense) == 0x03);  // chunk 1 precedes chunk 2
+    CHECK(scsi::sense_key(rec.got[0].second.sense) == 0x03);  // chunk 1 precedes chunk 2
     CHECK(rec.got[0].second.residual == 2 * 65536);
 }

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-using namespace ivs::bridge;
+using namespace ivs::vscsi;
 
 TEST_CASE("tag_table: insert, find, erase under collisions and growth")
 {

@@ -8,8 +8,9 @@
 #include <map>
 #include <string>
 
-using namespace ivs::bridge;
-using namespace ivs::bridge::test;
+using namespace ivs;
+using namespace ivs::vscsi;
+using namespace ivs::vscsi::test;
 
 namespace {
 
@@ -93,13 +94,13 @@ TEST_CASE("probing a disk LUN: INQUIRY, TUR with one UNIT ATTENTION, READ CAPACI
         case 0x00:
             CHECK(c.direction == vscsi_dir::none);
             if (tur_count++ == 0)  // power on, reset, or bus device reset occurred
-                REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, make_fixed_sense(0x06, 0x29, 0x00)));
+                REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x06, 0x29, 0x00)));
             else
                 REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::done));
             break;
         case 0x9e:
             CHECK(c.cmd[1] == 0x10);  // READ CAPACITY(16) service action
-            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, make_fixed_sense(0x05, 0x20, 0x00)));
+            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x20, 0x00)));
             break;
         case 0x25: {
             auto d = be_bytes(524287, 4);
@@ -171,7 +172,7 @@ TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are
             break;
         }
         default:
-            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, make_fixed_sense(0x05, 0x20, 0)));
+            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x20, 0)));
         }
     };
     REQUIRE_FALSE(s.h->request_probe(0, 0));
