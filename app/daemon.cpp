@@ -4,6 +4,8 @@
 #include "app/daemon_log.hpp"
 #include "app/serve_target.hpp"
 
+#include "scsi/cdb.hpp"
+
 #include <algorithm>
 #include <thread>
 
@@ -89,8 +91,7 @@ void serve_daemon::impl::detach_session(attached_session& s)
         vscsi::scsi_command cmd;
         cmd.target = l.where.target;
         cmd.lun = l.where.lun;
-        cmd.cdb[0] = 0x35; // SYNCHRONIZE CACHE (10)
-        cmd.cdblen = 10;
+        cmd.set_cdb(scsi::synchronize_cache_10());
         vscsi::scsi_completion done;
         auto ec = vscsi->execute(cmd, done);
         if (ec || done.status != vscsi::vscsi_status::done)

@@ -1,6 +1,8 @@
 // Byte-range I/O of one exported disk over whole-block SCSI commands.
 #include "fuse/fuse_disk.hpp"
 
+#include "scsi/cdb.hpp"
+#include "scsi/sense.hpp"
 #include "vscsi/embedded_vscsi.hpp"
 
 #include <algorithm>
@@ -8,11 +10,6 @@
 #include <cstring>
 
 namespace ivs::fuse {
-
-namespace {
-constexpr std::uint8_t sense_unit_attention = 0x6;
-constexpr std::uint8_t sense_illegal_request = 0x5;
-} // namespace
 
 void block_range_lock::lock(std::uint64_t first, std::uint64_t last) {
     std::unique_lock lk(m_);
@@ -56,7 +53,7 @@ int completion_errno(const vscsi::scsi_completion& c, bool& retry) noexcept {
         retry = true;
         return -EIO;
     case vscsi::vscsi_status::sense:
-        retry = scsi::sense_key(c.sense) == sense_unit_attention;
+        retry = scsi::sense_key(c.sense) == scsi::key::unit_attention;
         return -EIO;
     default:
         return -EIO;
@@ -159,15 +156,14 @@ int fuse_disk::sync(bool only_if_written) {
     vscsi::scsi_command cmd;
     cmd.target = target_;
     cmd.lun = lun_;
-    cmd.cdb[0] = scsi_synchronize_cache_10;  // LBA 0, 0 blocks: the whole medium
-    cmd.cdblen = 10;
+    cmd.set_cdb(scsi::synchronize_cache_10());  // LBA 0, 0 blocks: the whole medium
     cmd.dir = vscsi::vscsi_dir::none;
     int r = -EIO;
     for (int attempt = 0; attempt < 2; ++attempt) {
         vscsi::scsi_completion c;
         if (dev_.execute(cmd, c))
             break;
-        if (c.status == vscsi::vscsi_status::sense && scsi::sense_key(c.sense) == sense_illegal_request) {
+        if (c.status == vscsi::vscsi_status::sense && scsi::sense_key(c.sense) == scsi::key::illegal_request) {
             r = 0;  // no cache to synchronize
             break;
         }

@@ -33,8 +33,6 @@ private:
     std::vector<std::pair<std::uint64_t, std::uint64_t>> held_;
 };
 
-inline constexpr std::uint8_t scsi_synchronize_cache_10 = 0x35;
-
 class fuse_disk {
 public:
     // block_size must be 1..max_transfer and block_count * block_size must

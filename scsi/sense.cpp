@@ -98,4 +98,22 @@ std::optional<fixed_sense> convert_sense(std::span<const std::byte> sense) noexc
     }
 }
 
+std::optional<std::uint8_t> sense_key(std::span<const std::byte> sense) noexcept
+{
+    switch (at(sense, 0) & 0x7f) {
+    case 0x70:
+    case 0x71:
+        if (sense.size() < 3)
+            return std::nullopt;
+        return static_cast<std::uint8_t>(at(sense, 2) & 0x0f);
+    case 0x72:
+    case 0x73:
+        if (sense.size() < 2)
+            return std::nullopt;
+        return static_cast<std::uint8_t>(at(sense, 1) & 0x0f);
+    default:
+        return std::nullopt;
+    }
+}
+
 } // namespace ivs::scsi

@@ -11,6 +11,31 @@
 
 namespace ivs::scsi {
 
+// Sense keys (SPC-4 §4.5.6).
+namespace key {
+inline constexpr std::uint8_t no_sense = 0x0;
+inline constexpr std::uint8_t recovered_error = 0x1;
+inline constexpr std::uint8_t not_ready = 0x2;
+inline constexpr std::uint8_t medium_error = 0x3;
+inline constexpr std::uint8_t hardware_error = 0x4;
+inline constexpr std::uint8_t illegal_request = 0x5;
+inline constexpr std::uint8_t unit_attention = 0x6;
+inline constexpr std::uint8_t data_protect = 0x7;
+inline constexpr std::uint8_t aborted_command = 0xb;
+} // namespace key
+
+// Additional sense codes (SPC-4 Annex D) used here; ASCQ 0 unless noted.
+namespace asc {
+inline constexpr std::uint8_t unrecovered_read_error = 0x11;
+inline constexpr std::uint8_t invalid_command_operation_code = 0x20;
+inline constexpr std::uint8_t lba_out_of_range = 0x21;
+inline constexpr std::uint8_t invalid_field_in_cdb = 0x24;
+inline constexpr std::uint8_t logical_unit_not_supported = 0x25;
+inline constexpr std::uint8_t power_on_or_reset = 0x29;
+inline constexpr std::uint8_t parameters_changed = 0x2a;
+inline constexpr std::uint8_t reported_luns_data_changed = 0x3f; // ASCQ 0x0e
+} // namespace asc
+
 // 18 bytes of fixed-format sense data (SPC-4 §4.5.3: response code 0x70,
 // segment, flags/key, information[4], additional length,
 // command-specific[4], ASC, ASCQ, FRU, sense-key-specific[3]).
@@ -51,5 +76,10 @@ using fixed_sense = std::array<std::uint8_t, 18>;
 // nullopt when there is nothing usable: no data, an unknown response code,
 // or data too short to hold the sense key.
 [[nodiscard]] std::optional<fixed_sense> convert_sense(std::span<const std::byte> sense) noexcept;
+
+// The sense key of sense data as a target sent it (fixed or descriptor
+// format); nullopt for no data, an unknown response code, or data too short
+// to hold the key.
+[[nodiscard]] std::optional<std::uint8_t> sense_key(std::span<const std::byte> sense) noexcept;
 
 } // namespace ivs::scsi

@@ -3,6 +3,7 @@
 // its probe, the READ/WRITE split helper, tests, and later the FUSE export.
 #pragma once
 
+#include "scsi/cdb.hpp"
 #include "vscsi/vscsi_device.hpp"
 
 #include <array>
@@ -22,6 +23,12 @@ struct scsi_command {
     std::span<std::byte> data_in;           // dir == read: filled through data_read
     std::span<const std::byte> data_out;    // dir == write: fetched through data_write
     int reset_retries = 0;                  // re-issue (new tag) on RESET this many times
+
+    void set_cdb(const scsi::cdb& c) noexcept
+    {
+        cdb = c.bytes;
+        cdblen = c.length;
+    }
 
     // The transfer length the daemon sees as datalen.
     [[nodiscard]] std::size_t datalen() const noexcept {

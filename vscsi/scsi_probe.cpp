@@ -1,5 +1,10 @@
 #include "vscsi/scsi_probe.hpp"
 
+#include "scsi/capacity.hpp"
+#include "scsi/inquiry.hpp"
+#include "scsi/report_luns.hpp"
+#include "scsi/sense.hpp"
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -7,23 +12,13 @@
 namespace ivs::vscsi {
 namespace {
 
-constexpr std::uint8_t sense_unit_attention = 0x06;
-
 std::uint8_t u8(std::byte b) { return std::to_integer<std::uint8_t>(b); }
 
-std::uint64_t get_be(std::span<const std::byte> p, std::size_t off, int n) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i)
-        v = (v << 8) | u8(p[off + static_cast<std::size_t>(i)]);
-    return v;
-}
-
-scsi_command make_cmd(int target, int lun, std::initializer_list<std::uint8_t> cdb) {
+scsi_command make_cmd(int target, int lun, const scsi::cdb& cdb) {
     scsi_command c;
     c.target = target;
     c.lun = lun;
-    std::copy(cdb.begin(), cdb.end(), c.cdb.begin());
-    c.cdblen = cdb.size();
+    c.set_cdb(cdb);
     return c;
 }
 
@@ -43,7 +38,7 @@ std::optional<std::size_t> run_in(const scsi_executor& exec, scsi_command cmd,
             return buf.size() - std::min(c.residual, buf.size());
         if (c.status == vscsi_status::reset)
             continue;
-        if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == sense_unit_attention)
+        if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == scsi::key::unit_attention)
             continue;
         return std::nullopt;
     }
@@ -51,19 +46,20 @@ std::optional<std::size_t> run_in(const scsi_executor& exec, scsi_command cmd,
 }
 
 const char* type_name(std::uint8_t type) {
+    namespace dt = scsi::device_type;
     switch (type) {
-    case 0x00: return "direct";
-    case 0x01: return "sequential";
-    case 0x02: return "printer";
-    case 0x03: return "processor";
-    case 0x04: return "worm";
-    case 0x05: return "cdrom";
-    case 0x06: return "scanner";
-    case 0x07: return "optical";
-    case 0x08: return "changer";
-    case 0x09: return "communication";
-    case 0x0d: return "enclosure services";
-    case 0x0e: return "simplified direct";
+    case dt::direct_access: return "direct";
+    case dt::sequential_access: return "sequential";
+    case dt::printer: return "printer";
+    case dt::processor: return "processor";
+    case dt::write_once: return "worm";
+    case dt::cd_dvd: return "cdrom";
+    case dt::scanner: return "scanner";
+    case dt::optical_memory: return "optical";
+    case dt::medium_changer: return "changer";
+    case dt::communications: return "communication";
+    case dt::enclosure_services: return "enclosure services";
+    case dt::simplified_direct_access: return "simplified direct";
     default: return "unknown";
     }
 }
@@ -120,7 +116,9 @@ std::optional<inquiry_data> parse_inquiry(std::span<const std::byte> data) {
 }
 
 bool sd_drives(const inquiry_data& inq) noexcept {
-    return inq.type == 0x00 || inq.type == 0x07 || inq.type == 0x0e;
+    namespace dt = scsi::device_type;
+    return inq.type == dt::direct_access || inq.type == dt::optical_memory ||
+           inq.type == dt::simplified_direct_access;
 }
 
 std::string attach_line(const std::string& prefix, int target, int lun, const inquiry_data& inq) {
@@ -142,24 +140,23 @@ std::string sd_size_line(const std::string& name, const capacity& cap) {
 
 std::optional<inquiry_data> probe_inquiry(const scsi_executor& exec, int target, int lun,
                                           const probe_options& opt) {
-    // SPC-4 §6.4.1: INQUIRY, standard data, allocation length 36.
+    // INQUIRY, standard data, allocation length 36.
     std::array<std::byte, 36> buf{};
-    auto n = run_in(exec, make_cmd(target, lun, {0x12, 0, 0, 0, sizeof buf, 0}), buf,
-                    opt.command_retries);
+    auto n = run_in(exec, make_cmd(target, lun, scsi::inquiry(sizeof buf)), buf, opt.command_retries);
     if (!n)
         return std::nullopt;
     return parse_inquiry(std::span<const std::byte>(buf.data(), *n));
 }
 
 bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe_options& opt) {
-    const scsi_command tur = make_cmd(target, lun, {0x00, 0, 0, 0, 0, 0});
+    const scsi_command tur = make_cmd(target, lun, scsi::test_unit_ready());
     for (int attempt = 0; attempt < std::max(1, opt.tur_retries); ++attempt) {
         scsi_completion c = exec(tur);
         if (c.status == vscsi_status::done)
             return true;
         if (c.status == vscsi_status::reset)
             continue;
-        if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == sense_unit_attention)
+        if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == scsi::key::unit_attention)
             continue;
         return false;  // NOT READY, ILLEGAL REQUEST, errors: ignored by the caller
     }
@@ -168,67 +165,56 @@ bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe
 
 std::optional<std::vector<int>> report_luns(const scsi_executor& exec, int target,
                                             const probe_options& opt) {
-    // SPC-4 §6.33: REPORT LUNS, SELECT REPORT 0, allocation length bytes 6..9.
     std::vector<std::byte> buf(8 + 8 * 256);
-    const auto len = static_cast<std::uint32_t>(buf.size());
-    auto n = run_in(exec,
-                    make_cmd(target, 0, {0xa0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(len >> 24),
-                                         static_cast<std::uint8_t>(len >> 16),
-                                         static_cast<std::uint8_t>(len >> 8),
-                                         static_cast<std::uint8_t>(len), 0, 0}),
-                    buf, opt.command_retries);
-    if (!n || *n < 8)
+    auto n = run_in(exec, make_cmd(target, 0, scsi::report_luns(static_cast<std::uint32_t>(buf.size()))), buf,
+                    opt.command_retries);
+    if (!n)
         return std::nullopt;
-    const std::span<const std::byte> data(buf.data(), *n);
-    const std::size_t listed = static_cast<std::size_t>(get_be(data, 0, 4)) / 8;
+    auto entries = scsi::report_luns_entries(std::span<const std::byte>(buf.data(), *n));
+    if (!entries)
+        return std::nullopt;
     std::vector<int> luns;
-    for (std::size_t i = 0; i < listed && 8 + 8 * i + 8 <= data.size(); ++i) {
+    for (std::uint64_t e : *entries) {
         // Peripheral device addressing, bus 0: byte 0 is 0, byte 1 the LUN.
-        if (u8(data[8 + 8 * i]) != 0)
+        if ((e >> 56) != 0)
             continue;
-        luns.push_back(u8(data[8 + 8 * i + 1]));
+        luns.push_back(static_cast<int>((e >> 48) & 0xff));
     }
     return luns;
 }
 
 std::optional<capacity> read_capacity(const scsi_executor& exec, int target, int lun,
                                       std::uint8_t version, const probe_options& opt) {
-    auto rc10 = [&]() -> std::optional<std::pair<std::uint64_t, std::uint32_t>> {
-        // SBC-3 §5.15: READ CAPACITY(10), 8 bytes: last LBA, block length.
+    auto rc10 = [&]() -> std::optional<scsi::read_capacity_data> {
         std::array<std::byte, 8> buf{};
-        auto n = run_in(exec, make_cmd(target, lun, {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}), buf,
-                        opt.command_retries);
-        if (!n || *n < 8)
+        auto n = run_in(exec, make_cmd(target, lun, scsi::read_capacity_10()), buf, opt.command_retries);
+        if (!n)
             return std::nullopt;
-        return std::pair{get_be(buf, 0, 4), static_cast<std::uint32_t>(get_be(buf, 4, 4))};
+        return scsi::parse_read_capacity_10(std::span<const std::byte>(buf.data(), *n));
     };
-    auto rc16 = [&]() -> std::optional<std::pair<std::uint64_t, std::uint32_t>> {
-        // SBC-3 §5.16: SERVICE ACTION IN(16) / READ CAPACITY(16), 32 bytes.
+    auto rc16 = [&]() -> std::optional<scsi::read_capacity_data> {
         std::array<std::byte, 32> buf{};
-        auto n = run_in(exec,
-                        make_cmd(target, lun, {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                               sizeof buf, 0, 0}),
-                        buf, opt.command_retries);
-        if (!n || *n < 12)
+        auto n = run_in(exec, make_cmd(target, lun, scsi::read_capacity_16(sizeof buf)), buf, opt.command_retries);
+        if (!n)
             return std::nullopt;
-        return std::pair{get_be(buf, 0, 8), static_cast<std::uint32_t>(get_be(buf, 8, 4))};
+        return scsi::parse_read_capacity_16(std::span<const std::byte>(buf.data(), *n));
     };
 
-    std::optional<std::pair<std::uint64_t, std::uint32_t>> r;
+    std::optional<scsi::read_capacity_data> r;
     if (version >= 3) {
         r = rc16();
         if (!r)
             r = rc10();
     } else {
         r = rc10();
-        if (r && r->first == 0xffffffffULL) {
+        if (r && r->last_lba == 0xffffffffULL) {
             if (auto r16 = rc16())
                 r = r16;
         }
     }
-    if (!r || r->second == 0 || r->first == std::numeric_limits<std::uint64_t>::max())
+    if (!r || r->block_length == 0 || r->last_lba == std::numeric_limits<std::uint64_t>::max())
         return std::nullopt;
-    return capacity{r->second, r->first + 1};
+    return capacity{r->block_length, r->last_lba + 1};
 }
 
 } // namespace ivs::vscsi

@@ -4,35 +4,6 @@
 #include <limits>
 
 namespace ivs::vscsi {
-namespace {
-
-void put_be(std::uint8_t* p, std::uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) {
-        p[i] = static_cast<std::uint8_t>(v & 0xff);
-        v >>= 8;
-    }
-}
-
-} // namespace
-
-void fill_rw_cdb(scsi_command& cmd, bool write, std::uint64_t lba, std::uint32_t blocks) {
-    cmd.cdb = {};
-    const bool fits10 = blocks <= 0xffff && lba <= 0xffffffffULL &&
-                        lba + blocks <= 0x100000000ULL;
-    if (fits10) {
-        // SBC: READ(10)/WRITE(10): LBA bytes 2..5, transfer length bytes 7..8.
-        cmd.cdb[0] = write ? scsi_write_10 : scsi_read_10;
-        put_be(&cmd.cdb[2], lba, 4);
-        put_be(&cmd.cdb[7], blocks, 2);
-        cmd.cdblen = 10;
-    } else {
-        // READ(16)/WRITE(16): LBA bytes 2..9, transfer length bytes 10..13.
-        cmd.cdb[0] = write ? scsi_write_16 : scsi_read_16;
-        put_be(&cmd.cdb[2], lba, 8);
-        put_be(&cmd.cdb[10], blocks, 4);
-        cmd.cdblen = 16;
-    }
-}
 
 std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
                          std::span<std::byte> in, std::span<const std::byte> out,
@@ -57,7 +28,7 @@ std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t b
         scsi_command c;
         c.target = target;
         c.lun = lun;
-        fill_rw_cdb(c, write, lba + done, n);
+        c.set_cdb(scsi::read_write(write, lba + done, n));
         const std::size_t off = static_cast<std::size_t>(done) * block_size;
         const std::size_t len = static_cast<std::size_t>(n) * block_size;
         if (write) {

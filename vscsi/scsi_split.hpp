@@ -13,18 +13,9 @@
 
 namespace ivs::vscsi {
 
-inline constexpr std::uint8_t scsi_read_10 = 0x28;
-inline constexpr std::uint8_t scsi_write_10 = 0x2a;
-inline constexpr std::uint8_t scsi_read_16 = 0x88;
-inline constexpr std::uint8_t scsi_write_16 = 0x8a;
-
-// One READ(10)/WRITE(10) CDB when lba + blocks fits in 32 bits and blocks in
-// 16 bits, READ(16)/WRITE(16) otherwise.
-void fill_rw_cdb(scsi_command& cmd, bool write, std::uint64_t lba, std::uint32_t blocks);
-
 // The commands for `blocks` blocks at `lba`: each at most max_transfer bytes
-// (a whole number of blocks), data spans pointing into `in` (READ) or `out`
-// (WRITE); the one span that is not empty gives the direction and must be
+// (a whole number of blocks; its CDB from scsi::read_write), data spans
+// pointing into `in` (READ) or `out` (WRITE); the one span that is not empty gives the direction and must be
 // blocks * block_size long. EINVAL: block_size 0 or over max_transfer, a
 // buffer that is not a whole number of blocks, both or no buffers, or an LBA
 // range past 2^64.

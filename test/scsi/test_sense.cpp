@@ -111,3 +111,17 @@ TEST_CASE("sense: truncated descriptor sense")
     REQUIRE(s);
     CHECK((*s)[15] == 0);
 }
+
+TEST_CASE("sense: the key of sense data as a target sent it")
+{
+    CHECK(sense_key(bytes({0x70, 0, 0x06})) == std::optional<std::uint8_t>(0x06));
+    CHECK(sense_key(bytes({0xf1, 0, 0x35})) == std::optional<std::uint8_t>(0x05));  // VALID, deferred
+    CHECK(sense_key(bytes({0x72, 0x05})) == std::optional<std::uint8_t>(0x05));
+    CHECK(sense_key(bytes({0x73, 0x06, 0x29})) == std::optional<std::uint8_t>(0x06));
+    CHECK_FALSE(sense_key(bytes({0x70, 0})));   // too short for the key
+    CHECK_FALSE(sense_key(bytes({0x72})));
+    CHECK_FALSE(sense_key(std::span<const std::byte>{}));
+    CHECK_FALSE(sense_key(bytes({0x00, 0, 5})));  // not sense data
+    // Fixed-format sense as built here.
+    CHECK(sense_key(make_fixed_sense(key::unit_attention, asc::power_on_or_reset, 0)) == key::unit_attention);
+}

@@ -1,6 +1,9 @@
 // In-memory disks served through the embedded vscsi's daemon side.
 #include "test/support/ram_disk_daemon.hpp"
 
+#include "scsi/inquiry.hpp"
+#include "scsi/opcode.hpp"
+#include "scsi/sense.hpp"
 #include "test/support/vscsi_test_support.hpp"
 
 #include <algorithm>
@@ -23,11 +26,14 @@ void store_be(std::byte* p, std::uint64_t v, int n) {
         p[i] = static_cast<std::byte>(v & 0xff);
 }
 
-constexpr auto illegal_opcode = scsi::make_fixed_sense(0x5, 0x20, 0x00);
-constexpr auto lba_out_of_range = scsi::make_fixed_sense(0x5, 0x21, 0x00);
-constexpr auto invalid_field = scsi::make_fixed_sense(0x5, 0x24, 0x00);
-constexpr auto lun_not_supported = scsi::make_fixed_sense(0x5, 0x25, 0x00);
-constexpr auto unrecovered_read = scsi::make_fixed_sense(0x3, 0x11, 0x00);
+using scsi::make_fixed_sense;
+namespace key = scsi::key;
+namespace asc = scsi::asc;
+constexpr auto illegal_opcode = make_fixed_sense(key::illegal_request, asc::invalid_command_operation_code, 0);
+constexpr auto lba_out_of_range = make_fixed_sense(key::illegal_request, asc::lba_out_of_range, 0);
+constexpr auto invalid_field = make_fixed_sense(key::illegal_request, asc::invalid_field_in_cdb, 0);
+constexpr auto lun_not_supported = make_fixed_sense(key::illegal_request, asc::logical_unit_not_supported, 0);
+constexpr auto unrecovered_read = make_fixed_sense(key::medium_error, asc::unrecovered_read_error, 0);
 
 } // namespace
 
@@ -101,13 +107,13 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
     const std::uint8_t op = c.cmd[0];
     std::lock_guard lk(m_);
     disk* d = find(c.target, c.lun);
-    if (op == 0x12) {  // INQUIRY (SPC-4 6.4)
+    if (op == scsi::op::inquiry) {  // SPC-4 §6.6
         if (c.cmd[1] & 0x01) {
             h_->t2i(c.tag, vscsi_status::sense, invalid_field);
             return;
         }
         std::vector<std::byte> inq(36, std::byte{' '});
-        inq[0] = std::byte{d ? std::uint8_t{0x00} : std::uint8_t{0x7f}};
+        inq[0] = std::byte{d ? scsi::device_type::direct_access : scsi::no_logical_unit};
         inq[1] = std::byte{0};
         inq[2] = std::byte{5};
         inq[3] = std::byte{2};
@@ -126,10 +132,10 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
     }
     const std::uint64_t bs = d->geo.block_size;
     switch (op) {
-    case 0x00:  // TEST UNIT READY
+    case scsi::op::test_unit_ready:
         h_->t2i(c.tag, vscsi_status::done);
         return;
-    case 0x25: {  // READ CAPACITY(10)
+    case scsi::op::read_capacity_10: {
         std::byte b[8];
         store_be(b, std::min<std::uint64_t>(d->geo.block_count - 1, 0xffffffff), 4);
         store_be(b + 4, bs, 4);
@@ -137,8 +143,8 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
         h_->t2i(c.tag, vscsi_status::done);
         return;
     }
-    case 0x9e: {  // SERVICE ACTION IN(16): READ CAPACITY(16)
-        if ((c.cmd[1] & 0x1f) != 0x10)
+    case scsi::op::service_action_in_16: {
+        if ((c.cmd[1] & 0x1f) != scsi::op::sa_read_capacity_16)
             break;
         std::byte b[32]{};
         store_be(b, d->geo.block_count - 1, 8);
@@ -147,17 +153,17 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
         h_->t2i(c.tag, vscsi_status::done);
         return;
     }
-    case 0x35:  // SYNCHRONIZE CACHE(10)
+    case scsi::op::synchronize_cache_10:
         ++syncs_;
         if (sync_supported_)
             h_->t2i(c.tag, vscsi_status::done);
         else
             h_->t2i(c.tag, vscsi_status::sense, illegal_opcode);
         return;
-    case 0x28: case 0x2a: case 0x88: case 0x8a: {  // READ/WRITE(10/16)
+    case scsi::op::read_10: case scsi::op::write_10: case scsi::op::read_16: case scsi::op::write_16: {
         ++rws_;
-        const bool ten = op == 0x28 || op == 0x2a;
-        const bool write = op == 0x2a || op == 0x8a;
+        const bool ten = op == scsi::op::read_10 || op == scsi::op::write_10;
+        const bool write = op == scsi::op::write_10 || op == scsi::op::write_16;
         const std::uint64_t lba = ten ? load_be(&c.cmd[2], 4) : load_be(&c.cmd[2], 8);
         const std::uint64_t blocks = ten ? load_be(&c.cmd[7], 2) : load_be(&c.cmd[10], 4);
         if (int r = resets_.load(); r > 0 && resets_.compare_exchange_strong(r, r - 1)) {

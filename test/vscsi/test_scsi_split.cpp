@@ -1,5 +1,6 @@
 // Splitting block READ/WRITE by the maximum transfer, directly and through
 // the embedded vscsi.
+#include "scsi/opcode.hpp"
 #include "vscsi/scsi_split.hpp"
 #include "test/support/vscsi_test_support.hpp"
 
@@ -30,7 +31,7 @@ TEST_CASE("split_rw cuts a 1 MiB READ into 16 READ(10) of 64 KiB with consecutiv
         CHECK(c.target == 2);
         CHECK(c.lun == 3);
         CHECK(c.dir == vscsi_dir::read);
-        CHECK(c.cdb[0] == scsi_read_10);
+        CHECK(c.cdb[0] == scsi::op::read_10);
         CHECK(c.cdblen == 10);
         CHECK(be(c.cdb, 2, 4) == 1000 + 128 * i);
         CHECK(be(c.cdb, 7, 2) == 128);
@@ -45,9 +46,9 @@ TEST_CASE("split_rw uses (16) CDBs past 32-bit LBAs, a short last piece, and rej
     const std::uint64_t lba = 0xfffffff0ULL;
     REQUIRE_FALSE(split_rw(0, 0, lba, 4096, {}, buf, 64 * 1024, cmds));
     REQUIRE(cmds.size() == 2);
-    CHECK(cmds[0].cdb[0] == scsi_write_10);      // 0xfffffff0 + 16 fits in 32 bits
+    CHECK(cmds[0].cdb[0] == scsi::op::write_10);      // 0xfffffff0 + 16 fits in 32 bits
     CHECK(be(cmds[0].cdb, 7, 2) == 16);
-    CHECK(cmds[1].cdb[0] == scsi_write_16);      // 0x100000000 does not
+    CHECK(cmds[1].cdb[0] == scsi::op::write_16);      // 0x100000000 does not
     CHECK(cmds[1].cdblen == 16);
     CHECK(be(cmds[1].cdb, 2, 8) == lba + 16);
     CHECK(be(cmds[1].cdb, 10, 4) == 4);
@@ -78,7 +79,7 @@ TEST_CASE("a 1 MiB read through the embedded vscsi arrives as 16 commands of 64 
     for (std::size_t i = 0; i < seen.size(); ++i) {
         CHECK(seen[i].datalen == 64 * 1024);
         CHECK(seen[i].direction == vscsi_dir::read);
-        CHECK(seen[i].cmd[0] == scsi_read_10);
+        CHECK(seen[i].cmd[0] == scsi::op::read_10);
         CHECK(be(seen[i].cmd, 2, 4) == 2048 + 128 * i);
         CHECK(be(seen[i].cmd, 7, 2) == 128);
     }
