@@ -126,7 +126,7 @@ bool attachment::open_device()
     ec = vscsi::openbsd_vscsi::open(opts_.device.empty() ? "/dev/vscsi0" : opts_.device, device_);
 #else
     vscsi::embedded_vscsi_config cfg;
-    cfg.logger = [](std::string_view line) { say(std::string(line)); };
+    cfg.log = log::sink([](log::level, std::string_view line) { say(std::string(line)); });
     vscsi_.emplace(cfg);
     ec = vscsi_->open(device_);
 #endif
@@ -140,7 +140,7 @@ bool attachment::open_device()
 bool attachment::map_and_probe()
 {
     bridge::bridge_options bo;
-    bo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
+    bo.log = log::sink([](log::level, std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; });
     auto ec = io_.call<std::error_code>([&](auto done) {
         bridge_.emplace(io_.context(), *device_, bo);
         auto e = bridge_->add_session(*session_, luns_, slots_);
@@ -196,7 +196,7 @@ bool attachment::export_disks()
     }
 #if IVS_HAVE_FUSE
     fuse::fuse_export_options fo;
-    fo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
+    fo.log = log::sink([](log::level, std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; });
     export_.emplace(*vscsi_, opts_.export_dir, fo);
     for (const auto& d : disks) {
         auto remote = remote_of(d.target, d.lun);
@@ -234,7 +234,7 @@ void attachment::detach()
     }
 #endif
     if (bridge_) {
-        auto ec = io_.call_for([&](auto done) { bridge_->sync_cache_all(done); }, 30s);
+        auto ec = io_.call_for([&](auto done) { bridge_->sync_cache(*session_, done); }, 30s);
         if (ec)
             std::cerr << "iscsi-vscsi: SYNCHRONIZE CACHE failed: " << ec.message() << '\n';
     }

@@ -242,7 +242,7 @@ bool bench_run::map_and_probe()
     vscsi::embedded_vscsi_config cfg;
     cfg.max_transfer = opts_.max_transfer;
     cfg.openings = static_cast<int>(openings());
-    cfg.logger = [this](std::string_view line) { note("iscsi-vscsi: " + std::string(line)); };
+    cfg.log = log::sink([this](log::level, std::string_view line) { note("iscsi-vscsi: " + std::string(line)); });
     vscsi_.emplace(cfg);
     if (auto ec = vscsi_->open(device_)) {
         std::cerr << "iscsi-vscsi: bench: cannot open the vscsi device: " << ec.message() << '\n';
@@ -250,7 +250,7 @@ bool bench_run::map_and_probe()
     }
     bridge::bridge_options bo;
     bo.max_transfer = opts_.max_transfer;
-    bo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
+    bo.log = log::sink([](log::level, std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; });
     const std::vector<std::uint64_t> luns{opts_.lun};
     auto ec = io_.call<std::error_code>([&](auto done) {
         bridge_.emplace(io_.context(), *device_, bo);
@@ -422,7 +422,7 @@ void bench_run::print() const
 void bench_run::detach()
 {
     if (bridge_) {
-        auto ec = io_.call_for([&](auto done) { bridge_->sync_cache_all(done); }, 30s);
+        auto ec = io_.call_for([&](auto done) { bridge_->sync_cache(*session_, done); }, 30s);
         if (ec)
             std::cerr << "iscsi-vscsi: SYNCHRONIZE CACHE failed: " << ec.message() << '\n';
     }

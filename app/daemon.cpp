@@ -34,7 +34,7 @@ std::error_code serve_daemon::open(std::string& error)
     ec = vscsi::openbsd_vscsi::open("/dev/vscsi0", d.device);
 #else
     vscsi::embedded_vscsi_config cfg;
-    cfg.logger = [](std::string_view line) { log_message(log_level::info, line); };
+    cfg.log = log::sink([](log::level, std::string_view line) { log_message(log_level::info, line); });
     d.vscsi.emplace(cfg);
     ec = d.vscsi->open(d.device);
 #endif
@@ -43,7 +43,7 @@ std::error_code serve_daemon::open(std::string& error)
         return ec;
     }
     bridge::bridge_options bo;
-    bo.logger = [](std::string_view line) { log_message(log_level::warning, line); };
+    bo.log = log::sink([](log::level, std::string_view line) { log_message(log_level::warning, line); });
     d.io.call<bool>([&](auto done) {
         d.bridge.emplace(d.io.context(), *d.device, bo);
         d.bridge->start();

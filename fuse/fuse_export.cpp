@@ -92,10 +92,8 @@ struct fuse_export::impl {
     impl(vscsi::embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
         : dev(d), mountpoint(std::move(mp)), options(std::move(o)) {}
 
-    void log(const std::string& s) const {
-        if (options.logger)
-            options.logger(s);
-    }
+    void log(const std::string& s) const { options.log.info(s); }
+    void warn(const std::string& s) const { options.log.warning(s); }
     std::shared_ptr<fuse_disk> find(const char* path) const {
         if (path == nullptr || path[0] != '/')
             return nullptr;
@@ -318,10 +316,10 @@ void fuse_export::impl::abort_connection() {
         return;
     if (::mount("fusectl", tmpl, "fusectl", 0, nullptr) == 0) {
         if (!write_abort(tmpl, conn_dev))
-            log("fuse: cannot abort the connection of " + mountpoint.string());
+            warn("fuse: cannot abort the connection of " + mountpoint.string());
         ::umount2(tmpl, 0);
     } else {
-        log("fuse: cannot mount fusectl to abort the connection of " + mountpoint.string());
+        warn("fuse: cannot mount fusectl to abort the connection of " + mountpoint.string());
     }
     ::rmdir(tmpl);
 }
@@ -334,7 +332,7 @@ void fuse_export::impl::unmount_and_join() {
         if (e == EBUSY) {
             if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
                 detached = true;
-            log("fuse: " + mp + " busy, detached lazily and aborted its connection");
+            warn("fuse: " + mp + " busy, detached lazily and aborted its connection");
         } else if (e == EPERM) {
             detached = run_fusermount_lazy(mp);
         }

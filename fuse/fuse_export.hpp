@@ -13,6 +13,8 @@
 // lazily and its FUSE connection aborted, so stop() always returns.
 #pragma once
 
+#include "log/log.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -50,8 +52,8 @@ struct fuse_export_options {
     unsigned max_threads = 8;        // FUSE worker threads at most
     std::size_t max_write = 1 << 20; // largest write request the kernel sends
     std::string fsname = "iscsi-vscsi";
-    // One-line messages (mount, unmount fallbacks); called from any thread.
-    std::function<void(std::string_view)> logger;
+    // Mount and unmount lines; written from any thread.
+    log::sink log;
 };
 
 // "lun<N>": the file name for remote LUN N.
