@@ -52,7 +52,6 @@ public:
     [[nodiscard]] io_thread& io() noexcept { return io_; }
     [[nodiscard]] bridge::bridge& bridge() noexcept { return *bridge_; }
     [[nodiscard]] const log::sink& log() const noexcept { return options_.log; }
-    [[nodiscard]] const host_options& options() const noexcept { return options_; }
 
     // True when the midlayer runs here (the embedded vscsi): probe() then
     // reports the disks it attached, and block I/O can be submitted.
