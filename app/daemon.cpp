@@ -1,5 +1,5 @@
-// serve_daemon: the shared device and bridge, applying a configuration,
-// detaching targets and sessions, shutting down.
+// serve_daemon: the shared host (device, bridge, exports), applying a
+// configuration, detaching targets and their attachments, shutting down.
 #include "app/daemon_impl.hpp"
 #include "app/serve_target.hpp"
 
