@@ -4,6 +4,7 @@
 
 #include "iscsi/codes.hpp"
 #include "pdu/bhs.hpp"
+#include "pdu/bytes.hpp"
 #include "pdu/lun.hpp"
 
 #include <algorithm>
@@ -736,7 +737,7 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
     const std::uint32_t rejected_sn = pdu::load32(rejected.data() + 24);
     if (!pdu::raw_immediate(rejected) && t->sent && rejected_sn == t->cmd_sn &&
         pdu::serial32{rejected_sn} < cmd_sn_)
-        plug_cmd_sn_hole(itt, rejected_sn, pdu::raw_lun(rejected));
+        plug_cmd_sn_hole(itt, rejected_sn, pdu::load64(rejected.data() + 8)); // the LUN field
     if (s) {
         // The connection lives on and may still send the command's
         // Data-Out from the caller's buffer: complete once it is written.

@@ -249,7 +249,7 @@ void scripted_target::update_exp_cmd_sn()
 {
     exp_cmd_sn = next_cmd_sn_;
     for (std::uint32_t h : holes_)
-        if (pdu::sn_lt(h, exp_cmd_sn))
+        if (pdu::serial32{h} < pdu::serial32{exp_cmd_sn})
             exp_cmd_sn = h;
 }
 
@@ -261,7 +261,7 @@ void scripted_target::note_reject(std::span<const std::byte> data)
     std::copy_n(data.begin(), pdu::bhs_size, rejected.begin());
     received_pdu p;
     p.bhs = rejected;
-    if (!p.carries_cmd_sn() || p.immediate() || !pdu::sn_lt(p.cmd_sn(), next_cmd_sn_))
+    if (!p.carries_cmd_sn() || p.immediate() || !(pdu::serial32{p.cmd_sn()} < pdu::serial32{next_cmd_sn_}))
         return;
     // §7.3: the CmdSN of a rejected non-immediate command is not received.
     if (std::find(holes_.begin(), holes_.end(), p.cmd_sn()) == holes_.end())
