@@ -158,7 +158,7 @@ using scsi_completion = std::function<void(const scsi_result&)>;
 struct session_event {
     enum class kind { scsi_async_event, reconnecting, reconnected, failed } what;
     std::uint64_t lun = 0;
-    std::span<const std::byte> sense;  // scsi_async_event only
+    std::span<const std::byte> sense;  // scsi_async_event only; valid during the handler
     std::error_code error;             // reconnecting/failed: why
 };
 
