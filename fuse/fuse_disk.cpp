@@ -3,6 +3,7 @@
 
 #include "scsi/cdb.hpp"
 #include "scsi/sense.hpp"
+#include "vscsi/retry_rules.hpp"
 #include "vscsi/embedded_vscsi.hpp"
 
 #include <algorithm>
@@ -43,21 +44,8 @@ struct range_guard {
 };
 } // namespace
 
-int completion_errno(const vscsi::scsi_completion& c, bool& retry) noexcept {
-    retry = false;
-    switch (c.status) {
-    case vscsi::vscsi_status::done:
-        // A short transfer leaves part of the buffer undefined.
-        return c.residual == 0 ? 0 : -EIO;
-    case vscsi::vscsi_status::reset:
-        retry = true;
-        return -EIO;
-    case vscsi::vscsi_status::sense:
-        retry = scsi::sense_key(c.sense) == scsi::key::unit_attention;
-        return -EIO;
-    default:
-        return -EIO;
-    }
+int completion_errno(const vscsi::scsi_completion& c) noexcept {
+    return -vscsi::completion_error(c);
 }
 
 fuse_disk::fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
@@ -66,27 +54,17 @@ fuse_disk::fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint3
       size_(block_count * block_size) {}
 
 int fuse_disk::read_blocks(std::uint64_t lba, std::span<std::byte> buf) {
-    for (int attempt = 0;; ++attempt) {
-        vscsi::scsi_completion c;
-        if (dev_.read(target_, lun_, lba, block_size_, buf, c))
-            return -EIO;  // device closed (ENXIO) or refused
-        bool retry = false;
-        const int r = completion_errno(c, retry);
-        if (r == 0 || !retry || attempt == 1)
-            return r;
-    }
+    vscsi::scsi_completion c;
+    if (dev_.read(target_, lun_, lba, block_size_, buf, c))
+        return -EIO;  // device closed (ENXIO) or refused
+    return completion_errno(c);
 }
 
 int fuse_disk::write_blocks(std::uint64_t lba, std::span<const std::byte> buf) {
-    for (int attempt = 0;; ++attempt) {
-        vscsi::scsi_completion c;
-        if (dev_.write(target_, lun_, lba, block_size_, buf, c))
-            return -EIO;
-        bool retry = false;
-        const int r = completion_errno(c, retry);
-        if (r == 0 || !retry || attempt == 1)
-            return r;
-    }
+    vscsi::scsi_completion c;
+    if (dev_.write(target_, lun_, lba, block_size_, buf, c))
+        return -EIO;
+    return completion_errno(c);
 }
 
 long fuse_disk::read(std::span<std::byte> out, std::uint64_t offset) {
@@ -158,19 +136,14 @@ int fuse_disk::sync(bool only_if_written) {
     cmd.lun = lun_;
     cmd.set_cdb(scsi::synchronize_cache_10());  // LBA 0, 0 blocks: the whole medium
     cmd.dir = vscsi::vscsi_dir::none;
+    cmd.retries = dev_.config().retry.retries;
     int r = -EIO;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        vscsi::scsi_completion c;
-        if (dev_.execute(cmd, c))
-            break;
-        if (c.status == vscsi::vscsi_status::sense && scsi::sense_key(c.sense) == scsi::key::illegal_request) {
+    vscsi::scsi_completion c;
+    if (!dev_.execute(cmd, c)) {
+        if (c.status == vscsi::vscsi_status::sense && scsi::sense_key(c.sense) == scsi::key::illegal_request)
             r = 0;  // no cache to synchronize
-            break;
-        }
-        bool retry = false;
-        r = completion_errno(c, retry);
-        if (r == 0 || !retry)
-            break;
+        else
+            r = completion_errno(c);
     }
     if (r < 0)
         written_.store(true);

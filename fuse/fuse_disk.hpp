@@ -61,7 +61,8 @@ public:
     [[nodiscard]] bool removed() const noexcept { return removed_.load(); }
 
 private:
-    // READ/WRITE of whole blocks; RESET and UNIT ATTENTION are retried once.
+    // READ/WRITE of whole blocks; the midlayer retries what its rules say
+    // (vscsi/retry_rules.hpp).
     int read_blocks(std::uint64_t lba, std::span<std::byte> buf);
     int write_blocks(std::uint64_t lba, std::span<const std::byte> buf);
 
@@ -75,8 +76,8 @@ private:
     std::atomic<bool> removed_{false};
 };
 
-// 0 for a completed command without residual, -EIO otherwise; `retry` is set
-// when the command may be re-issued once (RESET, UNIT ATTENTION).
-int completion_errno(const vscsi::scsi_completion& c, bool& retry) noexcept;
+// The FUSE answer of a completion the midlayer no longer retries: 0, or a
+// negative errno from the retry rules (vscsi/retry_rules.hpp).
+int completion_errno(const vscsi::scsi_completion& c) noexcept;
 
 } // namespace ivs::fuse

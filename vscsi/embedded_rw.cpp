@@ -44,6 +44,9 @@ static std::error_code submit_rw(embedded_vscsi& dev, int target, int lun, std::
     std::vector<scsi_command> cmds;
     if (auto ec = split_rw(target, lun, lba, block_size, in, out, dev.config().max_transfer, cmds))
         return ec;
+    // sd's retries for each piece (vscsi/retry_rules.hpp decides when).
+    for (auto& c : cmds)
+        c.retries = dev.config().retry.retries;
     if (cmds.empty()) {
         if (done)
             done(scsi_completion{vscsi_status::done, {}, 0});

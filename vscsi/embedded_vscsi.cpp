@@ -1,6 +1,7 @@
 // The embedded vscsi: command queue, tags, data movement and completion of
 // OpenBSD's sys/dev/vscsi.c, in userland (see docs/vscsi-contract.md).
 #include "vscsi/embedded_vscsi.hpp"
+#include "vscsi/embedded_ccb.hpp"
 
 #include "vscsi/readiness_signal.hpp"
 
@@ -10,15 +11,6 @@
 #include <stdexcept>
 
 namespace ivs::vscsi {
-
-struct embedded_vscsi::ccb {
-    scsi_command cmd;
-    scsi_completion_handler done;
-    int tag = 0;
-    bool dequeued = false;      // moved to the in-progress list by i2t
-    std::size_t moved = 0;      // bytes moved by data_read/data_write so far
-    int retries_left = 0;       // RESET retries left
-};
 
 // The daemon's handle: the one opener; its destruction is the last close.
 class embedded_vscsi::handle final : public vscsi_device {
@@ -68,6 +60,7 @@ embedded_vscsi::embedded_vscsi(embedded_vscsi_config config)
         throw std::invalid_argument("embedded_vscsi: bad geometry");
     luns_.resize(static_cast<std::size_t>(config_.targets) * static_cast<std::size_t>(config_.luns));
     worker_ = std::thread([this] { probe_worker(); });
+    retry_timer_ = std::thread([this] { retry_timer(); });
 }
 
 embedded_vscsi::~embedded_vscsi() {
@@ -76,7 +69,9 @@ embedded_vscsi::~embedded_vscsi() {
         stopping_ = true;
     }
     events_cv_.notify_all();
+    retry_cv_.notify_all();
     worker_.join();
+    retry_timer_.join();
 }
 
 std::error_code embedded_vscsi::open(std::unique_ptr<vscsi_device>& out) {
@@ -154,8 +149,8 @@ std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_
     ccb_ptr c = free_ccbs_.back();
     free_ccbs_.pop_back();
     c->cmd = cmd;
-    c->cmd.reset_retries = std::max(0, cmd.reset_retries);
-    c->retries_left = c->cmd.reset_retries;
+    c->cmd.retries = std::max(0, cmd.retries);
+    c->retries_left = c->cmd.retries;
     c->done = std::move(done);
     c->dequeued = false;
     c->moved = 0;
@@ -284,14 +279,6 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi:
         ccb_ptr c = live_.find(tag);
         if (c == nullptr || !c->dequeued)
             return std::make_error_code(std::errc::bad_address);        // EFAULT
-        if (status == vscsi_status::reset && c->retries_left > 0) {
-            // The midlayer retries: the same command again, under a new tag.
-            --c->retries_left;
-            live_.erase(tag);
-            enqueue_locked(c);
-            update_readiness_locked();
-            return {};
-        }
         switch (status) {
         case vscsi_status::done:
         case vscsi_status::sense:
@@ -305,6 +292,11 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi:
         if (comp.status == vscsi_status::sense)
             comp.sense = sense;
         comp.residual = c->cmd.datalen() - c->moved;
+        if (retry_locked(c, comp)) {
+            // The midlayer retries: the same command again, under a new tag.
+            update_readiness_locked();
+            return {};
+        }
         handler = std::move(c->done);
         finish_locked(c);
         update_readiness_locked();
@@ -338,6 +330,9 @@ void embedded_vscsi::do_close() {
                 all.push_back(c);
         });
         all.insert(all.end(), waiting_.begin(), waiting_.end());
+        for (const auto& [when, c] : delayed_)
+            all.push_back(c);
+        delayed_.clear();
         for (auto& ls : luns_) {
             all.insert(all.end(), ls.pending.begin(), ls.pending.end());
             ls.pending.clear();

@@ -20,6 +20,7 @@
 #pragma once
 
 #include "log/log.hpp"
+#include "vscsi/retry_rules.hpp"
 #include "vscsi/scsi_command.hpp"
 #include "vscsi/scsi_probe.hpp"
 #include "vscsi/tag_table.hpp"
@@ -51,6 +52,9 @@ struct embedded_vscsi_config {
     int first_tag = 0;                      // where the tag counter starts
     int scsibus = 0;                        // N in "scsibusN" of the log lines
     probe_options probe{};                  // retries of the midlayer probe
+    // sd's retries: what submit_read/submit_write give each command, and
+    // the wait before a retry the rules delay (vscsi/retry_rules.hpp).
+    retry_policy retry{};
     // dmesg-style lines (info); written without locks held.
     log::sink log;
     // Called after a disk is attached (true) or detached (false).
@@ -138,6 +142,10 @@ private:
     void enqueue_locked(ccb_ptr c);  // assigns a tag, makes it visible
     int next_tag_locked();
     void finish_locked(ccb_ptr c);   // frees its opening; c returns to the pool
+    // embedded_retry.cpp: true when the retry rules re-issue the command
+    // (under a new tag, at once or after the delay) instead of completing it.
+    bool retry_locked(ccb_ptr c, const scsi_completion& comp);
+    void retry_timer();
     void update_readiness_locked();
     static void run_completions(completion_list& done);
 
@@ -171,6 +179,11 @@ private:
     std::condition_variable idle_cv_;
     std::vector<attached_disk> disks_;
     std::thread worker_;
+
+    // commands waiting out a retry delay (no tag meanwhile), and their timer
+    std::vector<std::pair<std::chrono::steady_clock::time_point, ccb_ptr>> delayed_;
+    std::condition_variable retry_cv_;
+    std::thread retry_timer_;
 };
 
 } // namespace ivs::vscsi

@@ -22,7 +22,9 @@ struct scsi_command {
     vscsi_dir dir = vscsi_dir::none;
     std::span<std::byte> data_in;           // dir == read: filled through data_read
     std::span<const std::byte> data_out;    // dir == write: fetched through data_write
-    int reset_retries = 0;                  // re-issue (new tag) on RESET this many times
+    // Re-issued (new tag) at most this many times when the midlayer's retry
+    // rules say so (vscsi/retry_rules.hpp); 0: every completion as it comes.
+    int retries = 0;
 
     void set_cdb(const scsi::cdb& c) noexcept
     {

@@ -119,7 +119,7 @@ TEST_CASE("fuse_disk: 4096-byte blocks, a write inside one block", "[fuse]") {
     REQUIRE(r.daemon.contents(0, 1) == shadow);
 }
 
-TEST_CASE("fuse_disk: SCSI errors become EIO, RESET is retried once", "[fuse]") {
+TEST_CASE("fuse_disk: SCSI errors become EIO, RESET is retried as sd retries it", "[fuse]") {
     rig r;
     std::vector<std::byte> buf(4096);
     r.daemon.medium_error(0, 0, 100, 100);
@@ -131,7 +131,9 @@ TEST_CASE("fuse_disk: SCSI errors become EIO, RESET is retried once", "[fuse]") 
     CHECK(r.disk.read(buf, 0) == 4096);
     r.daemon.reset_next(1);
     CHECK(r.disk.write(buf, 0) == 4096);
-    r.daemon.reset_next(2);
+    r.daemon.reset_next(4);  // four retries (vscsi/retry_rules.hpp, sd's bound)
+    CHECK(r.disk.read(buf, 0) == 4096);
+    r.daemon.reset_next(5);
     CHECK(r.disk.read(buf, 0) == -EIO);
     r.daemon.reset_next(0);
 
@@ -139,6 +141,28 @@ TEST_CASE("fuse_disk: SCSI errors become EIO, RESET is retried once", "[fuse]") 
     CHECK(r.disk.read(buf, 0) == -EIO);
     CHECK(r.disk.write(buf, 0) == -EIO);
     CHECK(r.disk.sync(false) == -EIO);
+}
+
+TEST_CASE("fuse_disk: a transient ABORTED COMMAND is retried, a persistent one is EIO after the bound", "[fuse]") {
+    rig r;
+    std::vector<std::byte> pattern(4096);
+    for (std::size_t i = 0; i < pattern.size(); ++i)
+        pattern[i] = static_cast<std::byte>(i * 7);
+    REQUIRE(r.disk.write(pattern, 0) == 4096);
+    const auto aborted = scsi::make_fixed_sense(scsi::key::aborted_command, 0x47, 0x00);
+    std::vector<std::byte> buf(4096);
+    r.daemon.sense_next(1, aborted);
+    CHECK(r.disk.read(buf, 0) == 4096);
+    CHECK(buf == pattern);
+    CHECK(r.daemon.senses_left() == 0);
+    r.daemon.sense_next(5, aborted);  // the first try and four retries
+    CHECK(r.disk.read(buf, 0) == -EIO);
+    CHECK(r.daemon.senses_left() == 0);
+    r.daemon.sense_next(1, scsi::make_fixed_sense(scsi::key::medium_error, 0x11, 0));
+    CHECK(r.disk.read(buf, 0) == -EIO);  // not retried
+    r.daemon.sense_next(1, scsi::make_fixed_sense(scsi::key::unit_attention, 0x29, 0));
+    CHECK(r.disk.write(pattern, 0) == 4096);
+    r.daemon.sense_next(0, aborted);
 }
 
 TEST_CASE("fuse_disk: sync sends SYNCHRONIZE CACHE, flush only after writes", "[fuse]") {

@@ -170,6 +170,10 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
             h_->t2i(c.tag, vscsi_status::reset);
             return;
         }
+        if (int r = senses_.load(); r > 0 && senses_.compare_exchange_strong(r, r - 1)) {
+            h_->t2i(c.tag, vscsi_status::sense, next_sense_);  // m_ is held
+            return;
+        }
         if (lba + blocks > d->geo.block_count || blocks * bs != c.datalen) {
             h_->t2i(c.tag, vscsi_status::sense, lba_out_of_range);
             return;

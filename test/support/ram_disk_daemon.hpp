@@ -45,6 +45,16 @@ public:
     void medium_error(int target, int lun, std::uint64_t first, std::uint64_t last);
     // The next n READ/WRITE commands complete with RESET, moving no data.
     void reset_next(int n) { resets_.store(n); }
+    // The next n READ/WRITE commands complete with `sense`, moving no data.
+    void sense_next(int n, const scsi::fixed_sense& sense)
+    {
+        {
+            std::lock_guard lk(m_);
+            next_sense_ = sense;
+        }
+        senses_.store(n);
+    }
+    [[nodiscard]] int senses_left() const noexcept { return senses_.load(); }
     // SYNCHRONIZE CACHE answers ILLEGAL REQUEST (no cache) when false.
     void sync_supported(bool on) { sync_supported_.store(on); }
 
@@ -67,6 +77,8 @@ private:
     std::atomic<std::size_t> syncs_{0};
     std::atomic<std::size_t> rws_{0};
     std::atomic<int> resets_{0};
+    std::atomic<int> senses_{0};
+    scsi::fixed_sense next_sense_{};  // under m_
     std::atomic<bool> sync_supported_{true};
     std::thread thread_;
 };

@@ -236,7 +236,7 @@ TEST_CASE("RESET re-issues a command with retries left under a new tag", "[vscsi
     opened o;
     std::vector<std::byte> buf(4);
     scsi_command rc = read_cmd(buf);
-    rc.reset_retries = 1;
+    rc.retries = 1;
     REQUIRE_FALSE(o.dev.submit(rc, rec.handler(1)));
     vscsi_i2t a, b;
     REQUIRE_FALSE(o.h->i2t(a));
