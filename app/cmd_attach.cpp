@@ -9,24 +9,28 @@
 #include "config/attach_options.hpp"
 
 #include <csignal>
+#include <signal.h>
+#include <unistd.h>
 #include <iostream>
 
 namespace ivs::app {
 
 namespace {
 
-// Blocks SIGINT and SIGTERM in every thread started after this, so that
-// sigwait() on the main thread is the one place they arrive.
+// Blocks SIGINT, SIGTERM and SIGUSR1 (rescan) in every thread started after
+// this, so that sigwait() on the main thread is the one place they arrive.
 sigset_t block_stop_signals()
 {
     // A parent that ignored them (nohup, some shells) must not stop the
     // detach from happening: take them back first.
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGUSR1, SIG_DFL);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return set;
 }
@@ -50,14 +54,23 @@ int attach(const config::attach_options& o)
     ao.export_dir = o.export_dir;
     ao.require_disk = true;
     ao.probe_timeout = o.probe_timeout;
+    // REPORTED LUNS DATA HAS CHANGED: the same rescan as SIGUSR1, on the
+    // main thread (a process-directed signal reaches its sigwait()).
+    ao.on_lun_change = [] { ::kill(::getpid(), SIGUSR1); };
     disk_attachment disks(h, ao);
     if (!disks.attach(error)) {
         out.error("attach: " + error);
         return 1;
     }
-    out.info("attached; SIGINT or SIGTERM detaches");
+    out.info("attached; SIGINT or SIGTERM detaches, SIGUSR1 rescans the LUNs");
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) != 0 || sig == SIGUSR1) {
+        if (sig != SIGUSR1)
+            continue;
+        std::string summary;
+        (void)disks.rescan(summary);  // logged by the attachment
+        sig = 0;
+    }
     out.info("detaching");
     disks.detach();
     h.close();

@@ -106,7 +106,7 @@ int run_serve(std::span<const std::string> args)
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
         std::cout << "usage: iscsi-vscsi serve [-d] [-f FILE] [-s SOCKET]\n\n"
                      "Attaches every enabled target of FILE (default /etc/iscsi-vscsi.conf) and\n"
-                     "keeps them attached; answers status, reload and detach on SOCKET (default\n"
+                     "keeps them attached; answers status, reload, detach and rescan on SOCKET (default\n"
                      "/var/run/iscsi-vscsi.sock). Stays in the foreground; -d logs to stderr\n"
                      "instead of syslog. SIGHUP reloads; SIGTERM and SIGINT detach everything.\n";
         return 0;
@@ -164,6 +164,11 @@ int run_serve(std::span<const std::string> args)
             }
             log.info("target " + name + ": detached on request");
             return "detached " + name + "\n";
+        }
+        if (request.rfind("rescan ", 0) == 0) {
+            std::string summary;
+            ok = daemon.rescan(request.substr(7), summary);
+            return summary + "\n";
         }
         ok = false;
         return "unknown request\n";
@@ -257,5 +262,6 @@ int control_command(const char* name, std::span<const std::string> args, bool ta
 int run_status(std::span<const std::string> args) { return control_command("status", args, false); }
 int run_reload(std::span<const std::string> args) { return control_command("reload", args, false); }
 int run_detach(std::span<const std::string> args) { return control_command("detach", args, true); }
+int run_rescan(std::span<const std::string> args) { return control_command("rescan", args, true); }
 
 } // namespace ivs::app

@@ -1,6 +1,6 @@
 // The control socket of `iscsi-vscsi serve`: a unix stream socket, mode
 // 0600, answering one request per connection. A request is one line
-// ("status", "status json", "reload", "detach NAME"); the answer is "ok\n"
+// ("status", "status json", "reload", "detach NAME", "rescan NAME"); the answer is "ok\n"
 // or "error: REASON\n" followed by the body, and the server closes the
 // connection. Only root and the user running serve may connect (peer
 // credentials are checked).

@@ -31,6 +31,10 @@ std::error_code serve_daemon::open(std::string& error)
     if (auto ec = d.machine.open(error))
         return ec;
     d.opened = true;
+    d.rescans = std::make_unique<rescan_worker>([this](const std::string& name) {
+        std::string summary;
+        (void)rescan(name, summary);  // logged by the attachments
+    });
     return {};
 }
 
@@ -124,6 +128,8 @@ bool serve_daemon::detach(const std::string& name, std::string& error)
 
 void serve_daemon::shutdown()
 {
+    if (impl_->rescans)
+        impl_->rescans->stop();  // outside the lock: a rescan under way takes it
     std::lock_guard lock(impl_->m);
     auto& d = *impl_;
     if (d.closed)

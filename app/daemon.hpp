@@ -33,6 +33,12 @@ public:
     // with `error` when there is no such attached target.
     bool detach(const std::string& name, std::string& error);
 
+    // Reads the LUNs of target `name` again (each of its sessions): new ones
+    // are attached and exported, gone ones detached. False with `summary`
+    // saying why (no such target, REPORT LUNS failed); the same happens on
+    // its own when a target reports REPORTED LUNS DATA HAS CHANGED.
+    bool rescan(const std::string& name, std::string& summary);
+
     // Attaches again the targets whose attach failed or whose session gave
     // up (replacement timeout passed). Returns how many were retried.
     unsigned retry_failed();

@@ -110,6 +110,7 @@ void serve_daemon::impl::attach_session(attached_target& t, const iscsi::session
         o.export_prefix = cfg.login.target_name + "-";
     o.export_all = false;
     o.log_prefix = "target " + t.conf.name + " (" + cfg.login.target_name + "): ";
+    o.on_lun_change = [this, name = t.conf.name] { lun_change(name); };
     auto a = std::make_unique<disk_attachment>(machine, o);
     std::string why;
     if (!a->attach(why)) {

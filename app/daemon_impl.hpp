@@ -5,6 +5,7 @@
 #include "app/daemon.hpp"
 #include "app/disk_attachment.hpp"
 #include "app/host.hpp"
+#include "app/daemon_rescan.hpp"
 
 #include <memory>
 #include <mutex>
@@ -43,6 +44,10 @@ struct serve_daemon::impl {
                   std::vector<std::pair<std::string, iscsi::portal>>& found);
     // daemon.cpp
     void detach_target(attached_target& t);
+    // daemon_rescan.cpp: rescans on their own thread (set up by open()).
+    std::unique_ptr<rescan_worker> rescans;
+    bool rescan_target(const std::string& name, std::string& summary);
+    void lun_change(const std::string& name);  // any thread
     // daemon_status.cpp
     std::string status_text();
     std::string status_json();

@@ -1,5 +1,6 @@
 #include "app/disk_attachment.hpp"
 
+#include "bridge/lun_rescan.hpp"
 #include "bridge/remote_luns.hpp"
 
 #include <algorithm>
@@ -45,8 +46,11 @@ bool disk_attachment::login(std::string& error)
     auto [ec, message] = host_.io().call<std::pair<std::error_code, std::string>>([&](auto done) {
         session_ = std::make_unique<iscsi::session>(host_.io().context(), options_.session);
         *state_ = "logging in";
-        session_->on_event([state = state_](const iscsi::session_event& e) {
+        session_->on_event([state = state_, lun_change = options_.on_lun_change](const iscsi::session_event& e) {
             using k = iscsi::session_event::kind;
+            // The target's LUN inventory changed (SPC-4 3F/0E): the owner rescans.
+            if (e.what == k::scsi_async_event && lun_change && bridge::reported_luns_changed(e.sense))
+                lun_change();
             *state = e.what == k::reconnecting  ? "reconnecting"
                      : e.what == k::reconnected ? "logged in"
                      : e.what == k::failed      ? "failed"
@@ -165,24 +169,31 @@ bool disk_attachment::export_disks(std::string& error)
         return false;
     }
     mounted_ = true;
-    for (auto& l : luns_) {
-        if (l.device.empty() || l.block_count == 0)
-            continue;
-        std::string name;
-        if (auto ec = host_.export_disk(options_.export_dir, options_.export_prefix, l.remote, l.where,
-                                        l.block_size, l.block_count, name)) {
-            const std::string why = "cannot export " + l.device + ": " + ec.message();
-            if (options_.export_all) {
-                error = why;
-                return false;
-            }
-            warn(why);
-            continue;
+    for (auto& l : luns_)
+        if (!export_one(l, error))
+            return false;
+    return true;
+}
+
+// One disk into the mounted export directory; false only when that fails
+// the attach (export_all).
+bool disk_attachment::export_one(attached_lun& l, std::string& error)
+{
+    if (l.device.empty() || l.block_count == 0)
+        return true;
+    std::string name;
+    if (auto ec = host_.export_disk(options_.export_dir, options_.export_prefix, l.remote, l.where, l.block_size,
+                                    l.block_count, name)) {
+        const std::string why = "cannot export " + l.device + ": " + ec.message();
+        if (options_.export_all) {
+            error = why;
+            return false;
         }
-        l.export_name = name;
-        info(l.device + " (LUN " + std::to_string(l.remote) + ") exported as " +
-             (options_.export_dir / name).string());
+        warn(why);
+        return true;
     }
+    l.export_name = name;
+    info(l.device + " (LUN " + std::to_string(l.remote) + ") exported as " + (options_.export_dir / name).string());
     return true;
 }
 

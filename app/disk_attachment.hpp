@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -42,6 +43,10 @@ struct disk_attachment_options {
     std::chrono::milliseconds flush_timeout{30000};
     std::chrono::milliseconds detach_timeout{10000};
     std::chrono::milliseconds logout_timeout{15000};
+    // Called on the io thread when the target reports REPORTED LUNS DATA HAS
+    // CHANGED (AsyncEvent 0, sense 3F/0E): the owner runs rescan() from its
+    // own thread (never the io thread, whose loop the rescan needs).
+    std::function<void()> on_lun_change;
 };
 
 // One remote LUN: where it sits on vscsi and what became of it.
@@ -71,6 +76,11 @@ public:
     std::error_code flush();
     // The reverse of attach, each step bounded. Idempotent.
     void detach();
+    // REPORT LUNS again and the disks brought in line (bridge/lun_rescan.hpp):
+    // gone LUNs unexported, detached and unmapped (their outstanding commands
+    // answered), new ones mapped, probed and exported. True with a one-line
+    // `summary`; false with `error` when not attached or REPORT LUNS failed.
+    bool rescan(std::string& summary);
 
     [[nodiscard]] bool attached() const noexcept { return attached_; }
     [[nodiscard]] const disk_attachment_options& options() const noexcept { return options_; }
@@ -88,6 +98,7 @@ private:
     bool map(std::string& error);
     bool probe(std::string& error);
     bool export_disks(std::string& error);
+    bool export_one(attached_lun& l, std::string& error);
     void info(const std::string& line) const;
     void warn(const std::string& line) const;
 

@@ -20,6 +20,7 @@ constexpr const char* usage_text =
     "  status [--json] [-s SOCKET]       show what serve has attached\n"
     "  reload [-s SOCKET]                make serve read its configuration again\n"
     "  detach NAME [-s SOCKET]           make serve detach a target\n"
+    "  rescan NAME [-s SOCKET]           make serve read a target's LUNs again\n"
     "  bench HOST[:PORT] IQN  measure IOPS, throughput and latency of one LUN\n"
     "\n"
     "Run 'iscsi-vscsi COMMAND --help' for the options of a command.\n";
@@ -55,6 +56,8 @@ int main(int argc, char** argv)
         return ivs::app::run_reload(rest);
     if (command == "detach")
         return ivs::app::run_detach(rest);
+    if (command == "rescan")
+        return ivs::app::run_rescan(rest);
     if (command == "bench")
         return ivs::app::run_bench(rest);
     std::cerr << "iscsi-vscsi: unknown command '" << command << "' (try --help)\n";

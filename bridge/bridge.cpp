@@ -100,6 +100,7 @@ struct bridge::impl {
     bool stopped = false;
     bool dequeuing = false;    // inside dequeue_all()
     bool completing_all = false;  // inside complete_all(): no new commands
+    std::vector<const iscsi::session*> sessions;  // added and not removed
     unsigned logged = 0;
 
     void log_once(unsigned kind, const std::string& what)
@@ -548,11 +549,16 @@ struct bridge::impl {
 
     // ---- shutdown ----
 
-    void complete_all(iscsi::session* only, vscsi_status st)
+    // Answers every live command of `only` (all when null) and, when
+    // `where` is given, only those on these slots.
+    void complete_all(iscsi::session* only, vscsi_status st, const std::vector<slot>* where = nullptr,
+                      const scsi::fixed_sense& sense = {})
     {
         std::vector<command_ctx*> victims;
         live.for_each([&](int, command_ctx* c) {
-            if (only == nullptr || c->session == only)
+            const bool on_slot = where == nullptr || std::find(where->begin(), where->end(),
+                                                               slot{c->io.target, c->io.lun}) != where->end();
+            if ((only == nullptr || c->session == only) && on_slot)
                 victims.push_back(c);
         });
         const bool outer = !completing_all;
@@ -562,7 +568,7 @@ struct bridge::impl {
                 c->waiting_retry = false;
                 c->timer.cancel();
             }
-            finish(*c, st);
+            finish(*c, st, sense);
         }
         if (outer)
             completing_all = false;
@@ -590,13 +596,46 @@ bridge::~bridge()
 std::error_code bridge::add_session(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns,
                                     std::vector<slot>& out)
 {
-    return impl_->map.add(&s, remote_luns, out);
+    auto ec = impl_->map.add(&s, remote_luns, out);
+    if (!ec)
+        impl_->sessions.push_back(&s);
+    return ec;
 }
 
 std::vector<slot> bridge::remove_session(iscsi::session& s)
 {
+    auto& v = impl_->sessions;
+    v.erase(std::remove(v.begin(), v.end(), &s), v.end());
     impl_->complete_all(&s, vscsi_status::reset);
     return impl_->map.remove(&s);
+}
+
+std::error_code bridge::add_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns,
+                                 std::vector<slot>& out)
+{
+    out.clear();
+    const auto& v = impl_->sessions;
+    if (std::find(v.begin(), v.end(), &s) == v.end())
+        return make_error_code(std::errc::invalid_argument);
+    if (auto ec = impl_->map.add_more(&s, remote_luns, out))
+        return ec;
+    for (const auto& where : out)
+        if (auto ec = impl_->dev.request_probe(where.target, where.lun))
+            impl_->opt.log.warning("bridge: VSCSI_REQPROBE failed: " + ec.message());
+    return {};
+}
+
+std::vector<slot> bridge::remove_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns)
+{
+    // Unmapped first: what the midlayer sends there from now on is answered
+    // here (LOGICAL UNIT NOT SUPPORTED), the commands already out likewise.
+    const std::vector<slot> gone = impl_->map.remove_luns(&s, remote_luns);
+    impl_->complete_all(&s, vscsi_status::sense, &gone,
+                        scsi::make_fixed_sense(scsi::key::illegal_request, scsi::asc::logical_unit_not_supported, 0));
+    for (const auto& where : gone)
+        if (auto ec = impl_->dev.request_detach(where.target, where.lun))
+            impl_->opt.log.warning("bridge: VSCSI_REQDETACH failed: " + ec.message());
+    return gone;
 }
 
 void bridge::start()

@@ -86,6 +86,18 @@ public:
     // it had are returned (for request_detach).
     std::vector<slot> remove_session(iscsi::session& s);
 
+    // The LUNs of a mapped session change (a rescan, bridge/lun_rescan.hpp).
+    // add_luns maps more remote LUNs of `s` (lun_map::add_more) and asks the
+    // device to probe each new slot (VSCSI_REQPROBE); `out` gets the slots.
+    // invalid_argument for a session not added here.
+    std::error_code add_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns,
+                             std::vector<slot>& out);
+    // remove_luns unmaps these remote LUNs of `s`, answers the commands still
+    // outstanding on their slots at once (CHECK CONDITION, LOGICAL UNIT NOT
+    // SUPPORTED: the LUN is gone; the session's late completion is dropped),
+    // asks the device to detach each slot (VSCSI_REQDETACH) and returns them.
+    std::vector<slot> remove_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns);
+
     // Starts serving the device's readiness fd.
     void start();
     // Stops serving and completes every dequeued command at once (RESET; the

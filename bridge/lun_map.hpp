@@ -49,6 +49,15 @@ public:
                         std::vector<slot>& out);
     // Frees every slot of `owner`; returns them.
     std::vector<slot> remove(owner_id owner);
+    // More LUNs for `owner` (a rescan found them): free LUNs of the targets
+    // it holds alone first, then whole free targets. LUNs it has already
+    // and duplicates are skipped; `out` gets one slot per LUN placed, in
+    // order. std::errc::no_space_on_device when they do not all fit (nothing
+    // is placed); invalid_argument for a null owner.
+    std::error_code add_more(owner_id owner, std::span<const std::uint64_t> remote_luns,
+                             std::vector<slot>& out);
+    // Frees the slots of these remote LUNs of `owner`; returns them.
+    std::vector<slot> remove_luns(owner_id owner, std::span<const std::uint64_t> remote_luns);
 
     // The remote LUN at a slot, or nullopt (out of range or unmapped).
     [[nodiscard]] std::optional<mapping> at(int target, int lun) const noexcept;

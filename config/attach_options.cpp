@@ -57,7 +57,9 @@ std::string attach_help()
            "Logs in to target IQN at HOST[:PORT] (default port 3260), attaches its LUNs as\n"
            "SCSI disks through vscsi(4), prints what it attached, and stays in the\n"
            "foreground until SIGINT or SIGTERM; then it flushes the disks (SYNCHRONIZE\n"
-           "CACHE), detaches them, unmounts the export and logs out.\n\noptions:\n" +
+           "CACHE), detaches them, unmounts the export and logs out. SIGUSR1, or the\n"
+           "target reporting REPORTED LUNS DATA HAS CHANGED, reads its LUNs again:\n"
+           "new ones are attached and exported, gone ones detached.\n\noptions:\n" +
            format_options_help(attach_specs);
 }
 
