@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -278,4 +279,62 @@ TEST_CASE("attach failures are one clear line", "[cli][attach]")
                             "--mutual-secret-file", "--header-digest", "--data-digest", "--initiator-name",
                             "--device"})
         CHECK(r.out.find(opt) != std::string::npos);
+}
+
+TEST_CASE("attach: SIGUSR1 rescans: a LUN added to the running target is exported, a deleted one goes",
+          "[cli][attach][tgtd][rescan]")
+{
+    test::tgtd_fixture tgtd;
+    tgtd.add_target(1, target_iqn);
+    tgtd.add_file_lun(1, 1, 16 << 20);
+    tgtd.allow_initiator_address(1);
+    const fs::path work = tgtd.temp_dir();
+    attach_process a(tgtd, work);
+    const fs::path lun1 = a.export_dir() / "lun1";
+    const fs::path lun2 = a.export_dir() / "lun2";
+    REQUIRE(fs::exists(lun1));
+    CHECK_FALSE(fs::exists(lun2));
+
+    auto wait_for = [](const std::function<bool()>& cond) {
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (!cond() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(50ms);
+        return cond();
+    };
+    auto rescans = [&] {
+        std::size_t n = 0;
+        const std::string out = a.log();
+        for (auto at = out.find("rescan: "); at != std::string::npos; at = out.find("rescan: ", at + 1))
+            ++n;
+        return n;
+    };
+
+    // A LUN added while attached: tgtd only raises a UNIT ATTENTION, so the
+    // operator's SIGUSR1 is what finds it.
+    const fs::path backing2 = tgtd.add_file_lun(1, 2, 8 << 20);
+    {
+        auto data = make_random(1 << 20, 7);
+        std::fstream(backing2, std::ios::binary | std::ios::in | std::ios::out)
+            .write(data.data(), static_cast<std::streamsize>(data.size()));
+    }
+    REQUIRE(::kill(a.pid(), SIGUSR1) == 0);
+    REQUIRE(wait_for([&] { return rescans() == 1; }));
+    INFO(a.log());
+    CHECK(a.log().find("rescan: 1 LUNs added, 0 removed") != std::string::npos);
+    REQUIRE(fs::exists(lun2));
+    CHECK(fs::file_size(lun2) == (8u << 20));
+    CHECK(read_range(lun2, 0, 1 << 20) == read_range(backing2, 0, 1 << 20));
+    CHECK(read_range(lun1, 0, 4096).size() == 4096);  // the first one still works
+
+    // The LUN deleted on the target: its file goes on the next rescan.
+    tgtd.tgtadm({"--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", "2"});
+    REQUIRE(::kill(a.pid(), SIGUSR1) == 0);
+    REQUIRE(wait_for([&] { return rescans() == 2; }));
+    CHECK(a.log().find("rescan: 0 LUNs added, 1 removed") != std::string::npos);
+    CHECK_FALSE(fs::exists(lun2));
+    CHECK(fs::exists(lun1));
+    CHECK(read_range(lun1, 0, 4096).size() == 4096);
+
+    CHECK(a.stop() == 0);
+    CHECK(a.log().find("SYNCHRONIZE CACHE failed") == std::string::npos);
 }

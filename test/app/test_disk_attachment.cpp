@@ -5,7 +5,9 @@
 #include "app/disk_attachment.hpp"
 #include "app/host.hpp"
 #include "pdu/lun.hpp"
+#include "scsi/cdb.hpp"
 #include "scsi/opcode.hpp"
+#include "vscsi/embedded_vscsi.hpp"
 #include "scsi/sense.hpp"
 #include "test/iscsi/scripted_session.hpp"
 
@@ -13,6 +15,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <thread>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,6 +39,23 @@ struct disk_target {
     std::vector<std::byte> sync_sense;     // non-empty: SYNCHRONIZE CACHE ends in CHECK CONDITION
     std::atomic<bool> hold_first = false;  // leave the first SCSI command unanswered
     std::atomic<int> syncs = 0;
+    // A rescan's target: more LUNs answering as disks, READs to one LUN
+    // held unanswered, and AsyncEvent 0 with 3F/0E after the next command.
+    std::mutex m;                          // guards report and extra_disks once running
+    std::vector<std::uint64_t> extra_disks;
+    std::atomic<int> hold_reads_lun = -1;
+    std::atomic<bool> announce = false;
+
+    void set_report(std::vector<std::uint64_t> luns)
+    {
+        std::lock_guard lk(m);
+        report = std::move(luns);
+    }
+    bool is_disk(std::uint64_t lun)
+    {
+        std::lock_guard lk(m);
+        return lun == disk_lun || std::find(extra_disks.begin(), extra_disks.end(), lun) != extra_disks.end();
+    }
 };
 
 std::uint16_t lun_of(const pdu::scsi_command& c)
@@ -83,16 +104,25 @@ void serve_until_logout(scripted_target& tg, disk_target& d)
         }
         const auto c = p.command();
         const auto op = std::to_integer<std::uint8_t>(c.cdb[0]);
-        const bool here = lun_of(c) == d.disk_lun;
+        const bool here = d.is_disk(lun_of(c));
         switch (op) {
         case scsi::op::report_luns: {
-            std::vector<std::byte> data(8 + 8 * d.report.size());
-            data[3] = std::byte(8 * d.report.size());
-            for (std::size_t i = 0; i < d.report.size(); ++i)
-                data[9 + 8 * i] = std::byte(d.report[i]);
+            std::vector<std::uint64_t> report;
+            {
+                std::lock_guard lk(d.m);
+                report = d.report;
+            }
+            std::vector<std::byte> data(8 + 8 * report.size());
+            data[3] = std::byte(8 * report.size());
+            for (std::size_t i = 0; i < report.size(); ++i)
+                data[9 + 8 * i] = std::byte(report[i]);
             send_data(tg, p, data, be(c, 6, 4));
             break;
         }
+        case scsi::op::read_10:
+            if (static_cast<int>(lun_of(c)) != d.hold_reads_lun)
+                tg.fail("unexpected READ " + p.describe());
+            break;  // held: never answered
         case scsi::op::inquiry: {
             std::vector<std::byte> data(36);
             data[0] = std::byte{here ? d.device_type : std::uint8_t{0x7f}};
@@ -127,6 +157,16 @@ void serve_until_logout(scripted_target& tg, disk_target& d)
         default:
             tg.fail("unexpected command " + p.describe());
         }
+        if (d.announce.exchange(false)) {
+            // RFC 7143 §11.9: AsyncEvent 0, sense REPORTED LUNS DATA HAS CHANGED.
+            pdu::async_message m;
+            m.event = pdu::async_event::scsi_async_event;
+            m.lun = pdu::encode_lun(0);
+            const auto data = ivs::test::sense_segment(ivs::test::fixed_sense(0x06, 0x3f, 0x0e));
+            m.data_segment_length = static_cast<std::uint32_t>(data.size());
+            tg.stamp(m, true);
+            tg.send(m, data);
+        }
     }
 }
 
@@ -140,6 +180,12 @@ struct log_lines {
             std::lock_guard lk(m);
             lines.emplace_back(l);
         });
+    }
+    std::size_t count(const std::string& part)
+    {
+        std::lock_guard lk(m);
+        return static_cast<std::size_t>(
+            std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; }));
     }
     bool has(const std::string& part)
     {
@@ -353,4 +399,108 @@ TEST_CASE("disk_attachment: a failed flush is an error; ILLEGAL REQUEST is nothi
     }
     CHECK(f.finish() == "");
     CHECK(f.disk.syncs == 2);
+}
+
+TEST_CASE("disk_attachment: REPORTED LUNS DATA HAS CHANGED: a rescan maps and probes new LUNs, detaches gone ones",
+          "[app][attachment][rescan]")
+{
+    fixture f;
+    f.disk.report = {1, 2};
+    f.disk.extra_disks = {2, 3};
+    std::atomic<int> events = 0;
+    f.options.on_lun_change = [&] { ++events; };
+    f.run_disk();
+    app::disk_attachment a(f.machine, f.options);
+    std::string error;
+    REQUIRE(a.attach(error));
+    INFO(f.log.all());
+    REQUIRE(a.luns().size() == 2);
+    CHECK(a.luns()[1].where == bridge::slot{0, 1});
+    CHECK(a.luns()[1].device == "sd1");
+
+    // A READ on LUN 2 that the target holds: outstanding when LUN 2 goes.
+    f.disk.hold_reads_lun = 2;
+    std::mutex m;
+    std::vector<vscsi::scsi_completion> held;
+    std::vector<std::byte> buf(512);
+    vscsi::scsi_command read;
+    read.target = 0;
+    read.lun = 1;
+    read.set_cdb(scsi::read_write(false, 0, 1));
+    read.dir = vscsi::vscsi_dir::read;
+    read.data_in = buf;
+    REQUIRE_FALSE(f.machine.midlayer()->submit(read, [&](const vscsi::scsi_completion& c) {
+        std::lock_guard lk(m);
+        held.push_back(c);
+    }));
+    auto reads_seen = [&] {
+        std::size_t n = 0;
+        for (const auto& p : f.target.received())
+            n += p.op() == pdu::opcode::scsi_command &&
+                 std::to_integer<std::uint8_t>(p.command().cdb[0]) == scsi::op::read_10;
+        return n;
+    };
+    auto wait = [](const std::function<bool()>& cond) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!cond() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(5ms);
+        return cond();
+    };
+    REQUIRE(wait([&] { return reads_seen() == 1; }));
+
+    // LUN 2 goes, LUN 3 comes, and the target says so after its next answer.
+    f.disk.set_report({1, 3});
+    f.disk.announce = true;
+    vscsi::scsi_command tur;
+    tur.target = 0;
+    tur.lun = 0;
+    tur.set_cdb(scsi::test_unit_ready());
+    vscsi::scsi_completion tur_done;
+    REQUIRE_FALSE(f.machine.midlayer()->execute(tur, tur_done));
+    CHECK(tur_done.status == vscsi::vscsi_status::done);
+    REQUIRE(wait([&] { return events.load() == 1; }));
+
+    std::string summary;
+    REQUIRE(a.rescan(summary));
+    CHECK(summary == "1 LUNs added, 1 removed");
+    {
+        // The held READ was answered exactly once: the LUN is gone.
+        std::lock_guard lk(m);
+        REQUIRE(held.size() == 1);
+        CHECK(held[0].status == vscsi::vscsi_status::sense);
+        CHECK(scsi::sense_key(held[0].sense) == scsi::key::illegal_request);
+        CHECK(held[0].sense[12] == scsi::asc::logical_unit_not_supported);
+    }
+    CHECK(f.log.has("sd1 detached"));
+    REQUIRE(a.luns().size() == 2);
+    CHECK(a.luns()[0].remote == 1);
+    CHECK(a.luns()[1].remote == 3);
+    CHECK(a.luns()[1].where == bridge::slot{0, 1});  // the session's own target
+    CHECK(a.luns()[1].device == "sd1");  // the freed unit number again, as autoconf does
+    CHECK(a.luns()[1].block_count == 2048);
+    INFO(f.log.all());
+    CHECK(f.log.count("sd1 at scsibus0 targ 0 lun 1") == 2);  // attached, detached, attached again
+    CHECK(f.mapped() == 2);
+    const auto remote_at_1 = f.machine.io().call<std::uint64_t>(
+        [&](auto done) { done(f.machine.bridge().map().at(0, 1)->remote_lun); });
+    CHECK(remote_at_1 == 3);
+
+    // Nothing changed: nothing happens.
+    REQUIRE(a.rescan(summary));
+    CHECK(summary == "0 LUNs added, 0 removed");
+
+    a.detach();
+    CHECK(f.finish() == "");
+    std::lock_guard lk(m);
+    CHECK(held.size() == 1);  // the logout did not answer it again
+}
+
+TEST_CASE("disk_attachment: a rescan when not attached changes nothing",
+          "[app][attachment][rescan]")
+{
+    fixture f;
+    app::disk_attachment a(f.machine, f.options);
+    std::string summary;
+    CHECK_FALSE(a.rescan(summary));
+    CHECK(summary == "not attached");
 }

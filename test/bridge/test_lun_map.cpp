@@ -157,3 +157,33 @@ TEST_CASE("lun_map: REPORT LUNS input that lies about its length or uses other a
     m.rewrite_report_luns(0, remote, 4096, got);
     CHECK(got == bytes({0, 0, 0, 0, 0, 0, 0, 0}));
 }
+
+TEST_CASE("lun_map: a rescan adds LUNs on the owner's own target first, then free ones; removes only its own")
+{
+    using namespace ivs::bridge;
+    lun_map m(lun_geometry{4, 4});
+    int a = 0, b = 0;
+    std::vector<slot> out;
+    const std::vector<std::uint64_t> a_luns{1, 2, 3};
+    REQUIRE_FALSE(m.add(&a, a_luns, out));
+    const std::vector<std::uint64_t> b_luns{7};
+    REQUIRE_FALSE(m.add(&b, b_luns, out));
+    CHECK(out == std::vector<slot>{{1, 0}});
+
+    const std::vector<std::uint64_t> gone{2, 7};  // 7 is b's: left alone
+    CHECK(m.remove_luns(&a, gone) == std::vector<slot>{{0, 1}});
+    CHECK(m.find(&b, 7) == slot{1, 0});
+    // The hole at (0, 1) and (0, 3) first, then a target nobody holds (2).
+    const std::vector<std::uint64_t> more{9, 3, 10, 11, 9};
+    REQUIRE_FALSE(m.add_more(&a, more, out));
+    CHECK(out == std::vector<slot>{{0, 1}, {0, 3}, {2, 0}});
+    CHECK(m.at(0, 1)->remote_lun == 9);
+    CHECK(m.at(2, 0)->remote_lun == 11);
+    CHECK(m.at(2, 0)->owner == &a);
+    // Too many for the room left: nothing placed.
+    const std::vector<std::uint64_t> lots{20, 21, 22, 23, 24, 25, 26, 27, 28};
+    CHECK(m.add_more(&a, lots, out) == std::errc::no_space_on_device);
+    CHECK(out.empty());
+    CHECK_FALSE(m.find(&a, 20));
+    CHECK(m.add_more(nullptr, lots, out) == std::errc::invalid_argument);
+}
