@@ -2,7 +2,7 @@
 // target, one with mutual CHAP and a discovery portal with two targets;
 // status --json, reload adding and removing targets while I/O runs on
 // another, detach, SIGTERM cleanup, OpenBSD iscsi.conf syntax, refused
-// configurations.
+// configurations, rescan NAME.
 #include "test/support/process.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
@@ -376,4 +376,70 @@ TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]
     CHECK(r.exit_code == 1);
     CHECK(contains(r.err, "cannot reach serve"));
     fs::remove_all(work);
+}
+
+TEST_CASE("serve: 'rescan NAME' exports a LUN added to the running target and drops a deleted one",
+          "[cli][serve][tgtd][rescan]")
+{
+    test::tgtd_fixture filer;
+    filer.add_target(1, iqn_base + "grows");
+    filer.add_file_lun(1, 1, 16 << 20);
+    filer.allow_initiator_address(1);
+    const fs::path work = filer.temp_dir();
+    const fs::path exp = work / "exp-grows";
+    fs::create_directories(exp);
+    const fs::path conf = work / "iscsi-vscsi.conf";
+    write_private(conf, target_block("grows", filer, iqn_base + "grows", exp));
+    serve_process serve(conf, work);
+    serve.watch_mount(exp);
+    const fs::path lun1 = exp / "lun1", lun2 = exp / "lun2";
+    REQUIRE(fs::exists(lun1));
+    CHECK_FALSE(fs::exists(lun2));
+
+    auto read_at = [](const fs::path& p, std::size_t n) {
+        std::vector<char> v(n);
+        std::ifstream in(p, std::ios::binary);
+        in.read(v.data(), static_cast<std::streamsize>(n));
+        v.resize(static_cast<std::size_t>(in.gcount()));
+        return v;
+    };
+
+    // A LUN added to the running target, with known bytes.
+    const fs::path backing2 = filer.add_file_lun(1, 2, 8 << 20);
+    {
+        std::mt19937_64 rng(23);
+        std::vector<char> v(1 << 20);
+        for (auto& c : v)
+            c = static_cast<char>(rng());
+        std::fstream(backing2, std::ios::binary | std::ios::in | std::ios::out)
+            .write(v.data(), static_cast<std::streamsize>(v.size()));
+    }
+    auto r = serve.ctl({"rescan", "grows"});
+    INFO(r.describe({"rescan"}) << serve.log());
+    REQUIRE(r.ok());
+    CHECK(contains(r.out, "1 LUNs added, 0 removed"));
+    REQUIRE(fs::exists(lun2));
+    CHECK(fs::file_size(lun2) == (8u << 20));
+    CHECK(read_at(lun2, 1 << 20) == read_at(backing2, 1 << 20));
+    auto st = serve.ctl({"status", "--json"});
+    CHECK(contains(st.out, "\"export\":\"" + lun2.string() + "\""));
+
+    // The LUN deleted on the target: its file goes, the other still reads.
+    filer.tgtadm({"--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", "2"});
+    r = serve.ctl({"rescan", "grows"});
+    INFO(r.describe({"rescan"}) << serve.log());
+    REQUIRE(r.ok());
+    CHECK(contains(r.out, "0 LUNs added, 1 removed"));
+    CHECK_FALSE(fs::exists(lun2));
+    CHECK(read_at(lun1, 4096).size() == 4096);
+    st = serve.ctl({"status", "--json"});
+    CHECK_FALSE(contains(st.out, lun2.string()));
+
+    // An unknown name is a clear error.
+    r = serve.ctl({"rescan", "nosuch"});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "nosuch"));
+    CHECK(serve.stop() == 0);
+    CHECK(filer.connections(1).empty());
+    CHECK_FALSE(mounted(exp));
 }
