@@ -116,7 +116,12 @@ bool disk_attachment::map(std::string& error)
         remote.push_back(l.remote);
     std::vector<bridge::slot> slots;
     auto ec = host_.io().call<std::error_code>([&](auto done) {
-        done(host_.bridge().add_session(*session_, remote, slots));
+        auto e = host_.bridge().add_session(*session_, remote, slots);
+        // A UNIT ATTENTION 3F/0E on one of its commands: the same rescan as
+        // the AsyncEvent's (login()).
+        if (!e && options_.on_lun_change)
+            host_.bridge().on_lun_change(*session_, options_.on_lun_change);
+        done(e);
     });
     if (ec || slots.size() != luns_.size()) {
         error = "cannot map " + std::to_string(remote.size()) + " LUNs: " + ec.message();

@@ -44,8 +44,9 @@ struct disk_attachment_options {
     std::chrono::milliseconds detach_timeout{10000};
     std::chrono::milliseconds logout_timeout{15000};
     // Called on the io thread when the target reports REPORTED LUNS DATA HAS
-    // CHANGED (AsyncEvent 0, sense 3F/0E): the owner runs rescan() from its
-    // own thread (never the io thread, whose loop the rescan needs).
+    // CHANGED (AsyncEvent 0 with sense 3F/0E, or a command's UNIT ATTENTION
+    // 3F/0E through the bridge): the owner runs rescan() from its own thread
+    // (never the io thread, whose loop the rescan needs).
     std::function<void()> on_lun_change;
 };
 

@@ -1,5 +1,7 @@
 #include "bridge/bridge.hpp"
 
+#include "bridge/lun_rescan.hpp"
+
 #include "iscsi/session.hpp"
 #include "iscsi/session_error.hpp"
 #include "scsi/cdb.hpp"
@@ -100,7 +102,11 @@ struct bridge::impl {
     bool stopped = false;
     bool dequeuing = false;    // inside dequeue_all()
     bool completing_all = false;  // inside complete_all(): no new commands
-    std::vector<const iscsi::session*> sessions;  // added and not removed
+    struct added_session {
+        const iscsi::session* s = nullptr;
+        std::function<void()> on_lun_change;  // may be empty
+    };
+    std::vector<added_session> sessions;  // added and not removed
     unsigned logged = 0;
 
     void log_once(unsigned kind, const std::string& what)
@@ -467,16 +473,32 @@ struct bridge::impl {
             }
             return finish(c, vscsi_status::done);
         case scsi::status::check_condition: {
+            // The command is answered first; the owner only learns of it.
+            std::function<void()> lun_change;
+            if (reported_luns_changed(res.sense_data()))
+                lun_change = lun_change_handler(c.session);
             auto sense = scsi::convert_sense(res.sense_data());
             if (!sense || (!c.report_luns && !complete_data(c, res)))
-                return finish(c, vscsi_status::err);
-            return finish(c, vscsi_status::sense, *sense);
+                finish(c, vscsi_status::err);
+            else
+                finish(c, vscsi_status::sense, *sense);
+            if (lun_change)
+                lun_change();
+            return;
         }
         case scsi::status::task_aborted:
             return finish(c, vscsi_status::reset);
         default:  // RESERVATION CONFLICT and the rest cannot be expressed
             return finish(c, vscsi_status::err);
         }
+    }
+
+    std::function<void()> lun_change_handler(const iscsi::session* s) const
+    {
+        for (const auto& a : sessions)
+            if (a.s == s)
+                return a.on_lun_change;
+        return {};
     }
 
     static vscsi_status session_error_status(std::error_code ec)
@@ -598,14 +620,13 @@ std::error_code bridge::add_session(iscsi::session& s, const std::vector<std::ui
 {
     auto ec = impl_->map.add(&s, remote_luns, out);
     if (!ec)
-        impl_->sessions.push_back(&s);
+        impl_->sessions.push_back({&s, {}});
     return ec;
 }
 
 std::vector<slot> bridge::remove_session(iscsi::session& s)
 {
-    auto& v = impl_->sessions;
-    v.erase(std::remove(v.begin(), v.end(), &s), v.end());
+    std::erase_if(impl_->sessions, [&](const auto& a) { return a.s == &s; });
     impl_->complete_all(&s, vscsi_status::reset);
     return impl_->map.remove(&s);
 }
@@ -615,7 +636,7 @@ std::error_code bridge::add_luns(iscsi::session& s, const std::vector<std::uint6
 {
     out.clear();
     const auto& v = impl_->sessions;
-    if (std::find(v.begin(), v.end(), &s) == v.end())
+    if (std::none_of(v.begin(), v.end(), [&](const auto& a) { return a.s == &s; }))
         return make_error_code(std::errc::invalid_argument);
     if (auto ec = impl_->map.add_more(&s, remote_luns, out))
         return ec;
@@ -636,6 +657,13 @@ std::vector<slot> bridge::remove_luns(iscsi::session& s, const std::vector<std::
         if (auto ec = impl_->dev.request_detach(where.target, where.lun))
             impl_->opt.log.warning("bridge: VSCSI_REQDETACH failed: " + ec.message());
     return gone;
+}
+
+void bridge::on_lun_change(iscsi::session& s, std::function<void()> handler)
+{
+    for (auto& a : impl_->sessions)
+        if (a.s == &s)
+            a.on_lun_change = std::move(handler);
 }
 
 void bridge::start()

@@ -97,6 +97,13 @@ public:
     // SUPPORTED: the LUN is gone; the session's late completion is dropped),
     // asks the device to detach each slot (VSCSI_REQDETACH) and returns them.
     std::vector<slot> remove_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns);
+    // `handler` runs (on the io thread, after the command is answered) when
+    // a command of `s` ends in CHECK CONDITION with REPORTED LUNS DATA HAS
+    // CHANGED (UNIT ATTENTION 3F/0Eh, SPC-4 Annex D): how a target that
+    // sends no AsyncEvent tells of a LUN change. The command is answered as
+    // usual (the midlayer retries a UNIT ATTENTION). Ignored for a session
+    // not added here; forgotten by remove_session.
+    void on_lun_change(iscsi::session& s, std::function<void()> handler);
 
     // Starts serving the device's readiness fd.
     void start();

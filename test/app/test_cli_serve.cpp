@@ -2,7 +2,7 @@
 // target, one with mutual CHAP and a discovery portal with two targets;
 // status --json, reload adding and removing targets while I/O runs on
 // another, detach, SIGTERM cleanup, OpenBSD iscsi.conf syntax, refused
-// configurations, rescan NAME.
+// configurations, rescan NAME and on a UNIT ATTENTION.
 #include "test/support/process.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
@@ -442,4 +442,40 @@ TEST_CASE("serve: 'rescan NAME' exports a LUN added to the running target and dr
     CHECK(serve.stop() == 0);
     CHECK(filer.connections(1).empty());
     CHECK_FALSE(mounted(exp));
+}
+
+TEST_CASE("serve: a LUN added to the running target appears on the next command's UNIT ATTENTION",
+          "[cli][serve][tgtd][rescan]")
+{
+    test::tgtd_fixture filer;
+    filer.add_target(1, iqn_base + "tells");
+    filer.add_file_lun(1, 1, 16 << 20);
+    filer.allow_initiator_address(1);
+    const fs::path work = filer.temp_dir();
+    const fs::path exp = work / "exp-tells";
+    fs::create_directories(exp);
+    const fs::path conf = work / "iscsi-vscsi.conf";
+    write_private(conf, target_block("tells", filer, iqn_base + "tells", exp));
+    serve_process serve(conf, work);
+    serve.watch_mount(exp);
+    const fs::path lun1 = exp / "lun1", lun2 = exp / "lun2";
+    REQUIRE(fs::exists(lun1));
+
+    // tgtd queues REPORTED LUNS DATA HAS CHANGED for the nexus' other LUNs
+    // and sends no AsyncEvent: a READ on LUN 1 (past the page cache) is
+    // answered with it, and that alone starts the rescan.
+    filer.add_file_lun(1, 2, 8 << 20);
+    const auto r = test::run({"dd", "if=" + lun1.string(), "of=/dev/null", "bs=4k", "count=1", "skip=7",
+                              "iflag=direct", "status=none"});
+    INFO(r.describe({"dd"}));
+    CHECK(r.ok());
+    for (int i = 0; i < 300 && !fs::exists(lun2); ++i)
+        std::this_thread::sleep_for(100ms);
+    INFO(serve.log());
+    CHECK(contains(serve.log(), "target tells: the target reports its LUNs changed; rescanning"));
+    REQUIRE(fs::exists(lun2));
+    CHECK(fs::file_size(lun2) == (8u << 20));
+
+    CHECK(serve.stop() == 0);
+    CHECK(filer.connections(1).empty());
 }

@@ -45,6 +45,9 @@ struct disk_target {
     std::vector<std::uint64_t> extra_disks;
     std::atomic<int> hold_reads_lun = -1;
     std::atomic<bool> announce = false;
+    // The next SCSI command is answered CHECK CONDITION, UNIT ATTENTION
+    // with this ASC/ASCQ (0: none), as tgtd tells of a LUN change (3F/0E).
+    std::atomic<std::uint16_t> unit_attention = 0;
 
     void set_report(std::vector<std::uint64_t> luns)
     {
@@ -100,6 +103,12 @@ void serve_until_logout(scripted_target& tg, disk_target& d)
             tg.fail("unexpected " + p.describe());
         if (d.hold_first && !held) {
             held = true;
+            continue;
+        }
+        if (const std::uint16_t ua = d.unit_attention.exchange(0); ua != 0) {
+            tg.send_status(p.itt(), 0x02,
+                           ivs::test::fixed_sense(0x06, static_cast<std::uint8_t>(ua >> 8),
+                                                  static_cast<std::uint8_t>(ua & 0xff)));
             continue;
         }
         const auto c = p.command();
@@ -495,6 +504,63 @@ TEST_CASE("disk_attachment: REPORTED LUNS DATA HAS CHANGED: a rescan maps and pr
     CHECK(f.finish() == "");
     std::lock_guard lk(m);
     CHECK(held.size() == 1);  // the logout did not answer it again
+}
+
+TEST_CASE("disk_attachment: a command's UNIT ATTENTION 3F/0E calls for a rescan like the AsyncEvent",
+          "[app][attachment][rescan]")
+{
+    fixture f;
+    std::atomic<int> events = 0;
+    f.options.on_lun_change = [&] { ++events; };
+    f.run_disk();
+    app::disk_attachment a(f.machine, f.options);
+    std::string error;
+    REQUIRE(a.attach(error));
+    INFO(f.log.all());
+    REQUIRE(a.luns().size() == 1);
+
+    auto tur_with = [&](std::uint16_t ua) {
+        f.disk.unit_attention = ua;
+        vscsi::scsi_command tur;
+        tur.target = 0;
+        tur.lun = 0;
+        tur.set_cdb(scsi::test_unit_ready());
+        vscsi::scsi_completion done;
+        REQUIRE_FALSE(f.machine.midlayer()->execute(tur, done));
+        CHECK(done.status == vscsi::vscsi_status::sense);  // answered as usual
+        CHECK(scsi::sense_key(done.sense) == scsi::key::unit_attention);
+        CHECK(done.sense[12] == (ua >> 8));
+    };
+    auto wait = [](const std::function<bool()>& cond) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!cond() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(5ms);
+        return cond();
+    };
+
+    // Another UNIT ATTENTION (POWER ON, RESET) is not a LUN change; the
+    // handler would run on the io thread before the next command's answer.
+    tur_with(0x2900);
+    // LUN 2 appears; the target says so only on the next command.
+    {
+        std::lock_guard lk(f.disk.m);
+        f.disk.extra_disks = {2};
+    }
+    f.disk.set_report({1, 2});
+    tur_with(0x3f0e);
+    REQUIRE(wait([&] { return events.load() >= 1; }));
+    CHECK(events.load() == 1);
+
+    std::string summary;
+    REQUIRE(a.rescan(summary));
+    CHECK(summary == "1 LUNs added, 0 removed");
+    REQUIRE(a.luns().size() == 2);
+    CHECK(a.luns()[1].remote == 2);
+    CHECK(a.luns()[1].device == "sd1");
+
+    a.detach();
+    CHECK(f.finish() == "");
+    CHECK(events.load() == 1);
 }
 
 TEST_CASE("disk_attachment: a rescan when not attached changes nothing",
