@@ -196,7 +196,7 @@ bool attachment::export_disks()
     }
 #if IVS_HAVE_FUSE
     fuse::fuse_export_options fo;
-    fo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
+    fo.log = log::to_stderr();
     export_.emplace(*vscsi_, opts_.export_dir, fo);
     for (const auto& d : disks) {
         auto remote = remote_of(d.target, d.lun);

@@ -186,7 +186,10 @@ bool serve_daemon::impl::attach_session(attached_target& t, attached_session& s,
     auto& ex = exports[s.export_dir];
     if (!ex.fuse) {
         fuse::fuse_export_options fo;
-        fo.logger = [](std::string_view line) { log_message(log_level::info, line); };
+        fo.log = log::sink([](log::level l, std::string_view line) {
+            log_message(l <= log::level::error ? log_level::error
+                        : l == log::level::warning ? log_level::warning : log_level::info, line);
+        });
         ex.fuse = std::make_unique<fuse::fuse_export>(*vscsi, s.export_dir, fo);
     }
     for (auto& l : s.luns) {
