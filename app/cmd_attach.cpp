@@ -126,6 +126,8 @@ bool attachment::open_device()
     ec = vscsi::openbsd_vscsi::open(opts_.device.empty() ? "/dev/vscsi0" : opts_.device, device_);
 #else
     vscsi::embedded_vscsi_config cfg;
+    cfg.max_transfer = vscsi::program_max_transfer;
+    cfg.openings = vscsi::program_openings;
     cfg.logger = [](std::string_view line) { say(std::string(line)); };
     vscsi_.emplace(cfg);
     ec = vscsi_->open(device_);
@@ -140,6 +142,9 @@ bool attachment::open_device()
 bool attachment::map_and_probe()
 {
     bridge::bridge_options bo;
+#if !defined(__OpenBSD__)
+    bo.max_transfer = vscsi_->config().max_transfer;
+#endif
     bo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
     auto ec = io_.call<std::error_code>([&](auto done) {
         bridge_.emplace(io_.context(), *device_, bo);

@@ -34,6 +34,8 @@ std::error_code serve_daemon::open(std::string& error)
     ec = vscsi::openbsd_vscsi::open("/dev/vscsi0", d.device);
 #else
     vscsi::embedded_vscsi_config cfg;
+    cfg.max_transfer = vscsi::program_max_transfer;
+    cfg.openings = vscsi::program_openings;
     cfg.logger = [](std::string_view line) { log_message(log_level::info, line); };
     d.vscsi.emplace(cfg);
     ec = d.vscsi->open(d.device);
@@ -43,6 +45,9 @@ std::error_code serve_daemon::open(std::string& error)
         return ec;
     }
     bridge::bridge_options bo;
+#if !defined(__OpenBSD__)
+    bo.max_transfer = d.vscsi->config().max_transfer;
+#endif
     bo.logger = [](std::string_view line) { log_message(log_level::warning, line); };
     d.io.call<bool>([&](auto done) {
         d.bridge.emplace(d.io.context(), *d.device, bo);

@@ -55,6 +55,16 @@ struct embedded_vscsi_config {
     std::function<void(const attached_disk&, bool)> disk_event;
 };
 
+// The program's embedded path on Linux (attach, serve, bench) is not held
+// to OpenBSD's MAXPHYS and sd(4)'s openings, which embedded_vscsi_config's
+// defaults keep for the vscsi contract's tests: a command moves up to
+// program_max_transfer bytes (the FUSE export's largest request, one
+// command each), with up to program_openings commands in flight per LUN
+// (what the export lets the kernel keep in flight, max_background).
+// doc/performance.md has the measurements behind both.
+inline constexpr std::size_t program_max_transfer = 1024 * 1024;
+inline constexpr int program_openings = 128;
+
 class embedded_vscsi {
 public:
     explicit embedded_vscsi(embedded_vscsi_config config = {});
