@@ -39,7 +39,8 @@ def fio_job(path, a, verify_only=False):
     argv = ["fio", "--name=verify", f"--filename={path}", "--rw=randwrite", "--bsrange=512-1m",
             "--blockalign=512", f"--iodepth={a.qd}", f"--numjobs={a.jobs}", f"--size={region}",
             f"--offset_increment={region}", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
-            f"--randseed={a.seed}", f"--loops={a.loops}", "--group_reporting", "--output-format=normal"]
+            f"--randseed={a.seed}", f"--loops={a.loops}", "--group_reporting", "--output-format=normal",
+            "--verify_state_save=0"]
     if verify_only:
         # The backing file, read as a file: the same layout, nothing written.
         argv += ["--verify_only=1", "--ioengine=psync", "--direct=0"]
