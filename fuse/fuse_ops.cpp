@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -245,7 +246,8 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
     }
     request& r = start_request(req, request::kind::write, *h);
     std::span<const std::byte> data(reinterpret_cast<const std::byte*>(buf), size);
-    if (data.data() < r.mem || data.data() + size > r.mem + r.cap) {
+    const auto at = reinterpret_cast<std::uintptr_t>(buf), mem = reinterpret_cast<std::uintptr_t>(r.mem);
+    if (at < mem || at - mem > r.cap || size > r.cap - (at - mem)) {
         // Not read into our buffer (libfuse's own): keep a copy.
         if (size > r.cap) {
             request_done(r, -EIO);
