@@ -2,15 +2,15 @@
 // bridge onto the embedded vscsi (no FUSE), wait for the midlayer probe, then
 // keep --qd READs or WRITEs of --bs bytes in flight on the midlayer side for
 // --seconds and report IOPS, MB/s, latency (submit to completion) and the
-// process's CPU time. Then flush, detach and log out as attach does.
+// process's CPU time on the standard output (the log goes to the standard
+// error). Then flush, detach and log out as attach does (disk_attachment).
 #include "app/commands.hpp"
-#include "app/io_thread.hpp"
+#include "app/disk_attachment.hpp"
+#include "app/host.hpp"
 #include "config/initiator_name.hpp"
 #include "config/options.hpp"
 
-#include "bridge/bridge.hpp"
 #include "vscsi/embedded_vscsi.hpp"
-#include "iscsi/session.hpp"
 
 #include <sys/resource.h>
 
@@ -55,7 +55,7 @@ struct bench_options {
     unsigned seconds = 10;
     bool write = false;
     bool random = false;
-    std::size_t max_transfer = vscsi::program_max_transfer;
+    std::size_t max_transfer = host_options{}.max_transfer;
     unsigned openings = 0;  // 0: default_openings()
     bool json = false;
 };
@@ -186,25 +186,20 @@ public:
     int run();
 
 private:
-    bool login();
-    bool map_and_probe();
+    bool attach();
     bool drive();
     void submit_next(unsigned slot);
     void completed(unsigned slot, const vscsi::scsi_completion& c);
-    void detach();
     void print() const;
     unsigned openings() const { return opts_.openings ? opts_.openings : default_openings(opts_); }
-    void note(const std::string& line) const { (opts_.json ? std::cerr : std::cout) << line << std::endl; }
 
     const bench_options& opts_;
-    io_thread io_;
-    std::optional<iscsi::session> session_;
-    std::optional<vscsi::embedded_vscsi> vscsi_;
-    std::unique_ptr<vscsi::vscsi_device> device_;
-    std::optional<bridge::bridge> bridge_;
-    std::vector<bridge::slot> slots_;
-    vscsi::attached_disk disk_;
-    bool logged_in_ = false;
+    // The standard output holds the result alone; the log goes to stderr.
+    const log::sink log_ = log::to_stderr();
+    std::optional<host> host_;
+    std::optional<disk_attachment> disks_;
+    vscsi::embedded_vscsi* vscsi_ = nullptr;
+    attached_lun disk_;
     bool header_digest_ = false, data_digest_ = false;
 
     // The load: one buffer per slot in flight, guarded by m_.
@@ -224,60 +219,44 @@ private:
     bench_result result_;
 };
 
-bool bench_run::login()
+// Log in and attach the one LUN through the embedded vscsi (no export).
+bool bench_run::attach()
 {
-    session_.emplace(io_.context(), opts_.session);
-    auto [ec, message] = io_.login(*session_);
-    if (ec) {
-        std::cerr << "iscsi-vscsi: bench: " << message << '\n';
+    host_options ho;
+    ho.max_transfer = opts_.max_transfer;
+    ho.openings = static_cast<int>(openings());
+    ho.log = log_;
+    host_.emplace(ho);
+    std::string error;
+    if (host_->open(error)) {
+        log_.error("bench: " + error);
         return false;
     }
-    logged_in_ = true;
-    header_digest_ = session_->params().header_digest;
-    data_digest_ = session_->params().data_digest;
-    return true;
-}
-
-bool bench_run::map_and_probe()
-{
-    vscsi::embedded_vscsi_config cfg;
-    cfg.max_transfer = opts_.max_transfer;
-    cfg.openings = static_cast<int>(openings());
-    cfg.logger = [this](std::string_view line) { note("iscsi-vscsi: " + std::string(line)); };
-    vscsi_.emplace(cfg);
-    if (auto ec = vscsi_->open(device_)) {
-        std::cerr << "iscsi-vscsi: bench: cannot open the vscsi device: " << ec.message() << '\n';
+    vscsi_ = host_->midlayer();
+    if (!vscsi_) {
+        log_.error("bench: drives the embedded vscsi, which this platform does not use");
         return false;
     }
-    bridge::bridge_options bo;
-    bo.max_transfer = opts_.max_transfer;
-    bo.logger = [](std::string_view line) { std::cerr << "iscsi-vscsi: " << line << '\n'; };
-    const std::vector<std::uint64_t> luns{opts_.lun};
-    auto ec = io_.call<std::error_code>([&](auto done) {
-        bridge_.emplace(io_.context(), *device_, bo);
-        auto e = bridge_->add_session(*session_, luns, slots_);
-        if (!e)
-            bridge_->start();
-        done(e);
-    });
-    if (ec || slots_.size() != 1) {
-        std::cerr << "iscsi-vscsi: bench: cannot map LUN " << opts_.lun << ": " << ec.message() << '\n';
+    disk_attachment_options ao;
+    ao.session = opts_.session;
+    ao.luns = {opts_.lun};
+    disks_.emplace(*host_, ao);
+    if (!disks_->attach(error)) {
+        log_.error("bench: " + error);
         return false;
     }
-    device_->request_probe(slots_[0].target, slots_[0].lun);
-    const auto deadline = clock_type::now() + 60s;
-    while (!vscsi_->probe_idle() && clock_type::now() < deadline)
-        std::this_thread::sleep_for(20ms);
-    for (const auto& d : vscsi_->disks())
-        if (d.target == slots_[0].target && d.lun == slots_[0].lun)
-            disk_ = d;
-    if (disk_.name.empty() || disk_.block_size == 0 || disk_.block_count == 0) {
-        std::cerr << "iscsi-vscsi: bench: LUN " << opts_.lun << " did not attach as a disk with a capacity\n";
+    const auto params =
+        host_->io().call<iscsi::session_params>([&](auto done) { done(disks_->session()->params()); });
+    header_digest_ = params.header_digest;
+    data_digest_ = params.data_digest;
+    disk_ = disks_->luns().front();
+    if (disk_.device.empty() || disk_.block_size == 0 || disk_.block_count == 0) {
+        log_.error("bench: LUN " + std::to_string(opts_.lun) + " did not attach as a disk with a capacity");
         return false;
     }
     if (opts_.bs % disk_.block_size != 0 || opts_.bs / disk_.block_size > disk_.block_count) {
-        std::cerr << "iscsi-vscsi: bench: --bs " << opts_.bs << " is not a multiple of the block size "
-                  << disk_.block_size << " within the LUN\n";
+        log_.error("bench: --bs " + std::to_string(opts_.bs) + " is not a multiple of the block size " +
+                   std::to_string(disk_.block_size) + " within the LUN");
         return false;
     }
     return true;
@@ -304,8 +283,8 @@ void bench_run::submit_next(unsigned slot)
     // Captures small enough for std::function's inline storage: no allocation per request.
     auto done = [this, slot](const vscsi::scsi_completion& c) { completed(slot, c); };
     const auto ec = opts_.write
-                        ? vscsi_->submit_write(disk_.target, disk_.lun, lba, disk_.block_size, buf, done)
-                        : vscsi_->submit_read(disk_.target, disk_.lun, lba, disk_.block_size, buf, done);
+                        ? vscsi_->submit_write(disk_.where.target, disk_.where.lun, lba, disk_.block_size, buf, done)
+                        : vscsi_->submit_read(disk_.where.target, disk_.where.lun, lba, disk_.block_size, buf, done);
     if (ec) {
         std::lock_guard lock(m_);
         stop_ = true;
@@ -352,7 +331,7 @@ bool bench_run::drive()
         for (std::size_t i = 0; i < b.size(); ++i)
             b[i] = static_cast<std::byte>(i * 131 + 7);
     lat_us_.reserve(1u << 20);
-    note("iscsi-vscsi: " + disk_.name + ": " + std::to_string(disk_.block_count) + " blocks of " +
+    log_.info(disk_.device + ": " + std::to_string(disk_.block_count) + " blocks of " +
          std::to_string(disk_.block_size) + " bytes; " + (opts_.random ? "random " : "sequential ") +
          (opts_.write ? "writes" : "reads") + " of " + std::to_string(opts_.bs) + " bytes at QD " +
          std::to_string(opts_.qd) + " for " + std::to_string(opts_.seconds) + " s");
@@ -372,7 +351,8 @@ bool bench_run::drive()
     result_.cpu_s = cpu_seconds() - cpu0;
     result_.ios = lat_us_.size();
     result_.failed = failed_;
-    result_.max_in_flight = io_.call<std::uint64_t>([&](auto done) { done(bridge_->counters().max_outstanding); });
+    result_.max_in_flight =
+        host_->io().call<std::uint64_t>([&](auto done) { done(host_->bridge().counters().max_outstanding); });
     if (!lat_us_.empty()) {
         double sum = 0;
         for (auto v : lat_us_)
@@ -383,7 +363,7 @@ bool bench_run::drive()
         result_.lat_p99_us = lat_us_[k];
     }
     if (!failure_.empty()) {
-        std::cerr << "iscsi-vscsi: bench: " << failure_ << '\n';
+        log_.error("bench: " + failure_);
         return false;
     }
     return true;
@@ -419,49 +399,12 @@ void bench_run::print() const
     std::cout << line << std::endl;
 }
 
-// Flush, detach, log out: the order and bounds of `attach`.
-void bench_run::detach()
-{
-    if (bridge_) {
-        auto ec = io_.call_for([&](auto done) { bridge_->sync_cache_all(done); }, 30s);
-        if (ec)
-            std::cerr << "iscsi-vscsi: SYNCHRONIZE CACHE failed: " << ec.message() << '\n';
-    }
-    if (device_) {
-        device_->request_detach(-1, -1);
-        const auto deadline = clock_type::now() + 10s;
-        while (!vscsi_->probe_idle() && clock_type::now() < deadline)
-            std::this_thread::sleep_for(20ms);
-    }
-    if (bridge_)
-        io_.call<bool>([&](auto done) {
-            bridge_->shutdown();
-            done(true);
-        });
-    device_.reset();
-    if (bridge_)
-        io_.call<bool>([&](auto done) {
-            bridge_.reset();
-            done(true);
-        });
-    if (session_ && logged_in_) {
-        auto ec = io_.call_for([&](auto done) { session_->logout(done); }, 15s);
-        if (ec)
-            std::cerr << "iscsi-vscsi: logout: " << ec.message() << '\n';
-    }
-    if (session_)
-        io_.call<bool>([&](auto done) {
-            session_.reset();
-            done(true);
-        });
-}
-
 int bench_run::run()
 {
-    io_.start();
-    bool ok = login() && map_and_probe() && drive();
-    detach();
-    io_.stop();
+    bool ok = attach() && drive();
+    // Flush, detach, log out, as attach does.
+    disks_.reset();
+    host_.reset();
     if (ok)
         print();
     return ok ? 0 : 1;

@@ -8,7 +8,7 @@
 #include "app/commands.hpp"
 #include "app/control_socket.hpp"
 #include "app/daemon.hpp"
-#include "app/daemon_log.hpp"
+#include "app/log_sinks.hpp"
 #include "config/options.hpp"
 #include "app/serve_target.hpp"
 
@@ -65,12 +65,12 @@ bool parse_serve_args(std::span<const std::string> args, serve_args& out, std::s
 }
 
 // What the process may still do once the sockets and devices are open.
-void drop_privileges([[maybe_unused]] const serve_args& a)
+void drop_privileges([[maybe_unused]] const serve_args& a, [[maybe_unused]] const log::sink& log)
 {
 #if defined(__linux__)
     // No setuid/file-capability gains through anything exec'd from here on.
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        log_message(log_level::warning, "prctl(PR_SET_NO_NEW_PRIVS) failed");
+        log.warning("prctl(PR_SET_NO_NEW_PRIVS) failed");
 #endif
 #if defined(__OpenBSD__)
     // Reading anywhere (config, includes, secret files named by a reload),
@@ -79,21 +79,21 @@ void drop_privileges([[maybe_unused]] const serve_args& a)
     const std::string dir = std::filesystem::path(a.socket).parent_path().string();
     if (::unveil("/", "r") != 0 || ::unveil(dir.empty() ? "." : dir.c_str(), "rwc") != 0 ||
         ::unveil("/dev/vscsi0", "rw") != 0 || ::unveil(nullptr, nullptr) != 0)
-        log_message(log_level::warning, "unveil failed");
+        log.warning("unveil failed");
 #endif
 }
 
-std::string reload(const std::string& file, serve_daemon& d, bool& ok)
+std::string reload(const std::string& file, serve_daemon& d, const log::sink& log, bool& ok)
 {
     config::conf c;
     std::string error;
     if (load_serve_conf(file, c, error)) {
         ok = false;
-        log_message(log_level::error, "reload refused: " + error);
+        log.error("reload refused: " + error);
         return error + (error.empty() || error.back() != '\n' ? "\n" : "");
     }
     const std::string summary = d.apply(c);
-    log_message(log_level::info, "reloaded " + file + ": " + summary);
+    log.info("reloaded " + file + ": " + summary);
     return summary + "\n";
 }
 
@@ -115,13 +115,14 @@ int run_serve(std::span<const std::string> args)
         std::cerr << "iscsi-vscsi: serve: " << error << " (try --help)\n";
         return 2;
     }
-    log_to_stderr(a.foreground_log);
+    // -d: the log on the standard error instead of syslog.
+    const log::sink log = a.foreground_log ? log::to_stderr() : to_syslog();
     config::conf c;
     if (load_serve_conf(a.file, c, error)) {
         // The configuration errors go to stderr whatever -d says, and to the log.
         std::cerr << error << (error.empty() || error.back() != '\n' ? "\n" : "");
         if (!a.foreground_log)
-            log_message(log_level::error, error);
+            log.error(error);
         return 1;
     }
 
@@ -137,23 +138,23 @@ int run_serve(std::span<const std::string> args)
 
     control_server control;
     if (control.open(a.socket, error)) {
-        log_message(log_level::error, error);
+        log.error(error);
         return 1;
     }
-    serve_daemon daemon;
+    serve_daemon daemon(log);
     if (daemon.open(error)) {
-        log_message(log_level::error, error);
+        log.error(error);
         return 1;
     }
-    drop_privileges(a);
-    log_message(log_level::info, "attaching: " + daemon.apply(c));
+    drop_privileges(a, log);
+    log.info("attaching: " + daemon.apply(c));
     control.start([&](const std::string& request, bool& ok) -> std::string {
         if (request == "status")
             return daemon.status(false);
         if (request == "status json")
             return daemon.status(true);
         if (request == "reload")
-            return reload(a.file, daemon, ok);
+            return reload(a.file, daemon, log, ok);
         if (request.rfind("detach ", 0) == 0) {
             const std::string name = request.substr(7);
             std::string why;
@@ -161,7 +162,7 @@ int run_serve(std::span<const std::string> args)
                 ok = false;
                 return why + "\n";
             }
-            log_message(log_level::info, "target " + name + ": detached on request");
+            log.info("target " + name + ": detached on request");
             return "detached " + name + "\n";
         }
         ok = false;
@@ -180,19 +181,19 @@ int run_serve(std::span<const std::string> args)
             lock.lock();
         }
     });
-    log_message(log_level::info, "serving on " + a.socket + "; SIGHUP reloads, SIGTERM detaches everything");
+    log.info("serving on " + a.socket + "; SIGHUP reloads, SIGTERM detaches everything");
     for (;;) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
             bool ok = true;
-            reload(a.file, daemon, ok);
+            reload(a.file, daemon, log, ok);
             continue;
         }
         break;
     }
-    log_message(log_level::info, "detaching everything");
+    log.info("detaching everything");
     {
         std::lock_guard lock(retry_m);
         stopping = true;
@@ -201,7 +202,7 @@ int run_serve(std::span<const std::string> args)
     retry.join();
     control.stop();
     daemon.shutdown();
-    log_message(log_level::info, "stopped");
+    log.info("stopped");
     return 0;
 }
 

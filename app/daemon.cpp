@@ -1,26 +1,26 @@
-// serve_daemon: the shared device and bridge, applying a configuration,
-// detaching targets and sessions, shutting down.
+// serve_daemon: the shared host (device, bridge, exports), applying a
+// configuration, detaching targets and their attachments, shutting down.
 #include "app/daemon_impl.hpp"
-#include "app/daemon_log.hpp"
 #include "app/serve_target.hpp"
 
-#include "scsi/cdb.hpp"
-
 #include <algorithm>
-#include <thread>
 
 namespace ivs::app {
 
 namespace {
 
-using namespace std::chrono_literals;
-
-void info(const std::string& s) { log_message(log_level::info, s); }
-void warn(const std::string& s) { log_message(log_level::warning, s); }
+host_options host_options_with(log::sink l)
+{
+    host_options o;
+    o.log = std::move(l);
+    return o;
+}
 
 } // namespace
 
-serve_daemon::serve_daemon() : impl_(std::make_unique<impl>()) {}
+serve_daemon::impl::impl(log::sink l) : log(l), machine(host_options_with(l)) {}
+
+serve_daemon::serve_daemon(log::sink log) : impl_(std::make_unique<impl>(std::move(log))) {}
 
 serve_daemon::~serve_daemon() { shutdown(); }
 
@@ -28,111 +28,17 @@ std::error_code serve_daemon::open(std::string& error)
 {
     std::lock_guard lock(impl_->m);
     auto& d = *impl_;
-    d.io.start();
-    std::error_code ec;
-#if defined(__OpenBSD__)
-    ec = vscsi::openbsd_vscsi::open("/dev/vscsi0", d.device);
-#else
-    vscsi::embedded_vscsi_config cfg;
-    cfg.max_transfer = vscsi::program_max_transfer;
-    cfg.openings = vscsi::program_openings;
-    cfg.logger = [](std::string_view line) { log_message(log_level::info, line); };
-    d.vscsi.emplace(cfg);
-    ec = d.vscsi->open(d.device);
-#endif
-    if (ec) {
-        error = "cannot open the vscsi device: " + ec.message();
+    if (auto ec = d.machine.open(error))
         return ec;
-    }
-    bridge::bridge_options bo;
-#if !defined(__OpenBSD__)
-    bo.max_transfer = d.vscsi->config().max_transfer;
-#endif
-    bo.logger = [](std::string_view line) { log_message(log_level::warning, line); };
-    d.io.call<bool>([&](auto done) {
-        d.bridge.emplace(d.io.context(), *d.device, bo);
-        d.bridge->start();
-        done(true);
-    });
     d.opened = true;
     return {};
-}
-
-void serve_daemon::impl::wait_probe_idle(std::chrono::milliseconds limit)
-{
-#if !defined(__OpenBSD__)
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!vscsi->probe_idle() && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(20ms);
-#else
-    (void)limit;
-#endif
-}
-
-// Unexport, flush (SYNCHRONIZE CACHE (10), SBC-3), detach the disks, unmap,
-// log out (§11.14), in this order, each step bounded.
-void serve_daemon::impl::detach_session(attached_session& s)
-{
-#if IVS_HAVE_FUSE
-    auto ex = exports.find(s.export_dir);
-    if (ex != exports.end()) {
-        for (auto& l : s.luns) {
-            if (l.export_name.empty())
-                continue;
-            ex->second.fuse->remove_disk(l.export_name);
-            l.export_name.clear();
-            --ex->second.disks;
-        }
-        if (ex->second.disks == 0) {
-            ex->second.fuse->stop();
-            exports.erase(ex);
-        }
-    }
-#endif
-#if !defined(__OpenBSD__)
-    for (const auto& l : s.luns) {
-        if (l.device.empty())
-            continue;
-        vscsi::scsi_command cmd;
-        cmd.target = l.where.target;
-        cmd.lun = l.where.lun;
-        cmd.set_cdb(scsi::synchronize_cache_10());
-        vscsi::scsi_completion done;
-        auto ec = vscsi->execute(cmd, done);
-        if (ec || done.status != vscsi::vscsi_status::done)
-            warn("SYNCHRONIZE CACHE of " + l.device + " failed");
-    }
-#endif
-    if (s.mapped) {
-        for (const auto& l : s.luns)
-            device->request_detach(l.where.target, l.where.lun);
-        wait_probe_idle(10s);
-        io.call<bool>([&](auto done) {
-            bridge->remove_session(*s.session);
-            done(true);
-        });
-        s.mapped = false;
-    }
-    if (s.session && s.logged_in) {
-        auto ec = io.call_for([&](auto done) { s.session->logout(done); }, 15s);
-        if (ec)
-            warn(s.target_name + ": logout: " + ec.message());
-        s.logged_in = false;
-    }
-    if (s.session) {
-        io.call<bool>([&](auto done) {
-            s.session.reset();
-            done(true);
-        });
-    }
-    s.luns.clear();
 }
 
 void serve_daemon::impl::detach_target(attached_target& t)
 {
     for (auto& s : t.sessions) {
-        detach_session(*s);
-        info("target " + t.conf.name + " (" + s->target_name + "): detached");
+        s->detach();
+        info("target " + t.conf.name + " (" + s->options().session.login.target_name + "): detached");
     }
     t.sessions.clear();
 }
@@ -169,7 +75,7 @@ std::string serve_daemon::apply(const config::conf& c)
         a->conf = t;
         d.attach_target(*a);
         if (a->error.empty())
-            info("target " + t.name + ": attached");
+            d.info("target " + t.name + ": attached");
         d.targets.push_back(std::move(a));
         ++added;
     }
@@ -184,20 +90,20 @@ unsigned serve_daemon::retry_failed()
     if (!d.opened || d.closed)
         return 0;
     std::vector<attached_target*> failed;
-    d.io.call<bool>([&](auto done) {
+    d.machine.io().call<bool>([&](auto done) {
         for (auto& t : d.targets)
             if (!t->error.empty() ||
-                std::any_of(t->sessions.begin(), t->sessions.end(), [](const auto& s) { return s->state == "failed"; }))
+                std::any_of(t->sessions.begin(), t->sessions.end(), [](const auto& s) { return s->state() == "failed"; }))
                 failed.push_back(t.get());
         done(true);
     });
     for (auto* t : failed) {
         d.detach_target(*t);
         t->error.clear();
-        info("target " + t->conf.name + ": attaching again");
+        d.info("target " + t->conf.name + ": attaching again");
         d.attach_target(*t);
         if (t->error.empty())
-            info("target " + t->conf.name + ": attached");
+            d.info("target " + t->conf.name + ": attached");
     }
     return static_cast<unsigned>(failed.size());
 }
@@ -226,25 +132,7 @@ void serve_daemon::shutdown()
     for (auto& t : d.targets)
         d.detach_target(*t);
     d.targets.clear();
-#if IVS_HAVE_FUSE
-    for (auto& [dir, e] : d.exports)
-        e.fuse->stop();
-    d.exports.clear();
-#endif
-    if (d.bridge) {
-        d.io.call<bool>([&](auto done) {
-            d.bridge->shutdown();
-            done(true);
-        });
-    }
-    d.device.reset(); // the last close
-    if (d.bridge) {
-        d.io.call<bool>([&](auto done) {
-            d.bridge.reset();
-            done(true);
-        });
-    }
-    d.io.stop();
+    d.machine.close();
 }
 
 } // namespace ivs::app

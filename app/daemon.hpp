@@ -1,10 +1,11 @@
-// The state of `iscsi-vscsi serve`: one vscsi device and bridge shared by
-// every session, the targets of the configuration attached onto it, their
-// FUSE exports. Public calls are serialised by one mutex and may come from
+// The state of `iscsi-vscsi serve`: one host (vscsi device, bridge, FUSE
+// exports) shared by every session, and the targets of the configuration
+// attached onto it. Public calls are serialised by one mutex and may come from
 // any thread but the io thread (the signal loop and the control socket).
 #pragma once
 
 #include "config/conf.hpp"
+#include "log/log.hpp"
 
 #include <memory>
 #include <string>
@@ -14,12 +15,12 @@ namespace ivs::app {
 
 class serve_daemon {
 public:
-    serve_daemon();
+    explicit serve_daemon(log::sink log);
     ~serve_daemon(); // shutdown()
     serve_daemon(const serve_daemon&) = delete;
     serve_daemon& operator=(const serve_daemon&) = delete;
 
-    // Starts the io thread, opens the vscsi device, starts the bridge.
+    // Opens the host: the io thread, the vscsi device, the bridge.
     std::error_code open(std::string& error);
 
     // Makes the attached set match `c`: detaches the targets that are gone,

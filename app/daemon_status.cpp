@@ -3,6 +3,7 @@
 #include "app/daemon_impl.hpp"
 
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 namespace ivs::app {
@@ -47,27 +48,26 @@ std::string serve_daemon::status(bool json)
 
 namespace {
 
-using snapshot_map = std::map<const attached_session*, session_snapshot>;
+using snapshot_map = std::map<const disk_attachment*, session_snapshot>;
 
 snapshot_map take_snapshots(serve_daemon::impl& d, bridge::bridge_counters& bc)
 {
     snapshot_map out;
     if (d.closed || !d.opened)
         return out;
-    d.io.call<bool>([&](auto done) {
+    d.machine.io().call<bool>([&](auto done) {
         for (const auto& t : d.targets)
             for (const auto& s : t->sessions) {
                 auto& snap = out[s.get()];
-                snap.state = s->state;
-                if (s->session) {
+                snap.state = s->state();
+                if (auto* session = s->session()) {
                     snap.present = true;
-                    snap.params = s->session->params();
-                    snap.counters = s->session->counters();
-                    snap.in_flight = s->session->tasks_in_flight();
+                    snap.params = session->params();
+                    snap.counters = session->counters();
+                    snap.in_flight = session->tasks_in_flight();
                 }
             }
-        if (d.bridge)
-            bc = d.bridge->counters();
+        bc = d.machine.bridge().counters();
         done(true);
     });
     return out;
@@ -92,8 +92,8 @@ std::string serve_daemon::impl::status_json()
             const auto& snap = snaps[s.get()];
             const auto& p = snap.params;
             const auto& c = snap.counters;
-            o << (first_s ? "" : ",") << "{\"target\":" << json_string(s->target_name)
-              << ",\"portal\":" << json_string(iscsi::format_portal(s->portal))
+            o << (first_s ? "" : ",") << "{\"target\":" << json_string(s->options().session.login.target_name)
+              << ",\"portal\":" << json_string(iscsi::format_portal(s->options().session.target_portal))
               << ",\"state\":" << json_string(snap.state);
             first_s = false;
             if (snap.present) {
@@ -111,11 +111,12 @@ std::string serve_daemon::impl::status_json()
             }
             o << ",\"luns\":[";
             bool first_l = true;
-            for (const auto& l : s->luns) {
+            for (const auto& l : s->luns()) {
                 o << (first_l ? "" : ",") << "{\"lun\":" << l.remote << ",\"vscsi_target\":" << l.where.target
                   << ",\"vscsi_lun\":" << l.where.lun << ",\"device\":" << json_string(l.device)
-                  << ",\"bytes\":" << l.bytes << ",\"export\":"
-                  << json_string(l.export_name.empty() ? std::string() : (s->export_dir / l.export_name).string())
+                  << ",\"bytes\":" << l.bytes() << ",\"export\":"
+                  << json_string(l.export_name.empty() ? std::string()
+                                                       : (s->options().export_dir / l.export_name).string())
                   << "}";
                 first_l = false;
             }
@@ -143,7 +144,9 @@ std::string serve_daemon::impl::status_text()
         o << '\n';
         for (const auto& s : t->sessions) {
             const auto& snap = snaps[s.get()];
-            o << "  session " << s->target_name << " at " << iscsi::format_portal(s->portal) << ": " << snap.state
+            const auto& cfg = s->options().session;
+            o << "  session " << cfg.login.target_name << " at " << iscsi::format_portal(cfg.target_portal) << ": "
+              << snap.state
               << '\n';
             if (snap.present) {
                 const auto& p = snap.params;
@@ -156,12 +159,12 @@ std::string serve_daemon::impl::status_text()
                   << c.bytes_written << " bytes, reissued " << c.reissued << ", reconnects " << c.reconnects
                   << '\n';
             }
-            for (const auto& l : s->luns) {
+            for (const auto& l : s->luns()) {
                 o << "    LUN " << l.remote << ": vscsi targ " << l.where.target << " lun " << l.where.lun;
                 if (!l.device.empty())
-                    o << ", " << l.device << ", " << l.bytes << " bytes";
+                    o << ", " << l.device << ", " << l.bytes() << " bytes";
                 if (!l.export_name.empty())
-                    o << ", exported as " << (s->export_dir / l.export_name).string();
+                    o << ", exported as " << (s->options().export_dir / l.export_name).string();
                 o << '\n';
             }
         }

@@ -57,15 +57,6 @@ public:
         return future.get();
     }
 
-    // Starts (logs in) a session on the io thread: {error, one-line message}.
-    template <class Session>
-    std::pair<std::error_code, std::string> login(Session& s)
-    {
-        return call<std::pair<std::error_code, std::string>>([&s](auto done) {
-            s.start([done](std::error_code e, const std::string& m) { done({e, m}); });
-        });
-    }
-
     // The same for steps that end with an error code, bounded in time.
     template <class Step>
     std::error_code call_for(Step step, std::chrono::milliseconds limit)

@@ -106,8 +106,7 @@ struct bridge::impl {
         if (logged & kind)
             return;
         logged |= kind;
-        if (opt.logger)
-            opt.logger(what);
+        opt.log.warning(what);
     }
 
     // ---- readiness ----
@@ -602,7 +601,7 @@ void bridge::shutdown()
     d.complete_all(nullptr, vscsi_status::reset);
 }
 
-void bridge::sync_cache_all(std::function<void(std::error_code)> done)
+void bridge::sync_cache(iscsi::session& s, std::function<void(std::error_code)> done)
 {
     struct state {
         std::size_t pending = 0;
@@ -611,7 +610,7 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
     };
     auto st = std::make_shared<state>();
     st->done = std::move(done);
-    const auto all = impl_->map.slots();
+    const auto all = impl_->map.slots(&s);
     st->pending = all.size() + 1;  // +1 until every submit is made
     auto one = [st](std::error_code ec) {
         if (ec && !st->first)
@@ -624,8 +623,7 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
         iscsi::scsi_request r;
         r.lun = m.remote_lun;
         r.set_cdb(scsi::synchronize_cache_10().as_bytes());
-        auto* s = static_cast<iscsi::session*>(const_cast<void*>(m.owner));
-        s->submit(r, [one](const iscsi::scsi_result& res) {
+        s.submit(r, [one](const iscsi::scsi_result& res) {
             if (res.error)
                 return one(res.error);
             // ILLEGAL REQUEST: a LUN without a cache to flush (tgtd's LUN 0

@@ -113,7 +113,7 @@ void fuse_export::impl::unmount_and_join() {
         if (e == EBUSY) {
             if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
                 detached = true;
-            options.log.notice("fuse: " + mp + " busy, detached lazily and aborted its connection");
+            options.log.warning("fuse: " + mp + " busy, detached lazily and aborted its connection");
         } else if (e == EPERM) {
             detached = run_fusermount_lazy(mp);
         }

@@ -64,8 +64,8 @@ struct fuse_export_options {
     std::size_t max_write = 1 << 20;   // largest read/write request (max_pages); 4 KiB..1 MiB
     unsigned max_background = 128;     // asynchronous requests the kernel keeps in flight
     std::string fsname = "iscsi-vscsi";
-    // Mount, unmount and their fallbacks; called from any thread.
-    log::sink log = log::sink::discard();
+    // Mount, unmount and their fallbacks; written from any thread.
+    log::sink log;
 };
 
 // "lun<N>": the file name for remote LUN N.

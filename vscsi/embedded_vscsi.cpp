@@ -396,9 +396,13 @@ bool embedded_vscsi::probe_idle() const {
     return !worker_busy_ && events_.empty();
 }
 
+bool embedded_vscsi::wait_probe_idle(std::chrono::milliseconds limit) {
+    std::unique_lock lk(m_);
+    return idle_cv_.wait_for(lk, limit, [this] { return !worker_busy_ && events_.empty(); });
+}
+
 void embedded_vscsi::log(const std::string& line) const {
-    if (config_.logger)
-        config_.logger(line);
+    config_.log.info(line);
 }
 
 } // namespace ivs::vscsi

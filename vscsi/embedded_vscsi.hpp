@@ -19,11 +19,13 @@
 // one lock too); the readiness fd is readable exactly while commands wait.
 #pragma once
 
+#include "log/log.hpp"
 #include "vscsi/scsi_command.hpp"
 #include "vscsi/scsi_probe.hpp"
 #include "vscsi/tag_table.hpp"
 #include "vscsi/vscsi_device.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -49,21 +51,11 @@ struct embedded_vscsi_config {
     int first_tag = 0;                      // where the tag counter starts
     int scsibus = 0;                        // N in "scsibusN" of the log lines
     probe_options probe{};                  // retries of the midlayer probe
-    // dmesg-style lines (no trailing newline); called without locks held.
-    std::function<void(std::string_view)> logger;
+    // dmesg-style lines (info); written without locks held.
+    log::sink log;
     // Called after a disk is attached (true) or detached (false).
     std::function<void(const attached_disk&, bool)> disk_event;
 };
-
-// The program's embedded path on Linux (attach, serve, bench) is not held
-// to OpenBSD's MAXPHYS and sd(4)'s openings, which embedded_vscsi_config's
-// defaults keep for the vscsi contract's tests: a command moves up to
-// program_max_transfer bytes (the FUSE export's largest request, one
-// command each), with up to program_openings commands in flight per LUN
-// (what the export lets the kernel keep in flight, max_background).
-// doc/performance.md has the measurements behind both.
-inline constexpr std::size_t program_max_transfer = 1024 * 1024;
-inline constexpr int program_openings = 128;
 
 class embedded_vscsi {
 public:
@@ -106,6 +98,9 @@ public:
     [[nodiscard]] std::vector<attached_disk> disks() const;
     // True when no probe/detach request is queued or running.
     [[nodiscard]] bool probe_idle() const;
+    // Waits until probe_idle() (woken by the midlayer's worker, no polling);
+    // false when `limit` passed first.
+    bool wait_probe_idle(std::chrono::milliseconds limit);
 
 private:
     class handle;

@@ -427,7 +427,7 @@ TEST_CASE("bridge: a failing device call is logged once and the bridge goes on",
 {
     std::vector<std::string> logged;
     bridge_options opt;
-    opt.logger = [&](std::string_view l) { logged.emplace_back(l); };
+    opt.log = ivs::log::sink([&](ivs::log::level, std::string_view l) { logged.emplace_back(l); });
     rig r;
     faulty_device faulty(*r.dev);
     const auto payload = ivs::test::random_bytes(1024, 4);

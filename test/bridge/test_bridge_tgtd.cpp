@@ -56,10 +56,10 @@ struct daemon_rig {
     {
         vscsi::embedded_vscsi_config c;
         c.openings = openings;
-        c.logger = [self](std::string_view l) {
+        c.log = ivs::log::sink([self](ivs::log::level, std::string_view l) {
             std::lock_guard lk(self->log_m);
             self->lines.emplace_back(l);
-        };
+        });
         return c;
     }
 
@@ -183,7 +183,7 @@ TEST_CASE("bridge over tgtd: 16 MiB written through vscsi reads back and lands i
 
     // SYNCHRONIZE CACHE to every mapped LUN, as at detach.
     std::promise<std::error_code> synced;
-    d.on_daemon([&] { d.br->sync_cache_all([&](std::error_code ec) { synced.set_value(ec); }); });
+    d.on_daemon([&] { d.br->sync_cache(*d.session, [&](std::error_code ec) { synced.set_value(ec); }); });
     auto f = synced.get_future();
     REQUIRE(f.wait_for(20s) == std::future_status::ready);
     CHECK(f.get() == std::error_code{});

@@ -4,9 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 
 using namespace ivs;
 using namespace ivs::vscsi;
@@ -17,11 +19,11 @@ namespace {
 struct log_sink {
     std::mutex m;
     std::vector<std::string> lines;
-    std::function<void(std::string_view)> fn() {
-        return [this](std::string_view s) {
+    ivs::log::sink fn() {
+        return ivs::log::sink([this](ivs::log::level, std::string_view s) {
             std::lock_guard lk(m);
             lines.emplace_back(s);
-        };
+        });
     }
     std::vector<std::string> get() {
         std::lock_guard lk(m);
@@ -67,7 +69,7 @@ struct scripted {
     scripted() : dev(make_cfg(log)) { REQUIRE_FALSE(dev.open(h)); }
     static embedded_vscsi_config make_cfg(log_sink& l) {
         embedded_vscsi_config cfg;
-        cfg.logger = l.fn();
+        cfg.log = l.fn();
         return cfg;
     }
     bool run(const std::function<void(const vscsi_i2t&)>& answer) {
@@ -279,4 +281,27 @@ TEST_CASE("INQUIRY data is parsed and made visible like scsi_strvis", "[probe]")
     CHECK_FALSE(parse_inquiry(std::span<const std::byte>(d.data(), 4)));
     CHECK(attach_line("sd3 at scsibus1", 4, 5, *inq) ==
           "sd3 at scsibus1 targ 4 lun 5: <A B, x\\\\y\\001, > SCSI3 0/direct removable");
+}
+
+TEST_CASE("wait_probe_idle wakes when the probe ends, and gives up at its limit", "[probe]") {
+    scripted s;
+    REQUIRE_FALSE(s.h->request_probe(0, 1));
+    // Nobody serves the probe's first command yet: not idle within the limit.
+    CHECK_FALSE(s.dev.wait_probe_idle(std::chrono::milliseconds(100)));
+    CHECK_FALSE(s.dev.probe_idle());
+    // Served on another thread (every command fails: nothing attaches), the
+    // probe ends and the waiter wakes well before its limit.
+    std::atomic<bool> idle{false};
+    std::thread daemon([&] {
+        serve(*s.h, [&](const vscsi_i2t& c) {
+            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x25, 0x00)));
+        }, [&] { return idle.load(); });
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(s.dev.wait_probe_idle(std::chrono::seconds(20)));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+    CHECK(s.dev.probe_idle());
+    idle = true;
+    daemon.join();
+    CHECK(s.dev.disks().empty());
 }
