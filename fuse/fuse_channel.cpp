@@ -76,6 +76,7 @@ channel::~channel() {
 void channel::start_workers() {
     const int base = fuse_session_fd(se);
     const unsigned n = std::max(1u, opts.workers);
+    const bool threads = opts.workers > 0;
     workers_.resize(n);
     for (unsigned i = 0; i < n; ++i) {
         int fd = -1;
@@ -94,17 +95,64 @@ void channel::start_workers() {
         }
         if (fd < 0)
             fd = ::fcntl(base, F_DUPFD_CLOEXEC, 3);
+        if (!threads && fd >= 0)  // the owner's loop waits for it to be readable
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
         fds.push_back(fd);
         workers_[i].fd = fd;
     }
-    for (auto& w : workers_)
-        threads_.emplace_back([this, &w] { worker_main(w); });
+    if (threads)
+        for (auto& w : workers_)
+            threads_.emplace_back([this, &w] { worker_main(w); });
 }
 
 void channel::join_workers() {
     for (auto& t : threads_)
         t.join();
     threads_.clear();
+    if (opts.workers == 0)  // the owner's loop has stopped: its buffer goes back
+        for (auto& w : workers_)
+            if (w.slot != nullptr) {
+                request* r = w.slot;
+                w.slot = nullptr;
+                give(r);
+            }
+}
+
+channel::pump_result channel::pump(std::size_t limit) {
+    worker& w = workers_.front();
+    worker* const outer = tls_worker;
+    tls_worker = &w;
+    reply_fd_scope replies(w.fd);
+    pump_result result = pump_result::more;
+    for (std::size_t n = 0; n < limit;) {
+        if (fuse_session_exited(se)) {
+            result = pump_result::ended;
+            break;
+        }
+        if (w.slot == nullptr)
+            w.slot = take();
+        fuse_buf buf{};
+        buf.mem = w.slot->mem;
+        buf.size = w.slot->cap;
+        const int r = fuse_session_receive_buf(se, &buf);
+        if (r == -EINTR)
+            continue;
+        if (r == -EAGAIN) {
+            result = pump_result::drained;
+            break;
+        }
+        if (r <= 0) {
+            // 0: the connection ended (ENODEV).
+            if (r < 0)
+                opts.log.error(std::string("fuse: reading /dev/fuse: ") + std::strerror(-r));
+            result = pump_result::ended;
+            break;
+        }
+        fuse_session_process_buf(se, &buf);
+        ++n;
+    }
+    tls_worker = outer;
+    return result;
 }
 
 void channel::worker_main(worker& w) {

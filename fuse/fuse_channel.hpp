@@ -45,6 +45,8 @@ struct request : disk_op {
 };
 
 struct channel_options {
+    // Threads reading /dev/fuse; 0: none, the owner calls pump() on its own
+    // thread when loop_fd() is readable.
     unsigned workers = 2;
     bool clone_fd = true;
     std::size_t buffer_size = 0;      // each receive buffer (max_write and headers)
@@ -60,8 +62,18 @@ struct channel {
     // Opens one descriptor per worker (a clone of the session's, or a dup
     // when cloning is off or fails) and starts the workers.
     void start_workers();
-    // Waits for the workers; they end when the connection does.
+    // Waits for the workers; they end when the connection does. Without
+    // worker threads: pump() is no longer called.
     void join_workers();
+
+    // Without worker threads: the non-blocking descriptor to wait on, and
+    // reading and handling what is there (at most `limit` requests) on the
+    // calling thread. pump_result::ended once the connection is gone.
+    enum class pump_result { drained, more, ended };
+    [[nodiscard]] int loop_fd() const noexcept {
+        return opts.workers > 0 || workers_.empty() ? -1 : workers_.front().fd;
+    }
+    pump_result pump(std::size_t limit);
 
     // A request for the calling worker: its current receive buffer, which
     // the worker replaces before it reads again.

@@ -16,7 +16,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 extern char** environ;
@@ -59,6 +61,36 @@ std::string fuse_disk_file_name(std::uint64_t remote_lun) {
 }
 
 namespace {
+
+// The device number of the file system mounted at `mp` (the last mount
+// there), from /proc/self/mountinfo; 0 when not found.
+dev_t mount_device(const std::string& mp) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    dev_t found = 0;
+    while (std::getline(in, line)) {
+        // ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...; the mount point has
+        // octal escapes (\040 for a space).
+        std::istringstream fields(line);
+        std::string id, parent, numbers, root, escaped;
+        if (!(fields >> id >> parent >> numbers >> root >> escaped))
+            continue;
+        std::string point;
+        for (std::size_t i = 0; i < escaped.size(); ++i) {
+            auto octal = [&](std::size_t k) { return escaped[k] >= '0' && escaped[k] <= '7'; };
+            if (escaped[i] == '\\' && escaped.size() - i > 3 && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+                point += static_cast<char>((escaped[i + 1] - '0') * 64 + (escaped[i + 2] - '0') * 8 + (escaped[i + 3] - '0'));
+                i += 3;
+            } else {
+                point += escaped[i];
+            }
+        }
+        unsigned major = 0, minor = 0;
+        if (point == mp && std::sscanf(numbers.c_str(), "%u:%u", &major, &minor) == 2)
+            found = makedev(major, minor);
+    }
+    return found;
+}
 
 // fusermount3 -u -z for an unprivileged mount; false if it did not succeed.
 bool run_fusermount_lazy(const std::string& mp) {
@@ -234,22 +266,46 @@ std::error_code fuse_export::start() {
     const std::size_t max_write = std::clamp<std::size_t>(s.options.max_write, 4096, 1 << 20);
     s.options.max_write = max_write;
     channel_options co;
-    co.workers = std::max(1u, s.options.workers);
+    co.workers = s.options.workers;
+    const unsigned workers = co.workers;
     co.clone_fd = s.options.clone_fd;
     co.buffer_size = max_write + 8192;
-    co.idle_requests = s.options.max_background + 2 * co.workers;
+    co.idle_requests = s.options.max_background + 2 * std::max(1u, co.workers);
     co.log = s.options.log;
     s.se = se;
     s.ch = new channel(se, std::move(co));
     s.ch->start_workers();
     s.running = true;
     // The mount's device number names its fusectl connection (for stop()).
-    // This stat is the first request the workers serve after INIT.
-    struct stat st {};
-    if (::stat(s.mountpoint.c_str(), &st) == 0)
-        s.conn_dev = st.st_dev;
+    // With workers this stat is the first request they serve after INIT;
+    // without, nobody serves it yet, and the mount table tells.
+    if (workers > 0) {
+        struct stat st {};
+        if (::stat(s.mountpoint.c_str(), &st) == 0)
+            s.conn_dev = st.st_dev;
+    } else {
+        s.conn_dev = mount_device(s.mountpoint.string());
+    }
     s.options.log.info("fuse: mounted " + s.mountpoint.string());
     return {};
+}
+
+int fuse_export::loop_fd() const {
+    std::lock_guard lk(impl_->life_m);
+    return impl_->ch != nullptr ? impl_->ch->loop_fd() : -1;
+}
+
+fuse_export::pump_result fuse_export::pump(std::size_t limit) {
+    // Not under life_m: stop() is not called while the owner pumps.
+    channel* c = impl_->ch;
+    if (c == nullptr)
+        return pump_result::ended;
+    switch (c->pump(limit)) {
+    case channel::pump_result::drained: return pump_result::drained;
+    case channel::pump_result::more: return pump_result::more;
+    case channel::pump_result::ended: break;
+    }
+    return pump_result::ended;
 }
 
 void fuse_export::stop() {

@@ -59,7 +59,11 @@ struct fuse_export_options {
     // a block device would behave. Off: reads are cached by the kernel
     // (writes still go through at once; no writeback cache).
     bool direct_io = true;
-    unsigned workers = 2;              // threads reading /dev/fuse (none waits for a command)
+    // Threads reading /dev/fuse (none waits for a command). 0: none; the
+    // owner waits for loop_fd() to be readable and calls pump() on the
+    // thread that completes the commands (the daemon's), which saves a
+    // thread hop per request.
+    unsigned workers = 2;
     bool clone_fd = true;              // one /dev/fuse channel per worker
     std::size_t max_write = 1 << 20;   // largest read/write request (max_pages); 4 KiB..1 MiB
     unsigned max_background = 128;     // asynchronous requests the kernel keeps in flight
@@ -86,12 +90,22 @@ public:
     // The file disappears; I/O through handles still open fails with EIO.
     std::error_code remove_disk(const std::string& name);
 
-    // Mount and serve on options.workers threads of its own. Needs root or
-    // fusermount3 rights.
+    // Mount and serve on options.workers threads of its own (or through
+    // pump()). Needs root or fusermount3 rights.
     std::error_code start();
     // Unmount (lazily, aborting the connection, when busy) and join. Safe to
     // call twice; not from inside a FUSE request.
     void stop();
+
+    // Without worker threads (options.workers == 0), between start() and
+    // stop(): the non-blocking descriptor to wait on (-1 otherwise), and
+    // reading and answering what is there, at most `limit` requests, on one
+    // thread at a time: `more` when it stopped at the limit, `ended` once
+    // the connection is gone. pump() must not run any more once stop() is
+    // called.
+    [[nodiscard]] int loop_fd() const;
+    enum class pump_result { drained, more, ended };
+    pump_result pump(std::size_t limit = 64);
 
     [[nodiscard]] bool running() const noexcept;
     [[nodiscard]] const std::filesystem::path& mountpoint() const noexcept;
