@@ -4,6 +4,7 @@
 // left; the midlayer's handler sees only the final completion.
 #include "vscsi/embedded_vscsi.hpp"
 #include "vscsi/embedded_ccb.hpp"
+#include "vscsi/readiness_signal.hpp"
 
 #include <algorithm>
 
@@ -48,7 +49,12 @@ void embedded_vscsi::retry_timer()
         if (!open_)
             continue;  // do_close completed it already
         enqueue_locked(c);
-        update_readiness_locked();
+        if (update_readiness_locked()) {
+            // The fd is written with m_ released: the daemon it wakes finds m_ free.
+            lk.unlock();
+            ready_->notify();
+            lk.lock();
+        }
     }
 }
 

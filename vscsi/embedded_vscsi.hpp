@@ -146,7 +146,9 @@ private:
     // (under a new tag, at once or after the delay) instead of completing it.
     bool retry_locked(ccb_ptr c, const scsi_completion& comp);
     void retry_timer();
-    void update_readiness_locked();
+    // True when the readiness fd must be written once m_ is released
+    // (ready_->notify()): the thread it wakes then finds m_ free.
+    [[nodiscard]] bool update_readiness_locked();
     static void run_completions(completion_list& done);
 
     void probe_worker();

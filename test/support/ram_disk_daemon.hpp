@@ -57,6 +57,10 @@ public:
     [[nodiscard]] int senses_left() const noexcept { return senses_.load(); }
     // SYNCHRONIZE CACHE answers ILLEGAL REQUEST (no cache) when false.
     void sync_supported(bool on) { sync_supported_.store(on); }
+    // While held, READ/WRITE commands are dequeued but not answered
+    // (parked() counts them); on release they are executed in order.
+    void hold_io(bool on) { hold_.store(on); }
+    [[nodiscard]] std::size_t parked() const noexcept { return parked_count_.load(); }
 
 private:
     struct disk {
@@ -80,6 +84,9 @@ private:
     std::atomic<int> senses_{0};
     scsi::fixed_sense next_sense_{};  // under m_
     std::atomic<bool> sync_supported_{true};
+    std::atomic<bool> hold_{false};
+    std::vector<vscsi_i2t> parked_;  // the daemon thread's
+    std::atomic<std::size_t> parked_count_{0};
     std::thread thread_;
 };
 
