@@ -212,7 +212,7 @@ void scripted_target::check_received(const received_pdu& p)
     if (pdu::sn_gt(p.exp_stat_sn(), stat_sn))
         fail("ExpStatSN " + std::to_string(p.exp_stat_sn()) + " in " + p.describe() +
              " beyond the next StatSN " + std::to_string(stat_sn));
-    if (!p.carries_cmd_sn())
+    if (!p.carries_cmd_sn() || !count_cmd_sn)
         return;
     // §4.2.2.1: one connection delivers commands in CmdSN order, each within
     // the window; immediate ones carry the next CmdSN without taking it.
@@ -241,6 +241,20 @@ received_pdu scripted_target::next()
             fail("the initiator closed the connection");
         }
     }
+    return take_pending();
+}
+
+std::optional<received_pdu> scripted_target::try_next(std::chrono::milliseconds wait)
+{
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (pending_.empty())
+        if (read_some(deadline) != read_result::got_pdu)
+            return std::nullopt;
+    return take_pending();
+}
+
+received_pdu scripted_target::take_pending()
+{
     received_pdu p = std::move(pending_.front());
     pending_.pop_front();
     if (p.op() == pdu::opcode::data_out && p.data.size() > mrdsl)
