@@ -1,0 +1,726 @@
+// The chaos target: connections and logins, CmdSN ordering and the window
+// (RFC 7143 §4.2.2), task management (§11.5), NOP (§11.18), Text (§11.10),
+// Logout (§11.14), the PDUs command-phase faults add, and sending.
+#include "chaos_target_impl.hpp"
+
+#include "chaos_blocks.hpp"
+#include "pdu/bytes.hpp"
+#include "pdu/lun.hpp"
+#include "pdu/serial.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ivs::test::chaos {
+
+namespace {
+
+constexpr std::uint32_t reserved = pdu::reserved_tag;
+
+std::string hex(std::uint32_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string s = "0x";
+    bool started = false;
+    for (int shift = 28; shift >= 0; shift -= 4) {
+        const unsigned d = (v >> shift) & 0xf;
+        if (d || started || shift == 0) {
+            s += digits[d];
+            started = true;
+        }
+    }
+    return s;
+}
+
+std::string describe_out(const out_pdu& p)
+{
+    return "op " + hex(p.opcode()) + " itt " + hex(p.field(bhs_at::itt)) + " statsn " +
+           std::to_string(p.field(bhs_at::stat_sn)) + " exp/max " + std::to_string(p.field(bhs_at::exp_cmd_sn)) + "/" +
+           std::to_string(p.field(bhs_at::max_cmd_sn)) + " sn " + std::to_string(p.field(bhs_at::data_sn)) + " off " +
+           std::to_string(p.field(bhs_at::buffer_offset)) + " len " + std::to_string(p.data.size()) +
+           (p.fault ? " FAULT" : "");
+}
+
+bool is_new_request(const received_pdu& p)
+{
+    switch (p.op()) {
+    case pdu::opcode::data_out:
+        return false;
+    case pdu::opcode::nop_out:
+        return p.itt() != reserved; // an answer to our ping is no request
+    default:
+        return true;
+    }
+}
+
+} // namespace
+
+std::string command_key::describe() const
+{
+    if (op == 'N')
+        return "command without data on LUN " + std::to_string(lun);
+    return std::string(op == 'R' ? "READ" : "WRITE") + " LUN " + std::to_string(lun) + " LBA " + std::to_string(lba) +
+           " x" + std::to_string(blocks);
+}
+
+chaos_target::impl::impl(std::uint32_t run_, const target_params& p, std::uint64_t seed, unsigned nluns,
+                         std::uint64_t blocks)
+    : run(run_), params(p), random(seed), lun_blocks(blocks)
+{
+    luns.resize(nluns);
+    for (unsigned l = 0; l < nluns; ++l) {
+        luns[l].resize(blocks * block_size);
+        for (std::uint64_t b = 0; b < blocks; ++b)
+            fill_block(std::span(luns[l]).subspan(b * block_size, block_size),
+                       block_id{run, static_cast<std::uint16_t>(l), b, 0});
+    }
+}
+
+// ---- facade ----
+
+chaos_target::chaos_target(std::uint32_t run, const target_params& params, std::uint64_t seed, unsigned luns,
+                           std::uint64_t lun_blocks)
+    : impl_(std::make_unique<impl>(run, params, seed, luns, lun_blocks))
+{
+}
+
+chaos_target::~chaos_target() = default;
+
+int chaos_target::connect()
+{
+    auto& d = *impl_;
+    auto c = std::make_unique<chaos_connection>();
+    c->index = static_cast<unsigned>(d.conns.size());
+    c->link = std::make_unique<scripted_target>();
+    c->link->window = d.params.window;
+    const target_params& tp = d.params;
+    login_script ls;
+    ls.first_stat_sn = tp.first_stat_sn + c->index * 0x1000;
+    ls.operational = {
+        {"HeaderDigest", "None"},
+        {"DataDigest", "None"},
+        {"InitialR2T", tp.initial_r2t ? "Yes" : "No"},
+        {"ImmediateData", tp.immediate_data ? "Yes" : "No"},
+        {"MaxBurstLength", std::to_string(tp.max_burst)},
+        {"FirstBurstLength", std::to_string(tp.first_burst)},
+        {"MaxOutstandingR2T", std::to_string(tp.max_outstanding_r2t)},
+        {"DataPDUInOrder", "Yes"},
+        {"DataSequenceInOrder", "Yes"},
+        {"ErrorRecoveryLevel", "0"},
+        {"MaxConnections", "1"},
+        {"DefaultTime2Wait", "0"},
+        {"DefaultTime2Retain", "0"},
+        {"MaxRecvDataSegmentLength", std::to_string(tp.mrdsl)},
+    };
+    const int fd = c->link->take_initiator_fd();
+    chaos_connection* raw = c.get();
+    c->link->run([raw, ls](scripted_target& t) { raw->login_requests = t.login(ls); });
+    d.log(*c, "connect: login starts");
+    d.conns.push_back(std::move(c));
+    return fd;
+}
+
+bool chaos_target::logging_in() const
+{
+    return std::any_of(impl_->conns.begin(), impl_->conns.end(),
+                       [](const auto& c) { return c->logging_in && !c->link->finished(); });
+}
+
+void chaos_target::finish_logins()
+{
+    auto& d = *impl_;
+    for (auto& c : d.conns) {
+        if (!c->logging_in || !c->link->finished())
+            continue;
+        const std::string why = c->link->join();
+        c->logging_in = false;
+        if (!why.empty()) {
+            c->closed = true;
+            d.log(*c, "login ended without the full feature phase: " + why);
+            continue;
+        }
+        c->link->count_cmd_sn = false; // CmdSN order and window: ours, like a real target's
+        c->accept_max = c->sent_max = c->link->max_cmd_sn();
+        for (const auto& req : c->login_requests) {
+            try {
+                if (const auto* p = pdu::find_pair(req.text(), "MaxRecvDataSegmentLength"))
+                    c->initiator_mrdsl = static_cast<std::uint32_t>(std::stoul(p->value));
+            } catch (const std::exception&) {
+            }
+        }
+        d.log(*c, "login complete, ExpCmdSN " + std::to_string(c->link->exp_cmd_sn) + " StatSN " +
+                      std::to_string(c->link->stat_sn));
+        // ERL 0 reinstatement (§6.3.5): the older connections and their tasks are gone.
+        for (auto& o : d.conns)
+            if (o.get() != c.get() && !o->closed && !o->logging_in)
+                d.close(*o, "session reinstated on a new connection");
+    }
+}
+
+bool chaos_target::step()
+{
+    finish_logins();
+    bool moved = false;
+    for (std::size_t i = 0; i < impl_->conns.size(); ++i) {
+        chaos_connection& c = *impl_->conns[i];
+        if (!c.closed && !c.logging_in)
+            moved |= impl_->step(c);
+    }
+    return moved;
+}
+
+bool chaos_target::on_quiescent()
+{
+    auto& d = *impl_;
+    bool moved = false;
+    for (auto& cp : d.conns) {
+        chaos_connection& c = *cp;
+        if (c.closed || c.logging_in || c.black_hole)
+            continue;
+        if (c.logout_expected) {
+            d.obligation(c, "no Logout Request after AsyncEvent 1 (logout requested, RFC 7143 §11.9.1)");
+            d.close(c, "the logout request's Parameter3 expired");
+            moved = true;
+            continue;
+        }
+        if (c.renegotiation_expected) {
+            d.obligation(c, "AsyncEvent 4 (renegotiation) answered with neither a Text Request nor a Logout "
+                            "(RFC 7143 §11.9.1)");
+            d.close(c, "the renegotiation request's Parameter3 expired");
+            moved = true;
+            continue;
+        }
+        // A window the initiator last saw smaller than it is now: a NOP-In
+        // carries the new MaxCmdSN (§4.2.2.1, §11.19).
+        if (pdu::sn_lt(c.sent_max, d.window_max(c))) {
+            pdu::nop_in n;
+            d.enqueue(c, d.make(c, n, false));
+            d.flush(c);
+            moved = true;
+        }
+    }
+    return moved;
+}
+
+void chaos_target::plan_fault(fault_kind k, bool persistent, std::uint64_t detail_seed)
+{
+    impl_->kind = k;
+    impl_->persistent = persistent;
+    impl_->fault_random = rng(detail_seed);
+}
+
+void chaos_target::arm(const command_key& victim) { impl_->victim = victim; }
+void chaos_target::disarm() { impl_->victim.reset(); }
+unsigned chaos_target::fired() const noexcept { return impl_->fired; }
+
+std::span<const std::byte> chaos_target::lun_bytes(std::uint16_t lun, std::uint64_t lba, std::uint32_t blocks) const
+{
+    return std::span<const std::byte>(impl_->luns.at(lun)).subspan(lba * block_size, std::size_t{blocks} * block_size);
+}
+
+const execution* chaos_target::executed(const command_key& k) const
+{
+    const auto it = impl_->executions.find(k);
+    return it == impl_->executions.end() ? nullptr : &it->second;
+}
+
+void chaos_target::forget(const command_key& k) { impl_->executions.erase(k); }
+const std::vector<finding>& chaos_target::findings() const noexcept { return impl_->findings; }
+unsigned chaos_target::logins() const noexcept { return static_cast<unsigned>(impl_->conns.size()); }
+void chaos_target::set_trace(std::function<void(const std::string&)> sink)
+{
+    impl_->tracing = static_cast<bool>(sink);
+    impl_->trace = std::move(sink);
+}
+
+// ---- one connection's turn ----
+
+bool chaos_target::impl::step(chaos_connection& c)
+{
+    bool moved = false;
+    try {
+        while (!c.closed) {
+            std::optional<received_pdu> p = c.link->try_next();
+            if (!p)
+                break;
+            moved = true;
+            if (tracing)
+                log(c, "in  " + p->describe() + " cmdsn " + std::to_string(p->cmd_sn()) + " expstatsn " +
+                           std::to_string(p->exp_stat_sn()) + (c.black_hole ? " (dropped)" : ""));
+            if (!c.black_hole)
+                handle(c, std::move(*p));
+        }
+    } catch (const script_failure& e) {
+        violation(c, e.what());
+        moved = true;
+    }
+    if (!c.closed && c.link->peer_closed()) {
+        close(c, "the initiator closed the connection");
+        moved = true;
+    }
+    if (!c.closed && !c.black_hole) {
+        moved |= execute_ready(c);
+        moved |= flush(c);
+    }
+    return moved;
+}
+
+void chaos_target::impl::handle(chaos_connection& c, received_pdu p)
+{
+    if (c.logout_received) {
+        if (is_new_request(p))
+            obligation(c, "new " + p.describe() + " after the Logout Request on this connection (RFC 7143 §11.14)");
+        return;
+    }
+    switch (p.op()) {
+    case pdu::opcode::data_out:
+        return on_data_out(c, p);
+    case pdu::opcode::scsi_command:
+    case pdu::opcode::nop_out:
+    case pdu::opcode::task_mgmt_request:
+    case pdu::opcode::text_request:
+    case pdu::opcode::logout_request:
+        break;
+    case pdu::opcode::snack_request:
+        return violation(c, "SNACK at ErrorRecoveryLevel 0");
+    default:
+        return violation(c, "unexpected " + p.describe() + " in the full feature phase");
+    }
+    if (p.immediate()) {
+        (void)deliver(c, p); // immediate delivery, CmdSN not taken (§4.2.2.1)
+        return;
+    }
+    const std::uint32_t sn = p.cmd_sn();
+    if (pdu::sn_lt(sn, c.link->exp_cmd_sn)) {
+        // Silently ignored, as §4.2.2.1 asks of a target.
+        if (!c.faulted)
+            violation(c, "CmdSN " + std::to_string(sn) + " below ExpCmdSN " + std::to_string(c.link->exp_cmd_sn) +
+                             " (a duplicate) in " + p.describe(), false);
+        return;
+    }
+    if (pdu::sn_gt(sn, c.accept_max)) {
+        if (!c.faulted)
+            violation(c, "CmdSN " + std::to_string(sn) + " beyond the advertised MaxCmdSN " +
+                             std::to_string(c.accept_max) + " in " + p.describe(), false);
+        return;
+    }
+    if (std::any_of(c.held.begin(), c.held.end(), [&](const received_pdu& h) { return h.cmd_sn() == sn; })) {
+        violation(c, "CmdSN " + std::to_string(sn) + " twice while it waits for its turn", false);
+        return;
+    }
+    c.held.push_back(std::move(p));
+    deliver_in_order(c);
+}
+
+void chaos_target::impl::deliver_in_order(chaos_connection& c)
+{
+    while (!c.closed) {
+        const auto it = std::find_if(c.held.begin(), c.held.end(),
+                                     [&](const received_pdu& h) { return h.cmd_sn() == c.link->exp_cmd_sn; });
+        if (it == c.held.end())
+            return;
+        const received_pdu p = std::move(*it);
+        c.held.erase(it);
+        if (!deliver(c, p))
+            return; // rejected: its CmdSN stays a hole until the initiator fills it
+        ++c.link->exp_cmd_sn;
+    }
+}
+
+bool chaos_target::impl::deliver(chaos_connection& c, const received_pdu& p)
+{
+    switch (p.op()) {
+    case pdu::opcode::scsi_command:
+        return deliver_command(c, p);
+    case pdu::opcode::task_mgmt_request:
+        on_tmf(c, p);
+        return true;
+    case pdu::opcode::nop_out:
+        on_nop_out(c, p);
+        return true;
+    case pdu::opcode::text_request:
+        on_text(c, p);
+        return true;
+    case pdu::opcode::logout_request:
+        on_logout(c, p);
+        return true;
+    default:
+        return true;
+    }
+}
+
+// ---- task management (§11.5, §11.6) ----
+
+void chaos_target::impl::on_tmf(chaos_connection& c, const received_pdu& p)
+{
+    const auto r = p.as<pdu::task_mgmt_request>();
+    pdu::task_mgmt_response rsp;
+    rsp.initiator_task_tag = r.initiator_task_tag;
+    rsp.response = pdu::tmf_response::function_complete;
+    std::uint16_t lun = 0;
+    (void)pdu::decode_lun(r.lun, lun);
+    auto drop_held = [&](auto&& match) {
+        // Commands waiting for their CmdSN turn are tasks too: they end, and
+        // their CmdSN counts as received when its turn comes (an empty slot).
+        for (auto& h : c.held)
+            if (h.op() == pdu::opcode::scsi_command && match(h)) {
+                pdu::nop_out slot;
+                slot.initiator_task_tag = reserved;
+                slot.cmd_sn = h.cmd_sn();
+                pdu::bhs_bytes b;
+                slot.encode(b);
+                h.bhs = b; // delivered as a NOP-Out without a reply
+                h.data.clear();
+            }
+    };
+    switch (r.function) {
+    case pdu::tmf_function::abort_task: {
+        const bool held = std::any_of(c.held.begin(), c.held.end(), [&](const received_pdu& h) {
+            return h.op() == pdu::opcode::scsi_command && h.itt() == r.referenced_task_tag;
+        });
+        if (c.tasks.count(r.referenced_task_tag)) {
+            remove_task(c, r.referenced_task_tag);
+        } else if (held) {
+            drop_held([&](const received_pdu& h) { return h.itt() == r.referenced_task_tag; });
+        } else if (pdu::sn_ge(r.ref_cmd_sn, c.link->exp_cmd_sn) && pdu::sn_lt(r.ref_cmd_sn, r.cmd_sn) &&
+                   pdu::sn_le(r.ref_cmd_sn, c.accept_max)) {
+            // §11.5.1 b): never arrived but within the window: counts as received.
+            if (r.ref_cmd_sn == c.link->exp_cmd_sn) {
+                ++c.link->exp_cmd_sn;
+                deliver_in_order(c);
+            } else {
+                received_pdu slot;
+                pdu::nop_out n;
+                n.initiator_task_tag = reserved;
+                n.cmd_sn = r.ref_cmd_sn;
+                n.encode(slot.bhs);
+                c.held.push_back(slot);
+            }
+        } else {
+            rsp.response = pdu::tmf_response::task_does_not_exist;
+        }
+        break;
+    }
+    case pdu::tmf_function::abort_task_set:
+    case pdu::tmf_function::clear_task_set:
+    case pdu::tmf_function::logical_unit_reset: {
+        std::vector<std::uint32_t> victims;
+        for (const auto& [itt, t] : c.tasks)
+            if (t.key.lun == lun)
+                victims.push_back(itt);
+        for (auto itt : victims)
+            remove_task(c, itt);
+        drop_held([&](const received_pdu& h) {
+            std::uint16_t l = 0;
+            (void)pdu::decode_lun(pdu::raw_lun(h.bhs), l);
+            return l == lun;
+        });
+        break;
+    }
+    case pdu::tmf_function::target_warm_reset:
+    case pdu::tmf_function::target_cold_reset: {
+        std::vector<std::uint32_t> victims;
+        for (const auto& [itt, t] : c.tasks)
+            victims.push_back(itt);
+        for (auto itt : victims)
+            remove_task(c, itt);
+        drop_held([](const received_pdu&) { return true; });
+        if (r.function == pdu::tmf_function::target_cold_reset)
+            c.close_after_flush = true;
+        break;
+    }
+    default:
+        rsp.response = pdu::tmf_response::function_not_supported;
+        break;
+    }
+    enqueue(c, make(c, rsp, true));
+}
+
+void chaos_target::impl::remove_task(chaos_connection& c, std::uint32_t itt)
+{
+    const auto it = c.tasks.find(itt);
+    if (it == c.tasks.end())
+        return;
+    if (it->second.counted)
+        --c.active;
+    // Unsent data and R2Ts of the task go; a status already numbered stays
+    // (taking it back would leave a StatSN gap).
+    std::erase_if(c.outq, [&](const out_pdu& o) {
+        return o.field(bhs_at::itt) == itt && !o.has_status() && (o.is_data_in() || o.is_r2t());
+    });
+    std::erase(c.ready, itt);
+    c.tasks.erase(it);
+}
+
+// ---- NOP, Text, Logout ----
+
+void chaos_target::impl::on_nop_out(chaos_connection& c, const received_pdu& p)
+{
+    const auto n = p.as<pdu::nop_out>();
+    if (n.initiator_task_tag == reserved)
+        return; // an answer to our ping, or an empty CmdSN slot
+    pdu::nop_in r;
+    r.initiator_task_tag = n.initiator_task_tag;
+    r.lun = n.lun;
+    std::vector<std::byte> echo(p.data.begin(),
+                                p.data.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                                     p.data.size(), c.initiator_mrdsl)));
+    enqueue(c, make(c, r, true, std::move(echo)));
+}
+
+void chaos_target::impl::on_text(chaos_connection& c, const received_pdu& p)
+{
+    c.renegotiation_expected = false;
+    const auto t = p.as<pdu::text_request>();
+    pdu::text_list keys;
+    try {
+        keys = p.text();
+    } catch (const script_failure&) {
+    }
+    pdu::text_list reply;
+    for (const auto& k : keys) {
+        if (k.key == "SendTargets")
+            reply.push_back({"TargetName", "iqn.2026-11.org.iscsi-vscsi.test:disk"});
+        else
+            reply.push_back(k); // agreed as offered
+    }
+    pdu::text_response r;
+    r.final_bit = true;
+    r.initiator_task_tag = t.initiator_task_tag;
+    r.lun = t.lun;
+    enqueue(c, make(c, r, true, text_bytes(reply)));
+}
+
+void chaos_target::impl::on_logout(chaos_connection& c, const received_pdu& p)
+{
+    const auto r = p.as<pdu::logout_request>();
+    c.logout_expected = false;
+    c.renegotiation_expected = false;
+    c.logout_received = true;
+    pdu::logout_response rsp;
+    rsp.initiator_task_tag = r.initiator_task_tag;
+    rsp.response = pdu::logout_response_code::closed_successfully;
+    enqueue(c, make(c, rsp, true));
+    c.close_after_flush = true;
+}
+
+// ---- PDUs that command-phase faults add ----
+
+void chaos_target::impl::inject(chaos_connection& c, const chaos_task& t)
+{
+    auto async = [&](std::uint8_t event, std::vector<std::byte> data, std::uint16_t p1, std::uint16_t p2,
+                     std::uint16_t p3) {
+        pdu::async_message m;
+        m.lun = pdu::encode_lun(t.key.lun);
+        m.event = static_cast<pdu::async_event>(event);
+        m.async_vcode = event == 255 ? 1 : 0;
+        m.parameter1 = p1;
+        m.parameter2 = p2;
+        m.parameter3 = p3;
+        enqueue(c, make(c, m, true, std::move(data)));
+        c.outq.back().fault = true;
+    };
+    switch (*kind) {
+    case fault_kind::async_luns_changed:
+        return async(0, sense_segment(fixed_sense(0x06, 0x3f, 0x0e)), 0, 0, 0);
+    case fault_kind::async_capacity_changed:
+        return async(0, sense_segment(fixed_sense(0x06, 0x2a, 0x09)), 0, 0, 0);
+    case fault_kind::async_logout_request:
+        c.logout_expected = true;
+        return async(1, {}, 0, 0, 1);
+    case fault_kind::async_logout_twice:
+        c.logout_expected = true;
+        async(1, {}, 0, 0, 1);
+        return async(1, {}, 0, 0, 1);
+    case fault_kind::async_connection_drop:
+        c.close_after_flush = true;
+        return async(2, {}, 0, 0, 0); // CID 0, Time2Wait 0, Time2Retain 0
+    case fault_kind::async_session_drop:
+        c.close_after_flush = true;
+        return async(3, {}, 0, 0, 0);
+    case fault_kind::async_renegotiate:
+        c.renegotiation_expected = true;
+        return async(4, {}, 0, 0, 1);
+    case fault_kind::async_vendor:
+        return async(255, std::vector<std::byte>(16, std::byte{0x5a}), 0, 0, 0);
+    case fault_kind::async_reserved:
+        return async(5, {}, 0, 0, 0);
+    case fault_kind::nop_in_unknown_itt: {
+        pdu::nop_in n;
+        n.initiator_task_tag = 0x0badbeef;
+        enqueue(c, make(c, n, true));
+        break;
+    }
+    case fault_kind::nop_ping_oversized: {
+        pdu::nop_in n;
+        n.target_transfer_tag = c.next_ttt++;
+        n.lun = pdu::encode_lun(t.key.lun);
+        const std::size_t size = std::min<std::size_t>(params.mrdsl + 512, c.initiator_mrdsl);
+        std::vector<std::byte> data(size);
+        for (std::size_t i = 0; i < size; ++i)
+            data[i] = std::byte(i * 7);
+        enqueue(c, make(c, n, false, std::move(data)));
+        break;
+    }
+    case fault_kind::unknown_opcode: {
+        out_pdu o;
+        o.bhs[0] = std::byte{0x2a};
+        o.bhs[1] = std::byte{0x80};
+        o.set_field(bhs_at::itt, reserved);
+        o.set_field(bhs_at::stat_sn, c.link->stat_sn);
+        o.set_field(bhs_at::exp_cmd_sn, c.link->exp_cmd_sn);
+        o.set_field(bhs_at::max_cmd_sn, c.accept_max);
+        enqueue(c, std::move(o));
+        break;
+    }
+    case fault_kind::reject_truncated: {
+        pdu::scsi_command cmd = t.cmd;
+        pdu::bhs_bytes b;
+        cmd.encode(b);
+        pdu::reject r;
+        r.reason = pdu::reject_reason::protocol_error;
+        enqueue(c, make(c, r, true, std::vector<std::byte>(b.begin(), b.begin() + 20)));
+        break;
+    }
+    default:
+        return;
+    }
+    c.outq.back().fault = true;
+}
+
+void chaos_target::impl::send_reject(chaos_connection& c, std::uint8_t reason, std::span<const std::byte> rejected)
+{
+    pdu::reject r;
+    r.reason = reason;
+    enqueue(c, make(c, r, true, std::vector<std::byte>(rejected.begin(), rejected.end())));
+    c.outq.back().fault = true;
+}
+
+// ---- sending ----
+
+std::uint32_t chaos_target::impl::window_max(const chaos_connection& c) const
+{
+    // Room for `window` commands, less those still running (§4.2.2.1); never
+    // less than what was advertised already.
+    const std::uint32_t exp = c.link->exp_cmd_sn;
+    std::uint32_t max = exp + params.window - 1 - std::min(c.active, params.window);
+    if (pdu::sn_lt(max, c.accept_max))
+        max = c.accept_max;
+    return max;
+}
+
+template <class T>
+out_pdu chaos_target::impl::make(chaos_connection& c, T& p, bool status, std::vector<std::byte> data)
+{
+    const std::uint32_t max = window_max(c);
+    c.link->fixed_max_cmd_sn = max;
+    c.link->stamp(p, status);
+    if (pdu::sn_gt(max, c.accept_max))
+        c.accept_max = max;
+    out_pdu o;
+    p.encode(o.bhs);
+    o.set_data(std::move(data));
+    return o;
+}
+
+template out_pdu chaos_target::impl::make(chaos_connection&, pdu::scsi_response&, bool, std::vector<std::byte>);
+template out_pdu chaos_target::impl::make(chaos_connection&, pdu::data_in&, bool, std::vector<std::byte>);
+template out_pdu chaos_target::impl::make(chaos_connection&, pdu::r2t&, bool, std::vector<std::byte>);
+
+void chaos_target::impl::enqueue(chaos_connection& c, out_pdu p) { c.outq.push_back(std::move(p)); }
+
+bool chaos_target::impl::flush(chaos_connection& c)
+{
+    // The initiator drains the socketpair in its turn, and both run on this
+    // thread, so a send must never wait for room: scripted_target sends once
+    // the socket polls writable, which a Unix socket does only while a
+    // quarter of its send buffer (212992 bytes by default) is in use,
+    // counted with about 1 KiB of overhead per send. So about 40 KiB a turn
+    // (and always the first PDU: the socket is empty then).
+    std::size_t budget = 40 * 1024;
+    bool moved = false;
+    while (!c.closed && !c.outq.empty() && (budget > 0 || !moved)) {
+        out_pdu p = std::move(c.outq.front());
+        c.outq.pop_front();
+        std::vector<std::byte> frame(pdu::bhs_size + pdu::padded4(p.data.size()));
+        std::memcpy(frame.data(), p.bhs.data(), pdu::bhs_size);
+        if (!p.data.empty())
+            std::memcpy(frame.data() + pdu::bhs_size, p.data.data(), p.data.size());
+        const std::size_t n = std::min(frame.size(), p.cut);
+        if (tracing)
+            log(c, "out " + describe_out(p) + (n < frame.size() ? " cut at " + std::to_string(n) : ""));
+        try {
+            c.link->send_bytes(std::span<const std::byte>(frame).first(n));
+        } catch (const script_failure& e) {
+            findings.push_back({"harness", std::string("the target could not send: ") + e.what()});
+            close(c, "send failed");
+            return true;
+        }
+        if (p.opcode() != 0x2a)
+            c.sent_max = p.field(bhs_at::max_cmd_sn);
+        moved = true;
+        budget -= std::min(budget, n + 1024);
+        if (p.cut != out_pdu::whole || p.close_after) {
+            close(c, "fault: the connection drops");
+            return true;
+        }
+    }
+    if (!c.closed && c.close_after_flush && c.outq.empty()) {
+        close(c, "closed after its last PDU");
+        moved = true;
+    }
+    return moved;
+}
+
+void chaos_target::impl::close(chaos_connection& c, const std::string& why)
+{
+    if (c.closed)
+        return;
+    c.closed = true;
+    log(c, "close: " + why);
+    c.link->close();
+    c.tasks.clear();
+    c.held.clear();
+    c.ready.clear();
+    c.outq.clear();
+    c.active = 0;
+}
+
+void chaos_target::impl::violation(chaos_connection& c, const std::string& what, bool drop)
+{
+    if (!c.faulted)
+        findings.push_back({"protocol", "connection " + std::to_string(c.index) + ": " + what});
+    log(c, "initiator: " + what);
+    if (drop)
+        close(c, "the initiator broke the protocol");
+}
+
+void chaos_target::impl::obligation(chaos_connection& c, const std::string& what)
+{
+    findings.push_back({"protocol", "connection " + std::to_string(c.index) + ": " + what});
+    log(c, "initiator: " + what);
+}
+
+void chaos_target::impl::fire(chaos_connection& c, const char* where)
+{
+    ++fired;
+    c.faulted = true;
+    log(c, std::string("fault ") + std::string(info(*kind).name) + " fires (" + where + ")");
+}
+
+void chaos_target::impl::log(const chaos_connection& c, const std::string& line)
+{
+    if (tracing)
+        trace("target c" + std::to_string(c.index) + ": " + line);
+}
+
+std::optional<std::uint32_t> chaos_target::impl::other_read_itt(const chaos_connection& c,
+                                                                  std::uint32_t not_this) const
+{
+    for (const auto& [itt, t] : c.tasks)
+        if (itt != not_this && t.key.op == 'R' && !t.stalled)
+            return itt;
+    return std::nullopt;
+}
+
+} // namespace ivs::test::chaos
