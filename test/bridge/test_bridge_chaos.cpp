@@ -47,7 +47,7 @@ struct cli {
     bool chaos_mode = false;
     std::optional<std::uint64_t> seed;
     std::uint64_t first = 0, count = 0;
-    bool persistent = false, both = false, verbose = false, quiet = false, catalog = false;
+    bool persistent = false, both = false, verbose = false, quiet = false, catalog = false, determinism = false;
     std::optional<fault_kind> kind;
     long progress_ms = 0, run_ms = 0;
 };
@@ -123,6 +123,51 @@ struct tally {
         std::cout.flush();
     }
 };
+
+// The wire and the midlayer as a run saw them: the PDUs in and out and the
+// midlayer's commands and completions, in order (not the log lines, whose
+// place depends on the login thread).
+std::vector<std::string> behaviour(const run_result& r)
+{
+    std::vector<std::string> out;
+    for (const auto& l : r.journal)
+        if (l.find(": in  ") != std::string::npos || l.find(": out ") != std::string::npos ||
+            l.rfind("midlayer:", 0) == 0)
+            out.push_back(l);
+    return out;
+}
+
+// Runs each seed twice and compares what happened. Runs whose PDUs differ
+// are those where a real-time timer (the session's keepalive and command
+// timeout, the bridge's BUSY retry) fired while other I/O was under way.
+int check_determinism(const cli& c)
+{
+    unsigned same = 0, differ = 0;
+    for (bool persistent : {false, true}) {
+        if (persistent != c.persistent && !c.both)
+            continue;
+        for (std::uint64_t s = c.first; s < c.first + c.count; ++s) {
+            cli v = c;
+            v.verbose = true;
+            const auto a = behaviour(run_one(options_for(v, s, persistent)));
+            const run_result rb = run_one(options_for(v, s, persistent));
+            const auto b = behaviour(rb);
+            if (a == b) {
+                ++same;
+                continue;
+            }
+            ++differ;
+            std::size_t i = 0;
+            while (i < a.size() && i < b.size() && a[i] == b[i])
+                ++i;
+            std::cout << "seed " << s << (persistent ? " (persistent)" : "") << " kind " << info(rb.kind).name
+                      << " differs at event " << i << ":\n    first:  " << (i < a.size() ? a[i] : "(end)")
+                      << "\n    second: " << (i < b.size() ? b[i] : "(end)") << "\n";
+        }
+    }
+    std::cout << "chaos determinism: " << same << " runs repeated exactly, " << differ << " differed\n";
+    return differ == 0 ? 0 : 1;
+}
 
 tally run_range(const cli& c, std::uint64_t first, std::uint64_t count, bool persistent)
 {
@@ -220,6 +265,8 @@ bool parse(int argc, char** argv, cli& c, std::vector<char*>& rest)
             c.progress_ms = std::stol(value());
         } else if (a == "--run-ms") {
             c.run_ms = std::stol(value());
+        } else if (a == "--check-determinism") {
+            c.determinism = true;
         } else if (a == "--catalog") {
             c.catalog = true;
             c.chaos_mode = true;
@@ -238,6 +285,8 @@ int chaos_main(const cli& c)
         std::cout << fault_catalog().size() << " kinds\n";
         return 0;
     }
+    if (c.determinism)
+        return check_determinism(c);
     if (c.seed) {
         cli v = c;
         v.verbose = true;
