@@ -78,6 +78,7 @@ public:
         answered(tag);
         return real_.t2i(tag, st, s);
     }
+    using vscsi_device::t2i;
     std::error_code t2i_then_dequeue(int tag, bridge::vscsi_status st, const bridge::scsi_sense& s) override
     {
         answered(tag);
