@@ -143,7 +143,8 @@ void chaos_target::finish_logins()
         c->accept_max = c->sent_max = c->link->max_cmd_sn();
         for (const auto& req : c->login_requests) {
             try {
-                if (const auto* p = pdu::find_pair(req.text(), "MaxRecvDataSegmentLength"))
+                const pdu::text_list keys = req.text();
+                if (const auto* p = pdu::find_pair(keys, "MaxRecvDataSegmentLength"))
                     c->initiator_mrdsl = static_cast<std::uint32_t>(std::stoul(p->value));
             } catch (const std::exception&) {
             }
