@@ -38,6 +38,9 @@ struct chaos_task {
 };
 
 struct chaos_connection {
+    // The login thread writes login_requests: it ends before anything else goes.
+    ~chaos_connection() { link.reset(); }
+
     std::unique_ptr<scripted_target> link;
     std::vector<received_pdu> login_requests;
     bool logging_in = true;
