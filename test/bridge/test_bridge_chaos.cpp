@@ -95,6 +95,7 @@ run_options options_for(const cli& c, std::uint64_t seed, bool persistent)
 struct tally {
     unsigned runs = 0, failed = 0;
     std::chrono::milliseconds slowest{0};
+    std::chrono::milliseconds passed_time{0}; // spent in runs that passed
     std::uint64_t slowest_seed = 0;
     // (kind, symptom) -> count and the first seed
     std::map<std::pair<std::string, std::string>, std::pair<unsigned, std::string>> by_kind;
@@ -106,8 +107,10 @@ struct tally {
             slowest = r.took;
             slowest_seed = r.seed;
         }
-        if (r.ok())
+        if (r.ok()) {
+            passed_time += r.took;
             return;
+        }
         ++failed;
         auto& e = by_kind[{std::string(info(r.kind).name) + (r.persistent ? " (persistent)" : ""),
                            r.failures.front().symptom}];
@@ -116,8 +119,9 @@ struct tally {
     }
     void print(std::chrono::milliseconds took) const
     {
-        std::cout << "chaos: " << runs << " runs, " << failed << " failed, " << took.count() << " ms (slowest "
-                  << slowest.count() << " ms, seed " << slowest_seed << ")\n";
+        std::cout << "chaos: " << runs << " runs, " << failed << " failed, " << took.count() << " ms (passing runs "
+                  << passed_time.count() << " ms; slowest " << slowest.count() << " ms, seed " << slowest_seed
+                  << ")\n";
         for (const auto& [k, v] : by_kind)
             std::cout << "  " << v.first << " x " << k.first << " -> " << k.second << "   e.g. " << v.second << "\n";
         std::cout.flush();
@@ -311,6 +315,7 @@ int chaos_main(const cli& c)
         const tally t = run_range(c, c.first, c.count, persistent);
         all.runs += t.runs;
         all.failed += t.failed;
+        all.passed_time += t.passed_time;
         if (t.slowest > all.slowest) {
             all.slowest = t.slowest;
             all.slowest_seed = t.slowest_seed;
