@@ -263,7 +263,7 @@ void chaos_target::impl::execute_read(chaos_connection& c, chaos_task& t)
     const bool stall_half = t.victim && kind == fault_kind::stall_mid_data;
     const bool separate = !params.collapse_status ||
                           (t.victim && (kind == fault_kind::status_before_data || kind == fault_kind::expdatasn_wrong));
-    const std::span<const std::byte> bytes = lun_bytes_of(t.key.lun, t.key.lba, send);
+    const std::span<const std::byte> bytes = lun_range(t.key.lun, t.key.lba, send);
 
     std::vector<out_pdu> reply;
     const std::uint32_t seg = std::max(block_size, std::min(params.data_in_segment, c.initiator_mrdsl));
@@ -471,7 +471,8 @@ void chaos_target::impl::finish_write(chaos_connection& c, chaos_task& t)
             break;
         }
     }
-    std::memcpy(luns[t.key.lun].data() + t.key.lba * block_size, t.data.data(), t.needed);
+    if (t.needed > 0)
+        std::memcpy(lun_range(t.key.lun, t.key.lba, t.needed).data(), t.data.data(), t.needed);
     execution& e = executions[t.key];
     e.stored_bytes = t.needed;
     e.declared_residual = edtl - t.needed;

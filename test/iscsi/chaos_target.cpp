@@ -68,12 +68,21 @@ chaos_target::impl::impl(std::uint32_t run_, const target_params& p, std::uint64
     : run(run_), params(p), random(seed), lun_blocks(blocks)
 {
     luns.resize(nluns);
-    for (unsigned l = 0; l < nluns; ++l) {
-        luns[l].resize(blocks * block_size);
-        for (std::uint64_t b = 0; b < blocks; ++b)
-            fill_block(std::span(luns[l]).subspan(b * block_size, block_size),
-                       block_id{run, static_cast<std::uint16_t>(l), b, 0});
+    for (auto& l : luns) {
+        l.bytes.resize(blocks * block_size);
+        l.ready.resize(blocks);
     }
+}
+
+std::span<std::byte> chaos_target::impl::lun_range(std::uint16_t lun, std::uint64_t lba, std::uint32_t bytes) const
+{
+    lun_store& l = luns.at(lun);
+    for (std::uint64_t b = lba; b < lba + (bytes + block_size - 1) / block_size; ++b)
+        if (!l.ready.at(b)) {
+            fill_block(std::span(l.bytes).subspan(b * block_size, block_size), block_id{run, lun, b, 0});
+            l.ready[b] = true;
+        }
+    return std::span(l.bytes).subspan(lba * block_size, bytes);
 }
 
 // ---- facade ----
@@ -216,7 +225,7 @@ unsigned chaos_target::fired() const noexcept { return impl_->fired; }
 
 std::span<const std::byte> chaos_target::lun_bytes(std::uint16_t lun, std::uint64_t lba, std::uint32_t blocks) const
 {
-    return std::span<const std::byte>(impl_->luns.at(lun)).subspan(lba * block_size, std::size_t{blocks} * block_size);
+    return impl_->lun_range(lun, lba, blocks * block_size);
 }
 
 const execution* chaos_target::executed(const command_key& k) const

@@ -70,7 +70,14 @@ struct chaos_target::impl {
     target_params params;
     rng random;
     std::uint64_t lun_blocks;
-    std::vector<std::vector<std::byte>> luns;
+    // The LUNs' bytes; a block holds its initial contents (generation 0)
+    // from the first time it is looked at (filling them all up front costs
+    // more than most runs).
+    struct lun_store {
+        std::vector<std::byte> bytes;
+        std::vector<bool> ready;
+    };
+    mutable std::vector<lun_store> luns;
     std::vector<std::unique_ptr<chaos_connection>> conns;
     std::map<command_key, execution> executions;
     std::vector<finding> findings;
@@ -111,10 +118,8 @@ struct chaos_target::impl {
     void log(const chaos_connection& c, const std::string& line);
     std::optional<std::uint32_t> other_read_itt(const chaos_connection& c, std::uint32_t not_this) const;
 
-    std::span<const std::byte> lun_bytes_of(std::uint16_t lun, std::uint64_t lba, std::uint32_t bytes) const
-    {
-        return std::span<const std::byte>(luns.at(lun)).subspan(lba * 512, bytes);
-    }
+    // `bytes` from block `lba` on (whole blocks made ready).
+    std::span<std::byte> lun_range(std::uint16_t lun, std::uint64_t lba, std::uint32_t bytes) const;
 
     // chaos_scsi.cpp
     bool deliver_command(chaos_connection& c, const received_pdu& p);
