@@ -1,9 +1,11 @@
 // Internals of the chaos target shared by chaos_target.cpp (connections,
-// CmdSN ordering, task management, NOP, Text, Logout, async events, sending)
-// and chaos_scsi.cpp (SCSI commands, Data-In, R2T and Data-Out).
+// CmdSN ordering, sending), chaos_control.cpp (task management, NOP, Text,
+// Logout, the PDUs faults add) and chaos_scsi.cpp (SCSI commands, Data-In,
+// R2T and Data-Out).
 #pragma once
 
 #include "chaos_target.hpp"
+#include "pdu/serial.hpp"
 #include "scripted_target.hpp"
 
 #include <deque>
@@ -91,16 +93,11 @@ struct chaos_target::impl {
     std::optional<command_key> victim;
     unsigned fired = 0;
 
-    // chaos_target.cpp
+    // chaos_target.cpp: a turn, CmdSN order, sending, findings
     bool step(chaos_connection& c);
     void handle(chaos_connection& c, received_pdu p);
     void deliver_in_order(chaos_connection& c);
     bool deliver(chaos_connection& c, const received_pdu& p); // false: CmdSN not counted
-    void on_tmf(chaos_connection& c, const received_pdu& p);
-    void on_nop_out(chaos_connection& c, const received_pdu& p);
-    void on_text(chaos_connection& c, const received_pdu& p);
-    void on_logout(chaos_connection& c, const received_pdu& p);
-    void remove_task(chaos_connection& c, std::uint32_t itt);
     void close(chaos_connection& c, const std::string& why);
     bool flush(chaos_connection& c);
     void enqueue(chaos_connection& c, out_pdu p);
@@ -110,16 +107,35 @@ struct chaos_target::impl {
     // The initiator ignored what an async event asked of it: always a finding.
     void obligation(chaos_connection& c, const std::string& what);
     std::uint32_t window_max(const chaos_connection& c) const;
+    // A PDU with ExpCmdSN, MaxCmdSN and StatSN filled in (the next StatSN,
+    // taken when `status`), ready to send.
     template <class T>
-    out_pdu make(chaos_connection& c, T& p, bool status, std::vector<std::byte> data = {});
-    void send_reject(chaos_connection& c, std::uint8_t reason, std::span<const std::byte> rejected);
+    out_pdu make(chaos_connection& c, T& p, bool status, std::vector<std::byte> data = {})
+    {
+        const std::uint32_t max = window_max(c);
+        c.link->fixed_max_cmd_sn = max;
+        c.link->stamp(p, status);
+        if (pdu::sn_gt(max, c.accept_max))
+            c.accept_max = max;
+        out_pdu o;
+        p.encode(o.bhs);
+        o.set_data(std::move(data));
+        return o;
+    }
     void fire(chaos_connection& c, const char* where);
-    void inject(chaos_connection& c, const chaos_task& t); // command-phase faults that add PDUs
     void log(const chaos_connection& c, const std::string& line);
     std::optional<std::uint32_t> other_read_itt(const chaos_connection& c, std::uint32_t not_this) const;
-
     // `bytes` from block `lba` on (whole blocks made ready).
     std::span<std::byte> lun_range(std::uint16_t lun, std::uint64_t lba, std::uint32_t bytes) const;
+
+    // chaos_control.cpp: task management, NOP, Text, Logout, added PDUs
+    void on_tmf(chaos_connection& c, const received_pdu& p);
+    void remove_task(chaos_connection& c, std::uint32_t itt);
+    void on_nop_out(chaos_connection& c, const received_pdu& p);
+    void on_text(chaos_connection& c, const received_pdu& p);
+    void on_logout(chaos_connection& c, const received_pdu& p);
+    void inject(chaos_connection& c, const chaos_task& t); // command-phase faults that add PDUs
+    void send_reject(chaos_connection& c, std::uint8_t reason, std::span<const std::byte> rejected);
 
     // chaos_scsi.cpp
     bool deliver_command(chaos_connection& c, const received_pdu& p);
