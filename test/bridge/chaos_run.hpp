@@ -45,8 +45,6 @@ struct run_result {
     bool ok() const noexcept { return failures.empty(); }
 };
 
-// The kind a seed runs (the catalog round-robin, so every kind gets its share).
-fault_kind kind_of_seed(std::uint64_t seed);
 run_result run_one(const run_options& o);
 
 // What the crash handler prints: the run under way (set by run_one).
