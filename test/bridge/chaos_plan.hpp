@@ -17,7 +17,9 @@
 namespace ivs::test::chaos {
 
 inline constexpr unsigned lun_count = 2;
-inline constexpr std::uint64_t lun_blocks = 1024;
+// At most 5 other commands of at most 128 blocks are in flight on a LUN, so
+// one of the at most 6 gaps they leave on 2048 blocks has room for 235.
+inline constexpr std::uint64_t lun_blocks = 2048;
 inline constexpr std::uint32_t max_transfer = 64 * 1024;
 
 struct planned_command {

@@ -288,7 +288,7 @@ std::uint64_t rig::free_lba(const planned_command& c)
     for (std::uint64_t lba = 0; lba + c.blocks <= lun_blocks; ++lba)
         if (free(lba))
             return lba;
-    throw std::logic_error("no free range for a command (the workload is too large for the LUN)");
+    throw std::logic_error("no free range for a command (cannot happen, see lun_blocks)");
 }
 
 midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool health,
