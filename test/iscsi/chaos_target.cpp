@@ -186,16 +186,7 @@ bool chaos_target::on_quiescent()
         chaos_connection& c = *cp;
         if (c.closed || c.logging_in || c.black_hole)
             continue;
-        if (c.logout_expected) {
-            d.obligation(c, "no Logout Request after AsyncEvent 1 (logout requested, RFC 7143 §11.9.1)");
-            d.close(c, "the logout request's Parameter3 expired");
-            moved = true;
-            continue;
-        }
-        if (c.renegotiation_expected) {
-            d.obligation(c, "AsyncEvent 4 (renegotiation) answered with neither a Text Request nor a Logout "
-                            "(RFC 7143 §11.9.1)");
-            d.close(c, "the renegotiation request's Parameter3 expired");
+        if (d.check_answers(c)) {
             moved = true;
             continue;
         }
@@ -263,6 +254,11 @@ bool chaos_target::impl::step(chaos_connection& c)
         violation(c, e.what());
         moved = true;
     }
+    // An initiator answers an async event as it reads it; two more turns of
+    // its traffic without the answer stand for Parameter3 running out (the
+    // same for every run, unlike a clock).
+    if (moved && c.asked && (c.logout_expected || c.renegotiation_expected) && ++c.turns_since_asked > 2)
+        check_answers(c);
     if (!c.closed && c.link->peer_closed()) {
         close(c, "the initiator closed the connection");
         moved = true;
@@ -402,6 +398,9 @@ bool chaos_target::impl::flush(chaos_connection& c)
         }
         if (p.opcode() != 0x2a)
             c.sent_max = p.field(bhs_at::max_cmd_sn);
+        if (p.opcode() == static_cast<std::uint8_t>(pdu::opcode::async_message) &&
+            (c.logout_expected || c.renegotiation_expected))
+            c.asked = true;
         moved = true;
         budget -= std::min(budget, n + 1024);
         if (p.cut != out_pdu::whole || p.close_after) {
@@ -443,6 +442,22 @@ void chaos_target::impl::obligation(chaos_connection& c, const std::string& what
 {
     findings.push_back({"protocol", "connection " + std::to_string(c.index) + ": " + what});
     log(c, "initiator: " + what);
+}
+
+bool chaos_target::impl::check_answers(chaos_connection& c)
+{
+    if (c.logout_expected) {
+        obligation(c, "no Logout Request after AsyncEvent 1 (logout requested, RFC 7143 §11.9.1)");
+        close(c, "the logout request's Parameter3 expired");
+        return true;
+    }
+    if (c.renegotiation_expected) {
+        obligation(c, "AsyncEvent 4 (renegotiation) answered with neither a Text Request nor a Logout "
+                      "(RFC 7143 §11.9.1)");
+        close(c, "the renegotiation request's Parameter3 expired");
+        return true;
+    }
+    return false;
 }
 
 void chaos_target::impl::fire(chaos_connection& c, const char* where)

@@ -59,8 +59,10 @@ struct chaos_connection {
     std::map<std::uint32_t, chaos_task> tasks; // by ITT
     std::vector<std::uint32_t> ready;          // delivered, to execute at the end of the turn
     std::deque<out_pdu> outq;
-    bool logout_expected = false;        // AsyncEvent 1 sent
-    bool renegotiation_expected = false; // AsyncEvent 4 sent
+    bool logout_expected = false;        // AsyncEvent 1 queued
+    bool renegotiation_expected = false; // AsyncEvent 4 queued
+    bool asked = false;                  // ... and sent
+    unsigned turns_since_asked = 0;      // turns with traffic from the initiator since
     bool logout_received = false;
     unsigned index = 0;
 };
@@ -122,6 +124,9 @@ struct chaos_target::impl {
         o.set_data(std::move(data));
         return o;
     }
+    // The initiator ignored an async event's request (Parameter3 expired): a
+    // finding and the drop a real target does. False when nothing is pending.
+    bool check_answers(chaos_connection& c);
     void fire(chaos_connection& c, const char* where);
     void log(const chaos_connection& c, const std::string& line);
     std::optional<std::uint32_t> other_read_itt(const chaos_connection& c, std::uint32_t not_this) const;
