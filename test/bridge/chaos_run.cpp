@@ -288,7 +288,10 @@ std::uint64_t rig::free_lba(const planned_command& c)
     for (std::uint64_t lba = 0; lba + c.blocks <= lun_blocks; ++lba)
         if (free(lba))
             return lba;
-    throw std::logic_error("no free range for a command (cannot happen, see lun_blocks)");
+    // Cannot happen (see lun_blocks). Never throw from here: this runs in
+    // completions, inside the session's read loop.
+    fail("harness", "no free range on LUN " + std::to_string(c.lun) + " for " + std::to_string(c.blocks) + " blocks");
+    return 0;
 }
 
 midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool health,

@@ -19,7 +19,8 @@ using P = fault_phase;
 constexpr fault_info catalog[] = {
     // header fields
     {K::datain_itt_other, "datain_itt_other", "header", N::read, P::reply,
-     "a Data-In carries the ITT of another READ still waiting for data (an unknown ITT when there is none)"},
+     "a Data-In (without status) carries the ITT of another READ still waiting for its data (an unknown "
+     "ITT when there is none)"},
     {K::response_itt_unknown, "response_itt_unknown", "header", N::any, P::reply,
      "the status-bearing PDU carries an ITT the initiator never used"},
     {K::r2t_itt_other, "r2t_itt_other", "header", N::write_r2t, P::r2t,
@@ -262,10 +263,17 @@ bool mutate_reply(fault_kind k, fault_context& ctx, std::vector<out_pdu>& reply)
     };
     switch (k) {
     case K::datain_itt_other: {
-        const std::size_t i = nth_data_in(reply, 0);
+        const std::size_t i = nth_data_in(reply, ctx.random->below(static_cast<std::uint32_t>(n_data)));
         if (i == npos)
             return false;
-        mark(reply[i]).set_field(bhs_at::itt, ctx.other_read_itt ? *ctx.other_read_itt : 0x0badf00d);
+        // Without its status: a whole, GOOD reply under another READ's ITT
+        // would be a lie no initiator can see. As it is, the other READ
+        // (whose own Data-In comes later) sees DataSN or offset repeat.
+        out_pdu& p = mark(reply[i]);
+        p.set_field(bhs_at::itt, ctx.other_read_itt ? *ctx.other_read_itt : 0x0badf00d);
+        set_flags(p, 0, flag_s | flag_o | flag_u);
+        p.set_field(bhs_at::stat_sn, 0);
+        p.set_field(bhs_at::residual, 0);
         return true;
     }
     case K::response_itt_unknown:
