@@ -218,13 +218,6 @@ bool rig::pump(const std::function<bool()>& done, const std::string& what)
                 break;
             moved = true;
         }
-        if (target_.logging_in()) {
-            // A login answers on its own thread: let the exchange run.
-            if (io_.stopped())
-                io_.restart();
-            io_.run_one_for(1ms);
-            moved = true;
-        }
         moved |= target_.step();
         if (!moved && !done() && !target_.on_quiescent()) {
             if (io_.stopped())
@@ -262,7 +255,7 @@ void rig::hung(const std::string& what)
     std::string symptom = "hang";
     if (reconnects >= 3)
         symptom = "livelock";
-    else if (bridge_->outstanding() > 0 && session_->tasks_in_flight() == 0 && !target_.logging_in())
+    else if (bridge_->outstanding() > 0 && session_->tasks_in_flight() == 0)
         symptom = "missing-t2i";
     fail(symptom, d.str());
 }

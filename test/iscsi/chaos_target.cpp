@@ -101,78 +101,20 @@ int chaos_target::connect()
     c->index = static_cast<unsigned>(d.conns.size());
     c->link = std::make_unique<scripted_target>();
     c->link->window = d.params.window;
-    const target_params& tp = d.params;
-    login_script ls;
-    ls.first_stat_sn = tp.first_stat_sn + c->index * 0x1000;
-    ls.operational = {
-        {"HeaderDigest", "None"},
-        {"DataDigest", "None"},
-        {"InitialR2T", tp.initial_r2t ? "Yes" : "No"},
-        {"ImmediateData", tp.immediate_data ? "Yes" : "No"},
-        {"MaxBurstLength", std::to_string(tp.max_burst)},
-        {"FirstBurstLength", std::to_string(tp.first_burst)},
-        {"MaxOutstandingR2T", std::to_string(tp.max_outstanding_r2t)},
-        {"DataPDUInOrder", "Yes"},
-        {"DataSequenceInOrder", "Yes"},
-        {"ErrorRecoveryLevel", "0"},
-        {"MaxConnections", "1"},
-        {"DefaultTime2Wait", "0"},
-        {"DefaultTime2Retain", "0"},
-        {"MaxRecvDataSegmentLength", std::to_string(tp.mrdsl)},
-    };
+    c->link->count_cmd_sn = false; // CmdSN order and window: ours, like a real target's
+    c->link->stat_sn = d.params.first_stat_sn + c->index * 0x1000;
     const int fd = c->link->take_initiator_fd();
-    chaos_connection* raw = c.get();
-    c->link->run([raw, ls](scripted_target& t) { raw->login_requests = t.login(ls); });
-    d.log(*c, "connect: login starts");
+    d.log(*c, "connect: the login starts");
     d.conns.push_back(std::move(c));
     return fd;
 }
 
-bool chaos_target::logging_in() const
-{
-    return std::any_of(impl_->conns.begin(), impl_->conns.end(),
-                       [](const auto& c) { return c->logging_in && !c->link->finished(); });
-}
-
-void chaos_target::finish_logins()
-{
-    auto& d = *impl_;
-    for (auto& c : d.conns) {
-        if (!c->logging_in || !c->link->finished())
-            continue;
-        const std::string why = c->link->join();
-        c->logging_in = false;
-        if (!why.empty()) {
-            c->closed = true;
-            d.log(*c, "login ended without the full feature phase: " + why);
-            continue;
-        }
-        c->link->count_cmd_sn = false; // CmdSN order and window: ours, like a real target's
-        c->accept_max = c->sent_max = c->link->max_cmd_sn();
-        for (const auto& req : c->login_requests) {
-            try {
-                const pdu::text_list keys = req.text();
-                if (const auto* p = pdu::find_pair(keys, "MaxRecvDataSegmentLength"))
-                    c->initiator_mrdsl = static_cast<std::uint32_t>(std::stoul(p->value));
-            } catch (const std::exception&) {
-            }
-        }
-        d.log(*c, "login complete, ExpCmdSN " + std::to_string(c->link->exp_cmd_sn) + " StatSN " +
-                      std::to_string(c->link->stat_sn));
-        // ERL 0 reinstatement (§6.3.5): the older connections and their tasks are gone.
-        for (auto& o : d.conns)
-            if (o.get() != c.get() && !o->closed && !o->logging_in)
-                d.close(*o, "session reinstated on a new connection");
-    }
-}
-
 bool chaos_target::step()
 {
-    finish_logins();
     bool moved = false;
     for (std::size_t i = 0; i < impl_->conns.size(); ++i) {
         chaos_connection& c = *impl_->conns[i];
-        if (!c.closed && !c.logging_in)
+        if (!c.closed)
             moved |= impl_->step(c);
     }
     return moved;
@@ -247,7 +189,9 @@ bool chaos_target::impl::step(chaos_connection& c)
             if (tracing)
                 log(c, "in  " + p->describe() + " cmdsn " + std::to_string(p->cmd_sn()) + " expstatsn " +
                            std::to_string(p->exp_stat_sn()) + (c.black_hole ? " (dropped)" : ""));
-            if (!c.black_hole)
+            if (c.logging_in)
+                on_login(c, *p);
+            else if (!c.black_hole)
                 handle(c, std::move(*p));
         }
     } catch (const script_failure& e) {

@@ -6,10 +6,9 @@
 // or every time the command arrives (persistent).
 //
 // It runs turn by turn with the initiator on the test's thread: step() reads
-// what has arrived on every connection and answers it; the caller runs the
-// io_context in between. Only logins run on a scripted_target thread (they
-// are strict request/response exchanges). So a run depends on its seed, not
-// on thread timing, up to the session's own timers.
+// what has arrived on every connection and answers it (logins included); the
+// caller runs the io_context in between. No other thread takes part, so a run
+// depends on its seed, not on thread timing, up to the session's own timers.
 //
 // What the target itself sees go wrong is recorded as findings: bytes a
 // WRITE carried that are not that command's blocks, and the initiator
@@ -77,9 +76,9 @@ public:
     chaos_target(const chaos_target&) = delete;
     chaos_target& operator=(const chaos_target&) = delete;
 
-    // For session_config::connector: a new connection, its login answered on
-    // a scripted_target thread. The login closes every older connection
-    // (ERL 0 session reinstatement: their tasks are gone).
+    // For session_config::connector: a new connection; its login is answered
+    // in the target's turns and closes every older connection (ERL 0
+    // session reinstatement: their tasks are gone).
     int connect();
     // One turn of every connection; true when anything was read or sent.
     bool step();
@@ -87,9 +86,6 @@ public:
     // (reopens a window it closed, drops a connection whose initiator ignored
     // an async event); true when it did something.
     bool on_quiescent();
-    // A login runs on its thread; finish_logins() takes over those that ended.
-    bool logging_in() const;
-    void finish_logins();
 
     // The fault of the run and its victim.
     void plan_fault(fault_kind k, bool persistent, std::uint64_t detail_seed);

@@ -1,11 +1,12 @@
 // Internals of the chaos target shared by chaos_target.cpp (connections,
-// CmdSN ordering, sending), chaos_control.cpp (task management, NOP, Text,
-// Logout, the PDUs faults add) and chaos_scsi.cpp (SCSI commands, Data-In,
-// R2T and Data-Out).
+// CmdSN ordering, sending), chaos_login.cpp, chaos_control.cpp (task
+// management, NOP, Text, Logout, the PDUs faults add) and chaos_scsi.cpp
+// (SCSI commands, Data-In, R2T and Data-Out).
 #pragma once
 
 #include "chaos_target.hpp"
 #include "pdu/serial.hpp"
+#include "pdu/text.hpp"
 #include "scripted_target.hpp"
 
 #include <deque>
@@ -40,12 +41,12 @@ struct chaos_task {
 };
 
 struct chaos_connection {
-    // The login thread writes login_requests: it ends before anything else goes.
-    ~chaos_connection() { link.reset(); }
-
     std::unique_ptr<scripted_target> link;
-    std::vector<received_pdu> login_requests;
     bool logging_in = true;
+    bool login_started = false;
+    pdu::login_request login_first{};   // ITT, ISID, CmdSN of the whole login
+    pdu::text_reassembler login_text;   // the initiator's text, across C=1 pieces
+    bool sent_tpgt = false;
     bool closed = false;
     bool black_hole = false;   // reads and drops everything, sends nothing
     bool faulted = false;      // a fault fired here: the initiator's answers are not judged
@@ -132,6 +133,10 @@ struct chaos_target::impl {
     std::optional<std::uint32_t> other_read_itt(const chaos_connection& c, std::uint32_t not_this) const;
     // `bytes` from block `lba` on (whole blocks made ready).
     std::span<std::byte> lun_range(std::uint16_t lun, std::uint64_t lba, std::uint32_t bytes) const;
+
+    // chaos_login.cpp
+    void on_login(chaos_connection& c, const received_pdu& p);
+    pdu::text_list operational_keys() const;
 
     // chaos_control.cpp: task management, NOP, Text, Logout, added PDUs
     void on_tmf(chaos_connection& c, const received_pdu& p);

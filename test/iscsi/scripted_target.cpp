@@ -478,12 +478,18 @@ std::vector<received_pdu> scripted_target::login(const login_script& ls)
         if (final)
             break;
     }
+    enter_full_feature(mrdsl);
+    return requests;
+}
+
+void scripted_target::enter_full_feature(std::uint32_t target_mrdsl)
+{
     // Full feature phase: the initiator's data segments are bounded by our declaration.
+    mrdsl = target_mrdsl;
     pdu::reader_config rx;
     rx.max_recv_data_segment_length = mrdsl;
     reader_.configure(rx);
     in_full_feature_ = true;
-    return requests;
 }
 
 received_pdu scripted_target::login_status(std::uint8_t status_class, std::uint8_t status_detail,

@@ -199,6 +199,10 @@ public:
                               const pdu::text_list& keys = {});
     // Expects a Logout Request, answers it, waits for the close.
     void logout();
+    // For scripts that answer the login themselves: from now on the
+    // initiator's PDUs are checked as in the full feature phase and its data
+    // segments are bounded by `target_mrdsl` (our declaration, §13.12).
+    void enter_full_feature(std::uint32_t target_mrdsl);
 
     // SCSI Response (§11.4) to `itt`; `sense` becomes a SenseLength-prefixed segment.
     void send_status(std::uint32_t itt, std::uint8_t status, std::span<const std::byte> sense = {},
