@@ -169,6 +169,7 @@ rig::rig(const run_options& o, const plan& p, run_result& out)
     });
 
     bridge::bridge_options bo;
+    bo.geometry = {vs_.config().targets, vs_.config().luns};
     bo.max_transfer = max_transfer;
     bo.retry_delay = 2ms;
     bo.retry_max_delay = 16ms;

@@ -68,7 +68,7 @@ chaos_target::impl::impl(std::uint32_t run_, const target_params& p, std::uint64
 {
     luns.resize(nluns);
     for (auto& l : luns) {
-        l.bytes.resize(blocks * block_size);
+        l.bytes.reset(new std::byte[blocks * block_size]);
         l.ready.resize(blocks);
     }
 }
@@ -78,10 +78,10 @@ std::span<std::byte> chaos_target::impl::lun_range(std::uint16_t lun, std::uint6
     lun_store& l = luns.at(lun);
     for (std::uint64_t b = lba; b < lba + (bytes + block_size - 1) / block_size; ++b)
         if (!l.ready.at(b)) {
-            fill_block(std::span(l.bytes).subspan(b * block_size, block_size), block_id{run, lun, b, 0});
+            fill_block(std::span(l.bytes.get() + b * block_size, block_size), block_id{run, lun, b, 0});
             l.ready[b] = true;
         }
-    return std::span(l.bytes).subspan(lba * block_size, bytes);
+    return std::span(l.bytes.get() + lba * block_size, bytes);
 }
 
 // ---- facade ----

@@ -76,10 +76,10 @@ struct chaos_target::impl {
     rng random;
     std::uint64_t lun_blocks;
     // The LUNs' bytes; a block holds its initial contents (generation 0)
-    // from the first time it is looked at (filling them all up front costs
-    // more than most runs).
+    // from the first time it is looked at. Filling, even zeroing, them all up
+    // front costs more than most runs.
     struct lun_store {
-        std::vector<std::byte> bytes;
+        std::unique_ptr<std::byte[]> bytes; // uninitialised until ready
         std::vector<bool> ready;
     };
     mutable std::vector<lun_store> luns;
