@@ -145,6 +145,8 @@ void chaos_target::impl::on_text(chaos_connection& c, const received_pdu& p)
     for (const auto& k : keys) {
         if (k.key == "SendTargets")
             reply.push_back({"TargetName", "iqn.2026-11.org.iscsi-vscsi.test:disk"});
+        else if (k.key == "MaxRecvDataSegmentLength")
+            reply.push_back({k.key, std::to_string(params.mrdsl)}); // declared, not agreed (§13.12)
         else
             reply.push_back(k); // agreed as offered
     }
