@@ -121,8 +121,13 @@ void chaos_target::impl::remove_task(chaos_connection& c, std::uint32_t itt)
 void chaos_target::impl::on_nop_out(chaos_connection& c, const received_pdu& p)
 {
     const auto n = p.as<pdu::nop_out>();
-    if (n.initiator_task_tag == reserved)
-        return; // an answer to our ping, or an empty CmdSN slot
+    if (n.initiator_task_tag == reserved) {
+        // An answer to our ping (at most our MaxRecvDataSegmentLength of its
+        // data: the reader saw to that), or an empty CmdSN slot.
+        if (c.ping_ttt && n.target_transfer_tag == *c.ping_ttt)
+            c.ping_ttt.reset();
+        return;
+    }
     pdu::nop_in r;
     r.initiator_task_tag = n.initiator_task_tag;
     r.lun = n.lun;
@@ -221,6 +226,7 @@ void chaos_target::impl::inject(chaos_connection& c, const chaos_task& t)
         pdu::nop_in n;
         n.target_transfer_tag = c.next_ttt++;
         n.lun = pdu::encode_lun(t.key.lun);
+        c.ping_ttt = n.target_transfer_tag;
         const std::size_t size = std::min<std::size_t>(params.mrdsl + 512, c.initiator_mrdsl);
         std::vector<std::byte> data(size);
         for (std::size_t i = 0; i < size; ++i)

@@ -195,13 +195,16 @@ bool chaos_target::impl::step(chaos_connection& c)
                 handle(c, std::move(*p));
         }
     } catch (const script_failure& e) {
+        if (c.ping_ttt && std::string_view(e.what()).find("data segment length") != std::string_view::npos)
+            obligation(c, std::string("the answer to a target ping is longer than the target's "
+                                      "MaxRecvDataSegmentLength (RFC 7143 §11.18): ") + e.what());
         violation(c, e.what());
         moved = true;
     }
     // An initiator answers an async event as it reads it; two more turns of
     // its traffic without the answer stand for Parameter3 running out (the
     // same for every run, unlike a clock).
-    if (moved && c.asked && (c.logout_expected || c.renegotiation_expected) && ++c.turns_since_asked > 2)
+    if (moved && c.asked && awaits_answer(c) && ++c.turns_since_asked > 2)
         check_answers(c);
     if (!c.closed && c.link->peer_closed()) {
         close(c, "the initiator closed the connection");
@@ -342,8 +345,9 @@ bool chaos_target::impl::flush(chaos_connection& c)
         }
         if (p.opcode() != 0x2a)
             c.sent_max = p.field(bhs_at::max_cmd_sn);
-        if (p.opcode() == static_cast<std::uint8_t>(pdu::opcode::async_message) &&
-            (c.logout_expected || c.renegotiation_expected))
+        if ((p.opcode() == static_cast<std::uint8_t>(pdu::opcode::async_message) ||
+             p.opcode() == static_cast<std::uint8_t>(pdu::opcode::nop_in)) &&
+            awaits_answer(c))
             c.asked = true;
         moved = true;
         budget -= std::min(budget, n + 1024);
@@ -399,6 +403,11 @@ bool chaos_target::impl::check_answers(chaos_connection& c)
         obligation(c, "AsyncEvent 4 (renegotiation) answered with neither a Text Request nor a Logout "
                       "(RFC 7143 §11.9.1)");
         close(c, "the renegotiation request's Parameter3 expired");
+        return true;
+    }
+    if (c.ping_ttt) {
+        obligation(c, "no NOP-Out answered the target's ping (RFC 7143 §11.19)");
+        close(c, "the ping was not answered");
         return true;
     }
     return false;

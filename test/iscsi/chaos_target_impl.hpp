@@ -62,6 +62,7 @@ struct chaos_connection {
     std::deque<out_pdu> outq;
     bool logout_expected = false;        // AsyncEvent 1 queued
     bool renegotiation_expected = false; // AsyncEvent 4 queued
+    std::optional<std::uint32_t> ping_ttt; // a target ping (NOP-In with this TTT) queued
     bool asked = false;                  // ... and sent
     unsigned turns_since_asked = 0;      // turns with traffic from the initiator since
     bool logout_received = false;
@@ -125,9 +126,14 @@ struct chaos_target::impl {
         o.set_data(std::move(data));
         return o;
     }
-    // The initiator ignored an async event's request (Parameter3 expired): a
-    // finding and the drop a real target does. False when nothing is pending.
+    // The initiator has not answered an async event's request or a ping: a
+    // finding, and the drop a real target does (Parameter3 expired). False
+    // when nothing is pending.
     bool check_answers(chaos_connection& c);
+    static bool awaits_answer(const chaos_connection& c)
+    {
+        return c.logout_expected || c.renegotiation_expected || c.ping_ttt;
+    }
     void fire(chaos_connection& c, const char* where);
     void log(const chaos_connection& c, const std::string& line);
     std::optional<std::uint32_t> other_read_itt(const chaos_connection& c, std::uint32_t not_this) const;
