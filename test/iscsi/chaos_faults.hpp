@@ -75,6 +75,11 @@ struct fault_info {
     victim_need need;
     fault_phase phase;
     std::string_view what; // what is corrupted, for the catalog and failure reports
+    // The initiator's protocol errors on the connection after this fault may
+    // be its doing (it broke the connection's state), so they are not held
+    // against the initiator; false for faults a correct initiator goes on
+    // from as if nothing had happened.
+    bool excuses = true;
 };
 
 std::span<const fault_info> fault_catalog();

@@ -416,7 +416,7 @@ bool chaos_target::impl::check_answers(chaos_connection& c)
 void chaos_target::impl::fire(chaos_connection& c, const char* where)
 {
     ++fired;
-    c.faulted = true;
+    c.faulted = c.faulted || info(*kind).excuses;
     log(c, std::string("fault ") + std::string(info(*kind).name) + " fires (" + where + ")");
 }
 
