@@ -27,6 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
+constexpr int midlayer_retries = 3;
+
 const char* status_name(bridge::vscsi_status s)
 {
     switch (s) {
@@ -303,7 +305,10 @@ midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool h
     bridge::scsi_command sc;
     sc.target = slots_.at(c.lun).target;
     sc.lun = slots_.at(c.lun).lun;
-    sc.reset_retries = health ? 3 : 0;
+    // As a kernel's midlayer does, a command that ends in RESET (the
+    // transport gave up on it, it may work again) is issued again, with a
+    // new tag, a few times.
+    sc.reset_retries = midlayer_retries;
     if (c.op == 'N') {
         sc.cdblen = 6; // TEST UNIT READY
     } else {
@@ -393,9 +398,15 @@ void rig::verify(const midlayer_command& m)
 {
     const auto& c = m.result;
     if (c.status != bridge::vscsi_status::done) {
+        // Only the victim may end in an error: the rest of the I/O goes on
+        // (on a new connection if need be), retried as the midlayer does.
         if (m.health)
             fail("unhealthy", m.key.describe() + " issued after the fault ended " + status_name(c.status) +
                                   " (the session did not recover)");
+        else if (m.index != plan_.victim)
+            fail("collateral-error", m.key.describe() + " (#" + std::to_string(m.index) + ", not the victim #" +
+                                         std::to_string(plan_.victim) + ") ended " + status_name(c.status) +
+                                         " after " + std::to_string(midlayer_retries) + " retries");
         return;
     }
     if (m.key.op == 'N')
