@@ -26,7 +26,9 @@ struct run_options {
     // time today; the session's timers run on the real clock (see chaos_run.cpp).
     std::chrono::milliseconds progress_limit{3000};
     std::chrono::milliseconds run_limit{20000};
-    unsigned max_logins = 40;           // more: a reconnect loop (livelock)
+    // More logins in a run: a reconnect loop (livelock). A broken command may
+    // cost a few reissues, each of its midlayer retries too.
+    unsigned max_logins = 100;
 };
 
 struct run_result {
