@@ -1,10 +1,13 @@
 #include "bridge/bridge.hpp"
 
-#include "bridge/sense.hpp"
-#include "bridge/tag_table.hpp"
 #include "iscsi/session.hpp"
 #include "iscsi/session_error.hpp"
-#include "pdu/bytes.hpp"
+#include "scsi/cdb.hpp"
+#include "scsi/inquiry.hpp"
+#include "scsi/opcode.hpp"
+#include "scsi/sense.hpp"
+#include "scsi/status.hpp"
+#include "vscsi/tag_table.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -17,22 +20,15 @@
 #include <string>
 
 namespace ivs::bridge {
+
+using vscsi::tag_table;
+using vscsi::vscsi_device;
+using vscsi::vscsi_dir;
+using vscsi::vscsi_i2t;
+using vscsi::vscsi_max_cdb;
+using vscsi::vscsi_status;
+
 namespace {
-
-constexpr std::uint8_t op_inquiry = 0x12;
-constexpr std::uint8_t op_report_luns = 0xa0;
-constexpr std::uint8_t op_sync_cache10 = 0x35;
-
-// SAM-5 status codes.
-constexpr std::uint8_t status_good = 0x00;
-constexpr std::uint8_t status_check_condition = 0x02;
-constexpr std::uint8_t status_condition_met = 0x04;
-constexpr std::uint8_t status_busy = 0x08;
-constexpr std::uint8_t status_task_set_full = 0x28;
-constexpr std::uint8_t status_task_aborted = 0x40;
-
-constexpr std::uint8_t key_illegal_request = 0x05;
-constexpr std::uint8_t asc_lun_not_supported = 0x25;
 
 // Where REPORT LUNS data from the target lands before rewriting: room for
 // (report_luns_room - 8) / 8 remote LUNs.
@@ -65,6 +61,7 @@ struct command_ctx {
     std::span<const std::byte> midlayer_out;
     std::uint32_t task_tag = 0;      // the session's tag of the submitted command
     std::size_t delivered = 0;       // READ bytes handed to DATA_READ
+    std::size_t landed = 0;          // REPORT LUNS bytes [0, landed) in `buffer`
     std::uint32_t generation = 0;    // bumped on each reuse (stale timer guard)
     bool live = false;               // dequeued and not answered yet
     bool in_session = false;         // the session owes a completion
@@ -110,8 +107,7 @@ struct bridge::impl {
         if (logged & kind)
             return;
         logged |= kind;
-        if (opt.logger)
-            opt.logger(what);
+        opt.log.warning(what);
     }
 
     // ---- readiness ----
@@ -190,6 +186,7 @@ struct bridge::impl {
             c->placement->landing_ = false;  // the session is done with the previous command
         c->session = nullptr;
         c->delivered = 0;
+        c->landed = 0;
         c->live = true;
         c->in_session = false;
         c->waiting_retry = false;
@@ -211,7 +208,7 @@ struct bridge::impl {
 
     // Exactly one T2I per dequeued tag; device errors are logged, not fatal.
     // dequeue_next: I2T until EAGAIN follows at once (t2i_then_dequeue).
-    void answer(int tag, vscsi_status st, const scsi_sense& sense, bool dequeue_next)
+    void answer(int tag, vscsi_status st, const scsi::fixed_sense& sense, bool dequeue_next)
     {
         switch (st) {
         case vscsi_status::done: ++counters.done; break;
@@ -225,7 +222,7 @@ struct bridge::impl {
         }
     }
 
-    void finish(command_ctx& c, vscsi_status st, const scsi_sense& sense = {})
+    void finish(command_ctx& c, vscsi_status st, const scsi::fixed_sense& sense = {})
     {
         if (!c.live)
             return;
@@ -282,7 +279,7 @@ struct bridge::impl {
             return finish(c, vscsi_status::err);
         }
         const std::uint8_t opcode = in.cmd[0];
-        c.report_luns = opcode == op_report_luns;
+        c.report_luns = opcode == scsi::op::report_luns;
         auto m = c.report_luns ? map.first_on_target(in.target) : map.at(in.target, in.lun);
         if (!m)
             return answer_unmapped(c);
@@ -324,8 +321,8 @@ struct bridge::impl {
             // Ask for the whole list; the midlayer's allocation length is
             // applied to the rewritten answer (SPC-4 §6.33).
             len = report_luns_room;
-            if (c.io.cmdlen >= 10)
-                pdu::store32(&cdb[6], report_luns_room);
+            scsi::set_report_luns_allocation_length(std::span<std::byte>(cdb.data(), c.io.cmdlen),
+                                                    report_luns_room);
         }
         r.set_cdb(std::span<const std::byte>(cdb.data(), c.io.cmdlen));
         r.expected_length = static_cast<std::uint32_t>(len);
@@ -342,8 +339,14 @@ struct bridge::impl {
         } else if (reads) {
             r.direction = iscsi::data_direction::read;
             r.read_buffer = std::span<std::byte>(c.buffer.data(), len);
-            if (!c.report_luns) {
-                command_ctx* p = &c;
+            command_ctx* p = &c;
+            if (c.report_luns) {
+                // How much of the buffer holds this command's data (in order).
+                r.on_data_in = [p](std::uint32_t offset, std::span<const std::byte> data) {
+                    if (offset <= p->landed)
+                        p->landed = std::max<std::size_t>(p->landed, std::size_t{offset} + data.size());
+                };
+            } else {
                 r.on_data_in = [p](std::uint32_t offset, std::span<const std::byte> data) {
                     if (p->owner)
                         p->owner->on_data(*p, offset, data);
@@ -390,23 +393,27 @@ struct bridge::impl {
             c.task_tag = s->last_task_tag();
     }
 
-    // Data-In as it lands; after a reissue only bytes beyond those already
-    // handed over move (§7.2 reissue may resend from offset 0).
+    // Data-In as it lands, in offset order (the session checks every
+    // offset): DATA_READ takes the bytes from where they landed and nowhere
+    // else, so no buffer ever shows bytes this command did not receive.
+    // After a reissue the data comes again from offset 0: only bytes beyond
+    // those already handed over move (§6.3.5).
     void on_data(command_ctx& c, std::uint32_t offset, std::span<const std::byte> data)
     {
         if (!c.live || c.data_failed)
             return;
+        if (offset > c.delivered) {
+            c.data_failed = true;  // a gap: never filled from an old buffer
+            log_once(log_data, "bridge: Data-In with a gap; the command ends with an error");
+            return;
+        }
         const std::size_t end = std::min<std::size_t>(std::size_t{offset} + data.size(), c.io.datalen);
-        if (offset > c.delivered || end <= c.delivered)
-            return;  // a gap is filled from the buffer at completion
-        deliver(c, copy_source(c), end - c.delivered);
-    }
-
-    // Where the next READ bytes to hand over are: in c.buffer, or nullptr
-    // when they landed in the midlayer's buffer (zero-copy, while live).
-    static const std::byte* copy_source(const command_ctx& c)
-    {
-        return c.midlayer.empty() ? c.buffer.data() + c.delivered : nullptr;
+        if (end <= c.delivered)
+            return;
+        const auto fresh = data.subspan(c.delivered - offset, end - c.delivered);
+        // Placed straight into the midlayer's buffer (zero copy), or copied.
+        const bool placed = !c.midlayer.empty() && fresh.data() == c.midlayer.data() + c.delivered;
+        deliver(c, placed ? nullptr : fresh.data(), fresh.size());
     }
 
     // DATA_READ of n bytes: copied from `from`, or (from == nullptr) already
@@ -442,21 +449,29 @@ struct bridge::impl {
         if (res.response != 0)
             return finish(c, vscsi_status::err);  // target failure (§11.4.3)
         switch (res.status) {
-        case status_busy:
-        case status_task_set_full:
+        case scsi::status::busy:
+        case scsi::status::task_set_full:
             return retry(c);
-        case status_good:
-        case status_condition_met:
+        case scsi::status::good:
+        case scsi::status::condition_met:
             if (!complete_data(c, res))
                 return finish(c, vscsi_status::err);
+            // A WRITE the target did not take whole (a residual either way,
+            // RFC 7143 §11.4.5): vscsi cannot report a WRITE residual, and
+            // DONE would say all of it was written.
+            if (c.io.direction == vscsi_dir::write &&
+                ((res.residual_underflow && res.residual > 0) || res.residual_overflow)) {
+                log_once(log_data, "bridge: the target wrote less than a WRITE asked; the command ends with an error");
+                return finish(c, vscsi_status::err);
+            }
             return finish(c, vscsi_status::done);
-        case status_check_condition: {
-            auto sense = convert_sense(res.sense_data());
+        case scsi::status::check_condition: {
+            auto sense = scsi::convert_sense(res.sense_data());
             if (!sense || (!c.report_luns && !complete_data(c, res)))
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::sense, *sense);
         }
-        case status_task_aborted:
+        case scsi::status::task_aborted:
             return finish(c, vscsi_status::reset);
         default:  // RESERVATION CONFLICT and the rest cannot be expressed
             return finish(c, vscsi_status::err);
@@ -465,19 +480,20 @@ struct bridge::impl {
 
     static vscsi_status session_error_status(std::error_code ec)
     {
-        using iscsi::session_errc;
-        // The midlayer retries RESET: for a command that may well work again.
-        if (ec == session_errc::task_aborted || ec == session_errc::timeout ||
-            ec == session_errc::too_many_tasks || ec == session_errc::rejected)
-            return vscsi_status::reset;
-        return vscsi_status::err;
+        // The midlayer retries RESET: for a command that may well work again
+        // (aborted, rejected, reissued too often). The rest, a command
+        // timeout included, is an error the midlayer reports.
+        return ec == iscsi::session_condition::retryable ? vscsi_status::reset : vscsi_status::err;
     }
 
-    // Hands over what the session received and was not streamed yet.
+    // At the status: REPORT LUNS is rewritten from what landed in the
+    // bridge's buffer; a READ has handed over everything in on_data(), and a
+    // status counting other bytes than those is an error, not a reason to
+    // show what the buffer held before.
     bool complete_data(command_ctx& c, const iscsi::scsi_result& res)
     {
         if (c.report_luns) {
-            const std::size_t got = std::min<std::size_t>(res.data_in_bytes, report_luns_room);
+            const std::size_t got = std::min<std::size_t>({res.data_in_bytes, c.landed, report_luns_room});
             std::vector<std::byte> out;
             map.rewrite_report_luns(c.io.target, std::span<const std::byte>(c.buffer.data(), got),
                                     c.io.datalen, out);
@@ -485,10 +501,7 @@ struct bridge::impl {
         }
         if (c.io.direction != vscsi_dir::read)
             return true;
-        const std::size_t got = std::min<std::size_t>(res.data_in_bytes, c.io.datalen);
-        if (got <= c.delivered)
-            return true;
-        return deliver(c, copy_source(c), got - c.delivered);
+        return !c.data_failed && std::min<std::size_t>(res.data_in_bytes, c.io.datalen) == c.delivered;
     }
 
     // BUSY / TASK SET FULL (SAM-5 §5.3): resubmit after a growing delay.
@@ -521,19 +534,16 @@ struct bridge::impl {
     void answer_unmapped(command_ctx& c)
     {
         const bool evpd = c.io.cmdlen >= 2 && (c.io.cmd[1] & 0x01) != 0;
-        if (c.io.cmd[0] == op_inquiry && !evpd && c.io.direction == vscsi_dir::read) {
+        if (c.io.cmd[0] == scsi::op::inquiry && !evpd && c.io.direction == vscsi_dir::read) {
             // SPC-4 §6.6.2: peripheral qualifier 3, type 0x1f: no LUN here.
-            std::array<std::byte, 36> inq{};
-            inq[0] = std::byte{0x7f};
-            inq[2] = std::byte{0x05};  // SPC-3
-            inq[3] = std::byte{0x02};  // response data format
-            inq[4] = std::byte{31};    // additional length
+            const auto inq = scsi::no_logical_unit_inquiry();
             const std::size_t n = std::min(inq.size(), c.io.datalen);
             if (!deliver(c, inq.data(), n))
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::done);
         }
-        finish(c, vscsi_status::sense, make_fixed_sense(key_illegal_request, asc_lun_not_supported, 0));
+        finish(c, vscsi_status::sense,
+               scsi::make_fixed_sense(scsi::key::illegal_request, scsi::asc::logical_unit_not_supported, 0));
     }
 
     // ---- shutdown ----
@@ -609,7 +619,7 @@ void bridge::shutdown()
     d.complete_all(nullptr, vscsi_status::reset);
 }
 
-void bridge::sync_cache_all(std::function<void(std::error_code)> done)
+void bridge::sync_cache(iscsi::session& s, std::function<void(std::error_code)> done)
 {
     struct state {
         std::size_t pending = 0;
@@ -618,7 +628,7 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
     };
     auto st = std::make_shared<state>();
     st->done = std::move(done);
-    const auto all = impl_->map.slots();
+    const auto all = impl_->map.slots(&s);
     st->pending = all.size() + 1;  // +1 until every submit is made
     auto one = [st](std::error_code ec) {
         if (ec && !st->first)
@@ -630,15 +640,14 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
         (void)where;
         iscsi::scsi_request r;
         r.lun = m.remote_lun;
-        const std::byte cdb[10] = {std::byte{op_sync_cache10}};
-        r.set_cdb(cdb);
-        auto* s = static_cast<iscsi::session*>(const_cast<void*>(m.owner));
-        s->submit(r, [one](const iscsi::scsi_result& res) {
+        r.set_cdb(scsi::synchronize_cache_10().as_bytes());
+        s.submit(r, [one](const iscsi::scsi_result& res) {
             if (res.error)
                 return one(res.error);
             // ILLEGAL REQUEST: a LUN without a cache to flush (tgtd's LUN 0
             // controller) has nothing to lose.
-            const bool not_supported = res.sense_key() == 0x05;
+            const bool not_supported = res.status == scsi::status::check_condition &&
+                                       scsi::sense_key(res.sense_data()) == scsi::key::illegal_request;
             one(res.good() || not_supported ? std::error_code{} : make_error_code(std::errc::io_error));
         });
     }

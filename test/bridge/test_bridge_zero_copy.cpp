@@ -5,7 +5,7 @@
 // segment that was arriving at that moment. WRITE: Data-Out goes out from
 // the midlayer's buffer (data_write_buffer); once answered early, whatever
 // is still to be sent comes from the bridge's copy.
-#include "bridge_test_support.hpp"
+#include "test/support/bridge_test_support.hpp"
 
 #include "pdu/lun.hpp"
 
@@ -13,6 +13,7 @@
 
 using namespace ivs;
 using namespace ivs::bridge;
+using namespace ivs::vscsi;
 using namespace ivs::bridge::test;
 using ivs::test::bytes_of;
 using ivs::test::received_pdu;
@@ -101,7 +102,8 @@ TEST_CASE("zero-copy: REPORT LUNS is still rewritten from the bridge's buffer", 
             tg.fail("REPORT LUNS expected");
         std::vector<std::byte> list(16);
         list[3] = std::byte{8};  // one LUN: 0
-        tg.send_data_in(p.itt(), 0, 0, list, true);
+        // The rest of what the command asked for is an underflow residual (§11.4.5).
+        tg.send_data_in(p.itt(), 0, 0, list, true, p.command().expected_data_transfer_length - 16);
         tg.logout();
     }, {0});
     rebridge(r, dev);
