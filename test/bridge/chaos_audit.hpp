@@ -3,7 +3,7 @@
 // a tag that is not in progress (never dequeued, or answered already).
 #pragma once
 
-#include "bridge/vscsi_device.hpp"
+#include "vscsi/vscsi_device.hpp"
 
 #include <map>
 #include <string>
@@ -11,9 +11,9 @@
 
 namespace ivs::test::chaos {
 
-class audit_device final : public bridge::vscsi_device {
+class audit_device final : public vscsi::vscsi_device {
 public:
-    explicit audit_device(bridge::vscsi_device& real) : real_(real) {}
+    explicit audit_device(vscsi::vscsi_device& real) : real_(real) {}
 
     struct problem {
         std::string symptom; // "double-t2i", "device-misuse"
@@ -32,7 +32,7 @@ public:
     std::size_t dequeued() const noexcept { return tags_.size(); }
 
     int readiness_fd() const override { return real_.readiness_fd(); }
-    std::error_code i2t(bridge::vscsi_i2t& out) override
+    std::error_code i2t(vscsi::vscsi_i2t& out) override
     {
         const auto ec = real_.i2t(out);
         if (!ec) {
@@ -73,13 +73,13 @@ public:
         check_live(tag, "data_write_taken");
         return real_.data_write_taken(tag, n);
     }
-    std::error_code t2i(int tag, bridge::vscsi_status st, const bridge::scsi_sense& s) override
+    std::error_code t2i(int tag, vscsi::vscsi_status st, const scsi::fixed_sense& s) override
     {
         answered(tag);
         return real_.t2i(tag, st, s);
     }
     using vscsi_device::t2i;
-    std::error_code t2i_then_dequeue(int tag, bridge::vscsi_status st, const bridge::scsi_sense& s) override
+    std::error_code t2i_then_dequeue(int tag, vscsi::vscsi_status st, const scsi::fixed_sense& s) override
     {
         answered(tag);
         return real_.t2i_then_dequeue(tag, st, s);
@@ -110,7 +110,7 @@ private:
             it->second = state::answered;
     }
 
-    bridge::vscsi_device& real_;
+    vscsi::vscsi_device& real_;
     std::map<int, state> tags_;
     std::vector<problem> problems_;
 };

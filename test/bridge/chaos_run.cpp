@@ -4,7 +4,7 @@
 #include "chaos_run.hpp"
 
 #include "bridge/bridge.hpp"
-#include "bridge/embedded_vscsi.hpp"
+#include "vscsi/embedded_vscsi.hpp"
 #include "chaos_audit.hpp"
 #include "chaos_plan.hpp"
 #include "iscsi/session.hpp"
@@ -29,39 +29,15 @@ using steady = std::chrono::steady_clock;
 
 constexpr int midlayer_retries = 3;
 
-const char* status_name(bridge::vscsi_status s)
+const char* status_name(vscsi::vscsi_status s)
 {
     switch (s) {
-    case bridge::vscsi_status::done: return "DONE";
-    case bridge::vscsi_status::sense: return "SENSE";
-    case bridge::vscsi_status::reset: return "RESET";
+    case vscsi::vscsi_status::done: return "DONE";
+    case vscsi::vscsi_status::sense: return "SENSE";
+    case vscsi::vscsi_status::reset: return "RESET";
     default: return "ERR";
     }
 }
-
-// Lines written to std::cerr (the session's log) go to the journal while a
-// run lasts.
-class line_catcher : public std::streambuf {
-public:
-    explicit line_catcher(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
-
-protected:
-    int overflow(int ch) override
-    {
-        if (ch == '\n') {
-            if (sink_)
-                sink_(line_);
-            line_.clear();
-        } else if (ch != EOF) {
-            line_ += static_cast<char>(ch);
-        }
-        return ch;
-    }
-
-private:
-    std::function<void(const std::string&)> sink_;
-    std::string line_;
-};
 
 // A midlayer command: its buffer stays allocated until the run ends, so
 // bytes landing in it after its completion are seen (it is poisoned then).
@@ -71,7 +47,7 @@ struct midlayer_command {
     std::size_t index = 0;
     bool health = false;
     bool done = false;
-    bridge::scsi_completion result{};
+    vscsi::scsi_completion result{};
 };
 
 class rig {
@@ -89,7 +65,7 @@ private:
     midlayer_command& issue(const planned_command& c, std::size_t index, bool health,
                             std::optional<std::uint64_t> at = std::nullopt);
     std::uint64_t free_lba(const planned_command& c);
-    void completed(midlayer_command& m, const bridge::scsi_completion& c);
+    void completed(midlayer_command& m, const vscsi::scsi_completion& c);
     void verify(const midlayer_command& m);
     void health();
     void final_checks();
@@ -100,8 +76,8 @@ private:
     run_result& out_;
     chaos_target target_;
     boost::asio::io_context io_;
-    bridge::embedded_vscsi vs_;
-    std::unique_ptr<bridge::vscsi_device> dev_;
+    vscsi::embedded_vscsi vs_;
+    std::unique_ptr<vscsi::vscsi_device> dev_;
     std::unique_ptr<audit_device> audit_;
     std::unique_ptr<iscsi::session> session_;
     std::unique_ptr<bridge::bridge> bridge_;
@@ -118,27 +94,31 @@ private:
     steady::time_point start_;
     steady::time_point last_progress_;
     unsigned logins_at_progress_ = 0;
-    line_catcher catcher_;
-    std::streambuf* saved_cerr_ = nullptr;
 };
 
-bridge::embedded_vscsi_config vscsi_config(std::function<void(std::string_view)> logger)
+// A log sink whose lines go to the journal, after `prefix`.
+log::sink journal_sink(std::function<void(const std::string&)> note, std::string prefix)
 {
-    bridge::embedded_vscsi_config c;
+    return log::sink([note = std::move(note), prefix = std::move(prefix)](log::level l, std::string_view line) {
+        note(prefix + std::string(log::name(l)) + ": " + std::string(line));
+    });
+}
+
+vscsi::embedded_vscsi_config vscsi_config(log::sink log)
+{
+    vscsi::embedded_vscsi_config c;
     c.targets = 4;
     c.luns = 8;
     c.max_transfer = max_transfer;
-    c.logger = std::move(logger);
+    c.log = std::move(log);
     return c;
 }
 
 rig::rig(const run_options& o, const plan& p, run_result& out)
     : opt_(o), plan_(p), out_(out),
       target_(static_cast<std::uint32_t>(o.seed), p.tp, p.target_seed, lun_count, lun_blocks),
-      vs_(vscsi_config([this](std::string_view l) { note("vscsi: " + std::string(l)); })), lba_rng_(p.lba_seed),
-      catcher_([this](const std::string& l) { note(l); })
+      vs_(vscsi_config(journal_sink([this](const std::string& l) { note(l); }, "vscsi "))), lba_rng_(p.lba_seed)
 {
-    saved_cerr_ = std::cerr.rdbuf(&catcher_);
     if (opt_.verbose)
         target_.set_trace([this](const std::string& l) { note(l); });
     target_.plan_fault(p.kind, o.persistent, p.fault_seed);
@@ -163,6 +143,7 @@ rig::rig(const run_options& o, const plan& p, run_result& out)
     cfg.nop_timeout = 100ms;
     cfg.command_timeout = 50ms;
     cfg.connector = [this](const iscsi::portal&) { return target_.connect(); };
+    cfg.log = journal_sink([this](const std::string& l) { note(l); }, "session ");
     session_ = std::make_unique<iscsi::session>(io_, cfg);
     session_->on_event([this](const iscsi::session_event& e) {
         static const char* names[] = {"scsi async event", "reconnecting", "reconnected", "failed"};
@@ -176,14 +157,13 @@ rig::rig(const run_options& o, const plan& p, run_result& out)
     bo.retry_delay = 2ms;
     bo.retry_max_delay = 16ms;
     bo.retry_budget = 100ms;
-    bo.logger = [this](std::string_view l) { note("bridge: " + std::string(l)); };
+    bo.log = journal_sink([this](const std::string& l) { note(l); }, "bridge ");
     bridge_ = std::make_unique<bridge::bridge>(io_, *audit_, bo);
 }
 
 rig::~rig()
 {
     teardown();
-    std::cerr.rdbuf(saved_cerr_);
 }
 
 void rig::note(const std::string& line)
@@ -302,7 +282,7 @@ midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool h
         m.key.blocks = c.blocks;
         m.key.lba = at ? *at : free_lba(c);
     }
-    bridge::scsi_command sc;
+    vscsi::scsi_command sc;
     sc.target = slots_.at(c.lun).target;
     sc.lun = slots_.at(c.lun).lun;
     // As a kernel's midlayer does, a command that ends in RESET (the
@@ -334,11 +314,11 @@ midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool h
             for (std::uint32_t b = 0; b < c.blocks; ++b)
                 fill_block(std::span(m.buf).subspan(b * block_size, block_size),
                            block_id{static_cast<std::uint32_t>(opt_.seed), c.lun, m.key.lba + b, gen});
-            sc.dir = bridge::vscsi_dir::write;
+            sc.dir = vscsi::vscsi_dir::write;
             sc.data_out = m.buf;
         } else {
             poison(m.buf);
-            sc.dir = bridge::vscsi_dir::read;
+            sc.dir = vscsi::vscsi_dir::read;
             sc.data_in = m.buf;
         }
         target_.forget(m.key);
@@ -350,7 +330,7 @@ midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool h
     ++in_flight_;
     note("midlayer: issue #" + std::to_string(index) + (health ? " (health) " : " ") + m.key.describe());
     midlayer_command* pm = &m;
-    if (auto ec = vs_.submit(sc, [this, pm](const bridge::scsi_completion& comp) { completed(*pm, comp); })) {
+    if (auto ec = vs_.submit(sc, [this, pm](const vscsi::scsi_completion& comp) { completed(*pm, comp); })) {
         fail("harness", "the embedded vscsi refused " + m.key.describe() + ": " + ec.message());
         --in_flight_;
         pm->done = true;
@@ -366,7 +346,7 @@ void rig::issue_main()
     }
 }
 
-void rig::completed(midlayer_command& m, const bridge::scsi_completion& c)
+void rig::completed(midlayer_command& m, const vscsi::scsi_completion& c)
 {
     if (m.done) {
         fail("double-t2i", "a second completion for " + m.key.describe());
@@ -382,7 +362,7 @@ void rig::completed(midlayer_command& m, const bridge::scsi_completion& c)
     last_progress_ = steady::now();
     logins_at_progress_ = target_.logins();
     ++out_.commands;
-    if (c.status != bridge::vscsi_status::done)
+    if (c.status != vscsi::vscsi_status::done)
         ++out_.errors;
     verify(m);
     // The midlayer reuses its buffers at once: nothing may land in or be
@@ -397,7 +377,7 @@ void rig::completed(midlayer_command& m, const bridge::scsi_completion& c)
 void rig::verify(const midlayer_command& m)
 {
     const auto& c = m.result;
-    if (c.status != bridge::vscsi_status::done) {
+    if (c.status != vscsi::vscsi_status::done) {
         // Only the victim may end in an error: the rest of the I/O goes on
         // (on a new connection if need be), retried as the midlayer does.
         if (m.health)

@@ -3,7 +3,7 @@
 // patterns (a block of another LUN, LBA, write or run, poison, garbage).
 #include <catch2/catch.hpp>
 
-#include "bridge/embedded_vscsi.hpp"
+#include "vscsi/embedded_vscsi.hpp"
 #include "chaos_audit.hpp"
 #include "test/iscsi/chaos_blocks.hpp"
 
@@ -14,34 +14,34 @@ using namespace ivs::test::chaos;
 
 TEST_CASE("chaos audit: one T2I per dequeued tag, no data for a tag not in progress", "[chaos]")
 {
-    bridge::embedded_vscsi vs;
-    std::unique_ptr<bridge::vscsi_device> dev;
+    vscsi::embedded_vscsi vs;
+    std::unique_ptr<vscsi::vscsi_device> dev;
     REQUIRE(!vs.open(dev));
     audit_device audit(*dev);
     std::vector<std::byte> buf(512);
     int completions = 0;
     for (int i = 0; i < 2; ++i) {
-        bridge::scsi_command c;
+        vscsi::scsi_command c;
         c.cdb[0] = 0x28;
         c.cdblen = 10;
-        c.dir = bridge::vscsi_dir::read;
+        c.dir = vscsi::vscsi_dir::read;
         c.data_in = buf;
-        REQUIRE(!vs.submit(c, [&](const bridge::scsi_completion&) { ++completions; }));
+        REQUIRE(!vs.submit(c, [&](const vscsi::scsi_completion&) { ++completions; }));
     }
-    bridge::vscsi_i2t a, b;
+    vscsi::vscsi_i2t a, b;
     REQUIRE(!audit.i2t(a));
     REQUIRE(!audit.i2t(b));
     CHECK(audit.problems().empty());
     CHECK(audit.unanswered().size() == 2);
 
     REQUIRE(!audit.data_read(a.tag, buf));
-    REQUIRE(!audit.t2i(a.tag, bridge::vscsi_status::done));
+    REQUIRE(!audit.t2i(a.tag, vscsi::vscsi_status::done));
     CHECK(audit.problems().empty());
     CHECK(audit.unanswered() == std::vector<int>{b.tag});
 
-    (void)audit.t2i(a.tag, bridge::vscsi_status::done);  // a second T2I
+    (void)audit.t2i(a.tag, vscsi::vscsi_status::done);  // a second T2I
     (void)audit.data_read(a.tag, buf);                   // data after T2I
-    (void)audit.t2i(12345, bridge::vscsi_status::done);  // never dequeued
+    (void)audit.t2i(12345, vscsi::vscsi_status::done);  // never dequeued
     REQUIRE(audit.problems().size() == 3);
     CHECK(audit.problems()[0].symptom == "double-t2i");
     CHECK(audit.problems()[1].symptom == "device-misuse");

@@ -3,6 +3,7 @@
 // PDUs command-phase faults add (async events §11.9, rejects §11.17, ...).
 #include "chaos_target_impl.hpp"
 
+#include "pdu/bytes.hpp"
 #include "pdu/lun.hpp"
 
 #include <algorithm>
@@ -46,8 +47,9 @@ void chaos_target::impl::on_tmf(chaos_connection& c, const received_pdu& p)
             remove_task(c, r.referenced_task_tag);
         } else if (held) {
             drop_held([&](const received_pdu& h) { return h.itt() == r.referenced_task_tag; });
-        } else if (pdu::sn_ge(r.ref_cmd_sn, c.link->exp_cmd_sn) && pdu::sn_lt(r.ref_cmd_sn, r.cmd_sn) &&
-                   pdu::sn_le(r.ref_cmd_sn, c.accept_max)) {
+        } else if (pdu::serial32{r.ref_cmd_sn} >= pdu::serial32{c.link->exp_cmd_sn} &&
+                   pdu::serial32{r.ref_cmd_sn} < pdu::serial32{r.cmd_sn} &&
+                   pdu::serial32{r.ref_cmd_sn} <= pdu::serial32{c.accept_max}) {
             // §11.5.1 b): never arrived but within the window: counts as received.
             if (r.ref_cmd_sn == c.link->exp_cmd_sn) {
                 ++c.link->exp_cmd_sn;
@@ -76,7 +78,7 @@ void chaos_target::impl::on_tmf(chaos_connection& c, const received_pdu& p)
             remove_task(c, itt);
         drop_held([&](const received_pdu& h) {
             std::uint16_t l = 0;
-            (void)pdu::decode_lun(pdu::raw_lun(h.bhs), l);
+            (void)pdu::decode_lun(pdu::load64(h.bhs.data() + 8), l);
             return l == lun;
         });
         break;

@@ -134,7 +134,7 @@ bool chaos_target::on_quiescent()
         }
         // A window the initiator last saw smaller than it is now: a NOP-In
         // carries the new MaxCmdSN (§4.2.2.1, §11.19).
-        if (pdu::sn_lt(c.sent_max, d.window_max(c))) {
+        if (pdu::serial32{c.sent_max} < pdu::serial32{d.window_max(c)}) {
             pdu::nop_in n;
             d.enqueue(c, d.make(c, n, false));
             d.flush(c);
@@ -243,7 +243,7 @@ void chaos_target::impl::handle(chaos_connection& c, received_pdu p)
         return;
     }
     const std::uint32_t sn = p.cmd_sn();
-    if (pdu::sn_lt(sn, c.link->exp_cmd_sn)) {
+    if (pdu::serial32{sn} < pdu::serial32{c.link->exp_cmd_sn}) {
         // Silently ignored, as §4.2.2.1 asks of a target.
         if (!c.faulted)
             violation(c, "CmdSN " + std::to_string(sn) + " below ExpCmdSN " + std::to_string(c.link->exp_cmd_sn) +
@@ -309,7 +309,7 @@ std::uint32_t chaos_target::impl::window_max(const chaos_connection& c) const
     // less than what was advertised already.
     const std::uint32_t exp = c.link->exp_cmd_sn;
     std::uint32_t max = exp + params.window - 1 - std::min(c.active, params.window);
-    if (pdu::sn_lt(max, c.accept_max))
+    if (pdu::serial32{max} < pdu::serial32{c.accept_max})
         max = c.accept_max;
     return max;
 }
