@@ -40,6 +40,7 @@ class io_context;
 }
 
 namespace ivs::iscsi {
+class clock;
 class session;
 }
 
@@ -53,6 +54,9 @@ struct bridge_options {
     std::chrono::milliseconds retry_delay{10};
     std::chrono::milliseconds retry_max_delay{500};
     std::chrono::milliseconds retry_budget{5000};
+    // The retry delays' clock; empty: the steady clock with timers on the
+    // io_context. Tests hand in the clock their session runs on.
+    std::shared_ptr<iscsi::clock> clock;
     // Warnings (device errors are logged once each kind).
     log::sink log;
 };
