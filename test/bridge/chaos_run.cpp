@@ -10,6 +10,7 @@
 #include "iscsi/session.hpp"
 #include "test/iscsi/chaos_blocks.hpp"
 #include "test/iscsi/chaos_target.hpp"
+#include "test/iscsi/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -91,8 +92,11 @@ private:
     std::optional<command_key> victim_key_;
     bool stopping_ = false;
     bool tearing_down_ = false;
-    steady::time_point start_;
-    steady::time_point last_progress_;
+    // Session and bridge timers run on a clock that moves only when nothing
+    // else can: a run is the same every time, however busy the machine.
+    std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
+    steady::time_point start_;                  // wall clock
+    iscsi::clock::time_point last_progress_;    // the run's clock
     unsigned logins_at_progress_ = 0;
 };
 
@@ -134,14 +138,9 @@ rig::rig(const run_options& o, const plan& p, run_result& out)
     cfg.login.proposals.default_time2wait = 0;
     cfg.login.proposals.default_time2retain = 0;
     cfg.recover = true;
-    // Small timeouts keep a run short. They run on the real clock: the
-    // session has no injectable clock yet (see pump()).
-    cfg.login_timeout = 2000ms;
-    cfg.logout_timeout = 500ms;
-    cfg.replacement_timeout = 5000ms;
-    cfg.nop_interval = 100ms;
-    cfg.nop_timeout = 100ms;
-    cfg.command_timeout = 50ms;
+    // The default timeouts (the ones a user gets): on the run's clock a
+    // minute costs no more than a millisecond.
+    cfg.clock = clock_;
     cfg.connector = [this](const iscsi::portal&) { return target_.connect(); };
     cfg.log = journal_sink([this](const std::string& l) { note(l); }, "session ");
     session_ = std::make_unique<iscsi::session>(io_, cfg);
@@ -154,9 +153,7 @@ rig::rig(const run_options& o, const plan& p, run_result& out)
     bridge::bridge_options bo;
     bo.geometry = {vs_.config().targets, vs_.config().luns};
     bo.max_transfer = max_transfer;
-    bo.retry_delay = 2ms;
-    bo.retry_max_delay = 16ms;
-    bo.retry_budget = 100ms;
+    bo.clock = clock_;
     bo.log = journal_sink([this](const std::string& l) { note(l); }, "bridge ");
     bridge_ = std::make_unique<bridge::bridge>(io_, *audit_, bo);
 }
@@ -203,16 +200,20 @@ bool rig::pump(const std::function<bool()>& done, const std::string& what)
         }
         moved |= target_.step();
         if (!moved && !done() && !target_.on_quiescent()) {
-            if (io_.stopped())
-                io_.restart();
-            io_.run_one_for(2ms);
+            // Nothing can move without time passing: on to the next timer.
+            if (clock_->next_in() != manual_clock::duration::max()) {
+                clock_->advance(clock_->next_in());
+            } else {
+                if (io_.stopped())
+                    io_.restart();
+                io_.run_one_for(2ms);
+            }
         }
-        const auto now = steady::now();
         if (target_.logins() > opt_.max_logins) {
             fail("livelock", what + ": " + std::to_string(target_.logins()) + " logins (a reconnect loop)");
             return false;
         }
-        if (now - last_progress_ > opt_.progress_limit || now - start_ > opt_.run_limit) {
+        if (clock_->now() - last_progress_ > opt_.progress_limit || steady::now() - start_ > opt_.run_limit) {
             hung(what);
             return false;
         }
@@ -227,8 +228,12 @@ void rig::hung(const std::string& what)
             waiting.push_back(m.key.describe() + (m.health ? " (health)" : ""));
     const unsigned reconnects = target_.logins() - logins_at_progress_;
     std::ostringstream d;
-    d << what << " did not end: no vscsi completion for " << opt_.progress_limit.count() << " ms; " << waiting.size()
-      << " midlayer commands waiting";
+    if (steady::now() - start_ > opt_.run_limit)
+        d << what << " did not end within the wall-clock limit of " << opt_.run_limit.count() << " ms; " << waiting.size();
+    else
+        d << what << " did not end: no vscsi completion for " << opt_.progress_limit.count()
+          << " ms on the run's clock; " << waiting.size();
+    d << " midlayer commands waiting";
     if (!waiting.empty())
         d << " (first: " << waiting.front() << ")";
     d << "; " << audit_->unanswered().size() << " vscsi tags unanswered, bridge outstanding "
@@ -359,7 +364,7 @@ void rig::completed(midlayer_command& m, const vscsi::scsi_completion& c)
          " residual " + std::to_string(c.residual));
     if (tearing_down_)
         return;
-    last_progress_ = steady::now();
+    last_progress_ = clock_->now();
     logins_at_progress_ = target_.logins();
     ++out_.commands;
     if (c.status != vscsi::vscsi_status::done)
@@ -471,7 +476,8 @@ void rig::final_checks()
 
 void rig::run()
 {
-    start_ = last_progress_ = steady::now();
+    start_ = steady::now();
+    last_progress_ = clock_->now();
     note("plan: " + out_.plan);
     std::optional<std::error_code> started;
     std::string message;

@@ -21,10 +21,13 @@ struct run_options {
     bool persistent = false;            // the victim broken every time it arrives
     std::optional<fault_kind> kind;     // instead of the seed's own kind
     bool verbose = false;               // keep the journal (target trace, initiator log)
-    // Bounds. No vscsi completion for progress_limit is a hang (or a
-    // livelock when the session kept reconnecting meanwhile). Wall-clock
-    // time today; the session's timers run on the real clock (see chaos_run.cpp).
-    std::chrono::milliseconds progress_limit{3000};
+    // Bounds. No vscsi completion for progress_limit on the run's clock
+    // (its timers' time, moved on whenever nothing else can move) is a hang,
+    // or a livelock when the session kept reconnecting meanwhile: a broken
+    // command must fail within command_timeout (60 s) of its last progress,
+    // and the midlayer issues it again after a RESET. run_limit is wall-clock
+    // time, a guard against a loop that never lets the run's clock move.
+    std::chrono::milliseconds progress_limit{180000};
     std::chrono::milliseconds run_limit{20000};
     // More logins in a run: a reconnect loop (livelock). A broken command may
     // cost a few reissues, each of its midlayer retries too.
