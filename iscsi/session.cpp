@@ -485,7 +485,22 @@ void session::impl::connection_lost(std::error_code ec)
     // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
     // are reissued in their original order, each at most max_reissues times;
     // everything else fails.
-    const std::uint32_t culprit = std::exchange(culprit_itt_, pdu::reserved_tag);
+    std::uint32_t culprit = std::exchange(culprit_itt_, pdu::reserved_tag);
+    // Only a command that broke the connection may be charged a reissue,
+    // else a command broken every time takes down the commands outstanding
+    // beside it. When the connection just failed, the one outstanding
+    // command is charged; of several, none is, and they become suspects:
+    // reissued one at a time (pump), each is charged alone if it fails
+    // again, and the others complete meanwhile.
+    std::vector<std::uint32_t> outstanding;
+    tasks_.for_each([&](session_task& t) {
+        if (const scsi_task* s = t.as<scsi_task>(); s && t.sent && !s->response_ready)
+            outstanding.push_back(t.itt);
+    });
+    const bool unexplained = culprit == pdu::reserved_tag;
+    if (unexplained && outstanding.size() == 1)
+        culprit = outstanding.front();
+    const bool isolate = unexplained && outstanding.size() > 1;
     std::vector<session_task*> reissue;
     std::vector<session_task*> ended;
     std::vector<session_task*> answered;
@@ -506,15 +521,21 @@ void session::impl::connection_lost(std::error_code ec)
         }
         if (!t.sent)
             return; // still waiting: it keeps its place
-        // The task that broke the protocol counts a reissue alone; when the
-        // connection just failed, every outstanding task does.
-        if ((culprit == pdu::reserved_tag || culprit == t.itt) && ++s->reissues > config_.max_reissues)
+        if (isolate)
+            s->suspect = true;
+        if (culprit == t.itt && ++s->reissues > config_.max_reissues)
             spent.push_back(&t);
         else
             reissue.push_back(&t);
     });
+    if (isolate)
+        isolating_ = true;
     std::sort(reissue.begin(), reissue.end(), [](const session_task* a, const session_task* b) {
         return pdu::serial32{a->cmd_sn} < pdu::serial32{b->cmd_sn};
+    });
+    // A suspect that failed alone goes last: the others are tried first.
+    std::stable_partition(reissue.begin(), reissue.end(), [&](const session_task* t) {
+        return !(unexplained && t->itt == culprit && std::get<scsi_task>(t->work).suspect);
     });
     for (auto it = reissue.rbegin(); it != reissue.rend(); ++it) {
         session_task& t = **it;

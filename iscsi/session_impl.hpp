@@ -43,6 +43,10 @@ struct scsi_task {
     std::uint8_t escalation = 0;      // 1 ABORT TASK sent, 2 LUN RESET sent (this connection)
     clock::time_point escalated_at{}; // when that TMF went out
     unsigned reissues = 0;            // times reissued after its connection failed
+    // Outstanding with others when a connection failed for no reason the
+    // session could pin on one of them: reissued one at a time (see
+    // connection_lost).
+    bool suspect = false;
 };
 
 // A task management function (§11.5).
@@ -218,6 +222,10 @@ public:
     // The task whose PDUs broke the protocol on this connection (reserved
     // tag: none known, the connection just failed).
     std::uint32_t culprit_itt_ = pdu::reserved_tag;
+    // Suspects wait to be reissued: one SCSI command outstanding at a time
+    // until none is left (connection_lost, pump).
+    bool isolating_ = false;
+    bool isolation_holds(); // isolating_, ended when no suspect is left
     unsigned reconnect_attempt_ = 0;
     std::minstd_rand rng_{std::random_device{}()};
     std::chrono::milliseconds next_reconnect_delay_{0};

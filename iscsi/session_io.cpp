@@ -137,17 +137,47 @@ bool session::impl::can_send() const noexcept
     return state_ == session_state::full_feature && conn_ && conn_->is_open();
 }
 
+bool session::impl::isolation_holds()
+{
+    if (!isolating_)
+        return false;
+    bool suspects = false;
+    tasks_.for_each([&](session_task& t) {
+        if (const scsi_task* s = t.as<scsi_task>())
+            suspects |= s->suspect;
+    });
+    isolating_ = suspects;
+    return isolating_;
+}
+
 void session::impl::pump()
 {
     while (!waiting_.empty() && can_send()) {
-        session_task* t = tasks_.find(waiting_.front());
+        auto next = waiting_.begin();
+        if (isolation_holds()) {
+            // Suspects of a failed connection: one SCSI command outstanding
+            // at a time (see connection_lost); other tasks still go.
+            bool busy = false;
+            tasks_.for_each([&](session_task& t) {
+                if (const scsi_task* s = t.as<scsi_task>(); s && t.sent && !s->response_ready)
+                    busy = true;
+            });
+            if (busy)
+                next = std::find_if(waiting_.begin(), waiting_.end(), [&](std::uint32_t itt) {
+                    const session_task* t = tasks_.find(itt);
+                    return !t || !std::holds_alternative<scsi_task>(t->work);
+                });
+            if (next == waiting_.end())
+                return;
+        }
+        session_task* t = tasks_.find(*next);
         if (!t) {
-            waiting_.pop_front();
+            waiting_.erase(next);
             continue;
         }
         if (!t->immediate && !window_open())
             return; // §4.2.2.1: wait for MaxCmdSN to grow
-        waiting_.pop_front();
+        waiting_.erase(next);
         send_task(*t);
     }
 }
@@ -296,6 +326,8 @@ void session::impl::complete_scsi(session_task& t, scsi_task& s)
     scsi_completion done = std::move(s.done);
     scsi_result result = s.result;
     tasks_.release(&t);
+    if (isolating_)
+        pump(); // the next suspect (or the first command after them)
     if (done)
         done(result);
 }
