@@ -162,7 +162,8 @@ public:
     std::error_code check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s, const char*& what);
     std::error_code check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool overflow,
                                    std::uint32_t residual) const;
-    void update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
+    // false: the numbers broke the protocol and the connection is dropped.
+    [[nodiscard]] bool update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
     bool accept_stat_sn(std::uint32_t stat_sn);
     bool window_open() const noexcept;
     std::uint32_t next_cmd_sn(bool immediate);
