@@ -23,11 +23,13 @@ struct run_options {
     bool verbose = false;               // keep the journal (target trace, initiator log)
     // Bounds. No vscsi completion for progress_limit on the run's clock
     // (its timers' time, moved on whenever nothing else can move) is a hang,
-    // or a livelock when the session kept reconnecting meanwhile: a broken
-    // command must fail within command_timeout (60 s) of its last progress,
-    // and the midlayer issues it again after a RESET. run_limit is wall-clock
-    // time, a guard against a loop that never lets the run's clock move.
-    std::chrono::milliseconds progress_limit{180000};
+    // or a livelock when the session kept reconnecting meanwhile. A command
+    // the target never answers ends within command_timeout (60 s) and two
+    // task management steps (10 s each), and the midlayer issues it again
+    // after a RESET three times: 4 x 80 s, and some room. run_limit is
+    // wall-clock time, a guard against a loop that never lets the run's
+    // clock move.
+    std::chrono::milliseconds progress_limit{360000};
     std::chrono::milliseconds run_limit{20000};
     // More logins in a run: a reconnect loop (livelock). A broken command may
     // cost a few reissues, each of its midlayer retries too.
