@@ -57,11 +57,12 @@ struct session_config {
     // nop_timeout after the ping. Zero disables.
     std::chrono::milliseconds nop_interval{5000};
     std::chrono::milliseconds nop_timeout{5000};
-    // A SCSI command without progress (a Data-In that landed, an R2T, its
-    // status; a reissue is none) for this long ends: at once with
-    // command_timeout when it is not on a live connection (waiting for a
-    // reconnect or for the CmdSN window), else by ABORT TASK, then LOGICAL
-    // UNIT RESET, then dropping the connection and failing it with
+    // A SCSI command without progress (its first send, a Data-In that
+    // landed, an R2T, its status; a reissue is none) for this long ends: at
+    // once with command_timeout when it is not on a live connection (waiting
+    // for a reconnect or for the CmdSN window; not while the window waits
+    // for a command being aborted), else by ABORT TASK, then LOGICAL UNIT
+    // RESET, then dropping the connection and failing it with
     // command_timeout (§4.2.3, §7.11). So a command the target breaks every
     // time fails within this long. Zero disables.
     std::chrono::milliseconds command_timeout{60000};

@@ -43,6 +43,7 @@ struct scsi_task {
     std::uint8_t escalation = 0;      // 1 ABORT TASK sent, 2 LUN RESET sent (this connection)
     clock::time_point escalated_at{}; // when that TMF went out
     unsigned reissues = 0;            // times reissued after its connection failed
+    bool went_out = false;            // sent once: its first send is progress, a reissue is none
     // Outstanding with others when a connection failed for no reason the
     // session could pin on one of them: reissued one at a time (see
     // connection_lost).

@@ -245,6 +245,8 @@ void session::impl::send_task(session_task& t)
 
 void session::impl::send_scsi(session_task& t, scsi_task& s)
 {
+    if (!std::exchange(s.went_out, true))
+        progress(s); // the wait for the window is bounded apart (check_command_timeouts)
     const scsi_request& r = s.request;
     pdu::scsi_command cmd;
     cmd.read_bit = r.direction == data_direction::read;

@@ -275,3 +275,34 @@ TEST_CASE("command timeout: a reissued command starts its escalation over with A
     finish(h, first);
     finish(h, second);
 }
+
+TEST_CASE("command timeout: a command waiting for the window behind one being aborted is sent once it ends",
+          "[session][scripted][timeout]")
+{
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.window = 1; // A fills it; the answer to its ABORT TASK opens it
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        const auto req = tg.answer_tmf();
+        if (req.function != pdu::tmf_function::abort_task || req.referenced_task_tag != a.itt())
+            tg.fail("expected ABORT TASK of the first command");
+        const received_pdu b = tg.expect(opcode::scsi_command);
+        tg.send_status(b.itt(), 0x00);
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.clock = h.clock;
+    cfg.command_timeout = 200ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked a, b;
+    submit(s, test_unit_ready(), a);
+    submit(s, test_unit_ready(), b); // waits for the window, as long as A
+    REQUIRE(h.advance_until([&] { return a.calls > 0 && b.calls > 0; }, 10s));
+    CHECK(a.result.error == make_error_code(iscsi::session_errc::task_aborted));
+    CHECK(b.result.good()); // failed with command_timeout beside A's ABORT TASK before
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
