@@ -45,11 +45,11 @@ struct session_config {
     // commands; give up and fail them after this long.
     bool recover = true;
     std::chrono::milliseconds replacement_timeout{120000};
-    // A command outstanding when its connection fails is reissued at most
-    // this many times; the next failure ends it with reissue_limit (the
-    // caller may retry it). When a command's own data or responses broke the
-    // protocol, only that command counts; when the connection just failed,
-    // every outstanding one does.
+    // A command alone outstanding when its connection fails is reissued at
+    // most this many times; the next such failure ends it with
+    // reissue_limit (the caller may retry it). A failure with several
+    // outstanding charges none of them, not even one a bad PDU named: they
+    // are reissued one at a time until each has completed or failed alone.
     unsigned max_reissues = 3;
     unsigned max_redirects = 8;
     // NOP-Out keepalive (§11.18): ping after this long without receiving

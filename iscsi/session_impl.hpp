@@ -158,7 +158,7 @@ public:
     void complete_scsi(session_task& t, scsi_task& s);
     void finish_task(session_task& t, std::error_code ec);
     // Drops the connection for a protocol error; `culprit` names the task
-    // whose own PDUs broke the protocol (only it counts a reissue).
+    // whose PDUs broke the protocol (reissued last; see connection_lost).
     void protocol_failure(std::error_code ec, const char* what, std::uint32_t culprit = pdu::reserved_tag);
     std::error_code check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s, const char*& what);
     std::error_code check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool overflow,
@@ -221,8 +221,8 @@ public:
     // The Data-In header data_destination() decoded, used by on_pdu() for
     // the same PDU (one decode per PDU).
     std::optional<pdu::data_in> rx_data_in_;
-    // The task whose PDUs broke the protocol on this connection (reserved
-    // tag: none known, the connection just failed).
+    // The task a PDU that broke the protocol on this connection named
+    // (reserved tag: none, the connection just failed).
     std::uint32_t culprit_itt_ = pdu::reserved_tag;
     // Suspects wait to be reissued: one SCSI command outstanding at a time
     // until none is left (connection_lost, pump).
