@@ -185,6 +185,15 @@ void session::impl::escalate(session_task& t, scsi_task& s)
         return [self, itt, step](std::error_code, pdu::tmf_response r) {
             session_task* task = self->tasks_.find(itt);
             scsi_task* st = task ? task->as<scsi_task>() : nullptr;
+            // §11.5.1 c): the task is unknown and its CmdSN, not counted yet
+            // (ExpCmdSN), was outside the target's window: the command never
+            // arrived and its CmdSN is a hole no later command gets past
+            // (§4.2.2.1). Only a new session starts CmdSN over (§6.3.5).
+            if (r == pdu::tmf_response::task_does_not_exist && step == 1 && st && st->escalation == step &&
+                !st->response_ready && pdu::serial32{task->cmd_sn} >= self->exp_cmd_sn_ && self->can_send())
+                return self->protocol_failure(session_errc::command_timeout,
+                                              "ABORT TASK: the target never received the command (its CmdSN is a "
+                                              "hole outside its window)");
             if (r != pdu::tmf_response::function_complete && st && st->escalation == step && !st->response_ready &&
                 self->can_send())
                 self->escalate(*task, *st);
