@@ -178,11 +178,11 @@ void rig::fail(const std::string& symptom, const std::string& detail)
 }
 
 // Turn by turn: the initiator runs every handler that is ready, then the
-// target answers what arrived. When neither moves, only the session's timers
-// can: today they run on the real clock, so we wait for them (2 ms at a
-// time). With the session's injectable clock this is where the clock is
-// advanced to the next deadline instead, and the bounds below become virtual
-// time: runs then no longer depend on the machine's speed at all.
+// target answers what arrived. When neither moves, only the timers of the
+// session and the bridge can: the run's clock moves to the next one (the
+// Asio handlers left, e.g. the bridge's readiness re-arm, get 2 ms of real
+// time when no timer is armed). The hang bound is on the run's clock, so a
+// run does not depend on the machine's speed.
 bool rig::pump(const std::function<bool()>& done, const std::string& what)
 {
     for (;;) {
