@@ -5,9 +5,11 @@
 #endif
 #include "vscsi/embedded_vscsi.hpp"
 #if IVS_HAVE_FUSE
+#include "app/export_loop.hpp"
 #include "fuse/fuse_export.hpp"
 #endif
 
+#include <cerrno>
 #include <map>
 
 namespace ivs::app {
@@ -44,8 +46,20 @@ struct host::impl {
 #if IVS_HAVE_FUSE
     struct export_entry {
         std::unique_ptr<fuse::fuse_export> mount;
+        std::shared_ptr<export_loop> loop;  // its requests, read on the io thread
         std::size_t users = 0;  // attachments exporting here
     };
+    // Unmounts after the io thread has stopped reading the requests.
+    void stop_export(io_thread& io, export_entry& e)
+    {
+        if (e.loop)
+            io.call<bool>([&](auto done) {
+                e.loop->cancel();
+                done(true);
+            });
+        e.loop.reset();
+        e.mount->stop();
+    }
     std::map<std::filesystem::path, export_entry> exports;
 #endif
 };
@@ -96,7 +110,7 @@ void host::close()
     closed_ = true;
 #if IVS_HAVE_FUSE
     for (auto& [dir, e] : impl_->exports)
-        e.mount->stop();
+        impl_->stop_export(io_, e);
     impl_->exports.clear();
 #endif
     // The bridge answers what is outstanding through the device, so it
@@ -154,10 +168,21 @@ std::error_code host::mount(const std::filesystem::path& dir)
     if (!e.mount) {
         fuse::fuse_export_options fo;
         fo.log = options_.log;
+        fo.workers = 0;  // the io thread reads the requests (export_loop)
         e.mount = std::make_unique<fuse::fuse_export>(*impl_->embedded, dir, fo);
         if (auto ec = e.mount->start()) {
             impl_->exports.erase(dir);
             return ec;
+        }
+        const int err = io_.call<int>([&](auto done) {
+            if (e.mount->loop_fd() >= 0)
+                e.loop = export_loop::start(io_.context(), *e.mount);
+            done(e.loop || e.mount->loop_fd() < 0 ? 0 : errno);
+        });
+        if (err != 0) {
+            e.mount->stop();
+            impl_->exports.erase(dir);
+            return std::error_code(err, std::generic_category());
         }
     }
     ++e.users;
@@ -174,7 +199,7 @@ void host::unmount(const std::filesystem::path& dir)
     auto it = impl_->exports.find(dir);
     if (it == impl_->exports.end() || --it->second.users > 0)
         return;
-    it->second.mount->stop();
+    impl_->stop_export(io_, it->second);
     impl_->exports.erase(it);
 #else
     (void)dir;
