@@ -24,14 +24,23 @@ struct conf_location {
 // `isid (oui|en|rand) BASE QUALIFIER`; RFC 7143 §11.12.5 ISID formats.
 enum class isid_format : std::uint8_t { oui = 0, en = 1, rand = 2 };
 
+// The numbers as written, read as iscsictl(8) reads them: the ISID is the
+// 32-bit "base" word (T, A, B, C fields) followed by the 16-bit qualifier
+// (D). oui: the base word is T=00 | (BASE & 0x3fffff00), the OUI already in
+// bits 8-29, and QUALIFIER's bits 16-23 give its low byte (C); en and rand:
+// T=01 or T=10 | (BASE & 0xffffff). D is always QUALIFIER's low 16 bits.
+// Other bits are ignored (isid_ignored_bits says which).
 struct conf_isid {
     isid_format format = isid_format::rand;
-    std::uint32_t base = 0;      // oui: 22-bit OUI; en: 24-bit enterprise number; rand: 24 bits
-    std::uint32_t qualifier = 0; // oui: 24 bits; en, rand: 16 bits
+    std::int64_t base = 0;
+    std::int64_t qualifier = 0;
 };
 
 // The 6 ISID bytes (T, A, B, C, D fields of §11.12.5), big-endian.
 std::array<std::uint8_t, 6> isid_bytes(const conf_isid& isid) noexcept;
+
+// True when BASE or QUALIFIER has bits that isid_bytes ignores.
+bool isid_ignored_bits(const conf_isid& isid) noexcept;
 
 enum class address_family : std::uint8_t { any, inet, inet6 };
 
@@ -90,6 +99,9 @@ struct conf {
     std::string initiator_name;     // global `initiatorname`; empty: the built-in default
     std::optional<conf_isid> isid;  // empty: random at startup
     std::vector<conf_target> targets;
+    // "file:line: ..." about what iscsictl(8) accepts and this program takes
+    // the same way, but that is likely a mistake (a setting given twice, ...).
+    std::vector<std::string> warnings;
 };
 
 // Error codes of this file's functions; the message with file:line is in `error`.

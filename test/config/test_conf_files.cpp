@@ -40,7 +40,18 @@ struct temp_dir {
 
 } // namespace
 
-TEST_CASE("load_conf reads a file and its relative includes", "[conf][files]")
+// Runs a test from another current directory.
+struct current_dir {
+    fs::path old = fs::current_path();
+    explicit current_dir(const fs::path& p) { fs::current_path(p); }
+    ~current_dir()
+    {
+        std::error_code ec;
+        fs::current_path(old, ec);
+    }
+};
+
+TEST_CASE("load_conf reads a file and the includes it names from the current directory", "[conf][files]")
 {
     temp_dir dir;
     dir.write("conf.d/targets.conf",
@@ -49,13 +60,23 @@ TEST_CASE("load_conf reads a file and its relative includes", "[conf][files]")
     const fs::path main = dir.write("iscsi.conf", "addr = 192.0.2.10\ninclude \"conf.d/targets.conf\"\n");
     conf c;
     std::string error;
-    const std::error_code ec = load_conf(main, c, error);
-    INFO(error);
-    REQUIRE_FALSE(ec);
+    {
+        const current_dir here(dir.path);
+        const std::error_code ec = load_conf(main, c, error);
+        INFO(error);
+        REQUIRE_FALSE(ec);
+    }
     REQUIRE(c.targets.size() == 1);
     CHECK(c.targets[0].target_addr.host == "192.0.2.10");
-    CHECK(c.targets[0].where.file == (dir.path / "conf.d/targets.conf").string());
-    CHECK(c.targets[0].chap->secret_file == dir.path / "conf.d/t.secret");
+    CHECK(c.targets[0].where.file == "conf.d/targets.conf");
+    // secret files (an extension) are relative to the file that names them
+    CHECK(c.targets[0].chap->secret_file == "conf.d/t.secret");
+
+    // From elsewhere, iscsictl(8) would not find it either.
+    const current_dir root("/");
+    CHECK(load_conf(main, c, error) == conf_errc::syntax);
+    CHECK(error == main.string() + ":2: include: cannot read \"conf.d/targets.conf\": No such file or directory "
+                                   "(a relative path is taken from the current directory, as iscsictl(8) does)");
 }
 
 TEST_CASE("load_conf failures name the file", "[conf][files]")
@@ -70,19 +91,20 @@ TEST_CASE("load_conf failures name the file", "[conf][files]")
     const fs::path big = dir.write("big.conf", std::string(max_conf_file_size + 1, '#'));
     CHECK(load_conf(big, c, error) == conf_errc::too_large);
     CHECK(error == big.string() + ": larger than 1048576 bytes");
-    const fs::path bad = dir.write("bad.conf", "\ninclude \"gone.conf\"\n");
+    const fs::path gone = dir.path / "gone.conf";
+    const fs::path bad = dir.write("bad.conf", "\ninclude \"" + gone.string() + "\"\n");
     CHECK(load_conf(bad, c, error) == conf_errc::syntax);
-    CHECK(error == bad.string() + ":2: include: cannot read \"" + (dir.path / "gone.conf").string() +
-                       "\": No such file or directory");
+    CHECK(error == bad.string() + ":2: include: cannot read \"" + gone.string() + "\": No such file or directory");
 }
 
-TEST_CASE("parse_conf_text reads includes relative to the given file name", "[conf][files]")
+TEST_CASE("parse_conf_text reads includes from the current directory", "[conf][files]")
 {
     temp_dir dir;
     dir.write("part.conf", "isid en 7 8\n");
+    const current_dir here(dir.path);
     conf c;
     std::string error;
-    REQUIRE_FALSE(parse_conf_text("include part.conf\n", (dir.path / "x.conf").string(), c, error));
+    REQUIRE_FALSE(parse_conf_text("include part.conf\n", "/nonexistent/x.conf", c, error));
     REQUIRE(c.isid);
     CHECK(c.isid->base == 7);
 }
