@@ -109,7 +109,7 @@ enum class conf_errc {
     syntax = 1,       // one or more "file:line: reason" lines
     read_failed,      // the file could not be opened or read
     too_large,        // a file over max_conf_file_size
-    insecure_file,    // check_private_file refused it
+    insecure_file,    // check_conf_file or check_secret_file refused it
 };
 const std::error_category& conf_category() noexcept;
 inline std::error_code make_error_code(conf_errc e) noexcept
@@ -139,9 +139,19 @@ std::error_code parse_conf_text(std::string_view text, std::string_view filename
 // Reads and parses a configuration file and what it includes.
 std::error_code load_conf(const std::filesystem::path& file, conf& out, std::string& error);
 
-// Refuses a file that is not a regular file, is readable or writable by
-// group or others, or is owned by neither root nor the current user.
-std::error_code check_private_file(const std::filesystem::path& file, std::string& error);
+// load_conf, refusing the file and every file it includes as
+// check_conf_file does (checked on the opened file).
+std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, std::string& error);
+
+// Refuses a configuration file that is not a regular file, is writable by
+// group or others, or is owned by neither root nor the current user. It
+// may be readable by anyone: it holds no secret (those live in the secret
+// files), as OpenBSD's 0644 /etc/iscsi.conf.
+std::error_code check_conf_file(const std::filesystem::path& file, std::string& error);
+
+// check_conf_file, and refuses a file readable by group or others, saying
+// that it holds a secret (CHAP secret files).
+std::error_code check_secret_file(const std::filesystem::path& file, std::string& error);
 
 // Reads a whole regular file of at most max_conf_file_size bytes.
 std::error_code read_conf_file(const std::filesystem::path& file, std::string& text, std::string& error);

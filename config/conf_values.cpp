@@ -38,7 +38,7 @@ public:
         case conf_errc::syntax: return "configuration error";
         case conf_errc::read_failed: return "cannot read configuration file";
         case conf_errc::too_large: return "configuration file too large";
-        case conf_errc::insecure_file: return "file readable or writable by others, or foreign owner";
+        case conf_errc::insecure_file: return "file writable by others, secret readable by others, or foreign owner";
         }
         return "unknown configuration error";
     }

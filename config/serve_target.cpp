@@ -52,17 +52,15 @@ auto chap_key(const std::optional<conf_chap>& c)
 
 std::error_code load_serve_conf(const std::filesystem::path& file, conf& out, std::string& error)
 {
-    if (auto ec = check_private_file(file, error))
-        return ec;
     conf c;
-    if (auto ec = load_conf(file, c, error))
+    if (auto ec = load_checked_conf(file, c, error))
         return ec;
     for (const auto& t : c.targets) {
         for (const auto* chap : {&t.chap, &t.mutual_chap}) {
             if (!*chap)
                 continue;
             std::string why;
-            if (auto ec = check_private_file((*chap)->secret_file, why)) {
+            if (auto ec = check_secret_file((*chap)->secret_file, why)) {
                 error = at(t) + why;
                 return ec;
             }

@@ -11,8 +11,9 @@
 
 namespace ivs::config {
 
-// Loads `file` after check_private_file on it and on every CHAP secret file
-// it names; `error` gets "file:line: reason" lines.
+// Loads `file` with load_checked_conf (it and its includes may be read by
+// anyone, not written) and check_secret_file on every CHAP secret file it
+// names; `error` gets "file:line: reason" lines.
 std::error_code load_serve_conf(const std::filesystem::path& file, conf& out, std::string& error);
 
 // The session settings of `t` (for a discovery block: of its discovery

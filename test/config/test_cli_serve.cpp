@@ -351,12 +351,13 @@ TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]
     CHECK(r.exit_code == 1);
     CHECK(contains(r.err, conf.string() + ":6:"));
 
+    // Anyone may read the configuration (it holds no secret), nobody else write it.
     const fs::path open_conf = work / "open.conf";
     write_private(open_conf, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n",
-                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read | fs::perms::others_write);
     r = test::run({program(), "serve", "-d", "-f", open_conf.string(), "-s", (work / "s.sock").string()});
     CHECK(r.exit_code == 1);
-    CHECK(contains(r.err, open_conf.string()));
+    CHECK(contains(r.err, open_conf.string() + ": writable by group or others (mode 0606)"));
 
     // A secret file others can read is refused as well.
     write_private(work / "open.secret", "secret-secret-1234\n",
@@ -366,7 +367,7 @@ TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]
                              "\tchap user u secret-file \"" + (work / "open.secret").string() + "\"\n}\n");
     r = test::run({program(), "serve", "-d", "-f", chap_conf.string(), "-s", (work / "s.sock").string()});
     CHECK(r.exit_code == 1);
-    CHECK(contains(r.err, "open.secret"));
+    CHECK(contains(r.err, "open.secret: holds a secret and is readable by group or others (mode 0640)"));
     CHECK(contains(r.err, chap_conf.string() + ":1:"));
     CHECK_FALSE(fs::exists(work / "s.sock"));
 

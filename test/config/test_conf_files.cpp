@@ -1,5 +1,5 @@
 // iscsi-vscsi.conf(5) on disk: load_conf, includes from the file system,
-// and check_private_file. Works in a private temporary directory.
+// and the file checks. Works in a private temporary directory.
 #include "config/conf.hpp"
 
 #include <catch2/catch.hpp>
@@ -95,6 +95,9 @@ TEST_CASE("load_conf failures name the file", "[conf][files]")
     const fs::path bad = dir.write("bad.conf", "\ninclude \"" + gone.string() + "\"\n");
     CHECK(load_conf(bad, c, error) == conf_errc::syntax);
     CHECK(error == bad.string() + ":2: include: cannot read \"" + gone.string() + "\": No such file or directory");
+    REQUIRE(::mkfifo((dir.path / "fifo").c_str(), 0600) == 0); // refused, not waited on
+    CHECK(load_conf(dir.path / "fifo", c, error) == conf_errc::read_failed);
+    CHECK(error == (dir.path / "fifo").string() + ": not a regular file");
 }
 
 TEST_CASE("parse_conf_text reads includes from the current directory", "[conf][files]")
@@ -109,26 +112,58 @@ TEST_CASE("parse_conf_text reads includes from the current directory", "[conf][f
     CHECK(c.isid->base == 7);
 }
 
-TEST_CASE("check_private_file refuses files others can read or write", "[conf][files]")
+TEST_CASE("check_conf_file: anyone may read a configuration file, only its owner write it", "[conf][files]")
 {
     temp_dir dir;
     std::string error;
-    CHECK_FALSE(check_private_file(dir.write("ok", "x", 0600), error));
-    CHECK_FALSE(check_private_file(dir.write("ro", "x", 0400), error));
-    CHECK_FALSE(check_private_file(dir.write("exec", "x", 0711), error)); // execute bits grant no access to contents
-    const fs::path group_read = dir.write("gr", "x", 0640);
-    CHECK(check_private_file(group_read, error) == conf_errc::insecure_file);
-    CHECK(error == group_read.string() + ": readable or writable by group or others (mode 0640)");
-    CHECK(check_private_file(dir.write("ow", "x", 0602), error) == conf_errc::insecure_file);
-    CHECK(check_private_file(dir.write("gw", "x", 0620), error) == conf_errc::insecure_file);
-    CHECK(check_private_file(dir.write("or", "x", 0604), error) == conf_errc::insecure_file);
-    CHECK(check_private_file(dir.path, error) == conf_errc::insecure_file);
+    CHECK_FALSE(check_conf_file(dir.write("ok", "x", 0600), error));
+    CHECK_FALSE(check_conf_file(dir.write("etc", "x", 0644), error)); // OpenBSD's /etc/iscsi.conf
+    CHECK_FALSE(check_conf_file(dir.write("ro", "x", 0444), error));
+    const fs::path group_write = dir.write("gw", "x", 0664);
+    CHECK(check_conf_file(group_write, error) == conf_errc::insecure_file);
+    CHECK(error == group_write.string() + ": writable by group or others (mode 0664)");
+    CHECK(check_conf_file(dir.write("ow", "x", 0602), error) == conf_errc::insecure_file);
+    CHECK(check_conf_file(dir.path, error) == conf_errc::insecure_file);
     CHECK(error == dir.path.string() + ": not a regular file");
-    CHECK(check_private_file(dir.path / "missing", error) == conf_errc::read_failed);
+    CHECK(check_conf_file(dir.path / "missing", error) == conf_errc::read_failed);
     CHECK(error == (dir.path / "missing").string() + ": No such file or directory");
 }
 
-TEST_CASE("check_private_file refuses a file owned by someone else", "[conf][files]")
+TEST_CASE("check_secret_file refuses a secret others can read, and says it holds one", "[conf][files]")
+{
+    temp_dir dir;
+    std::string error;
+    CHECK_FALSE(check_secret_file(dir.write("ok", "x", 0600), error));
+    CHECK_FALSE(check_secret_file(dir.write("ro", "x", 0400), error));
+    CHECK_FALSE(check_secret_file(dir.write("exec", "x", 0711), error)); // execute bits grant no access to contents
+    const fs::path group_read = dir.write("gr", "x", 0640);
+    CHECK(check_secret_file(group_read, error) == conf_errc::insecure_file);
+    CHECK(error == group_read.string() +
+                       ": holds a secret and is readable by group or others (mode 0640); make it private, e.g. chmod 600");
+    CHECK(check_secret_file(dir.write("or", "x", 0604), error) == conf_errc::insecure_file);
+    CHECK(check_secret_file(dir.write("gw", "x", 0620), error) == conf_errc::insecure_file);
+    CHECK(error == (dir.path / "gw").string() + ": writable by group or others (mode 0620)");
+}
+
+TEST_CASE("load_checked_conf applies check_conf_file to the file and its includes", "[conf][files]")
+{
+    temp_dir dir;
+    const fs::path part = dir.write("part.conf", "isid en 7 8\n", 0644);
+    const fs::path main = dir.write("main.conf", "include \"" + part.string() + "\"\n", 0644);
+    conf c;
+    std::string error;
+    CHECK_FALSE(load_checked_conf(main, c, error));
+    REQUIRE(::chmod(part.c_str(), 0666) == 0);
+    CHECK(load_checked_conf(main, c, error) == conf_errc::syntax);
+    CHECK(error == main.string() + ":1: include: cannot read \"" + part.string() +
+                       "\": writable by group or others (mode 0666)");
+    REQUIRE(::chmod(main.c_str(), 0646) == 0);
+    CHECK(load_checked_conf(main, c, error) == conf_errc::insecure_file);
+    CHECK(error == main.string() + ": writable by group or others (mode 0646)");
+    CHECK_FALSE(load_conf(main, c, error)); // the unchecked reader (attach, tests) reads it
+}
+
+TEST_CASE("check_conf_file and check_secret_file refuse a file owned by someone else", "[conf][files]")
 {
     if (::geteuid() != 0) {
         WARN("not root: cannot give a file to another user; ownership case skipped");
@@ -138,6 +173,7 @@ TEST_CASE("check_private_file refuses a file owned by someone else", "[conf][fil
     const fs::path p = dir.write("foreign", "x", 0600);
     REQUIRE(::chown(p.c_str(), 4242, 4242) == 0);
     std::string error;
-    CHECK(check_private_file(p, error) == conf_errc::insecure_file);
+    CHECK(check_conf_file(p, error) == conf_errc::insecure_file);
     CHECK(error == p.string() + ": owned by uid 4242, not by root or the current user");
+    CHECK(check_secret_file(p, error) == conf_errc::insecure_file);
 }
