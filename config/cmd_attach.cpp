@@ -123,7 +123,7 @@ bool attachment::open_device()
 {
     std::error_code ec;
 #if defined(__OpenBSD__)
-    ec = bridge::openbsd_vscsi::open(opts_.device.empty() ? "/dev/vscsi0" : opts_.device, device_);
+    ec = bridge::openbsd_vscsi::open(opts_.device.empty() ? "/dev/vscsi0" : opts_.device.c_str(), device_);
 #else
     bridge::embedded_vscsi_config cfg;
     cfg.logger = [](std::string_view line) { say(std::string(line)); };
