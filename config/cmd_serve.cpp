@@ -37,11 +37,15 @@ constexpr option_spec socket_specs[] = {
     {"help", false, false, {}, "show this help"},
 };
 
-// serve's short options: -d, -f FILE, -s SOCKET (iscsi-vscsi(8)).
+// serve's options (iscsi-vscsi(8)): -d, -f FILE, -n (check the
+// configuration and exit, as OpenBSD daemons' -n), -s SOCKET, --device PATH
+// (the vscsi device; iscsid(8) calls it -n, taken here by the check).
 struct serve_args {
     bool foreground_log = false;
+    bool check_only = false;
     std::string file = default_conf_file;
     std::string socket = default_control_socket;
+    std::string device; // empty: /dev/vscsi0
 };
 
 bool parse_serve_args(std::span<const std::string> args, serve_args& out, std::string& error)
@@ -50,12 +54,20 @@ bool parse_serve_args(std::span<const std::string> args, serve_args& out, std::s
         const auto& a = args[i];
         if (a == "-d") {
             out.foreground_log = true;
-        } else if (a == "-f" || a == "-s") {
+        } else if (a == "-n") {
+            out.check_only = true;
+        } else if (a == "-f" || a == "-s" || a == "--device") {
             if (i + 1 >= args.size()) {
                 error = "option " + a + " needs a value";
                 return false;
             }
-            (a == "-f" ? out.file : out.socket) = args[++i];
+            (a == "-f" ? out.file : a == "-s" ? out.socket : out.device) = args[++i];
+#if !defined(__OpenBSD__)
+            if (a == "--device") {
+                error = "--device names an OpenBSD vscsi device; this platform uses the embedded vscsi";
+                return false;
+            }
+#endif
         } else {
             error = "unknown argument '" + a + "'";
             return false;
@@ -83,6 +95,12 @@ void drop_privileges([[maybe_unused]] const serve_args& a)
 #endif
 }
 
+void log_warnings(const conf& c)
+{
+    for (const std::string& w : c.warnings)
+        log_message(log_level::warning, w);
+}
+
 std::string reload(const std::string& file, serve_daemon& d, bool& ok)
 {
     conf c;
@@ -92,6 +110,7 @@ std::string reload(const std::string& file, serve_daemon& d, bool& ok)
         log_message(log_level::error, "reload refused: " + error);
         return error + (error.empty() || error.back() != '\n' ? "\n" : "");
     }
+    log_warnings(c);
     const std::string summary = d.apply(c);
     log_message(log_level::info, "reloaded " + file + ": " + summary);
     return summary + "\n";
@@ -104,16 +123,29 @@ int run_serve(std::span<const std::string> args)
     serve_args a;
     std::string error;
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-        std::cout << "usage: iscsi-vscsi serve [-d] [-f FILE] [-s SOCKET]\n\n"
+        std::cout << "usage: iscsi-vscsi serve [-dn] [-f FILE] [-s SOCKET] [--device PATH]\n\n"
                      "Attaches every enabled target of FILE (default /etc/iscsi-vscsi.conf) and\n"
                      "keeps them attached; answers status, reload and detach on SOCKET (default\n"
                      "/var/run/iscsi-vscsi.sock). Stays in the foreground; -d logs to stderr\n"
-                     "instead of syslog. SIGHUP reloads; SIGTERM and SIGINT detach everything.\n";
+                     "instead of syslog. SIGHUP reloads; SIGTERM and SIGINT detach everything.\n"
+                     "-n only checks FILE (and its secret files), prints its warnings and exits.\n"
+                     "--device is the vscsi(4) device on OpenBSD (default /dev/vscsi0).\n";
         return 0;
     }
     if (!parse_serve_args(args, a, error)) {
         std::cerr << "iscsi-vscsi: serve: " << error << " (try --help)\n";
         return 2;
+    }
+    if (a.check_only) { // configtest: nothing opened, nothing logged
+        conf c;
+        if (load_serve_conf(a.file, c, error)) {
+            std::cerr << error << (error.empty() || error.back() != '\n' ? "\n" : "");
+            return 1;
+        }
+        for (const std::string& w : c.warnings)
+            std::cerr << "warning: " << w << '\n';
+        std::cerr << "configuration OK\n";
+        return 0;
     }
     log_to_stderr(a.foreground_log);
     conf c;
@@ -124,6 +156,7 @@ int run_serve(std::span<const std::string> args)
             log_message(log_level::error, error);
         return 1;
     }
+    log_warnings(c);
 
     // Signals arrive only in sigwait() below: block them before any thread.
     for (int s : {SIGINT, SIGTERM, SIGHUP})
@@ -141,7 +174,7 @@ int run_serve(std::span<const std::string> args)
         return 1;
     }
     serve_daemon daemon;
-    if (daemon.open(error)) {
+    if (daemon.open(a.device, error)) {
         log_message(log_level::error, error);
         return 1;
     }

@@ -22,14 +22,14 @@ serve_daemon::serve_daemon() : impl_(std::make_unique<impl>()) {}
 
 serve_daemon::~serve_daemon() { shutdown(); }
 
-std::error_code serve_daemon::open(std::string& error)
+std::error_code serve_daemon::open([[maybe_unused]] const std::string& device, std::string& error)
 {
     std::lock_guard lock(impl_->m);
     auto& d = *impl_;
     d.io.start();
     std::error_code ec;
 #if defined(__OpenBSD__)
-    ec = bridge::openbsd_vscsi::open("/dev/vscsi0", d.device);
+    ec = bridge::openbsd_vscsi::open(device.empty() ? "/dev/vscsi0" : device.c_str(), d.device);
 #else
     bridge::embedded_vscsi_config cfg;
     cfg.logger = [](std::string_view line) { log_message(log_level::info, line); };

@@ -19,8 +19,9 @@ public:
     serve_daemon(const serve_daemon&) = delete;
     serve_daemon& operator=(const serve_daemon&) = delete;
 
-    // Starts the io thread, opens the vscsi device, starts the bridge.
-    std::error_code open(std::string& error);
+    // Starts the io thread, opens the vscsi device (OpenBSD: `device`, empty
+    // for /dev/vscsi0; elsewhere the embedded one), starts the bridge.
+    std::error_code open(const std::string& device, std::string& error);
 
     // Makes the attached set match `c`: detaches the targets that are gone,
     // disabled or changed, attaches the new ones (and the changed ones

@@ -340,6 +340,42 @@ TEST_CASE("serve attaches a target that was missing at startup once it appears",
     CHECK(filer.connections(2).empty());
 }
 
+TEST_CASE("serve -n checks the configuration, prints its warnings and exits", "[cli][serve]")
+{
+    const fs::path work = fs::temp_directory_path() / ("ivs-serve-n-" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    const fs::path sock = work / "s.sock";
+    // OpenBSD's 0644 iscsi.conf, a target address given twice (iscsictl
+    // keeps the last), a readable file without secrets: fine, with a warning.
+    const fs::path ok = work / "iscsi.conf";
+    write_private(ok, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetaddr 127.0.0.2\n"
+                      "\ttargetname iqn.2026-11.org.example:a\n}\n",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+    auto r = test::run({program(), "serve", "-n", "-f", ok.string(), "-s", sock.string()}, 10s);
+    INFO(r.describe({"serve", "-n"}));
+    CHECK(r.exit_code == 0);
+    CHECK(r.err == "warning: " + ok.string() + ":3: targetaddr: replaces the setting of line 2 (iscsictl(8) "
+                   "keeps the last one too)\nconfiguration OK\n");
+    CHECK(r.out.empty());
+    CHECK_FALSE(fs::exists(sock)); // nothing opened
+
+    const fs::path bad = work / "bad.conf";
+    write_private(bad, "target a {\n\ttargetaddr 127.0.0.1\n\tbogus 1\n}\n");
+    r = test::run({program(), "serve", "-d", "-n", "-f", bad.string()}, 10s);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == bad.string() + ":3: unknown keyword \"bogus\"\n");
+
+    r = test::run({program(), "serve", "-n", "-f", (work / "missing.conf").string()}, 10s);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "missing.conf: No such file or directory"));
+
+    // --device names /dev/vscsiN on OpenBSD only (iscsid's -n DEVICE).
+    r = test::run({program(), "serve", "-n", "--device", "/dev/vscsi1", "-f", ok.string()}, 10s);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--device names an OpenBSD vscsi device"));
+    fs::remove_all(work);
+}
+
 TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]")
 {
     const fs::path work = fs::temp_directory_path() / ("ivs-serve-" + std::to_string(::getpid()));
