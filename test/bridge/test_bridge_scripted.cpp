@@ -345,7 +345,7 @@ TEST_CASE("bridge: commands the midlayer queues from completions", "[bridge][scr
         auto chain = std::make_shared<std::function<void(std::size_t)>>();
         *chain = [&r, chain](std::size_t id) {
             auto done = r.out.slot(id);
-            REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), [&r, chain, done, id](const scsi_completion& c) {
+            REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), [chain, done, id](const scsi_completion& c) {
                 done(c);
                 if (id < 2)
                     (*chain)(id + 1);
