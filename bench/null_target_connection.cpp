@@ -323,7 +323,7 @@ bool connection::send_data_in(const pdu::scsi_command& cmd, const scsi_outcome& 
     const auto total = static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, cmd.expected_data_transfer_length));
     const residual r = residual_of(wanted, cmd.expected_data_transfer_length);
     if (total == 0)
-        return send_status(cmd.initiator_task_tag, scsi_status::good, r);
+        return send_status(cmd.initiator_task_tag, scsi::status::good, r);
     // §11.7: PDUs of at most the initiator's MaxRecvDataSegmentLength, F at the
     // end of each sequence (MaxBurstLength), status in the last (§11.7.3).
     const std::uint32_t segment = std::min(params_.initiator_mrdsl, params_.max_burst_length);
@@ -344,7 +344,7 @@ bool connection::send_data_in(const pdu::scsi_command& cmd, const scsi_outcome& 
         d.data_segment_length = len;
         if (last) {
             d.status_bit = true;
-            d.status = scsi_status::good;
+            d.status = scsi::status::good;
             d.residual_overflow = r.overflow;
             d.residual_underflow = r.underflow;
             d.residual_count = r.count;
@@ -380,12 +380,12 @@ bool connection::on_command(const pdu::bhs_bytes& bhs)
     std::uint16_t lun = 0;
     const bool lun_exists = !pdu::decode_lun(cmd.lun, lun) && lun == 0;
     const scsi_outcome o = lun_.execute(cmd.cdb_bytes(), lun_exists);
-    if (o.status != scsi_status::good)
+    if (o.status != scsi::status::good)
         return send_status(cmd.initiator_task_tag, o.status, {}, o.sense); // later Data-Out is ignored
     if (o.write_length == 0 || cmd.expected_data_transfer_length == 0) {
         if (o.write_length != 0 || !cmd.write_bit)
             return send_data_in(cmd, o);
-        return send_status(cmd.initiator_task_tag, scsi_status::good, residual_of(0, cmd.expected_data_transfer_length));
+        return send_status(cmd.initiator_task_tag, scsi::status::good, residual_of(0, cmd.expected_data_transfer_length));
     }
     // A WRITE: take the immediate data, expect unsolicited Data-Out up to
     // FirstBurstLength when F=0 (§13.13), solicit the rest with R2Ts.
@@ -437,7 +437,7 @@ bool connection::finish_write(std::size_t slot)
 {
     write_task& t = tasks_[slot];
     t.live = false;
-    return send_status(t.itt, scsi_status::good, residual_of(t.cdb_length, t.edtl));
+    return send_status(t.itt, scsi::status::good, residual_of(t.cdb_length, t.edtl));
 }
 
 bool connection::on_data_out(const pdu::bhs_bytes& bhs)

@@ -3,6 +3,8 @@
 #include "bench/null_target_scsi.hpp"
 
 #include "pdu/bytes.hpp"
+#include "scsi/inquiry.hpp"
+#include "scsi/opcode.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -10,6 +12,8 @@
 namespace ivs::bench {
 
 namespace {
+
+namespace op = scsi::op;
 
 using pdu::load16;
 using pdu::load32;
@@ -30,40 +34,15 @@ constexpr std::string_view vendor = "IVS";
 constexpr std::string_view product = "NULL TARGET";
 constexpr std::string_view revision = "0001";
 
-// Operation codes (SPC-4, SBC-3).
-enum : std::uint8_t {
-    op_test_unit_ready = 0x00,
-    op_read6 = 0x08,
-    op_write6 = 0x0a,
-    op_inquiry = 0x12,
-    op_mode_sense6 = 0x1a,
-    op_start_stop_unit = 0x1b,
-    op_read_capacity10 = 0x25,
-    op_read10 = 0x28,
-    op_write10 = 0x2a,
-    op_synchronize_cache10 = 0x35,
-    op_mode_sense10 = 0x5a,
-    op_read16 = 0x88,
-    op_write16 = 0x8a,
-    op_synchronize_cache16 = 0x91,
-    op_service_action_in16 = 0x9e,
-    op_report_luns = 0xa0,
-    op_read12 = 0xa8,
-    op_write12 = 0xaa,
-};
-constexpr std::uint8_t sa_read_capacity16 = 0x10;
-
 } // namespace
 
 scsi_outcome check_condition(std::uint8_t key, std::uint8_t asc_code, std::uint8_t ascq) noexcept
 {
     scsi_outcome o;
-    o.status = scsi_status::check_condition;
-    o.sense[0] = std::byte{0x70};                         // current error, fixed format
-    o.sense[2] = std::byte{key};
-    o.sense[7] = std::byte{fixed_sense_size - 8};         // additional sense length
-    o.sense[12] = std::byte{asc_code};
-    o.sense[13] = std::byte{ascq};
+    o.status = scsi::status::check_condition;
+    const scsi::fixed_sense sense = scsi::make_fixed_sense(key, asc_code, ascq);
+    for (std::size_t i = 0; i < sense.size(); ++i)
+        o.sense[i] = std::byte{sense[i]};
     return o;
 }
 
@@ -78,59 +57,59 @@ scsi_outcome null_lun::reply(std::size_t length, std::size_t allocation_length)
 
 scsi_outcome null_lun::execute(std::span<const std::byte> cdb, bool lun_exists)
 {
-    const std::uint8_t op = u8(cdb, 0);
-    if (op == op_inquiry)
+    const std::uint8_t opcode = u8(cdb, 0);
+    if (opcode == op::inquiry)
         return inquiry(cdb, lun_exists);
-    if (op == op_report_luns) {
+    if (opcode == op::report_luns) {
         // SPC-4 §6.33: one LUN, 0, whatever the SELECT REPORT field.
         std::memset(buf_.data(), 0, 16);
         store32(buf_.data(), 8); // LUN list length
         return reply(16, load32(cdb.data() + 6));
     }
     if (!lun_exists)
-        return check_condition(sense_key::illegal_request, asc::logical_unit_not_supported);
+        return check_condition(scsi::key::illegal_request, scsi::asc::logical_unit_not_supported);
 
-    switch (op) {
-    case op_test_unit_ready:
-    case op_start_stop_unit:
-    case op_synchronize_cache10:
-    case op_synchronize_cache16:
+    switch (opcode) {
+    case op::test_unit_ready:
+    case op::start_stop_unit:
+    case op::synchronize_cache_10:
+    case op::synchronize_cache_16:
         return {};
-    case op_read_capacity10: {
+    case op::read_capacity_10: {
         const std::uint64_t last = geo_.blocks - 1;
         store32(buf_.data(), last > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(last));
         store32(buf_.data() + 4, geo_.block_size);
         return reply(8, 8);
     }
-    case op_service_action_in16:
-        if ((u8(cdb, 1) & 0x1f) != sa_read_capacity16)
-            return check_condition(sense_key::illegal_request, asc::invalid_command_operation_code);
+    case op::service_action_in_16:
+        if ((u8(cdb, 1) & 0x1f) != op::sa_read_capacity_16)
+            return check_condition(scsi::key::illegal_request, scsi::asc::invalid_command_operation_code);
         std::memset(buf_.data(), 0, 32);
         store64(buf_.data(), geo_.blocks - 1);
         store32(buf_.data() + 8, geo_.block_size);
         return reply(32, load32(cdb.data() + 10));
-    case op_mode_sense6:
+    case op::mode_sense_6:
         return mode_sense(cdb, false);
-    case op_mode_sense10:
+    case op::mode_sense_10:
         return mode_sense(cdb, true);
-    case op_read6:
-    case op_write6: {
+    case op::read_6:
+    case op::write_6: {
         // SBC-3 §5.13: 21-bit LBA; a transfer length of 0 means 256 blocks.
         const std::uint64_t lba = (std::uint64_t{u8(cdb, 1) & 0x1fu} << 16) | load16(cdb.data() + 2);
         const std::uint64_t count = u8(cdb, 4) == 0 ? 256 : u8(cdb, 4);
-        return read_write(lba, count, op == op_write6);
+        return read_write(lba, count, opcode == op::write_6);
     }
-    case op_read10:
-    case op_write10:
-        return read_write(load32(cdb.data() + 2), load16(cdb.data() + 7), op == op_write10);
-    case op_read12:
-    case op_write12:
-        return read_write(load32(cdb.data() + 2), load32(cdb.data() + 6), op == op_write12);
-    case op_read16:
-    case op_write16:
-        return read_write(load64(cdb.data() + 2), load32(cdb.data() + 10), op == op_write16);
+    case op::read_10:
+    case op::write_10:
+        return read_write(load32(cdb.data() + 2), load16(cdb.data() + 7), opcode == op::write_10);
+    case op::read_12:
+    case op::write_12:
+        return read_write(load32(cdb.data() + 2), load32(cdb.data() + 6), opcode == op::write_12);
+    case op::read_16:
+    case op::write_16:
+        return read_write(load64(cdb.data() + 2), load32(cdb.data() + 10), opcode == op::write_16);
     default:
-        return check_condition(sense_key::illegal_request, asc::invalid_command_operation_code);
+        return check_condition(scsi::key::illegal_request, scsi::asc::invalid_command_operation_code);
     }
 }
 
@@ -138,7 +117,7 @@ scsi_outcome null_lun::read_write(std::uint64_t lba, std::uint64_t count, bool w
 {
     // SBC-3 §4.5: the whole range must lie on the medium.
     if (lba > geo_.blocks || count > geo_.blocks - lba)
-        return check_condition(sense_key::illegal_request, asc::lba_out_of_range);
+        return check_condition(scsi::key::illegal_request, scsi::asc::lba_out_of_range);
     scsi_outcome o;
     (write ? o.write_length : o.zero_length) = count * geo_.block_size;
     return o;
@@ -150,11 +129,11 @@ scsi_outcome null_lun::inquiry(std::span<const std::byte> cdb, bool lun_exists)
     const std::uint8_t page = u8(cdb, 2);
     const std::size_t alloc = load16(cdb.data() + 3);
     if ((u8(cdb, 1) & 0x02) != 0 || (!evpd && page != 0)) // CmdDt, or a page without EVPD
-        return check_condition(sense_key::illegal_request, asc::invalid_field_in_cdb);
+        return check_condition(scsi::key::illegal_request, scsi::asc::invalid_field_in_cdb);
     std::byte* b = buf_.data();
     std::memset(b, 0, buf_.size());
-    // Byte 0: peripheral qualifier and device type; 0x7f: no LUN here (SPC-4 §6.6.2).
-    b[0] = lun_exists ? std::byte{0x00} : std::byte{0x7f};
+    // Byte 0: peripheral qualifier and device type (SPC-4 §6.6.2).
+    b[0] = std::byte{lun_exists ? scsi::device_type::direct_access : scsi::no_logical_unit};
     if (!evpd) {
         b[2] = std::byte{0x06};      // SPC-4
         b[3] = std::byte{0x02};      // response data format 2
@@ -166,7 +145,7 @@ scsi_outcome null_lun::inquiry(std::span<const std::byte> cdb, bool lun_exists)
         return reply(96, alloc);
     }
     if (!lun_exists)
-        return check_condition(sense_key::illegal_request, asc::logical_unit_not_supported);
+        return check_condition(scsi::key::illegal_request, scsi::asc::logical_unit_not_supported);
     b[1] = std::byte{page};
     const std::size_t serial_len = std::min<std::size_t>(geo_.serial.size(), 64);
     switch (page) {
@@ -196,7 +175,7 @@ scsi_outcome null_lun::inquiry(std::span<const std::byte> cdb, bool lun_exists)
         store16(b + 2, 0x3c);
         return reply(4 + 0x3c, alloc);
     default:
-        return check_condition(sense_key::illegal_request, asc::invalid_field_in_cdb);
+        return check_condition(scsi::key::illegal_request, scsi::asc::invalid_field_in_cdb);
     }
 }
 
@@ -208,7 +187,7 @@ scsi_outcome null_lun::mode_sense(std::span<const std::byte> cdb, bool ten)
     const std::uint8_t subpage = u8(cdb, 3);
     const std::size_t alloc = ten ? load16(cdb.data() + 7) : u8(cdb, 4);
     if (pc == 3 || (page != 0x08 && page != 0x0a && page != 0x3f) || (subpage != 0 && subpage != 0xff))
-        return check_condition(sense_key::illegal_request, asc::invalid_field_in_cdb);
+        return check_condition(scsi::key::illegal_request, scsi::asc::invalid_field_in_cdb);
     std::byte* b = buf_.data();
     std::memset(b, 0, buf_.size());
     const std::size_t header = ten ? 8 : 4;

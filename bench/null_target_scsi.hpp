@@ -3,6 +3,9 @@
 // the command transfers and how it ends; the connection moves the bytes.
 #pragma once
 
+#include "scsi/sense.hpp"
+#include "scsi/status.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -11,13 +14,8 @@
 
 namespace ivs::bench {
 
-namespace scsi_status {
-constexpr std::uint8_t good = 0x00;
-constexpr std::uint8_t check_condition = 0x02;
-} // namespace scsi_status
-
-// Fixed-format sense data (SPC-4 §4.5.3).
-constexpr std::size_t fixed_sense_size = 18;
+// Fixed-format sense data (SPC-4 §4.5.3) as it goes on the wire.
+constexpr std::size_t fixed_sense_size = std::tuple_size_v<scsi::fixed_sense>;
 using sense_bytes = std::array<std::byte, fixed_sense_size>;
 
 struct lun_geometry {
@@ -28,7 +26,7 @@ struct lun_geometry {
 
 // What one command does.
 struct scsi_outcome {
-    std::uint8_t status = scsi_status::good;
+    std::uint8_t status = scsi::status::good;
     sense_bytes sense{};                  // meaningful with check_condition
     std::span<const std::byte> data;      // Data-In held by the null_lun (valid until the next execute)
     std::uint64_t zero_length = 0;        // Data-In of this many zero bytes (READ)
@@ -59,15 +57,5 @@ private:
 
 // CHECK CONDITION with fixed sense data (key, ASC, ASCQ).
 scsi_outcome check_condition(std::uint8_t key, std::uint8_t asc, std::uint8_t ascq = 0) noexcept;
-
-namespace sense_key {
-constexpr std::uint8_t illegal_request = 0x05;
-} // namespace sense_key
-namespace asc {
-constexpr std::uint8_t invalid_command_operation_code = 0x20;
-constexpr std::uint8_t lba_out_of_range = 0x21;
-constexpr std::uint8_t invalid_field_in_cdb = 0x24;
-constexpr std::uint8_t logical_unit_not_supported = 0x25;
-} // namespace asc
 
 } // namespace ivs::bench

@@ -1,10 +1,13 @@
 #include "bridge/bridge.hpp"
 
-#include "bridge/sense.hpp"
-#include "bridge/tag_table.hpp"
 #include "iscsi/session.hpp"
 #include "iscsi/session_error.hpp"
-#include "pdu/bytes.hpp"
+#include "scsi/cdb.hpp"
+#include "scsi/inquiry.hpp"
+#include "scsi/opcode.hpp"
+#include "scsi/sense.hpp"
+#include "scsi/status.hpp"
+#include "vscsi/tag_table.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -17,22 +20,15 @@
 #include <string>
 
 namespace ivs::bridge {
+
+using vscsi::tag_table;
+using vscsi::vscsi_device;
+using vscsi::vscsi_dir;
+using vscsi::vscsi_i2t;
+using vscsi::vscsi_max_cdb;
+using vscsi::vscsi_status;
+
 namespace {
-
-constexpr std::uint8_t op_inquiry = 0x12;
-constexpr std::uint8_t op_report_luns = 0xa0;
-constexpr std::uint8_t op_sync_cache10 = 0x35;
-
-// SAM-5 status codes.
-constexpr std::uint8_t status_good = 0x00;
-constexpr std::uint8_t status_check_condition = 0x02;
-constexpr std::uint8_t status_condition_met = 0x04;
-constexpr std::uint8_t status_busy = 0x08;
-constexpr std::uint8_t status_task_set_full = 0x28;
-constexpr std::uint8_t status_task_aborted = 0x40;
-
-constexpr std::uint8_t key_illegal_request = 0x05;
-constexpr std::uint8_t asc_lun_not_supported = 0x25;
 
 // Where REPORT LUNS data from the target lands before rewriting: room for
 // (report_luns_room - 8) / 8 remote LUNs.
@@ -110,8 +106,7 @@ struct bridge::impl {
         if (logged & kind)
             return;
         logged |= kind;
-        if (opt.logger)
-            opt.logger(what);
+        opt.log.warning(what);
     }
 
     // ---- readiness ----
@@ -211,7 +206,7 @@ struct bridge::impl {
 
     // Exactly one T2I per dequeued tag; device errors are logged, not fatal.
     // dequeue_next: I2T until EAGAIN follows at once (t2i_then_dequeue).
-    void answer(int tag, vscsi_status st, const scsi_sense& sense, bool dequeue_next)
+    void answer(int tag, vscsi_status st, const scsi::fixed_sense& sense, bool dequeue_next)
     {
         switch (st) {
         case vscsi_status::done: ++counters.done; break;
@@ -225,7 +220,7 @@ struct bridge::impl {
         }
     }
 
-    void finish(command_ctx& c, vscsi_status st, const scsi_sense& sense = {})
+    void finish(command_ctx& c, vscsi_status st, const scsi::fixed_sense& sense = {})
     {
         if (!c.live)
             return;
@@ -282,7 +277,7 @@ struct bridge::impl {
             return finish(c, vscsi_status::err);
         }
         const std::uint8_t opcode = in.cmd[0];
-        c.report_luns = opcode == op_report_luns;
+        c.report_luns = opcode == scsi::op::report_luns;
         auto m = c.report_luns ? map.first_on_target(in.target) : map.at(in.target, in.lun);
         if (!m)
             return answer_unmapped(c);
@@ -324,8 +319,8 @@ struct bridge::impl {
             // Ask for the whole list; the midlayer's allocation length is
             // applied to the rewritten answer (SPC-4 §6.33).
             len = report_luns_room;
-            if (c.io.cmdlen >= 10)
-                pdu::store32(&cdb[6], report_luns_room);
+            scsi::set_report_luns_allocation_length(std::span<std::byte>(cdb.data(), c.io.cmdlen),
+                                                    report_luns_room);
         }
         r.set_cdb(std::span<const std::byte>(cdb.data(), c.io.cmdlen));
         r.expected_length = static_cast<std::uint32_t>(len);
@@ -442,21 +437,21 @@ struct bridge::impl {
         if (res.response != 0)
             return finish(c, vscsi_status::err);  // target failure (§11.4.3)
         switch (res.status) {
-        case status_busy:
-        case status_task_set_full:
+        case scsi::status::busy:
+        case scsi::status::task_set_full:
             return retry(c);
-        case status_good:
-        case status_condition_met:
+        case scsi::status::good:
+        case scsi::status::condition_met:
             if (!complete_data(c, res))
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::done);
-        case status_check_condition: {
-            auto sense = convert_sense(res.sense_data());
+        case scsi::status::check_condition: {
+            auto sense = scsi::convert_sense(res.sense_data());
             if (!sense || (!c.report_luns && !complete_data(c, res)))
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::sense, *sense);
         }
-        case status_task_aborted:
+        case scsi::status::task_aborted:
             return finish(c, vscsi_status::reset);
         default:  // RESERVATION CONFLICT and the rest cannot be expressed
             return finish(c, vscsi_status::err);
@@ -521,19 +516,16 @@ struct bridge::impl {
     void answer_unmapped(command_ctx& c)
     {
         const bool evpd = c.io.cmdlen >= 2 && (c.io.cmd[1] & 0x01) != 0;
-        if (c.io.cmd[0] == op_inquiry && !evpd && c.io.direction == vscsi_dir::read) {
+        if (c.io.cmd[0] == scsi::op::inquiry && !evpd && c.io.direction == vscsi_dir::read) {
             // SPC-4 §6.6.2: peripheral qualifier 3, type 0x1f: no LUN here.
-            std::array<std::byte, 36> inq{};
-            inq[0] = std::byte{0x7f};
-            inq[2] = std::byte{0x05};  // SPC-3
-            inq[3] = std::byte{0x02};  // response data format
-            inq[4] = std::byte{31};    // additional length
+            const auto inq = scsi::no_logical_unit_inquiry();
             const std::size_t n = std::min(inq.size(), c.io.datalen);
             if (!deliver(c, inq.data(), n))
                 return finish(c, vscsi_status::err);
             return finish(c, vscsi_status::done);
         }
-        finish(c, vscsi_status::sense, make_fixed_sense(key_illegal_request, asc_lun_not_supported, 0));
+        finish(c, vscsi_status::sense,
+               scsi::make_fixed_sense(scsi::key::illegal_request, scsi::asc::logical_unit_not_supported, 0));
     }
 
     // ---- shutdown ----
@@ -609,7 +601,7 @@ void bridge::shutdown()
     d.complete_all(nullptr, vscsi_status::reset);
 }
 
-void bridge::sync_cache_all(std::function<void(std::error_code)> done)
+void bridge::sync_cache(iscsi::session& s, std::function<void(std::error_code)> done)
 {
     struct state {
         std::size_t pending = 0;
@@ -618,7 +610,7 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
     };
     auto st = std::make_shared<state>();
     st->done = std::move(done);
-    const auto all = impl_->map.slots();
+    const auto all = impl_->map.slots(&s);
     st->pending = all.size() + 1;  // +1 until every submit is made
     auto one = [st](std::error_code ec) {
         if (ec && !st->first)
@@ -630,15 +622,14 @@ void bridge::sync_cache_all(std::function<void(std::error_code)> done)
         (void)where;
         iscsi::scsi_request r;
         r.lun = m.remote_lun;
-        const std::byte cdb[10] = {std::byte{op_sync_cache10}};
-        r.set_cdb(cdb);
-        auto* s = static_cast<iscsi::session*>(const_cast<void*>(m.owner));
-        s->submit(r, [one](const iscsi::scsi_result& res) {
+        r.set_cdb(scsi::synchronize_cache_10().as_bytes());
+        s.submit(r, [one](const iscsi::scsi_result& res) {
             if (res.error)
                 return one(res.error);
             // ILLEGAL REQUEST: a LUN without a cache to flush (tgtd's LUN 0
             // controller) has nothing to lose.
-            const bool not_supported = res.sense_key() == 0x05;
+            const bool not_supported = res.status == scsi::status::check_condition &&
+                                       scsi::sense_key(res.sense_data()) == scsi::key::illegal_request;
             one(res.good() || not_supported ? std::error_code{} : make_error_code(std::errc::io_error));
         });
     }

@@ -23,7 +23,8 @@
 #pragma once
 
 #include "bridge/lun_map.hpp"
-#include "bridge/vscsi_device.hpp"
+#include "log/log.hpp"
+#include "vscsi/vscsi_device.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -52,8 +53,8 @@ struct bridge_options {
     std::chrono::milliseconds retry_delay{10};
     std::chrono::milliseconds retry_max_delay{500};
     std::chrono::milliseconds retry_budget{5000};
-    // Warnings (device errors are logged once each kind); may be empty.
-    std::function<void(std::string_view)> logger;
+    // Warnings (device errors are logged once each kind).
+    log::sink log;
 };
 
 struct bridge_counters {
@@ -69,7 +70,7 @@ struct bridge_counters {
 
 class bridge {
 public:
-    bridge(boost::asio::io_context& io, vscsi_device& device, bridge_options options = {});
+    bridge(boost::asio::io_context& io, vscsi::vscsi_device& device, bridge_options options = {});
     // shutdown(); commands still on a session complete there later harmlessly.
     ~bridge();
     bridge(const bridge&) = delete;
@@ -91,9 +92,10 @@ public:
     // midlayer may retry it after a reconnect). Idempotent.
     void shutdown();
 
-    // SYNCHRONIZE CACHE (10) to every mapped LUN; `done` gets the first
-    // failure or {} once all have answered.
-    void sync_cache_all(std::function<void(std::error_code)> done);
+    // SYNCHRONIZE CACHE (10) to every LUN of `s` mapped here, through the
+    // session; `done` gets the first failure or {} once all have answered
+    // (ILLEGAL REQUEST counts as nothing to flush).
+    void sync_cache(iscsi::session& s, std::function<void(std::error_code)> done);
 
     [[nodiscard]] const bridge_counters& counters() const noexcept;
     // Commands dequeued and not yet answered with T2I.

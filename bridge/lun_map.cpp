@@ -1,7 +1,6 @@
 #include "bridge/lun_map.hpp"
 
-#include "pdu/bytes.hpp"
-#include "pdu/lun.hpp"
+#include "scsi/report_luns.hpp"
 
 #include <algorithm>
 
@@ -106,24 +105,15 @@ std::vector<std::pair<slot, lun_map::mapping>> lun_map::slots(owner_id owner) co
     return out;
 }
 
-std::optional<std::uint64_t> decode_lun_entry(std::span<const std::byte, 8> entry) noexcept
-{
-    std::uint16_t lun = 0;
-    if (pdu::decode_lun(pdu::load64(entry.data()), lun))
-        return std::nullopt;
-    return lun;
-}
-
 void lun_map::rewrite_report_luns(int target, std::span<const std::byte> remote,
                                   std::size_t allocation_length, std::vector<std::byte>& out) const
 {
     // Which local LUNs of this target the remote list names.
     std::vector<bool> listed(static_cast<std::size_t>(geo_.luns_per_target), false);
-    if (remote.size() >= 8 && target >= 0 && target < geo_.targets) {
-        const std::size_t list_len = pdu::load32(remote.data());
-        const std::size_t entries = std::min(list_len, remote.size() - 8) / 8;
-        for (std::size_t i = 0; i < entries; ++i) {
-            auto lun = decode_lun_entry(remote.subspan(8 + 8 * i).first<8>());
+    const auto entries = scsi::report_luns_entries(remote);
+    if (entries && target >= 0 && target < geo_.targets) {
+        for (std::uint64_t entry : *entries) {
+            auto lun = scsi::decode_lun_entry(entry);
             if (!lun)
                 continue;
             for (int l = 0; l < geo_.luns_per_target; ++l) {
@@ -133,17 +123,11 @@ void lun_map::rewrite_report_luns(int target, std::span<const std::byte> remote,
             }
         }
     }
-    std::vector<std::byte> full(8);
-    for (int l = 0; l < geo_.luns_per_target; ++l) {
-        if (!listed[static_cast<std::size_t>(l)])
-            continue;
-        std::byte e[8] = {};
-        pdu::store64(e, pdu::encode_lun(static_cast<std::uint16_t>(l), pdu::lun_addressing::peripheral));
-        full.insert(full.end(), e, e + 8);
-    }
-    pdu::store32(full.data(), static_cast<std::uint32_t>(full.size() - 8));
-    full.resize(std::min(full.size(), allocation_length));
-    out = std::move(full);
+    std::vector<std::uint8_t> local;
+    for (int l = 0; l < geo_.luns_per_target; ++l)
+        if (listed[static_cast<std::size_t>(l)])
+            local.push_back(static_cast<std::uint8_t>(l));
+    out = scsi::make_report_luns(local, allocation_length);
 }
 
 } // namespace ivs::bridge

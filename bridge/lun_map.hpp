@@ -87,8 +87,4 @@ private:
     std::vector<entry> table_;  // targets * luns_per_target
 };
 
-// The LUN number of an 8-byte REPORT LUNS entry in single-level peripheral
-// or flat space addressing (SAM-5 §4.7); nullopt for anything else.
-[[nodiscard]] std::optional<std::uint64_t> decode_lun_entry(std::span<const std::byte, 8> entry) noexcept;
-
 } // namespace ivs::bridge

@@ -1,7 +1,10 @@
 #include "bridge/remote_luns.hpp"
 
-#include "bridge/lun_map.hpp"
 #include "iscsi/session.hpp"
+#include "scsi/cdb.hpp"
+#include "scsi/report_luns.hpp"
+#include "scsi/sense.hpp"
+#include "scsi/status.hpp"
 
 #include <memory>
 
@@ -27,12 +30,7 @@ struct report_luns_op : std::enable_shared_from_this<report_luns_op> {
     {
         iscsi::scsi_request r;
         r.lun = 0; // REPORT LUNS is addressed to LUN 0 (SPC-4 §6.33)
-        std::byte cdb[12] = {std::byte{0xa0}};
-        cdb[6] = std::byte(allocation_length >> 24);
-        cdb[7] = std::byte(allocation_length >> 16);
-        cdb[8] = std::byte(allocation_length >> 8);
-        cdb[9] = std::byte(allocation_length);
-        r.set_cdb(cdb);
+        r.set_cdb(scsi::report_luns(allocation_length).as_bytes());
         r.direction = iscsi::data_direction::read;
         r.read_buffer = buffer;
         r.expected_length = allocation_length;
@@ -43,25 +41,17 @@ struct report_luns_op : std::enable_shared_from_this<report_luns_op> {
     {
         if (res.error)
             return done(res.error, {});
-        const bool unit_attention = res.sense_key() == 0x06;
+        const bool unit_attention = res.status == scsi::status::check_condition &&
+                                    scsi::sense_key(res.sense_data()) == scsi::key::unit_attention;
         if (unit_attention && ++attempt < max_attempts)
             return send();
         if (!res.good())
             return done(make_error_code(std::errc::io_error), {});
         const std::size_t have = std::min<std::size_t>(res.data_in_bytes, buffer.size());
-        if (have < 8)
+        auto luns = scsi::parse_report_luns(std::span<const std::byte>(buffer.data(), have));
+        if (!luns)
             return done(make_error_code(std::errc::io_error), {});
-        const std::size_t list_length = (std::size_t{std::to_integer<std::uint8_t>(buffer[0])} << 24) |
-                                        (std::size_t{std::to_integer<std::uint8_t>(buffer[1])} << 16) |
-                                        (std::size_t{std::to_integer<std::uint8_t>(buffer[2])} << 8) |
-                                        std::size_t{std::to_integer<std::uint8_t>(buffer[3])};
-        const std::size_t end = std::min(have, 8 + list_length);
-        std::vector<std::uint64_t> luns;
-        for (std::size_t off = 8; off + 8 <= end; off += 8) {
-            if (auto lun = decode_lun_entry(std::span<const std::byte, 8>(buffer.data() + off, 8)))
-                luns.push_back(*lun);
-        }
-        done({}, std::move(luns));
+        done({}, std::move(*luns));
     }
 };
 

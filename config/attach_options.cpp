@@ -1,6 +1,6 @@
 #include "config/attach_options.hpp"
 
-#include "config/commands.hpp"
+#include "config/initiator_name.hpp"
 #include "config/options.hpp"
 
 namespace ivs::config {

@@ -1,4 +1,4 @@
-#include "config/commands.hpp"
+#include "config/initiator_name.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,6 @@
 
 namespace ivs::config {
 
-// iqn.<yyyy-mm>.<reversed domain>:<unique> (RFC 3720 §3.2.6.3.1), unique per host.
 std::string default_initiator_name()
 {
     char host[256] = {};

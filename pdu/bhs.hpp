@@ -24,7 +24,6 @@ constexpr bool raw_immediate(const bhs_bytes& b) noexcept
 }
 constexpr std::uint8_t raw_flags(const bhs_bytes& b) noexcept { return std::to_integer<std::uint8_t>(b[1]); }
 constexpr bool raw_final(const bhs_bytes& b) noexcept { return (raw_flags(b) & final_bit) != 0; }
-inline std::uint64_t raw_lun(const bhs_bytes& b) noexcept { return load64(b.data() + 8); }
 inline std::uint32_t raw_initiator_task_tag(const bhs_bytes& b) noexcept { return load32(b.data() + 16); }
 
 // Clears `out` and writes byte 0 (opcode, I bit), byte 1 (flags), TotalAHSLength

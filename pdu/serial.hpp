@@ -40,9 +40,6 @@ private:
 };
 
 // Serial comparison on plain integers, for code holding raw header fields.
-constexpr bool sn_lt(std::uint32_t a, std::uint32_t b) noexcept { return serial32{a} < serial32{b}; }
-constexpr bool sn_le(std::uint32_t a, std::uint32_t b) noexcept { return serial32{a} <= serial32{b}; }
 constexpr bool sn_gt(std::uint32_t a, std::uint32_t b) noexcept { return serial32{a} > serial32{b}; }
-constexpr bool sn_ge(std::uint32_t a, std::uint32_t b) noexcept { return serial32{a} >= serial32{b}; }
 
 } // namespace ivs::pdu

@@ -1,12 +1,13 @@
 // The bridge between an embedded vscsi and a session to a scripted target:
 // data both ways, BUSY retries, CHECK CONDITION, unmapped slots, REPORT LUNS,
 // and a completion for every command when the session goes away.
-#include "bridge_test_support.hpp"
+#include "test/support/bridge_test_support.hpp"
 
 #include "pdu/lun.hpp"
 
 using namespace ivs;
 using namespace ivs::bridge;
+using namespace ivs::vscsi;
 using namespace ivs::bridge::test;
 using ivs::test::bytes_of;
 using ivs::test::received_pdu;
@@ -158,12 +159,12 @@ TEST_CASE("bridge: CHECK CONDITION becomes SENSE; RESERVATION CONFLICT and bare 
     }
     auto c = r.out.at(0);
     CHECK(c.status == vscsi_status::sense);
-    CHECK(sense_key(c.sense) == 0x03);
+    CHECK(scsi::sense_key(c.sense) == 0x03);
     CHECK(c.sense[12] == 0x11);
     c = r.out.at(1);
     CHECK(c.status == vscsi_status::sense);
     CHECK(c.sense[0] == 0x70);
-    CHECK(sense_key(c.sense) == 0x05);
+    CHECK(scsi::sense_key(c.sense) == 0x05);
     CHECK(c.sense[12] == 0x24);
     CHECK(r.out.at(2).status == vscsi_status::err);
     CHECK(r.out.at(3).status == vscsi_status::err);
@@ -206,7 +207,7 @@ TEST_CASE("bridge: unmapped slots answer locally; REPORT LUNS is rewritten", "[b
     for (std::size_t i : {1u, 2u}) {
         c = r.out.at(i);
         CHECK(c.status == vscsi_status::sense);
-        CHECK(sense_key(c.sense) == 0x05);
+        CHECK(scsi::sense_key(c.sense) == 0x05);
         CHECK(c.sense[12] == 0x25);
     }
     c = r.out.at(3);
@@ -426,7 +427,7 @@ TEST_CASE("bridge: a failing device call is logged once and the bridge goes on",
 {
     std::vector<std::string> logged;
     bridge_options opt;
-    opt.logger = [&](std::string_view l) { logged.emplace_back(l); };
+    opt.log = ivs::log::sink([&](ivs::log::level, std::string_view l) { logged.emplace_back(l); });
     rig r;
     faulty_device faulty(*r.dev);
     const auto payload = ivs::test::random_bytes(1024, 4);

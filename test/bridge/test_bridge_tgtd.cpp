@@ -2,7 +2,7 @@
 // daemon side (io_context with the bridge and the session) runs on its own
 // thread; the test thread plays the midlayer with blocking calls.
 #include "bridge/bridge.hpp"
-#include "bridge/embedded_vscsi.hpp"
+#include "vscsi/embedded_vscsi.hpp"
 #include "iscsi/session.hpp"
 #include "test/iscsi/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
@@ -20,9 +20,9 @@
 
 using namespace ivs;
 using namespace std::chrono_literals;
-using ivs::bridge::scsi_completion;
+using ivs::vscsi::scsi_completion;
 using ivs::bridge::slot;
-using ivs::bridge::vscsi_status;
+using ivs::vscsi::vscsi_status;
 
 namespace {
 
@@ -42,8 +42,8 @@ std::vector<std::byte> read_file(const std::filesystem::path& p, std::size_t off
 // The daemon: session and bridge on an io_context served by its own thread.
 struct daemon_rig {
     ivs::test::session_harness h;
-    bridge::embedded_vscsi vs;
-    std::unique_ptr<bridge::vscsi_device> dev;
+    vscsi::embedded_vscsi vs;
+    std::unique_ptr<vscsi::vscsi_device> dev;
     std::unique_ptr<iscsi::session> session;
     std::unique_ptr<bridge::bridge> br;
     std::vector<slot> slots;
@@ -52,14 +52,14 @@ struct daemon_rig {
     std::thread io_thread;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
 
-    static bridge::embedded_vscsi_config vscsi_config(daemon_rig* self, int openings)
+    static vscsi::embedded_vscsi_config vscsi_config(daemon_rig* self, int openings)
     {
-        bridge::embedded_vscsi_config c;
+        vscsi::embedded_vscsi_config c;
         c.openings = openings;
-        c.logger = [self](std::string_view l) {
+        c.log = ivs::log::sink([self](ivs::log::level, std::string_view l) {
             std::lock_guard lk(self->log_m);
             self->lines.emplace_back(l);
-        };
+        });
         return c;
     }
 
@@ -123,7 +123,7 @@ struct daemon_rig {
     void clear_unit_attention(int target, int lun)
     {
         for (int i = 0; i < 5; ++i) {
-            bridge::scsi_command c;
+            vscsi::scsi_command c;
             c.target = target;
             c.lun = lun;
             c.cdblen = 6;
@@ -183,7 +183,7 @@ TEST_CASE("bridge over tgtd: 16 MiB written through vscsi reads back and lands i
 
     // SYNCHRONIZE CACHE to every mapped LUN, as at detach.
     std::promise<std::error_code> synced;
-    d.on_daemon([&] { d.br->sync_cache_all([&](std::error_code ec) { synced.set_value(ec); }); });
+    d.on_daemon([&] { d.br->sync_cache(*d.session, [&](std::error_code ec) { synced.set_value(ec); }); });
     auto f = synced.get_future();
     REQUIRE(f.wait_for(20s) == std::future_status::ready);
     CHECK(f.get() == std::error_code{});
@@ -228,13 +228,13 @@ TEST_CASE("bridge over tgtd: 10 LUNs on two vscsi targets attach as sd devices",
     }
 
     // REPORT LUNS on vscsi target 1 lists its local LUNs 0 and 1 only.
-    bridge::scsi_command rl;
+    vscsi::scsi_command rl;
     rl.target = 1;
     rl.lun = 0;
     rl.cdb[0] = 0xa0;
     rl.cdb[9] = 64;
     rl.cdblen = 12;
-    rl.dir = bridge::vscsi_dir::read;
+    rl.dir = vscsi::vscsi_dir::read;
     std::vector<std::byte> list(64);
     rl.data_in = list;
     scsi_completion out;
@@ -246,12 +246,12 @@ TEST_CASE("bridge over tgtd: 10 LUNs on two vscsi targets attach as sd devices",
     CHECK(std::to_integer<int>(list[17]) == 1);
 
     // An unmapped slot on target 1 has no device.
-    bridge::scsi_command inq;
+    vscsi::scsi_command inq;
     inq.target = 1;
     inq.lun = 5;
     inq.cdb = {0x12, 0, 0, 0, 36};
     inq.cdblen = 6;
-    inq.dir = bridge::vscsi_dir::read;
+    inq.dir = vscsi::vscsi_dir::read;
     std::vector<std::byte> inq_data(36);
     inq.data_in = inq_data;
     REQUIRE(!d.vs.execute(inq, out));

@@ -5,7 +5,7 @@
 // segment that was arriving at that moment. WRITE: Data-Out goes out from
 // the midlayer's buffer (data_write_buffer); once answered early, whatever
 // is still to be sent comes from the bridge's copy.
-#include "bridge_test_support.hpp"
+#include "test/support/bridge_test_support.hpp"
 
 #include "pdu/lun.hpp"
 
@@ -13,6 +13,7 @@
 
 using namespace ivs;
 using namespace ivs::bridge;
+using namespace ivs::vscsi;
 using namespace ivs::bridge::test;
 using ivs::test::bytes_of;
 using ivs::test::received_pdu;

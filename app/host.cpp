@@ -1,0 +1,218 @@
+#include "app/host.hpp"
+
+#if defined(__OpenBSD__)
+#include "vscsi/openbsd_vscsi.hpp"
+#endif
+#include "vscsi/embedded_vscsi.hpp"
+#if IVS_HAVE_FUSE
+#include "fuse/fuse_export.hpp"
+#endif
+
+#include <map>
+
+namespace ivs::app {
+
+namespace {
+
+class host_category_impl : public std::error_category {
+public:
+    const char* name() const noexcept override { return "host"; }
+    std::string message(int ev) const override
+    {
+        switch (static_cast<host_errc>(ev)) {
+        case host_errc::no_fuse: return "this build has no FUSE export";
+        case host_errc::no_midlayer: return "the kernel's vscsi has no disks to export from userland";
+        }
+        return "unknown host error";
+    }
+};
+
+} // namespace
+
+const std::error_category& host_category() noexcept
+{
+    static const host_category_impl c;
+    return c;
+}
+
+std::error_code make_error_code(host_errc e) noexcept { return {static_cast<int>(e), host_category()}; }
+
+struct host::impl {
+    // The embedded vscsi: the midlayer half of the device (not on OpenBSD).
+    std::optional<vscsi::embedded_vscsi> embedded;
+    std::unique_ptr<vscsi::vscsi_device> device;
+#if IVS_HAVE_FUSE
+    struct export_entry {
+        std::unique_ptr<fuse::fuse_export> mount;
+        std::size_t users = 0;  // attachments exporting here
+    };
+    std::map<std::filesystem::path, export_entry> exports;
+#endif
+};
+
+host::host(host_options options) : options_(std::move(options)), impl_(std::make_unique<impl>()) {}
+
+host::~host() { close(); }
+
+std::error_code host::open(std::string& error)
+{
+    if (opened_)
+        return {};
+    io_.start();
+    std::error_code ec;
+#if defined(__OpenBSD__)
+    const std::string path = options_.device.empty() ? "/dev/vscsi0" : options_.device;
+    ec = vscsi::openbsd_vscsi::open(path.c_str(), impl_->device);
+#else
+    vscsi::embedded_vscsi_config cfg;
+    cfg.max_transfer = options_.max_transfer;
+    cfg.openings = options_.openings;
+    cfg.log = options_.log;
+    impl_->embedded.emplace(cfg);
+    ec = impl_->embedded->open(impl_->device);
+#endif
+    if (ec) {
+        error = "cannot open the vscsi device: " + ec.message();
+        impl_->embedded.reset();
+        io_.stop();
+        return ec;
+    }
+    bridge::bridge_options bo;
+    bo.max_transfer = options_.max_transfer;
+    bo.log = options_.log;
+    io_.call<bool>([&](auto done) {
+        bridge_.emplace(io_.context(), *impl_->device, bo);
+        bridge_->start();
+        done(true);
+    });
+    opened_ = true;
+    return {};
+}
+
+void host::close()
+{
+    if (!opened_ || closed_)
+        return;
+    closed_ = true;
+#if IVS_HAVE_FUSE
+    for (auto& [dir, e] : impl_->exports)
+        e.mount->stop();
+    impl_->exports.clear();
+#endif
+    // The bridge answers what is outstanding through the device, so it
+    // stops first; the device closes next (the last close completes what
+    // the midlayer still has with RESET); the bridge object goes on the
+    // io thread, where its handlers run.
+    io_.call<bool>([&](auto done) {
+        bridge_->shutdown();
+        done(true);
+    });
+    impl_->device.reset();
+    io_.call<bool>([&](auto done) {
+        bridge_.reset();
+        done(true);
+    });
+    io_.stop();
+    impl_->embedded.reset();
+}
+
+bool host::has_midlayer() const noexcept { return impl_->embedded.has_value(); }
+
+vscsi::embedded_vscsi* host::midlayer() noexcept { return impl_->embedded ? &*impl_->embedded : nullptr; }
+
+std::optional<std::vector<vscsi::attached_disk>> host::probe(std::span<const bridge::slot> slots,
+                                                             std::chrono::milliseconds limit)
+{
+    for (const auto& s : slots)
+        impl_->device->request_probe(s.target, s.lun);
+    if (!impl_->embedded)
+        return std::vector<vscsi::attached_disk>{};
+    if (!impl_->embedded->wait_probe_idle(limit))
+        return std::nullopt;
+    std::vector<vscsi::attached_disk> found;
+    const auto disks = impl_->embedded->disks();
+    for (const auto& s : slots)
+        for (const auto& d : disks)
+            if (d.target == s.target && d.lun == s.lun)
+                found.push_back(d);
+    return found;
+}
+
+bool host::detach(std::span<const bridge::slot> slots, std::chrono::milliseconds limit)
+{
+    for (const auto& s : slots)
+        impl_->device->request_detach(s.target, s.lun);
+    return !impl_->embedded || impl_->embedded->wait_probe_idle(limit);
+}
+
+std::error_code host::mount(const std::filesystem::path& dir)
+{
+#if IVS_HAVE_FUSE
+    if (!impl_->embedded)
+        return host_errc::no_midlayer;
+    auto& e = impl_->exports[dir];
+    if (!e.mount) {
+        fuse::fuse_export_options fo;
+        fo.log = options_.log;
+        e.mount = std::make_unique<fuse::fuse_export>(*impl_->embedded, dir, fo);
+        if (auto ec = e.mount->start()) {
+            impl_->exports.erase(dir);
+            return ec;
+        }
+    }
+    ++e.users;
+    return {};
+#else
+    (void)dir;
+    return host_errc::no_fuse;
+#endif
+}
+
+void host::unmount(const std::filesystem::path& dir)
+{
+#if IVS_HAVE_FUSE
+    auto it = impl_->exports.find(dir);
+    if (it == impl_->exports.end() || --it->second.users > 0)
+        return;
+    it->second.mount->stop();
+    impl_->exports.erase(it);
+#else
+    (void)dir;
+#endif
+}
+
+std::error_code host::export_disk(const std::filesystem::path& dir, const std::string& prefix,
+                                  std::uint64_t remote_lun, bridge::slot where, std::uint32_t block_size,
+                                  std::uint64_t block_count, std::string& name)
+{
+#if IVS_HAVE_FUSE
+    auto it = impl_->exports.find(dir);
+    if (it == impl_->exports.end())
+        return make_error_code(std::errc::not_connected);
+    name = prefix + fuse::fuse_disk_file_name(remote_lun);
+    return it->second.mount->add_disk(name, where.target, where.lun, block_size, block_count);
+#else
+    (void)dir;
+    (void)prefix;
+    (void)remote_lun;
+    (void)where;
+    (void)block_size;
+    (void)block_count;
+    (void)name;
+    return host_errc::no_fuse;
+#endif
+}
+
+void host::unexport_disk(const std::filesystem::path& dir, const std::string& name)
+{
+#if IVS_HAVE_FUSE
+    auto it = impl_->exports.find(dir);
+    if (it != impl_->exports.end())
+        (void)it->second.mount->remove_disk(name);
+#else
+    (void)dir;
+    (void)name;
+#endif
+}
+
+} // namespace ivs::app

@@ -1,0 +1,96 @@
+// The FUSE export (Linux, libfuse3): a directory with one regular file per
+// attached disk ("lun<N>", N the remote LUN), sized block_count * block_size.
+// File reads and writes become READ/WRITE commands through the embedded
+// vscsi's midlayer side (split by its maximum transfer), fsync and flush
+// become SYNCHRONIZE CACHE(10). Unaligned requests are read-modify-written;
+// writes lock their block range so that concurrent partial-block updates are
+// never lost. The FUSE session is multithreaded: kernel requests are served
+// concurrently. The files cannot grow or shrink.
+//
+// Usage: construct, add_disk() (before or after start()), start() mounts and
+// serves on its own threads, stop() (or the destructor) unmounts and joins.
+// A mount still in use (an open file, a loop device over a file) is detached
+// lazily and its FUSE connection aborted, so stop() always returns.
+#pragma once
+
+#include "log/log.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace ivs::vscsi {
+class embedded_vscsi;
+}
+
+namespace ivs::fuse {
+
+enum class fuse_export_errc {
+    already_started = 1,    // start() twice
+    not_a_directory,        // the mountpoint is missing or not a directory
+    session_failed,         // fuse_new() refused the options
+    mount_failed,           // fuse_mount() failed (no /dev/fuse, no permission, ...)
+    invalid_name,           // empty, '/', ".", "..", or over 255 bytes
+    name_exists,            // add_disk() with a name already exported
+    no_such_disk,           // remove_disk() of a name not exported
+    invalid_geometry,       // block size 0 or over the maximum transfer, no blocks, size overflow
+};
+
+[[nodiscard]] const std::error_category& fuse_export_category() noexcept;
+[[nodiscard]] std::error_code make_error_code(fuse_export_errc e) noexcept;
+
+struct fuse_export_options {
+    // FOPEN_DIRECT_IO: every read/write reaches the disk (no page cache), as
+    // a block device would behave. Off: reads are cached by the kernel
+    // (writes still go through at once; no writeback cache).
+    bool direct_io = true;
+    unsigned max_threads = 8;        // FUSE worker threads at most
+    std::size_t max_write = 1 << 20; // largest write request the kernel sends
+    std::string fsname = "iscsi-vscsi";
+    // Mount and unmount lines; written from any thread.
+    log::sink log;
+};
+
+// "lun<N>": the file name for remote LUN N.
+[[nodiscard]] std::string fuse_disk_file_name(std::uint64_t remote_lun);
+
+class fuse_export {
+public:
+    fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint,
+                fuse_export_options options = {});
+    ~fuse_export();  // stop()
+    fuse_export(const fuse_export&) = delete;
+    fuse_export& operator=(const fuse_export&) = delete;
+
+    // Export vscsi target/lun as `name` (thread-safe, any time). The file has
+    // block_count * block_size bytes; I/O uses whole blocks of block_size.
+    std::error_code add_disk(const std::string& name, int target, int lun,
+                             std::uint32_t block_size, std::uint64_t block_count);
+    // The file disappears; I/O through handles still open fails with EIO.
+    std::error_code remove_disk(const std::string& name);
+
+    // Mount and serve on a thread of its own (which runs libfuse's
+    // multithreaded loop). Needs root or fusermount3 rights.
+    std::error_code start();
+    // Unmount (lazily, aborting the connection, when busy) and join. Safe to
+    // call twice; not from inside a FUSE request.
+    void stop();
+
+    [[nodiscard]] bool running() const noexcept;
+    [[nodiscard]] const std::filesystem::path& mountpoint() const noexcept;
+
+    struct impl;  // fuse_export.cpp (the FUSE callbacks reach it too)
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace ivs::fuse
+
+template <>
+struct std::is_error_code_enum<ivs::fuse::fuse_export_errc> : std::true_type {};

@@ -1,0 +1,69 @@
+#include "vscsi/readiness_signal.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <fcntl.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#endif
+
+namespace ivs::vscsi {
+
+readiness_signal::readiness_signal() {
+#if defined(__linux__)
+    read_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (read_fd_ < 0)
+        throw std::system_error(errno, std::generic_category(), "eventfd");
+    write_fd_ = read_fd_;
+#else
+    int fds[2];
+    if (::pipe(fds) != 0)
+        throw std::system_error(errno, std::generic_category(), "pipe");
+    for (int fd : fds) {
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    read_fd_ = fds[0];
+    write_fd_ = fds[1];
+#endif
+}
+
+readiness_signal::~readiness_signal() {
+    if (write_fd_ != read_fd_)
+        ::close(write_fd_);
+    ::close(read_fd_);
+}
+
+void readiness_signal::set() noexcept {
+    if (set_)
+        return;
+#if defined(__linux__)
+    const std::uint64_t one = 1;
+    ssize_t r;
+    do r = ::write(write_fd_, &one, sizeof one); while (r < 0 && errno == EINTR);
+#else
+    const char one = 1;
+    ssize_t r;
+    do r = ::write(write_fd_, &one, sizeof one); while (r < 0 && errno == EINTR);
+#endif
+    set_ = true;
+}
+
+void readiness_signal::clear() noexcept {
+    if (!set_)
+        return;
+    // Drain everything: the counter of an eventfd, the byte(s) of a pipe.
+    char buf[64];
+    for (;;) {
+        ssize_t r = ::read(read_fd_, buf, sizeof buf);
+        if (r > 0 && write_fd_ != read_fd_)
+            continue;
+        if (r < 0 && errno == EINTR)
+            continue;
+        break;
+    }
+    set_ = false;
+}
+
+} // namespace ivs::vscsi
