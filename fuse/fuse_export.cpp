@@ -88,6 +88,7 @@ struct fuse_export::impl {
     std::thread loop;
     std::atomic<bool> running{false};
     dev_t conn_dev = 0;             // the mount's device: its fusectl connection id
+    bool premounted = false;        // "/dev/fd/N": mounted and unmounted by the caller
 
     impl(vscsi::embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
         : dev(d), mountpoint(std::move(mp)), options(std::move(o)) {}
@@ -292,6 +293,14 @@ bool run_fusermount_lazy(const std::string& mp) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// libfuse's "/dev/fd/N" (fuse_session_mount takes descriptor N as mounted).
+bool is_premounted(const std::filesystem::path& mp) {
+    const std::string s = mp.string();
+    constexpr std::string_view prefix = "/dev/fd/";
+    return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
+           s.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+}
+
 bool write_abort(const std::filesystem::path& connections, dev_t dev) {
     // The connection's directory is named after the kernel dev_t (major << 20 | minor).
     const auto id = (static_cast<unsigned long>(major(dev)) << 20) | minor(dev);
@@ -327,7 +336,8 @@ void fuse_export::impl::abort_connection() {
 void fuse_export::impl::unmount_and_join() {
     const std::string mp = mountpoint.string();
     bool detached = false;
-    if (::umount2(mp.c_str(), UMOUNT_NOFOLLOW) != 0) {
+    // premounted: who mounted it has unmounted it, the loop is ending.
+    if (!premounted && ::umount2(mp.c_str(), UMOUNT_NOFOLLOW) != 0) {
         const int e = errno;
         if (e == EBUSY) {
             if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
@@ -360,6 +370,17 @@ fuse_export::fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mount
 fuse_export::~fuse_export() { stop(); }
 
 bool fuse_export::running() const noexcept { return impl_->running.load(); }
+
+std::size_t fuse_export::open_handles(const std::string& name) const {
+    std::lock_guard lk(impl_->disks_m);
+    auto it = impl_->disks.find(name);
+    if (it == impl_->disks.end())
+        return 0;
+    std::size_t n = 0;
+    for (const open_file* h : impl_->handles)
+        n += h->disk == it->second ? 1 : 0;
+    return n;
+}
 
 const std::filesystem::path& fuse_export::mountpoint() const noexcept { return impl_->mountpoint; }
 
@@ -400,12 +421,15 @@ std::error_code fuse_export::start() {
     std::lock_guard lk(s.life_m);
     if (s.f != nullptr)
         return fuse_export_errc::already_started;
+    s.premounted = is_premounted(s.mountpoint);
     std::error_code fs_ec;
-    if (!std::filesystem::is_directory(s.mountpoint, fs_ec))
-        return fuse_export_errc::not_a_directory;
-    s.mountpoint = std::filesystem::absolute(s.mountpoint, fs_ec).lexically_normal();
-    if (!s.mountpoint.has_filename() && s.mountpoint.has_relative_path())
-        s.mountpoint = s.mountpoint.parent_path();  // drop a trailing '/'
+    if (!s.premounted) {
+        if (!std::filesystem::is_directory(s.mountpoint, fs_ec))
+            return fuse_export_errc::not_a_directory;
+        s.mountpoint = std::filesystem::absolute(s.mountpoint, fs_ec).lexically_normal();
+        if (!s.mountpoint.has_filename() && s.mountpoint.has_relative_path())
+            s.mountpoint = s.mountpoint.parent_path();  // drop a trailing '/'
+    }
 
     const std::string opts = "-ofsname=" + s.options.fsname + ",subtype=iscsi-vscsi,default_permissions";
     std::vector<std::string> args_s{"iscsi-vscsi", opts};
@@ -436,7 +460,7 @@ std::error_code fuse_export::start() {
     // The mount's device number names its fusectl connection (for stop()).
     // This stat is the first request the loop serves.
     struct stat st {};
-    if (::stat(s.mountpoint.c_str(), &st) == 0)
+    if (!s.premounted && ::stat(s.mountpoint.c_str(), &st) == 0)
         s.conn_dev = st.st_dev;
     s.log("fuse: mounted " + s.mountpoint.string());
     return {};

@@ -11,6 +11,12 @@
 // serves on its own threads, stop() (or the destructor) unmounts and joins.
 // A mount still in use (an open file, a loop device over a file) is detached
 // lazily and its FUSE connection aborted, so stop() always returns.
+//
+// A mountpoint of the form "/dev/fd/N" is libfuse's convention for a
+// /dev/fuse descriptor N that someone with the right to mount has already
+// mounted (a privilege-separated program): start() serves it without
+// mounting, and stop() does not unmount; the one who mounted it unmounts
+// first, which ends the connection, and stop() then joins and closes N.
 #pragma once
 
 #include "log/log.hpp"
@@ -80,6 +86,10 @@ public:
     // Unmount (lazily, aborting the connection, when busy) and join. Safe to
     // call twice; not from inside a FUSE request.
     void stop();
+
+    // How many handles of the exported file `name` are open (an open(2), a
+    // loop device over the file); 0 when `name` is not exported.
+    [[nodiscard]] std::size_t open_handles(const std::string& name) const;
 
     [[nodiscard]] bool running() const noexcept;
     [[nodiscard]] const std::filesystem::path& mountpoint() const noexcept;
