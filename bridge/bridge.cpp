@@ -161,6 +161,8 @@ struct bridge::impl {
                 break;
             }
             ++counters.commands;
+            counters.commands_read += in.direction == vscsi_dir::read ? 1 : 0;
+            counters.commands_write += in.direction == vscsi_dir::write ? 1 : 0;
             dispatch(in);
         }
         dequeuing = false;
@@ -303,6 +305,7 @@ struct bridge::impl {
                 return finish(c, vscsi_status::err);
             }
             counters.bytes_written += in.datalen;
+            ++counters.data_writes;
         }
         submit(c);
     }
@@ -422,6 +425,7 @@ struct bridge::impl {
         }
         c.delivered += n;
         counters.bytes_read += n;
+        ++counters.data_reads;
         return true;
     }
 
