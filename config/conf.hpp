@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace ivs::config {
@@ -148,6 +149,23 @@ std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, 
 // may be readable by anyone: it holds no secret (those live in the secret
 // files), as OpenBSD's 0644 /etc/iscsi.conf.
 std::error_code check_conf_file(const std::filesystem::path& file, std::string& error);
+
+// The text of a configuration file and of every file it included, by the
+// path the parser asked for: enough for parse_conf to read them again
+// without the file system (serve's worker, which cannot open them).
+struct conf_sources {
+    std::string file;  // the configuration file, as given
+    std::string text;
+    std::vector<std::pair<std::filesystem::path, std::string>> included;
+};
+
+// load_checked_conf that also records what it read in `sources`.
+std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, std::string& error,
+                                  conf_sources& sources);
+
+// parse_conf over `sources` alone: an include it does not hold fails as a
+// file that cannot be read.
+std::error_code parse_conf_sources(const conf_sources& sources, conf& out, std::string& error);
 
 // check_conf_file, and refuses a file readable by group or others, saying
 // that it holds a secret (CHAP secret files).

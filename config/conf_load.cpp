@@ -158,6 +158,40 @@ std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, 
     return parse_conf(text, file.string(), checked, out, error);
 }
 
+std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, std::string& error,
+                                  conf_sources& sources)
+{
+    out = {};
+    sources = {};
+    sources.file = file.string();
+    std::string why;
+    if (const std::error_code ec = read_file(file, true, sources.text, why)) {
+        error = file.string() + ": " + why;
+        return ec;
+    }
+    const conf_reader recording = [&sources](const std::filesystem::path& p, std::string& t, std::string& e) {
+        if (auto ec = read_file(p, true, t, e))
+            return ec;
+        sources.included.emplace_back(p, t);
+        return std::error_code{};
+    };
+    return parse_conf(sources.text, sources.file, recording, out, error);
+}
+
+std::error_code parse_conf_sources(const conf_sources& sources, conf& out, std::string& error)
+{
+    const conf_reader from_memory = [&sources](const std::filesystem::path& p, std::string& t, std::string& e) {
+        for (const auto& [path, text] : sources.included)
+            if (path == p) {
+                t = text;
+                return std::error_code{};
+            }
+        e = "not among the files the configuration was read from";
+        return make_error_code(conf_errc::read_failed);
+    };
+    return parse_conf(sources.text, sources.file, from_memory, out, error);
+}
+
 std::error_code check_conf_file(const std::filesystem::path& file, std::string& error)
 {
     struct stat st {};

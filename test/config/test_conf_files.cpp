@@ -177,3 +177,43 @@ TEST_CASE("check_conf_file and check_secret_file refuse a file owned by someone 
     CHECK(error == p.string() + ": owned by uid 4242, not by root or the current user");
     CHECK(check_secret_file(p, error) == conf_errc::insecure_file);
 }
+
+TEST_CASE("load_checked_conf records what it read; parse_conf_sources parses it again without files",
+          "[conf][files]")
+{
+    temp_dir d;
+    d.write("sub/targets.conf", "target b {\n targetaddr $addr\n targetname iqn.2001-04.com.example:b\n}\n");
+    d.write("macros.conf", "addr = 192.0.2.9\n");
+    const fs::path main = d.write("main.conf", "include \"macros.conf\"\ninclude \"sub/targets.conf\"\n"
+                                               "target a {\n targetaddr $addr\n targetname iqn.2001-04.com.example:a\n"
+                                               " export /srv/a\n}\n");
+    const current_dir cd(d.path); // relative includes: from the current directory, as iscsictl(8)
+    conf first;
+    conf_sources sources;
+    std::string error;
+    REQUIRE_FALSE(load_checked_conf(main, first, error, sources));
+    CHECK(sources.file == main.string());
+    REQUIRE(sources.included.size() == 2);
+    CHECK(sources.included[0].first == "macros.conf");
+    CHECK(sources.included[1].second.find("target b") != std::string::npos);
+
+    // Moved away from the files: the same configuration from memory.
+    const current_dir elsewhere(fs::temp_directory_path());
+    d.write("sub/targets.conf", "garbage {\n", 0600); // what is on disk no longer matters
+    conf again;
+    REQUIRE_FALSE(parse_conf_sources(sources, again, error));
+    REQUIRE(again.targets.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(again.targets[i].name == first.targets[i].name);
+        CHECK(again.targets[i].target_addr.host == "192.0.2.9");
+        CHECK(again.targets[i].where.file == first.targets[i].where.file);
+        CHECK(again.targets[i].where.line == first.targets[i].where.line);
+    }
+    CHECK(again.targets[1].export_dir == "/srv/a");
+
+    // An include the sources do not hold is an error, not a read from disk.
+    sources.included.pop_back();
+    CHECK(parse_conf_sources(sources, again, error) == make_error_code(conf_errc::syntax));
+    CHECK(error.find("sub/targets.conf") != std::string::npos);
+    CHECK(error.find("not among the files") != std::string::npos);
+}
