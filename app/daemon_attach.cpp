@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 void serve_daemon::impl::attach_target(attached_target& t)
 {
     iscsi::session_config cfg;
-    if (!make_session_config(current, t.conf, cfg, t.error)) {
+    if (!make_session_config(current, t.conf, {}, cfg, t.error)) {
         warn(t.error);
         return;
     }

@@ -57,7 +57,7 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
                          "target d {\n discovery\n targetaddr 192.0.2.2\n}\n");
     iscsi::session_config s;
     std::string error;
-    REQUIRE(make_session_config(c, c.targets[0], s, error));
+    REQUIRE(make_session_config(c, c.targets[0], {}, s, error));
     CHECK(s.target_portal.host == "192.0.2.1");
     CHECK(s.target_portal.port == "3261");
     CHECK(s.login.initiator_name == "iqn.2026-11.org.example:host");
@@ -78,7 +78,7 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
     CHECK(s.nop_interval == std::chrono::milliseconds(0));
     CHECK(s.recover);
 
-    REQUIRE(make_session_config(c, c.targets[1], s, error));
+    REQUIRE(make_session_config(c, c.targets[1], {}, s, error));
     CHECK(s.login.type == iscsi::session_type::discovery);
     CHECK(s.login.target_name.empty());
     CHECK(s.target_portal.port == "3260");
@@ -86,7 +86,7 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
 
     // A secret file that vanished: file:line of the block.
     fs::remove(d.path / "a.secret");
-    CHECK_FALSE(make_session_config(c, c.targets[0], s, error));
+    CHECK_FALSE(make_session_config(c, c.targets[0], {}, s, error));
     CHECK(error.find("test.conf:3: target t: ") == 0);
 }
 
