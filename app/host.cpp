@@ -10,6 +10,8 @@
 
 #include <map>
 
+#include <unistd.h>
+
 namespace ivs::app {
 
 namespace {
@@ -45,14 +47,23 @@ struct host::impl {
     struct export_entry {
         std::unique_ptr<fuse::fuse_export> mount;
         std::size_t users = 0;  // attachments exporting here
+        bool mounted_by_other = false;  // options.mount_fuse mounted it
     };
     std::map<std::filesystem::path, export_entry> exports;
 #endif
+    // An export could not be unmounted and still runs: the midlayer it
+    // reaches must outlive the host (see stop_export).
+    bool abandoned = false;
 };
 
 host::host(host_options options) : options_(std::move(options)), impl_(std::make_unique<impl>()) {}
 
-host::~host() { close(); }
+host::~host()
+{
+    close();
+    if (impl_->abandoned)
+        (void)impl_.release(); // left to the end of the process with the export that uses it
+}
 
 std::error_code host::open(std::string& error)
 {
@@ -61,8 +72,13 @@ std::error_code host::open(std::string& error)
     io_.start();
     std::error_code ec;
 #if defined(__OpenBSD__)
-    const std::string path = options_.device.empty() ? "/dev/vscsi0" : options_.device;
-    ec = vscsi::openbsd_vscsi::open(path.c_str(), impl_->device);
+    if (options_.device_fd >= 0) {
+        impl_->device = vscsi::openbsd_vscsi::adopt(options_.device_fd);
+        options_.device_fd = -1;
+    } else {
+        const std::string path = options_.device.empty() ? "/dev/vscsi0" : options_.device;
+        ec = vscsi::openbsd_vscsi::open(path.c_str(), impl_->device);
+    }
 #else
     vscsi::embedded_vscsi_config cfg;
     cfg.max_transfer = options_.max_transfer;
@@ -95,8 +111,8 @@ void host::close()
         return;
     closed_ = true;
 #if IVS_HAVE_FUSE
-    for (auto& [dir, e] : impl_->exports)
-        e.mount->stop();
+    for (auto& entry : impl_->exports)
+        stop_export(entry.first);
     impl_->exports.clear();
 #endif
     // The bridge answers what is outstanding through the device, so it
@@ -113,7 +129,8 @@ void host::close()
         done(true);
     });
     io_.stop();
-    impl_->embedded.reset();
+    if (!impl_->abandoned) // else a FUSE loop still calls into the midlayer: it stays (~host)
+        impl_->embedded.reset();
 }
 
 bool host::has_midlayer() const noexcept { return impl_->embedded.has_value(); }
@@ -123,8 +140,10 @@ vscsi::embedded_vscsi* host::midlayer() noexcept { return impl_->embedded ? &*im
 std::optional<std::vector<vscsi::attached_disk>> host::probe(std::span<const bridge::slot> slots,
                                                              std::chrono::milliseconds limit)
 {
-    for (const auto& s : slots)
+    for (const auto& s : slots) {
         impl_->device->request_probe(s.target, s.lun);
+        ++probe_requests_;
+    }
     if (!impl_->embedded)
         return std::vector<vscsi::attached_disk>{};
     if (!impl_->embedded->wait_probe_idle(limit))
@@ -140,12 +159,14 @@ std::optional<std::vector<vscsi::attached_disk>> host::probe(std::span<const bri
 
 bool host::detach(std::span<const bridge::slot> slots, std::chrono::milliseconds limit)
 {
-    for (const auto& s : slots)
+    for (const auto& s : slots) {
         impl_->device->request_detach(s.target, s.lun);
+        ++detach_requests_;
+    }
     return !impl_->embedded || impl_->embedded->wait_probe_idle(limit);
 }
 
-std::error_code host::mount(const std::filesystem::path& dir)
+std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
 {
 #if IVS_HAVE_FUSE
     if (!impl_->embedded)
@@ -154,8 +175,23 @@ std::error_code host::mount(const std::filesystem::path& dir)
     if (!e.mount) {
         fuse::fuse_export_options fo;
         fo.log = options_.log;
-        e.mount = std::make_unique<fuse::fuse_export>(*impl_->embedded, dir, fo);
+        std::filesystem::path mountpoint = dir;
+        int fuse_fd = -1;
+        if (options_.mount_fuse) {
+            // Mounted by someone else: served through /dev/fd/N (fuse_export.hpp).
+            if (auto ec = options_.mount_fuse(dir, fuse_fd, why)) {
+                impl_->exports.erase(dir);
+                return ec;
+            }
+            mountpoint = "/dev/fd/" + std::to_string(fuse_fd);
+            e.mounted_by_other = true;
+        }
+        e.mount = std::make_unique<fuse::fuse_export>(*impl_->embedded, mountpoint, fo);
         if (auto ec = e.mount->start()) {
+            if (e.mounted_by_other) {
+                options_.unmount_fuse(dir);
+                ::close(fuse_fd);  // start() failed before the session took it
+            }
             impl_->exports.erase(dir);
             return ec;
         }
@@ -164,9 +200,28 @@ std::error_code host::mount(const std::filesystem::path& dir)
     return {};
 #else
     (void)dir;
+    (void)why;
     return host_errc::no_fuse;
 #endif
 }
+
+#if IVS_HAVE_FUSE
+void host::stop_export(const std::filesystem::path& dir)
+{
+    auto& e = impl_->exports.at(dir);
+    if (e.mounted_by_other && !options_.unmount_fuse(dir)) {
+        // The mount lives on and its loop with it: stop() would wait for
+        // it forever. The export is left running until the process ends
+        // (the kernel then aborts the connection); nothing else of the
+        // host may go either, the loop still reaches the midlayer.
+        options_.log.error("fuse: " + dir.string() + " could not be unmounted; left until this process exits");
+        (void)e.mount.release();
+        impl_->abandoned = true;
+        return;
+    }
+    e.mount->stop();
+}
+#endif
 
 void host::unmount(const std::filesystem::path& dir)
 {
@@ -174,7 +229,7 @@ void host::unmount(const std::filesystem::path& dir)
     auto it = impl_->exports.find(dir);
     if (it == impl_->exports.end() || --it->second.users > 0)
         return;
-    it->second.mount->stop();
+    stop_export(dir);
     impl_->exports.erase(it);
 #else
     (void)dir;
@@ -200,6 +255,18 @@ std::error_code host::export_disk(const std::filesystem::path& dir, const std::s
     (void)block_count;
     (void)name;
     return host_errc::no_fuse;
+#endif
+}
+
+std::size_t host::open_handles(const std::filesystem::path& dir, const std::string& name) const
+{
+#if IVS_HAVE_FUSE
+    auto it = impl_->exports.find(dir);
+    return it == impl_->exports.end() || !it->second.mount ? 0 : it->second.mount->open_handles(name);
+#else
+    (void)dir;
+    (void)name;
+    return 0;
 #endif
 }
 

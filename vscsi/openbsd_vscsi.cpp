@@ -49,6 +49,10 @@ std::error_code openbsd_vscsi::open(const char* path, std::unique_ptr<vscsi_devi
     return {};
 }
 
+std::unique_ptr<vscsi_device> openbsd_vscsi::adopt(int fd) {
+    return std::unique_ptr<vscsi_device>(new openbsd_vscsi(fd));
+}
+
 openbsd_vscsi::~openbsd_vscsi() { ::close(fd_); }
 
 std::error_code openbsd_vscsi::i2t(vscsi_i2t& out) {
