@@ -6,9 +6,9 @@
 //   its secret files;
 // - a secret changed on disk reaches the worker only through a reload (the
 //   worker's own retries keep failing with the old one);
-// - a mounted ext4 on a loop device over an export file blocks detach and
-//   SIGTERM with a message naming the disk; detach -f forces; a disk not in
-//   use detaches;
+// - an export file open, or a mounted ext4 on a loop device over it, blocks
+//   detach and SIGTERM with a message naming the disk; detach -f forces; a
+//   disk not in use detaches;
 // - show, show summary, show vscsi stats, status with the digests.
 #include "test/support/process.hpp"
 #include "test/support/serve_process.hpp"
@@ -16,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -285,6 +286,20 @@ TEST_CASE("detach -f detaches a disk in use", "[cli][serve][privsep][tgtd]")
     serve_process serve(conf, work);
     serve.watch_mount(exp);
     INFO(serve.log());
+
+    // The export file merely open (no file system): in use all the same.
+    {
+        const int fd = ::open((exp / "lun1").c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        auto dt = serve.ctl({"detach", "forced"});
+        ::close(fd);
+        INFO(dt.describe({"detach", "forced"}));
+        CHECK(dt.exit_code == 1);
+        CHECK(contains(dt.err, "target forced: disk LUN 1 (sd0), " + (exp / "lun1").string() +
+                                   ", is in use: 1 open handle on the export file\n"));
+        CHECK(filer.connections(1).size() == 1);
+    }
+
     loop_mount lm;
     auto r = test::run({"losetup", "--find", "--show", (exp / "lun1").string()});
     REQUIRE(r.ok());
