@@ -195,7 +195,8 @@ int parent::run(const conf_bundle& initial)
                 if (sig == SIGHUP) {
                     reload(0);
                 } else if (sig == SIGTERM || sig == SIGINT) {
-                    ::kill(o_.worker, sig);
+                    if (o_.worker > 0) // never kill(-1) or kill(0)
+                        ::kill(o_.worker, sig);
                 } else if (sig == SIGCHLD) {
                     const pid_t r = ::waitpid(o_.worker, &status, WNOHANG);
                     if (r == o_.worker)

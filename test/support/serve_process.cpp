@@ -101,6 +101,9 @@ run_result serve_process::ctl(std::vector<std::string> args, std::chrono::millis
 
 int serve_process::stop(int sig, std::chrono::milliseconds limit)
 {
+    // Never kill(-1, ...) or kill(0, ...): that signals every process we may.
+    if (pid_ <= 0)
+        return -1;
     ::kill(pid_, sig);
     const auto deadline = std::chrono::steady_clock::now() + limit;
     int status = 0;
@@ -113,7 +116,7 @@ int serve_process::stop(int sig, std::chrono::milliseconds limit)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-bool serve_process::signal(int sig) const { return ::kill(pid_, sig) == 0; }
+bool serve_process::signal(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
 
 bool serve_process::wait_for_log(const std::string& text, std::chrono::milliseconds limit) const
 {
