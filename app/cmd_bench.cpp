@@ -38,7 +38,7 @@ constexpr config::option_spec bench_specs[] = {
     {"read", false, false, {}, "READ requests (the default)"},
     {"write", false, false, {}, "WRITE requests (overwrites the LUN's data)"},
     {"random", false, false, {}, "random offsets aligned to --bs (default sequential)"},
-    {"max-transfer", true, false, "BYTES", "largest command of the vscsi split (default 65536, as MAXPHYS)"},
+    {"max-transfer", true, false, "BYTES", "largest command of the vscsi split (default 1048576, as attach and serve on Linux; 65536 is OpenBSD's MAXPHYS)"},
     {"openings", true, false, "N", "commands in flight per LUN in the vscsi (default: enough for qd requests split by max-transfer, at least 16)"},
     {"header-digest", true, false, "LIST", "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
     {"data-digest", true, false, "LIST", "data digests in preference order, as --header-digest (default none)"},
@@ -55,7 +55,7 @@ struct bench_options {
     unsigned seconds = 10;
     bool write = false;
     bool random = false;
-    std::size_t max_transfer = 64 * 1024;
+    std::size_t max_transfer = host_options{}.max_transfer;
     unsigned openings = 0;  // 0: default_openings()
     bool json = false;
 };
@@ -153,8 +153,9 @@ int parse_bench_options(std::span<const std::string> args, bench_options& out, s
 
 // Openings that keep --qd requests in flight: each request of bs bytes is
 // split into ceil(bs / max_transfer) commands, as the kernel splits by
-// MAXPHYS, so QD 8 of 1 MiB is 128 commands of 64 KiB (iscsi-perf keeps 8
-// commands of 1 MiB). At least the kernel's 16, at most 4096.
+// MAXPHYS, so with --max-transfer 65536 QD 8 of 1 MiB is 128 commands of 64
+// KiB (iscsi-perf keeps 8 commands of 1 MiB). At least the kernel's 16, at
+// most 4096.
 unsigned default_openings(const bench_options& o)
 {
     const std::uint64_t chunks = (o.bs + o.max_transfer - 1) / o.max_transfer;

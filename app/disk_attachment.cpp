@@ -43,7 +43,11 @@ bool disk_attachment::attach(std::string& error)
 bool disk_attachment::login(std::string& error)
 {
     auto [ec, message] = host_.io().call<std::pair<std::error_code, std::string>>([&](auto done) {
-        session_ = std::make_unique<iscsi::session>(host_.io().context(), options_.session);
+        // The session's lines (warnings, every transition) go where the
+        // program's do: standard error under attach, syslog under serve.
+        auto config = options_.session;
+        config.log = host_.log();
+        session_ = std::make_unique<iscsi::session>(host_.io().context(), std::move(config));
         *state_ = "logging in";
         session_->on_event([state = state_](const iscsi::session_event& e) {
             using k = iscsi::session_event::kind;

@@ -5,9 +5,11 @@
 #endif
 #include "vscsi/embedded_vscsi.hpp"
 #if IVS_HAVE_FUSE
+#include "app/export_loop.hpp"
 #include "fuse/fuse_export.hpp"
 #endif
 
+#include <cerrno>
 #include <map>
 
 #include <unistd.h>
@@ -46,24 +48,17 @@ struct host::impl {
 #if IVS_HAVE_FUSE
     struct export_entry {
         std::unique_ptr<fuse::fuse_export> mount;
+        std::shared_ptr<export_loop> loop;  // its requests, read on the io thread
         std::size_t users = 0;  // attachments exporting here
         bool mounted_by_other = false;  // options.mount_fuse mounted it
     };
     std::map<std::filesystem::path, export_entry> exports;
 #endif
-    // An export could not be unmounted and still runs: the midlayer it
-    // reaches must outlive the host (see stop_export).
-    bool abandoned = false;
 };
 
 host::host(host_options options) : options_(std::move(options)), impl_(std::make_unique<impl>()) {}
 
-host::~host()
-{
-    close();
-    if (impl_->abandoned)
-        (void)impl_.release(); // left to the end of the process with the export that uses it
-}
+host::~host() { close(); }
 
 std::error_code host::open(std::string& error)
 {
@@ -129,8 +124,7 @@ void host::close()
         done(true);
     });
     io_.stop();
-    if (!impl_->abandoned) // else a FUSE loop still calls into the midlayer: it stays (~host)
-        impl_->embedded.reset();
+    impl_->embedded.reset();
 }
 
 bool host::has_midlayer() const noexcept { return impl_->embedded.has_value(); }
@@ -175,6 +169,7 @@ std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
     if (!e.mount) {
         fuse::fuse_export_options fo;
         fo.log = options_.log;
+        fo.workers = 0;  // the io thread reads the requests (export_loop)
         std::filesystem::path mountpoint = dir;
         int fuse_fd = -1;
         if (options_.mount_fuse) {
@@ -195,6 +190,18 @@ std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
             impl_->exports.erase(dir);
             return ec;
         }
+        const int err = io_.call<int>([&](auto done) {
+            if (e.mount->loop_fd() >= 0)
+                e.loop = export_loop::start(io_.context(), *e.mount);
+            done(e.loop || e.mount->loop_fd() < 0 ? 0 : errno);
+        });
+        if (err != 0) {
+            e.mount->stop();
+            if (e.mounted_by_other)
+                options_.unmount_fuse(dir);
+            impl_->exports.erase(dir);
+            return std::error_code(err, std::generic_category());
+        }
     }
     ++e.users;
     return {};
@@ -209,16 +216,19 @@ std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
 void host::stop_export(const std::filesystem::path& dir)
 {
     auto& e = impl_->exports.at(dir);
-    if (e.mounted_by_other && !options_.unmount_fuse(dir)) {
-        // The mount lives on and its loop with it: stop() would wait for
-        // it forever. The export is left running until the process ends
-        // (the kernel then aborts the connection); nothing else of the
-        // host may go either, the loop still reaches the midlayer.
-        options_.log.error("fuse: " + dir.string() + " could not be unmounted; left until this process exits");
-        (void)e.mount.release();
-        impl_->abandoned = true;
-        return;
-    }
+    // The io thread stops reading the requests first.
+    if (e.loop)
+        io_.call<bool>([&](auto done) {
+            e.loop->cancel();
+            done(true);
+        });
+    e.loop.reset();
+    // Mounted by someone else: unmounted by them. If that fails the mount
+    // stays until its descriptor closes (stop() below, once the requests in
+    // flight are answered), which ends the connection.
+    if (e.mounted_by_other && !options_.unmount_fuse(dir))
+        options_.log.error("fuse: " + dir.string() + " could not be unmounted; its connection ends when the "
+                           "export stops");
     e.mount->stop();
 }
 #endif

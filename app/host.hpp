@@ -42,8 +42,17 @@ struct host_options {
     // and unmounts itself.
     std::function<std::error_code(const std::filesystem::path& dir, int& fuse_fd, std::string& why)> mount_fuse;
     std::function<bool(const std::filesystem::path& dir)> unmount_fuse;
-    std::size_t max_transfer = 64 * 1024;  // the largest command (MAXPHYS)
-    int openings = 16;                     // embedded vscsi: commands in flight per LUN
+#if defined(__OpenBSD__)
+    std::size_t max_transfer = 64 * 1024;    // the largest command: the kernel's MAXPHYS
+#else
+    // The embedded vscsi is not held to OpenBSD's MAXPHYS and sd(4)'s 16
+    // openings (embedded_vscsi_config keeps those for the vscsi contract's
+    // tests): one command per FUSE request of up to 1 MiB (max_write), and
+    // as many in flight per LUN as the export lets the kernel keep
+    // (max_background). doc/performance.md has the measurements.
+    std::size_t max_transfer = 1024 * 1024;  // the largest command
+#endif
+    int openings = 128;                      // embedded vscsi: commands in flight per LUN
     log::sink log;                         // the host's, the bridge's, the device's and FUSE's lines
 };
 

@@ -61,6 +61,7 @@ struct command_ctx {
     std::span<const std::byte> midlayer_out;
     std::uint32_t task_tag = 0;      // the session's tag of the submitted command
     std::size_t delivered = 0;       // READ bytes handed to DATA_READ
+    std::size_t landed = 0;          // REPORT LUNS bytes [0, landed) in `buffer`
     std::uint32_t generation = 0;    // bumped on each reuse (stale timer guard)
     bool live = false;               // dequeued and not answered yet
     bool in_session = false;         // the session owes a completion
@@ -187,6 +188,7 @@ struct bridge::impl {
             c->placement->landing_ = false;  // the session is done with the previous command
         c->session = nullptr;
         c->delivered = 0;
+        c->landed = 0;
         c->live = true;
         c->in_session = false;
         c->waiting_retry = false;
@@ -340,8 +342,14 @@ struct bridge::impl {
         } else if (reads) {
             r.direction = iscsi::data_direction::read;
             r.read_buffer = std::span<std::byte>(c.buffer.data(), len);
-            if (!c.report_luns) {
-                command_ctx* p = &c;
+            command_ctx* p = &c;
+            if (c.report_luns) {
+                // How much of the buffer holds this command's data (in order).
+                r.on_data_in = [p](std::uint32_t offset, std::span<const std::byte> data) {
+                    if (offset <= p->landed)
+                        p->landed = std::max<std::size_t>(p->landed, std::size_t{offset} + data.size());
+                };
+            } else {
                 r.on_data_in = [p](std::uint32_t offset, std::span<const std::byte> data) {
                     if (p->owner)
                         p->owner->on_data(*p, offset, data);
@@ -388,23 +396,27 @@ struct bridge::impl {
             c.task_tag = s->last_task_tag();
     }
 
-    // Data-In as it lands; after a reissue only bytes beyond those already
-    // handed over move (§7.2 reissue may resend from offset 0).
+    // Data-In as it lands, in offset order (the session checks every
+    // offset): DATA_READ takes the bytes from where they landed and nowhere
+    // else, so no buffer ever shows bytes this command did not receive.
+    // After a reissue the data comes again from offset 0: only bytes beyond
+    // those already handed over move (§6.3.5).
     void on_data(command_ctx& c, std::uint32_t offset, std::span<const std::byte> data)
     {
         if (!c.live || c.data_failed)
             return;
+        if (offset > c.delivered) {
+            c.data_failed = true;  // a gap: never filled from an old buffer
+            log_once(log_data, "bridge: Data-In with a gap; the command ends with an error");
+            return;
+        }
         const std::size_t end = std::min<std::size_t>(std::size_t{offset} + data.size(), c.io.datalen);
-        if (offset > c.delivered || end <= c.delivered)
-            return;  // a gap is filled from the buffer at completion
-        deliver(c, copy_source(c), end - c.delivered);
-    }
-
-    // Where the next READ bytes to hand over are: in c.buffer, or nullptr
-    // when they landed in the midlayer's buffer (zero-copy, while live).
-    static const std::byte* copy_source(const command_ctx& c)
-    {
-        return c.midlayer.empty() ? c.buffer.data() + c.delivered : nullptr;
+        if (end <= c.delivered)
+            return;
+        const auto fresh = data.subspan(c.delivered - offset, end - c.delivered);
+        // Placed straight into the midlayer's buffer (zero copy), or copied.
+        const bool placed = !c.midlayer.empty() && fresh.data() == c.midlayer.data() + c.delivered;
+        deliver(c, placed ? nullptr : fresh.data(), fresh.size());
     }
 
     // DATA_READ of n bytes: copied from `from`, or (from == nullptr) already
@@ -448,6 +460,14 @@ struct bridge::impl {
         case scsi::status::condition_met:
             if (!complete_data(c, res))
                 return finish(c, vscsi_status::err);
+            // A WRITE the target did not take whole (a residual either way,
+            // RFC 7143 §11.4.5): vscsi cannot report a WRITE residual, and
+            // DONE would say all of it was written.
+            if (c.io.direction == vscsi_dir::write &&
+                ((res.residual_underflow && res.residual > 0) || res.residual_overflow)) {
+                log_once(log_data, "bridge: the target wrote less than a WRITE asked; the command ends with an error");
+                return finish(c, vscsi_status::err);
+            }
             return finish(c, vscsi_status::done);
         case scsi::status::check_condition: {
             auto sense = scsi::convert_sense(res.sense_data());
@@ -464,19 +484,20 @@ struct bridge::impl {
 
     static vscsi_status session_error_status(std::error_code ec)
     {
-        using iscsi::session_errc;
-        // The midlayer retries RESET: for a command that may well work again.
-        if (ec == session_errc::task_aborted || ec == session_errc::timeout ||
-            ec == session_errc::too_many_tasks || ec == session_errc::rejected)
-            return vscsi_status::reset;
-        return vscsi_status::err;
+        // The midlayer retries RESET: for a command that may well work again
+        // (aborted, rejected, reissued too often). The rest, a command
+        // timeout included, is an error the midlayer reports.
+        return ec == iscsi::session_condition::retryable ? vscsi_status::reset : vscsi_status::err;
     }
 
-    // Hands over what the session received and was not streamed yet.
+    // At the status: REPORT LUNS is rewritten from what landed in the
+    // bridge's buffer; a READ has handed over everything in on_data(), and a
+    // status counting other bytes than those is an error, not a reason to
+    // show what the buffer held before.
     bool complete_data(command_ctx& c, const iscsi::scsi_result& res)
     {
         if (c.report_luns) {
-            const std::size_t got = std::min<std::size_t>(res.data_in_bytes, report_luns_room);
+            const std::size_t got = std::min<std::size_t>({res.data_in_bytes, c.landed, report_luns_room});
             std::vector<std::byte> out;
             map.rewrite_report_luns(c.io.target, std::span<const std::byte>(c.buffer.data(), got),
                                     c.io.datalen, out);
@@ -484,10 +505,7 @@ struct bridge::impl {
         }
         if (c.io.direction != vscsi_dir::read)
             return true;
-        const std::size_t got = std::min<std::size_t>(res.data_in_bytes, c.io.datalen);
-        if (got <= c.delivered)
-            return true;
-        return deliver(c, copy_source(c), got - c.delivered);
+        return !c.data_failed && std::min<std::size_t>(res.data_in_bytes, c.io.datalen) == c.delivered;
     }
 
     // BUSY / TASK SET FULL (SAM-5 §5.3): resubmit after a growing delay.

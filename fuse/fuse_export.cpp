@@ -1,12 +1,8 @@
-// The FUSE export: libfuse3's high-level API over a flat directory of disks,
-// served by fuse_loop_mt on a thread of its own.
-#define FUSE_USE_VERSION 312
-#include "fuse/fuse_export.hpp"
+// The FUSE export's life cycle: the disks it shows, mounting with libfuse's
+// low-level session (its I/O through fuse/fuse_channel.hpp), unmounting.
+#include "fuse/fuse_export_impl.hpp"
 
 #include "vscsi/embedded_vscsi.hpp"
-#include "fuse/fuse_disk.hpp"
-
-#include <fuse.h>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -17,15 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
+#include <cstdio>
 #include <fstream>
-#include <map>
-#include <mutex>
-#include <thread>
-#include <unordered_set>
+#include <sstream>
 #include <vector>
 
 extern char** environ;
@@ -33,11 +26,6 @@ extern char** environ;
 namespace ivs::fuse {
 
 namespace {
-
-// What an open file handle (fi->fh) holds: the disk stays alive while open.
-struct open_file {
-    std::shared_ptr<fuse_disk> disk;
-};
 
 class fuse_export_category_impl : public std::error_category {
 public:
@@ -72,213 +60,45 @@ std::string fuse_disk_file_name(std::uint64_t remote_lun) {
     return "lun" + std::to_string(remote_lun);
 }
 
-struct fuse_export::impl {
-    vscsi::embedded_vscsi& dev;
-    std::filesystem::path mountpoint;
-    fuse_export_options options;
-    const std::time_t created = std::time(nullptr);
-
-    mutable std::mutex disks_m;
-    std::map<std::string, std::shared_ptr<fuse_disk>> disks;
-    // Handles of open files; an aborted connection never releases them.
-    std::unordered_set<open_file*> handles;
-
-    std::mutex life_m;              // start/stop and the fuse handle
-    ::fuse* f = nullptr;
-    std::thread loop;
-    std::atomic<bool> running{false};
-    dev_t conn_dev = 0;             // the mount's device: its fusectl connection id
-    bool premounted = false;        // "/dev/fd/N": mounted and unmounted by the caller
-
-    impl(vscsi::embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
-        : dev(d), mountpoint(std::move(mp)), options(std::move(o)) {}
-
-    void log(const std::string& s) const { options.log.info(s); }
-    void warn(const std::string& s) const { options.log.warning(s); }
-    std::shared_ptr<fuse_disk> find(const char* path) const {
-        if (path == nullptr || path[0] != '/')
-            return nullptr;
-        std::lock_guard lk(disks_m);
-        auto it = disks.find(path + 1);
-        return it == disks.end() ? nullptr : it->second;
-    }
-    void unmount_and_join();
-    void abort_connection();
-};
-
 namespace {
 
-fuse_export::impl& self() {
-    return *static_cast<fuse_export::impl*>(fuse_get_context()->private_data);
-}
-
-std::shared_ptr<fuse_disk> disk_of(const char* path, const fuse_file_info* fi) {
-    if (fi != nullptr && fi->fh != 0)
-        return reinterpret_cast<open_file*>(fi->fh)->disk;
-    return self().find(path);
-}
-
-void* op_init(fuse_conn_info* conn, fuse_config* cfg) {
-    auto& s = self();
-    cfg->direct_io = s.options.direct_io ? 1 : 0;
-    cfg->kernel_cache = 0;
-    cfg->hard_remove = 1;
-    cfg->use_ino = 0;
-    cfg->entry_timeout = 1.0;
-    cfg->attr_timeout = 1.0;
-    cfg->negative_timeout = 0.0;
-    if (s.options.max_write != 0)
-        conn->max_write = static_cast<unsigned>(s.options.max_write);
-    // O_TRUNC comes with open(), which ignores it as a block device node
-    // does (dd without conv=notrunc works); truncate() to another size is
-    // still refused.
-    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-        conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-    return &s;
-}
-
-void fill_disk_stat(const fuse_export::impl& s, const fuse_disk& d, struct stat* st) {
-    st->st_mode = S_IFREG | 0600;
-    st->st_nlink = 1;
-    st->st_uid = ::geteuid();
-    st->st_gid = ::getegid();
-    st->st_size = static_cast<off_t>(d.size());
-    const std::uint32_t bs = d.block_size();
-    st->st_blksize = (bs < 4096 && 4096 % bs == 0) ? 4096 : static_cast<blksize_t>(bs);
-    st->st_blocks = static_cast<blkcnt_t>(d.size() / 512);
-    st->st_atime = st->st_mtime = st->st_ctime = s.created;
-}
-
-int op_getattr(const char* path, struct stat* st, fuse_file_info* fi) {
-    std::memset(st, 0, sizeof *st);
-    if (std::strcmp(path, "/") == 0) {
-        st->st_mode = S_IFDIR | 0755;
-        st->st_nlink = 2;
-        st->st_uid = ::geteuid();
-        st->st_gid = ::getegid();
-        st->st_atime = st->st_mtime = st->st_ctime = self().created;
-        return 0;
+// The device number of the file system mounted at `mp` (the last mount
+// there), from /proc/self/mountinfo; 0 when not found.
+dev_t mount_device(const std::string& mp) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    dev_t found = 0;
+    while (std::getline(in, line)) {
+        // ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...; the mount point has
+        // octal escapes (\040 for a space).
+        std::istringstream fields(line);
+        std::string id, parent, numbers, root, escaped;
+        if (!(fields >> id >> parent >> numbers >> root >> escaped))
+            continue;
+        std::string point;
+        for (std::size_t i = 0; i < escaped.size(); ++i) {
+            auto octal = [&](std::size_t k) { return escaped[k] >= '0' && escaped[k] <= '7'; };
+            if (escaped[i] == '\\' && escaped.size() - i > 3 && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+                point += static_cast<char>((escaped[i + 1] - '0') * 64 + (escaped[i + 2] - '0') * 8 + (escaped[i + 3] - '0'));
+                i += 3;
+            } else {
+                point += escaped[i];
+            }
+        }
+        unsigned major = 0, minor = 0;
+        if (point == mp && std::sscanf(numbers.c_str(), "%u:%u", &major, &minor) == 2)
+            found = makedev(major, minor);
     }
-    auto d = disk_of(path, fi);
-    if (!d)
-        return -ENOENT;
-    fill_disk_stat(self(), *d, st);
-    return 0;
+    return found;
 }
 
-int op_readdir(const char* path, void* buf, fuse_fill_dir_t filler, off_t, fuse_file_info*,
-               fuse_readdir_flags) {
-    if (std::strcmp(path, "/") != 0)
-        return -ENOTDIR;
-    auto& s = self();
-    filler(buf, ".", nullptr, 0, fuse_fill_dir_flags{});
-    filler(buf, "..", nullptr, 0, fuse_fill_dir_flags{});
-    std::lock_guard lk(s.disks_m);
-    for (const auto& [name, d] : s.disks)
-        filler(buf, name.c_str(), nullptr, 0, fuse_fill_dir_flags{});
-    return 0;
+// libfuse's "/dev/fd/N" (fuse_session_mount takes descriptor N as mounted).
+bool is_premounted(const std::filesystem::path& mp) {
+    const std::string s = mp.string();
+    constexpr std::string_view prefix = "/dev/fd/";
+    return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
+           s.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
 }
-
-int op_open(const char* path, fuse_file_info* fi) {
-    auto d = self().find(path);
-    if (!d)
-        return -ENOENT;
-    auto h = std::make_unique<open_file>(open_file{std::move(d)});
-    auto& s = self();
-    std::lock_guard lk(s.disks_m);
-    s.handles.insert(h.get());
-    fi->fh = reinterpret_cast<std::uint64_t>(h.release());
-    return 0;
-}
-
-int op_release(const char*, fuse_file_info* fi) {
-    auto* h = reinterpret_cast<open_file*>(fi->fh);
-    auto& s = self();
-    {
-        std::lock_guard lk(s.disks_m);
-        s.handles.erase(h);
-    }
-    delete h;
-    fi->fh = 0;
-    return 0;
-}
-
-int op_read(const char* path, char* buf, size_t size, off_t off, fuse_file_info* fi) {
-    auto d = disk_of(path, fi);
-    if (!d)
-        return -ENOENT;
-    if (off < 0)
-        return -EINVAL;
-    return static_cast<int>(d->read({reinterpret_cast<std::byte*>(buf), size},
-                                    static_cast<std::uint64_t>(off)));
-}
-
-int op_write(const char* path, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-    auto d = disk_of(path, fi);
-    if (!d)
-        return -ENOENT;
-    if (off < 0)
-        return -EINVAL;
-    return static_cast<int>(d->write({reinterpret_cast<const std::byte*>(buf), size},
-                                     static_cast<std::uint64_t>(off)));
-}
-
-int op_flush(const char* path, fuse_file_info* fi) {
-    auto d = disk_of(path, fi);
-    return d ? d->sync(true) : -ENOENT;
-}
-
-int op_fsync(const char* path, int, fuse_file_info* fi) {
-    auto d = disk_of(path, fi);
-    return d ? d->sync(false) : -ENOENT;
-}
-
-int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
-    auto d = disk_of(path, fi);
-    if (!d)
-        return -ENOENT;
-    if (size < 0)
-        return -EINVAL;
-    const auto want = static_cast<std::uint64_t>(size);
-    if (want == d->size())
-        return 0;
-    return want > d->size() ? -EFBIG : -EPERM;  // a disk has a fixed size
-}
-
-int op_statfs(const char*, struct statvfs* st) {
-    auto& s = self();
-    std::memset(st, 0, sizeof *st);
-    std::uint64_t bytes = 0, files = 0;
-    {
-        std::lock_guard lk(s.disks_m);
-        for (const auto& [name, d] : s.disks)
-            bytes += d->size();
-        files = s.disks.size();
-    }
-    st->f_bsize = st->f_frsize = 4096;
-    st->f_blocks = (bytes + 4095) / 4096;
-    st->f_files = files;
-    st->f_namemax = 255;
-    return 0;
-}
-
-fuse_operations make_operations() {
-    fuse_operations ops{};
-    ops.init = op_init;
-    ops.getattr = op_getattr;
-    ops.readdir = op_readdir;
-    ops.open = op_open;
-    ops.release = op_release;
-    ops.read = op_read;
-    ops.write = op_write;
-    ops.flush = op_flush;
-    ops.fsync = op_fsync;
-    ops.truncate = op_truncate;
-    ops.statfs = op_statfs;
-    return ops;
-}
-
-const fuse_operations operations = make_operations();
 
 // fusermount3 -u -z for an unprivileged mount; false if it did not succeed.
 bool run_fusermount_lazy(const std::string& mp) {
@@ -291,14 +111,6 @@ bool run_fusermount_lazy(const std::string& mp) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// libfuse's "/dev/fd/N" (fuse_session_mount takes descriptor N as mounted).
-bool is_premounted(const std::filesystem::path& mp) {
-    const std::string s = mp.string();
-    constexpr std::string_view prefix = "/dev/fd/";
-    return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
-           s.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
 }
 
 bool write_abort(const std::filesystem::path& connections, dev_t dev) {
@@ -315,7 +127,7 @@ bool write_abort(const std::filesystem::path& connections, dev_t dev) {
 } // namespace
 
 // A lazily detached mount that files still use keeps its connection alive;
-// writing to fusectl's abort ends it (the loop threads see ENODEV).
+// writing to fusectl's abort ends it (the workers see ENODEV).
 void fuse_export::impl::abort_connection() {
     if (write_abort("/sys/fs/fuse/connections", conn_dev))
         return;
@@ -325,10 +137,10 @@ void fuse_export::impl::abort_connection() {
         return;
     if (::mount("fusectl", tmpl, "fusectl", 0, nullptr) == 0) {
         if (!write_abort(tmpl, conn_dev))
-            warn("fuse: cannot abort the connection of " + mountpoint.string());
+            options.log.warning("fuse: cannot abort the connection of " + mountpoint.string());
         ::umount2(tmpl, 0);
     } else {
-        warn("fuse: cannot mount fusectl to abort the connection of " + mountpoint.string());
+        options.log.warning("fuse: cannot mount fusectl to abort the connection of " + mountpoint.string());
     }
     ::rmdir(tmpl);
 }
@@ -336,31 +148,39 @@ void fuse_export::impl::abort_connection() {
 void fuse_export::impl::unmount_and_join() {
     const std::string mp = mountpoint.string();
     bool detached = false;
-    // premounted: who mounted it has unmounted it, the loop is ending.
+    // premounted: who mounted it has unmounted it, the connection is ending.
     if (!premounted && ::umount2(mp.c_str(), UMOUNT_NOFOLLOW) != 0) {
         const int e = errno;
         if (e == EBUSY) {
             if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
                 detached = true;
-            warn("fuse: " + mp + " busy, detached lazily and aborted its connection");
+            options.log.warning("fuse: " + mp + " busy, detached lazily and aborted its connection");
         } else if (e == EPERM) {
             detached = run_fusermount_lazy(mp);
         }
-        // EINVAL: no longer mounted (unmounted from outside); the loop has ended.
+        // EINVAL: no longer mounted (unmounted from outside); the workers have seen ENODEV.
     }
     if (detached)
         abort_connection();
-    loop.join();
-    // The connection is gone, so this only closes the session fd.
-    fuse_unmount(f);
-    fuse_destroy(f);
-    f = nullptr;
-    std::lock_guard lk(disks_m);
-    for (open_file* h : handles)
-        delete h;
-    handles.clear();
+    ch->join_workers();
+    {
+        // No worker runs: nothing uses a handle any more (requests in
+        // flight hold their disk, not the handle).
+        std::lock_guard lk(disks_m);
+        for (open_file* h : handles)
+            delete h;
+        handles.clear();
+    }
+    // The session and its descriptors end with the last request in flight.
+    if (const long n = ch->requests_in_flight(); n > 0)
+        options.log.notice("fuse: " + std::to_string(n) + " requests to " + mp +
+                           " still in flight; answered when their commands complete");
+    channel* c = ch;
+    ch = nullptr;
+    se = nullptr;
+    c->unref();
     running = false;
-    log("fuse: unmounted " + mp);
+    options.log.info("fuse: unmounted " + mp);
 }
 
 fuse_export::fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint,
@@ -373,16 +193,21 @@ bool fuse_export::running() const noexcept { return impl_->running.load(); }
 
 std::size_t fuse_export::open_handles(const std::string& name) const {
     std::lock_guard lk(impl_->disks_m);
-    auto it = impl_->disks.find(name);
-    if (it == impl_->disks.end())
+    auto it = impl_->by_name.find(name);
+    if (it == impl_->by_name.end())
         return 0;
     std::size_t n = 0;
     for (const open_file* h : impl_->handles)
-        n += h->disk == it->second ? 1 : 0;
+        n += h->disk == it->second.disk ? 1 : 0;
     return n;
 }
 
 const std::filesystem::path& fuse_export::mountpoint() const noexcept { return impl_->mountpoint; }
+
+long fuse_export::requests_in_flight() const {
+    std::lock_guard lk(impl_->life_m);
+    return impl_->ch != nullptr ? impl_->ch->requests_in_flight() : 0;
+}
 
 std::error_code fuse_export::add_disk(const std::string& name, int target, int lun,
                                       std::uint32_t block_size, std::uint64_t block_count) {
@@ -393,33 +218,39 @@ std::error_code fuse_export::add_disk(const std::string& name, int target, int l
         block_count > static_cast<std::uint64_t>(INT64_MAX) / block_size)
         return fuse_export_errc::invalid_geometry;
     auto d = std::make_shared<fuse_disk>(impl_->dev, target, lun, block_size, block_count);
-    std::lock_guard lk(impl_->disks_m);
-    if (!impl_->disks.emplace(name, std::move(d)).second)
+    auto& s = *impl_;
+    std::lock_guard lk(s.disks_m);
+    if (s.by_name.count(name) != 0)
         return fuse_export_errc::name_exists;
+    const fuse_ino_t ino = s.next_ino++;
+    s.by_ino.emplace(ino, d);
+    s.by_name.emplace(name, impl::entry{ino, std::move(d)});
     return {};
 }
 
 std::error_code fuse_export::remove_disk(const std::string& name) {
+    auto& s = *impl_;
     std::shared_ptr<fuse_disk> d;
     {
-        std::lock_guard lk(impl_->disks_m);
-        auto it = impl_->disks.find(name);
-        if (it == impl_->disks.end())
+        std::lock_guard lk(s.disks_m);
+        auto it = s.by_name.find(name);
+        if (it == s.by_name.end())
             return fuse_export_errc::no_such_disk;
-        d = std::move(it->second);
-        impl_->disks.erase(it);
+        d = std::move(it->second.disk);
+        s.by_ino.erase(it->second.ino);
+        s.by_name.erase(it);
     }
     d->mark_removed();
-    std::lock_guard lk(impl_->life_m);
-    if (impl_->f != nullptr)
-        fuse_invalidate_path(impl_->f, ("/" + name).c_str());  // drop cached lookups
+    std::lock_guard lk(s.life_m);
+    if (s.se != nullptr)  // drop the kernel's cached lookup of the name
+        fuse_lowlevel_notify_inval_entry(s.se, FUSE_ROOT_ID, name.c_str(), name.size());
     return {};
 }
 
 std::error_code fuse_export::start() {
     auto& s = *impl_;
     std::lock_guard lk(s.life_m);
-    if (s.f != nullptr)
+    if (s.se != nullptr)
         return fuse_export_errc::already_started;
     s.premounted = is_premounted(s.mountpoint);
     std::error_code fs_ec;
@@ -438,38 +269,73 @@ std::error_code fuse_export::start() {
         argv.push_back(a.data());
     argv.push_back(nullptr);
     fuse_args args = FUSE_ARGS_INIT(static_cast<int>(args_s.size()), argv.data());
-    s.f = fuse_new(&args, &operations, sizeof operations, &s);
+    fuse_session* se = fuse_session_new(&args, &export_operations(), sizeof(fuse_lowlevel_ops), &s);
     fuse_opt_free_args(&args);
-    if (s.f == nullptr)
+    if (se == nullptr)
         return fuse_export_errc::session_failed;
-    if (fuse_mount(s.f, s.mountpoint.c_str()) != 0) {
-        fuse_destroy(s.f);
-        s.f = nullptr;
+    if (fuse_session_mount(se, s.mountpoint.c_str()) != 0) {
+        fuse_session_destroy(se);
         return fuse_export_errc::mount_failed;
     }
+    // Our reads and writes of /dev/fuse (fuse/fuse_channel.hpp), on the
+    // descriptor the mount opened.
+    if (fuse_session_custom_io(se, &channel_io(), fuse_session_fd(se)) != 0) {
+        fuse_session_unmount(se);
+        fuse_session_destroy(se);
+        return fuse_export_errc::session_failed;
+    }
+    // Requests up to max_write, read into buffers with room for the request
+    // headers and, for a read, the partial blocks around the range.
+    const std::size_t max_write = std::clamp<std::size_t>(s.options.max_write, 4096, 1 << 20);
+    s.options.max_write = max_write;
+    channel_options co;
+    co.workers = s.options.workers;
+    const unsigned workers = co.workers;
+    co.clone_fd = s.options.clone_fd;
+    co.buffer_size = max_write + 8192;
+    co.idle_requests = s.options.max_background + 2 * std::max(1u, co.workers);
+    co.log = s.options.log;
+    s.se = se;
+    s.ch = new channel(se, std::move(co));
+    s.ch->start_workers();
     s.running = true;
-    const unsigned threads = s.options.max_threads == 0 ? 1 : s.options.max_threads;
-    s.loop = std::thread([&s, threads] {
-        fuse_loop_config* cfg = fuse_loop_cfg_create();
-        fuse_loop_cfg_set_max_threads(cfg, threads);
-        fuse_loop_cfg_set_idle_threads(cfg, threads);
-        fuse_loop_cfg_set_clone_fd(cfg, 0);
-        fuse_loop_mt(s.f, cfg);
-        fuse_loop_cfg_destroy(cfg);
-    });
     // The mount's device number names its fusectl connection (for stop()).
-    // This stat is the first request the loop serves.
-    struct stat st {};
-    if (!s.premounted && ::stat(s.mountpoint.c_str(), &st) == 0)
-        s.conn_dev = st.st_dev;
-    s.log("fuse: mounted " + s.mountpoint.string());
+    // With workers this stat is the first request they serve after INIT;
+    // without, nobody serves it yet, and the mount table tells.
+    // Premounted: stop() neither unmounts nor aborts (the mounter does).
+    if (!s.premounted && workers > 0) {
+        struct stat st {};
+        if (::stat(s.mountpoint.c_str(), &st) == 0)
+            s.conn_dev = st.st_dev;
+    } else if (!s.premounted) {
+        s.conn_dev = mount_device(s.mountpoint.string());
+    }
+    s.options.log.info("fuse: mounted " + s.mountpoint.string());
     return {};
+}
+
+int fuse_export::loop_fd() const {
+    std::lock_guard lk(impl_->life_m);
+    return impl_->ch != nullptr ? impl_->ch->loop_fd() : -1;
+}
+
+fuse_export::pump_result fuse_export::pump(std::size_t limit) {
+    // Not under life_m: stop() is not called while the owner pumps.
+    channel* c = impl_->ch;
+    if (c == nullptr)
+        return pump_result::ended;
+    switch (c->pump(limit)) {
+    case channel::pump_result::drained: return pump_result::drained;
+    case channel::pump_result::more: return pump_result::more;
+    case channel::pump_result::ended: break;
+    }
+    return pump_result::ended;
 }
 
 void fuse_export::stop() {
     auto& s = *impl_;
     std::lock_guard lk(s.life_m);
-    if (s.f == nullptr)
+    if (s.se == nullptr)
         return;
     s.unmount_and_join();
 }

@@ -1,16 +1,28 @@
-// The FUSE export (Linux, libfuse3): a directory with one regular file per
-// attached disk ("lun<N>", N the remote LUN), sized block_count * block_size.
-// File reads and writes become READ/WRITE commands through the embedded
-// vscsi's midlayer side (split by its maximum transfer), fsync and flush
-// become SYNCHRONIZE CACHE(10). Unaligned requests are read-modify-written;
-// writes lock their block range so that concurrent partial-block updates are
-// never lost. The FUSE session is multithreaded: kernel requests are served
-// concurrently. The files cannot grow or shrink.
+// The FUSE export (Linux, libfuse3's low-level API): a directory with one
+// regular file per attached disk ("lun<N>", N the remote LUN), sized
+// block_count * block_size. File reads and writes become READ/WRITE commands
+// through the embedded vscsi's midlayer side, fsync and flush become
+// SYNCHRONIZE CACHE(10). Requests are answered asynchronously: a worker
+// reads a request from /dev/fuse, submits its commands and reads the next;
+// the thread that completes the commands (the daemon's) sends the reply. No
+// thread waits for a command, so the kernel's queue depth reaches the
+// session. Unaligned writes are read-modify-written under a range lock, so
+// concurrent partial-block updates are never lost. The files cannot grow or
+// shrink.
+//
+// Caching: with direct_io (the default) every handle bypasses the page
+// cache (FOPEN_DIRECT_IO), as a raw block device would. Without it reads
+// are cached, writes go through to the disk before they return (no
+// writeback cache), every open drops what was cached, and an O_DIRECT open
+// bypasses the cache, coherent with it (the kernel flushes and invalidates
+// the range around a direct transfer).
 //
 // Usage: construct, add_disk() (before or after start()), start() mounts and
 // serves on its own threads, stop() (or the destructor) unmounts and joins.
 // A mount still in use (an open file, a loop device over a file) is detached
-// lazily and its FUSE connection aborted, so stop() always returns.
+// lazily and its FUSE connection aborted, so stop() always returns; a
+// request whose commands are still in flight is answered (into the aborted
+// connection) when they complete.
 //
 // A mountpoint of the form "/dev/fd/N" is libfuse's convention for a
 // /dev/fuse descriptor N that someone with the right to mount has already
@@ -24,10 +36,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <system_error>
 
 namespace ivs::vscsi {
@@ -39,8 +49,8 @@ namespace ivs::fuse {
 enum class fuse_export_errc {
     already_started = 1,    // start() twice
     not_a_directory,        // the mountpoint is missing or not a directory
-    session_failed,         // fuse_new() refused the options
-    mount_failed,           // fuse_mount() failed (no /dev/fuse, no permission, ...)
+    session_failed,         // fuse_session_new() refused the options
+    mount_failed,           // fuse_session_mount() failed (no /dev/fuse, no permission, ...)
     invalid_name,           // empty, '/', ".", "..", or over 255 bytes
     name_exists,            // add_disk() with a name already exported
     no_such_disk,           // remove_disk() of a name not exported
@@ -55,10 +65,16 @@ struct fuse_export_options {
     // a block device would behave. Off: reads are cached by the kernel
     // (writes still go through at once; no writeback cache).
     bool direct_io = true;
-    unsigned max_threads = 8;        // FUSE worker threads at most
-    std::size_t max_write = 1 << 20; // largest write request the kernel sends
+    // Threads reading /dev/fuse (none waits for a command). 0: none; the
+    // owner waits for loop_fd() to be readable and calls pump() on the
+    // thread that completes the commands (the daemon's), which saves a
+    // thread hop per request.
+    unsigned workers = 2;
+    bool clone_fd = true;              // one /dev/fuse channel per worker
+    std::size_t max_write = 1 << 20;   // largest read/write request (max_pages); 4 KiB..1 MiB
+    unsigned max_background = 128;     // asynchronous requests the kernel keeps in flight
     std::string fsname = "iscsi-vscsi";
-    // Mount and unmount lines; written from any thread.
+    // Mount, unmount and their fallbacks; written from any thread.
     log::sink log;
 };
 
@@ -80,12 +96,22 @@ public:
     // The file disappears; I/O through handles still open fails with EIO.
     std::error_code remove_disk(const std::string& name);
 
-    // Mount and serve on a thread of its own (which runs libfuse's
-    // multithreaded loop). Needs root or fusermount3 rights.
+    // Mount and serve on options.workers threads of its own (or through
+    // pump()). Needs root or fusermount3 rights.
     std::error_code start();
     // Unmount (lazily, aborting the connection, when busy) and join. Safe to
     // call twice; not from inside a FUSE request.
     void stop();
+
+    // Without worker threads (options.workers == 0), between start() and
+    // stop(): the non-blocking descriptor to wait on (-1 otherwise), and
+    // reading and answering what is there, at most `limit` requests, on one
+    // thread at a time: `more` when it stopped at the limit, `ended` once
+    // the connection is gone. pump() must not run any more once stop() is
+    // called.
+    [[nodiscard]] int loop_fd() const;
+    enum class pump_result { drained, more, ended };
+    pump_result pump(std::size_t limit = 64);
 
     // How many handles of the exported file `name` are open (an open(2), a
     // loop device over the file); 0 when `name` is not exported.
@@ -93,6 +119,8 @@ public:
 
     [[nodiscard]] bool running() const noexcept;
     [[nodiscard]] const std::filesystem::path& mountpoint() const noexcept;
+    // Requests whose commands are in flight (answered when they complete).
+    [[nodiscard]] long requests_in_flight() const;
 
     struct impl;  // fuse_export.cpp (the FUSE callbacks reach it too)
 

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 
 namespace ivs::iscsi {
 
@@ -178,20 +177,6 @@ void connection::close(std::error_code ec)
     socket_.shutdown(socket_type::shutdown_both, ignored);
     socket_.close(ignored);
     schedule_flush(); // the writer ends (from a handler of its own, not from here)
-}
-
-std::string connection::peer_address() const
-{
-    boost::system::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
-    if (ec)
-        return {};
-    if (ep.protocol().family() == AF_INET || ep.protocol().family() == AF_INET6) {
-        tcp::endpoint t;
-        std::memcpy(t.data(), ep.data(), std::min<std::size_t>(ep.size(), sizeof(sockaddr_in6)));
-        return t.address().to_string();
-    }
-    return {};
 }
 
 void connection::finish_coroutine()

@@ -82,7 +82,6 @@ public:
     // No more callbacks, not even on_closed (the owner is going away).
     void detach() noexcept { receiver_ = nullptr; }
 
-    std::string peer_address() const;
     std::uint64_t bytes_received() const noexcept { return rx_bytes_; }
     std::size_t queued() const noexcept { return queue_.size(); }
 

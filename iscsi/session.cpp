@@ -1,6 +1,7 @@
 // Session life cycle: connect, login (with redirects), logout, and ERL 0
 // recovery by reinstating the session and reissuing its commands
-// (RFC 7143 §6.3.5, §7.1, §11.14).
+// (RFC 7143 §6.3.5, §7.1, §11.14), each step a move of the transition table
+// in session_state.cpp.
 #include "iscsi/session_impl.hpp"
 
 #include "pdu/lun.hpp"
@@ -12,8 +13,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <random>
-#include <iostream>
 
 namespace ivs::iscsi {
 
@@ -85,32 +86,22 @@ session::~session()
 
 void session::start(std::function<void(std::error_code, const std::string&)> done) { impl_->start(std::move(done)); }
 void session::submit(const scsi_request& request, scsi_completion done) { impl_->submit(request, std::move(done)); }
-void session::abort_task(std::uint32_t tag, tmf_completion done)
-{
-    std::uint64_t lun = 0;
-    if (session_task* t = impl_->tasks_.find(tag))
-        lun = pdu::encode_lun(static_cast<std::uint16_t>(t->request.lun));
-    impl_->submit_tmf(pdu::tmf_function::abort_task, lun, tag, std::move(done));
-}
+void session::abort_task(std::uint32_t tag, tmf_completion done) { impl_->abort_task(tag, std::move(done)); }
 void session::lun_reset(std::uint64_t lun, tmf_completion done)
 {
     impl_->submit_tmf(pdu::tmf_function::logical_unit_reset,
                       pdu::encode_lun(static_cast<std::uint16_t>(std::min<std::uint64_t>(lun, pdu::max_flat_lun))),
                       pdu::reserved_tag, std::move(done));
 }
-void session::target_warm_reset(tmf_completion done)
-{
-    impl_->submit_tmf(pdu::tmf_function::target_warm_reset, 0, pdu::reserved_tag, std::move(done));
-}
 void session::replace_write_buffer(std::uint32_t tag, std::span<const std::byte> replacement)
 {
     session_task* t = impl_->tasks_.find(tag);
-    if (!t || t->type != session_task::kind::scsi || t->request.direction != data_direction::write ||
-        t->request.write_buffer.size() != replacement.size())
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || s->request.direction != data_direction::write || s->request.write_buffer.size() != replacement.size())
         return;
-    t->request.write_buffer = replacement;
+    s->request.write_buffer = replacement;
     // Closing the socket ends all writing at once: nothing queued leaves.
-    if (t->writes_pending > 0 && impl_->conn_)
+    if (s->writes_pending > 0 && impl_->conn_)
         impl_->conn_->close(session_errc::connection_closed);
 }
 std::uint32_t session::last_task_tag() const noexcept { return impl_->last_itt_; }
@@ -121,38 +112,81 @@ void session::send_targets(std::function<void(std::error_code, const pdu::text_l
 }
 void session::logout(std::function<void(std::error_code)> done) { impl_->logout(std::move(done)); }
 void session::on_event(std::function<void(const session_event&)> handler) { impl_->event_handler_ = std::move(handler); }
-bool session::logged_in() const noexcept { return impl_->state_ == impl::state::full_feature; }
+bool session::logged_in() const noexcept { return impl_->state_ == session_state::full_feature; }
 const session_params& session::params() const noexcept { return impl_->params_; }
 std::uint16_t session::tsih() const noexcept { return impl_->tsih_; }
 const session_counters& session::counters() const noexcept { return impl_->counters_; }
 std::size_t session::tasks_in_flight() const noexcept { return impl_->tasks_.in_use(); }
 
-// ---- life cycle ----
+// ---- the transition table at work ----
 
 session::impl::impl(asio::io_context& io, session_config config)
-    : io_(io), config_(std::move(config)), timer_(io), replacement_timer_(io), tick_timer_(io)
+    : io_(io),
+      config_(std::move(config)),
+      clock_(config_.clock ? config_.clock : make_steady_clock(io)),
+      timer_(*clock_),
+      replacement_timer_(*clock_),
+      tick_timer_(*clock_)
 {
     current_portal_ = config_.target_portal;
+    home_portal_ = config_.target_portal;
 }
+
+bool session::impl::fire(session_event_input on, std::error_code why)
+{
+    const session_transition* t = find_transition(state_, on, can_reinstate());
+    if (!t) {
+        log_line(log::level::debug, std::string("ignored: ") + std::string(name(on)) + " in state " +
+                                        std::string(name(state_)));
+        return false;
+    }
+    std::string line = std::string(name(state_)) + " -> " + std::string(name(t->to)) + " on " +
+                       std::string(name(on)) + " (" + std::string(t->rfc) + ")";
+    if (why)
+        line += ": " + why.message();
+    state_ = t->to;
+    log_line(log::level::debug, line);
+    return true;
+}
+
+void session::impl::log_line(log::level level, std::string_view line) const
+{
+    // Several sessions share one log: each line names its target.
+    const std::string& who = config_.login.target_name.empty() ? format_portal(config_.target_portal)
+                                                                : config_.login.target_name;
+    std::string text = "session " + who + ": ";
+    text.append(line);
+    config_.log(level, text);
+}
+
+void session::impl::emit(session_event::kind what, std::error_code ec)
+{
+    if (event_handler_)
+        event_handler_(session_event{what, 0, {}, ec});
+}
+
+// ---- login ----
 
 void session::impl::start(std::function<void(std::error_code, const std::string&)> done)
 {
-    if (state_ != state::idle) {
+    if (!fire(session_event_input::start)) {
         done(session_errc::protocol_error, "session already started");
         return;
     }
     start_done_ = std::move(done);
-    connect_and_login();
+    start_ticks();
+    connect();
 }
 
-void session::impl::connect_and_login()
+// In state connecting or redirect: a new connection to current_portal_.
+void session::impl::connect()
 {
-    state_ = ever_logged_in_ ? state::recovering : state::connecting;
-    conn_ = std::make_shared<connection>(io_);
+    auto conn = std::make_shared<connection>(io_);
+    conn_ = conn;
     auto self = shared_from_this();
     asio::co_spawn(
         io_,
-        [self, conn = conn_]() -> asio::awaitable<void> {
+        [self, conn]() -> asio::awaitable<void> {
             std::error_code ec;
             if (self->config_.connector) {
                 const int fd = self->config_.connector(self->current_portal_);
@@ -165,37 +199,34 @@ void session::impl::connect_and_login()
                 co_return; // shut down meanwhile
             if (ec) {
                 self->conn_.reset();
-                self->login_finished(ec, "cannot connect to " + format_portal(self->current_portal_) + ": " +
+                self->connect_failed(ec, "cannot connect to " + format_portal(self->current_portal_) + ": " +
                                              ec.message());
                 co_return;
             }
-            self->keep_alive_ = self;
-            self->in_login_ = true;
-            self->login_error_.clear();
-            self->login_error_message_.clear();
-            conn->start(*self);
-            self->state_ = self->ever_logged_in_ ? state::recovering : state::logging_in;
-            // Login (§6.3): CmdSN starts anew, ExpStatSN is learned from the first response.
-            self->exp_stat_sn_ = pdu::serial32{0};
-            self->login_.emplace(self->config_.login, self->cmd_sn_.value(), 0);
-            if (self->login_->state() == login_state::failed) { // a configuration error
-                self->login_error_ = self->login_->error();
-                self->login_error_message_ = self->login_->error_message();
-                self->login_.reset();
-                conn->close(self->login_error_);
-                co_return;
-            }
-            auto req = self->login_->next_request();
-            pdu::bhs_bytes bhs;
-            req.header.encode(bhs);
-            conn->send_owned(bhs, std::move(req.data));
-            self->timer_.expires_after(self->config_.login_timeout);
-            self->timer_.async_wait([self, conn](const boost::system::error_code& e) {
-                if (!e && self->conn_ == conn && self->login_)
-                    conn->close(session_errc::login_timeout);
-            });
+            self->connected(conn);
         },
         asio::detached);
+}
+
+void session::impl::connected(std::shared_ptr<connection> conn)
+{
+    if (!fire(session_event_input::connected))
+        return;
+    keep_alive_ = shared_from_this();
+    conn->start(*this);
+    // Login (§6.3): CmdSN starts anew, ExpStatSN is learned from the first response.
+    exp_stat_sn_ = pdu::serial32{0};
+    login_.emplace(config_.login, cmd_sn_.value(), 0);
+    if (login_->state() == login_state::failed) // a configuration error
+        return login_failed(login_->error(), login_->error_message());
+    auto req = login_->next_request();
+    pdu::bhs_bytes bhs;
+    req.header.encode(bhs);
+    conn->send_owned(bhs, std::move(req.data));
+    timer_.arm(config_.login_timeout, [self = shared_from_this(), conn] {
+        if (self->conn_ == conn && self->state_ == session_state::login)
+            conn->close(session_errc::login_timeout); // on_closed() reports it
+    });
 }
 
 void session::impl::on_login_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
@@ -203,7 +234,7 @@ void session::impl::on_login_response(const pdu::bhs_bytes& bhs, std::span<const
     pdu::login_response r;
     if (auto ec = pdu::login_response::decode(bhs, r))
         return protocol_failure(ec, "bad Login Response");
-    if (!login_)
+    if (state_ != session_state::login || !login_)
         return protocol_failure(session_errc::protocol_error, "Login Response outside login");
     switch (login_->on_response(r, data)) {
     case login_step::send_next: {
@@ -222,75 +253,90 @@ void session::impl::on_login_response(const pdu::bhs_bytes& bhs, std::span<const
         max_cmd_sn_ = pdu::serial32{r.max_cmd_sn};
         cmd_sn_ = pdu::serial32{r.exp_cmd_sn};
         login_.reset();
-        in_login_ = false;
         pdu::reader_config rx;
         rx.max_recv_data_segment_length = params_.max_recv_data_segment_length;
         rx.header_digest = params_.header_digest;
         rx.data_digest = params_.data_digest;
         conn_->configure(rx, {params_.header_digest, params_.data_digest});
-        login_finished({}, {});
+        if (fire(session_event_input::login_complete))
+            enter_full_feature();
         return;
     }
     case login_step::redirect: {
+        if (++redirects_ > config_.max_redirects)
+            return login_failed(session_errc::redirect_loop, "login failed: too many redirects");
         timer_.cancel();
-        if (++redirects_ > config_.max_redirects) {
-            login_error_ = session_errc::redirect_loop;
-            login_error_message_ = "login failed: too many redirects";
-            login_.reset();
-            conn_->close(session_errc::redirect_loop);
-            return;
-        }
         current_portal_.host = login_->redirect_target().host;
         current_portal_.port = std::to_string(login_->redirect_target().port);
-        redirect_pending_ = true;
+        // 0x0102, target moved permanently: recovery goes there too from now on.
+        if (login_->status() == 0x0102)
+            home_portal_ = current_portal_;
+        log_line(log::level::notice, login_->error_message());
         login_.reset();
-        // The old connection closes; on_closed() sees a pending redirect and reconnects.
-        conn_->close(session_errc::connection_closed);
+        drop_connection(session_errc::connection_closed);
+        if (fire(session_event_input::login_redirect))
+            connect();
         return;
     }
     case login_step::failed:
-        timer_.cancel();
-        login_error_ = login_->error();
-        login_error_message_ = login_->error_message();
         // A target refusing our CHAP_A list may take MD5 alone (old LIO).
-        md5_retry_pending_ = login_->md5_retry_suggested() && !md5_retried_;
-        login_.reset();
-        conn_->close(login_error_); // on_closed() reports the failure
-        return;
+        if (login_->md5_retry_suggested() && !md5_retried_) {
+            md5_retried_ = true;
+            config_.login.chap_algorithms = {chap_algorithm::md5};
+            timer_.cancel();
+            login_.reset();
+            drop_connection(session_errc::connection_closed);
+            if (fire(session_event_input::login_retry))
+                connect();
+            return;
+        }
+        return login_failed(login_->error(), login_->error_message());
     }
 }
 
-void session::impl::login_finished(std::error_code ec, const std::string& message)
+void session::impl::connect_failed(std::error_code ec, const std::string& message)
 {
-    if (!ec) {
-        state_ = state::full_feature;
-        redirects_ = 0;
-        reconnect_attempt_ = 0;
-        fail_fast_ = false;
-        replacement_timer_.cancel();
-        if (ever_logged_in_) {
-            std::cerr << "iscsi-vscsi: session reinstated with " << format_portal(current_portal_) << ", reissuing "
-                      << waiting_.size() << " commands\n";
-            ++counters_.reconnects;
-            emit(session_event::kind::reconnected, {});
-        }
-        ever_logged_in_ = true;
-        start_timers();
-        if (start_done_)
-            std::exchange(start_done_, nullptr)({}, {});
-        pump();
+    if (fire(session_event_input::connect_failed, ec))
+        after_login_failure(ec, message);
+}
+
+void session::impl::login_failed(std::error_code ec, std::string message)
+{
+    timer_.cancel();
+    login_.reset();
+    drop_connection(ec);
+    if (fire(session_event_input::login_failed, ec))
+        after_login_failure(ec, message.empty() ? "login failed: " + ec.message() : message);
+}
+
+// The connection of a login is abandoned: closed, and it reports nothing more.
+void session::impl::drop_connection(std::error_code ec)
+{
+    if (!conn_)
         return;
-    }
-    if (!ever_logged_in_) {
-        state_ = state::failed;
-        fail_waiting(ec);
+    auto self = shared_from_this();
+    conn_->close(ec);
+    conn_->detach();
+    conn_.reset();
+    keep_alive_.reset();
+}
+
+// After connect_failed or login_failed: failed (a leading login) or
+// recovering (a reinstatement keeps trying).
+void session::impl::after_login_failure(std::error_code ec, const std::string& message)
+{
+    if (state_ == session_state::failed) {
+        fail_all(ec);
         if (start_done_)
             std::exchange(start_done_, nullptr)(ec, message.empty() ? ec.message() : message);
         return;
     }
-    // Recovery: try again later (capped exponential backoff).
-    if (!message.empty())
-        std::cerr << "iscsi-vscsi: reconnect failed: " << message << '\n';
+    log_line(log::level::warning, "reconnect failed: " + message);
+    retry_later();
+}
+
+void session::impl::retry_later()
+{
     // Capped exponential backoff with jitter: 250 ms doubling up to 30 s,
     // each wait drawn from [delay/2, delay] so initiators do not retry in step.
     const auto cap = std::min<std::chrono::milliseconds>(
@@ -300,14 +346,47 @@ void session::impl::login_finished(std::error_code ec, const std::string& messag
     schedule_reconnect(std::chrono::milliseconds(jitter(rng_)));
 }
 
+void session::impl::schedule_reconnect(std::chrono::milliseconds delay)
+{
+    timer_.arm(delay, [self = shared_from_this()] {
+        if (!self->conn_ && self->fire(session_event_input::reconnect_due))
+            self->connect();
+    });
+}
+
+void session::impl::enter_full_feature()
+{
+    redirects_ = 0;
+    reconnect_attempt_ = 0;
+    replacement_expired_ = false;
+    replacement_timer_.cancel();
+    if (ever_logged_in_) {
+        log_line(log::level::notice, "session reinstated with " + format_portal(current_portal_) + ", reissuing " +
+                                         std::to_string(waiting_.size()) + " commands");
+        ++counters_.reconnects;
+        emit(session_event::kind::reconnected, {});
+        if (state_ != session_state::full_feature)
+            return; // the handler closed the session
+    }
+    ever_logged_in_ = true;
+    culprit_itt_ = pdu::reserved_tag;
+    reset_keepalive();
+    if (start_done_)
+        std::exchange(start_done_, nullptr)({}, {});
+    pump();
+}
+
+// ---- logout and shutdown ----
+
 void session::impl::on_logout_response(const pdu::bhs_bytes& bhs)
 {
     pdu::logout_response r;
     if (auto ec = pdu::logout_response::decode(bhs, r))
         return protocol_failure(ec, "bad Logout Response");
-    (void)accept_stat_sn(r.stat_sn);
+    if (!accept_stat_sn(r.stat_sn))
+        return;
     session_task* t = tasks_.find(r.initiator_task_tag);
-    if (!t || t->type != session_task::kind::logout)
+    if (!t || !t->as<logout_task>())
         return protocol_failure(session_errc::unknown_task, "Logout Response for an unknown task");
     finish_task(*t, r.response == pdu::logout_response_code::closed_successfully
                         ? std::error_code{}
@@ -316,39 +395,27 @@ void session::impl::on_logout_response(const pdu::bhs_bytes& bhs)
 
 void session::impl::logout(std::function<void(std::error_code)> done)
 {
-    if (state_ != state::full_feature) {
+    const session_state before = state_;
+    if (!fire(session_event_input::logout)) {
         shutdown();
         done({});
         return;
     }
-    state_ = state::logging_out;
     logout_done_ = std::move(done);
-    session_task* t = tasks_.allocate();
-    if (!t) {
-        shutdown();
-        return;
-    }
-    t->type = session_task::kind::logout;
-    t->immediate = true;
+    if (before == session_state::full_feature)
+        send_logout([conn = conn_](std::error_code) { conn->close(session_errc::session_closed); });
     auto conn = conn_;
-    t->simple_done = [conn](std::error_code) { conn->close(session_errc::session_closed); };
-    send_task(*t);
-    timer_.expires_after(config_.logout_timeout);
-    timer_.async_wait([conn](const boost::system::error_code& e) {
-        if (!e)
-            conn->close(session_errc::logout_timeout);
-    });
+    timer_.arm(config_.logout_timeout, [conn] { conn->close(session_errc::logout_timeout); });
 }
 
 void session::impl::shutdown()
 {
     auto self = shared_from_this();
-    state_ = state::closed;
+    fire(session_event_input::shutdown);
     timer_.cancel();
     replacement_timer_.cancel();
     tick_timer_.cancel();
     login_.reset();
-    in_login_ = false;
     // Closing the socket ends every use of the callers' buffers at once, so
     // their commands can complete now; the connection reports nothing more.
     if (conn_) {
@@ -357,138 +424,161 @@ void session::impl::shutdown()
         conn_.reset();
     }
     keep_alive_.reset();
-    fail_waiting(session_errc::session_closed);
+    fail_all(session_errc::session_closed);
     if (logout_done_)
         std::exchange(logout_done_, nullptr)({});
 }
 
-void session::impl::fail_waiting(std::error_code ec)
+void session::impl::fail_all(std::error_code ec)
 {
     waiting_.clear();
     std::vector<session_task*> all;
     tasks_.for_each([&](session_task& t) { all.push_back(&t); });
     for (session_task* t : all)
-        finish_task(*t, ec);
+        if (t->in_use)
+            finish_task(*t, ec);
 }
+
+// ---- connection loss and recovery ----
 
 void session::impl::on_closed(std::error_code ec)
 {
     auto self = std::move(keep_alive_); // keeps *this alive until we return
     conn_.reset();
-    timer_.cancel();
-    if (state_ == state::closed || state_ == state::logging_out) {
-        state_ = state::closed;
-        fail_waiting(session_errc::session_closed);
-        if (logout_done_)
-            std::exchange(logout_done_, nullptr)(ec == session_errc::session_closed ? std::error_code{} : ec);
+    switch (state_) {
+    case session_state::login:
+        login_failed(ec, "login failed: " + ec.message());
+        return;
+    case session_state::full_feature:
+    case session_state::logout_requested:
+    case session_state::logging_out:
+        connection_lost(ec);
+        return;
+    default:
         return;
     }
-    if (in_login_) {
-        in_login_ = false;
-        login_.reset();
-        if (std::exchange(redirect_pending_, false)) {
-            connect_and_login(); // follow the redirect (§6.2.1 status class 1)
-            return;
-        }
-        if (std::exchange(md5_retry_pending_, false)) {
-            md5_retried_ = true;
-            config_.login.chap_algorithms = {chap_algorithm::md5};
-            connect_and_login();
-            return;
-        }
-        const std::error_code why = login_error_ ? login_error_ : ec;
-        login_finished(why, login_error_message_.empty() ? "login failed: " + why.message() : login_error_message_);
-        return;
-    }
-    connection_lost(ec);
 }
 
 void session::impl::connection_lost(std::error_code ec)
 {
-    if (!config_.recover || !ever_logged_in_) {
-        state_ = state::failed;
-        fail_waiting(ec);
+    timer_.cancel();
+    // The state leaves the full feature phase before any completion runs: a
+    // completion that submits (the bridge does) queues, nothing is sent.
+    if (!fire(session_event_input::connection_closed, ec))
+        return;
+    switch (state_) {
+    case session_state::closed:
+        fail_all(session_errc::session_closed);
+        if (logout_done_)
+            std::exchange(logout_done_, nullptr)(ec == session_errc::session_closed ? std::error_code{} : ec);
+        return;
+    case session_state::failed:
+        fail_all(ec);
         emit(session_event::kind::failed, ec);
         return;
+    case session_state::recovering:
+        break;
+    default:
+        return;
     }
-    std::cerr << "iscsi-vscsi: connection lost (" << ec.message() << "), reinstating the session\n";
+    log_line(log::level::warning, "connection lost (" + ec.message() + "), reinstating the session");
     // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
-    // are reissued in their original order; everything else fails.
+    // are reissued in their original order, each at most max_reissues times;
+    // everything else fails.
+    const std::uint32_t culprit = std::exchange(culprit_itt_, pdu::reserved_tag);
     std::vector<session_task*> reissue;
     std::vector<session_task*> ended;
     std::vector<session_task*> answered;
+    std::vector<session_task*> spent;
     tasks_.for_each([&](session_task& t) {
-        // No segment is landing any more: the connection is gone.
-        t.landing = {};
-        if (t.request.placement)
-            t.request.placement->landing_ = false;
-        if (t.type == session_task::kind::scsi && t.response_ready)
-            answered.push_back(&t); // its status arrived; only its Data-Out write was pending
-        else if (t.type == session_task::kind::scsi && t.sent)
-            reissue.push_back(&t);
-        else if (t.type != session_task::kind::scsi)
+        scsi_task* s = t.as<scsi_task>();
+        if (!s) {
             ended.push_back(&t);
+            return;
+        }
+        // No segment is landing any more: the connection is gone.
+        s->landing = {};
+        if (s->request.placement)
+            s->request.placement->landing_ = false;
+        if (s->response_ready) {
+            answered.push_back(&t); // its status arrived; only its Data-Out write was pending
+            return;
+        }
+        if (!t.sent)
+            return; // still waiting: it keeps its place
+        // The task that broke the protocol counts a reissue alone; when the
+        // connection just failed, every outstanding task does.
+        if ((culprit == pdu::reserved_tag || culprit == t.itt) && ++s->reissues > config_.max_reissues)
+            spent.push_back(&t);
+        else
+            reissue.push_back(&t);
     });
     std::sort(reissue.begin(), reissue.end(), [](const session_task* a, const session_task* b) {
         return pdu::serial32{a->cmd_sn} < pdu::serial32{b->cmd_sn};
     });
     for (auto it = reissue.rbegin(); it != reissue.rend(); ++it) {
         session_task& t = **it;
+        scsi_task& s = *t.as<scsi_task>();
         t.sent = false;
-        t.writes_pending = 0;
-        t.response_ready = false;
-        t.next_data_sn = t.next_offset = t.next_r2t_sn = t.r2t_bytes = 0;
-        t.result = scsi_result{};
+        s.writes_pending = 0;
+        s.response_ready = false;
+        s.next_data_sn = s.received = s.next_r2t_sn = s.r2t_bytes = s.data_out_bytes = 0;
+        s.escalation = 0; // a new connection, a new ladder; progress_at stays
+        s.result = scsi_result{};
         waiting_.push_front(t.itt);
         ++counters_.reissued;
     }
-    for (session_task* t : ended)
-        finish_task(*t, ec);
-    for (session_task* t : answered) {
-        t->writes_pending = 0; // the connection is gone: the buffer is free
-        complete_scsi(*t);
+    for (session_task* t : spent) {
+        if (!t->in_use)
+            continue;
+        char itt[16];
+        std::snprintf(itt, sizeof itt, "0x%08x", static_cast<unsigned>(t->itt));
+        log_line(log::level::warning, std::string("command ") + itt + " was outstanding on " +
+                                          std::to_string(config_.max_reissues + 1) +
+                                          " failed connections; it fails instead of being reissued again");
+        finish_task(*t, session_errc::reissue_limit);
     }
-    state_ = state::recovering;
+    for (session_task* t : ended)
+        if (t->in_use)
+            finish_task(*t, ec);
+    for (session_task* t : answered) {
+        if (!t->in_use)
+            continue;
+        scsi_task& s = *t->as<scsi_task>();
+        s.writes_pending = 0; // the connection is gone: the buffer is free
+        complete_scsi(*t, s);
+    }
+    if (state_ != session_state::recovering)
+        return; // a completion closed the session
     emit(session_event::kind::reconnecting, ec);
+    if (state_ != session_state::recovering)
+        return;
 
     // After the replacement timeout, pending commands fail and new ones fail
     // fast until the session is back.
-    replacement_timer_.expires_after(config_.replacement_timeout);
-    replacement_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
-        if (e || self->state_ != state::recovering)
-            return;
-        self->fail_fast_ = true; // keep trying in the background
-        self->fail_waiting(session_errc::session_failed);
-        self->emit(session_event::kind::failed, session_errc::session_failed);
-    });
+    if (!replacement_timer_.armed())
+        replacement_timer_.arm(config_.replacement_timeout, [self = shared_from_this()] { self->replacement_timed_out(); });
     const auto delay = std::max<std::chrono::milliseconds>(
         next_reconnect_delay_, std::chrono::seconds(params_.default_time2wait));
     next_reconnect_delay_ = std::chrono::milliseconds(0);
-    current_portal_ = config_.target_portal;
+    current_portal_ = home_portal_;
     schedule_reconnect(delay);
 }
 
-void session::impl::schedule_reconnect(std::chrono::milliseconds delay)
+void session::impl::replacement_timed_out()
 {
-    state_ = state::recovering;
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
-        if (!e && self->state_ == state::recovering && !self->conn_)
-            self->connect_and_login();
-    });
-}
-
-void session::impl::emit(session_event::kind what, std::error_code ec)
-{
-    if (event_handler_)
-        event_handler_(session_event{what, 0, {}, ec});
+    if (!fire(session_event_input::replacement_timeout))
+        return;
+    replacement_expired_ = true; // keep trying in the background
+    fail_all(session_errc::session_failed);
+    emit(session_event::kind::failed, session_errc::session_failed);
 }
 
 // ---- non-SCSI tasks ----
 
 void session::impl::submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done)
 {
-    if (state_ != state::full_feature) {
+    if (state_ != session_state::full_feature) {
         done(session_errc::not_logged_in, pdu::tmf_response::function_rejected);
         return;
     }
@@ -497,18 +587,40 @@ void session::impl::submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uin
         done(session_errc::too_many_tasks, pdu::tmf_response::function_rejected);
         return;
     }
-    t->type = session_task::kind::tmf;
     t->immediate = true;
-    t->tmf.function = fn;
-    t->tmf.lun = lun;
-    t->tmf.referenced_task_tag = ref_itt;
-    t->tmf_done = std::move(done);
+    tmf_task& m = t->work.emplace<tmf_task>();
+    m.request.function = fn;
+    m.request.lun = lun;
+    m.request.referenced_task_tag = ref_itt;
+    m.done = std::move(done);
     send_task(*t);
+}
+
+// ABORT TASK (§11.5.1) names the task's CmdSN in RefCmdSN: only a task sent
+// on this connection has one the target knows. One not sent (waiting for
+// the window or a reconnect) ends here; a tag no longer known is answered as
+// the target would (task does not exist), without a stale RefCmdSN.
+void session::impl::abort_task(std::uint32_t itt, tmf_completion done)
+{
+    session_task* t = tasks_.find(itt);
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || s->response_ready) {
+        done({}, pdu::tmf_response::task_does_not_exist);
+        return;
+    }
+    if (!t->sent) {
+        waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), itt), waiting_.end());
+        finish_task(*t, session_errc::task_aborted);
+        done({}, pdu::tmf_response::function_complete);
+        return;
+    }
+    submit_tmf(pdu::tmf_function::abort_task, pdu::encode_lun(static_cast<std::uint16_t>(s->request.lun)), itt,
+               std::move(done));
 }
 
 void session::impl::ping(std::function<void(std::error_code)> done)
 {
-    if (state_ != state::full_feature) {
+    if (state_ != session_state::full_feature) {
         done(session_errc::not_logged_in);
         return;
     }
@@ -517,15 +629,27 @@ void session::impl::ping(std::function<void(std::error_code)> done)
         done(session_errc::too_many_tasks);
         return;
     }
-    t->type = session_task::kind::nop;
     t->immediate = true;
-    t->simple_done = std::move(done);
+    t->work.emplace<nop_task>().done = std::move(done);
+    send_task(*t);
+}
+
+void session::impl::send_logout(std::function<void(std::error_code)> done)
+{
+    session_task* t = tasks_.allocate();
+    if (!t) {
+        if (conn_)
+            conn_->close(session_errc::too_many_tasks);
+        return;
+    }
+    t->immediate = true;
+    t->work.emplace<logout_task>().done = std::move(done);
     send_task(*t);
 }
 
 void session::impl::send_targets(std::function<void(std::error_code, const pdu::text_list&)> done)
 {
-    if (state_ != state::full_feature) {
+    if (state_ != session_state::full_feature) {
         done(session_errc::not_logged_in, {});
         return;
     }
@@ -534,10 +658,9 @@ void session::impl::send_targets(std::function<void(std::error_code, const pdu::
         done(session_errc::too_many_tasks, {});
         return;
     }
-    t->type = session_task::kind::text;
-    t->text_done = std::move(done);
-    t->text_in.emplace(pdu::discovery_limits());
-    (void)pdu::append_pair(t->text_out, "SendTargets", "All");
+    text_task& x = t->work.emplace<text_task>();
+    x.done = std::move(done);
+    (void)pdu::append_pair(x.request, "SendTargets", "All");
     waiting_.push_back(t->itt);
     pump();
 }

@@ -3,7 +3,9 @@
 // callback happens on the io_context's thread. No Asio in this header.
 #pragma once
 
+#include "iscsi/clock.hpp"
 #include "iscsi/params.hpp"
+#include "log/log.hpp"
 #include "pdu/initiator_pdus.hpp"
 #include "pdu/target_pdus.hpp"
 #include "pdu/text.hpp"
@@ -43,18 +45,39 @@ struct session_config {
     // commands; give up and fail them after this long.
     bool recover = true;
     std::chrono::milliseconds replacement_timeout{120000};
+    // A command outstanding when its connection fails is reissued at most
+    // this many times; the next failure ends it with reissue_limit (the
+    // caller may retry it). When a command's own data or responses broke the
+    // protocol, only that command counts; when the connection just failed,
+    // every outstanding one does.
+    unsigned max_reissues = 3;
     unsigned max_redirects = 8;
     // NOP-Out keepalive (§11.18): ping after this long without receiving
     // anything; the connection is dead when nothing at all arrives for
     // nop_timeout after the ping. Zero disables.
     std::chrono::milliseconds nop_interval{5000};
     std::chrono::milliseconds nop_timeout{5000};
-    // A SCSI command unanswered this long is aborted (ABORT TASK), then its
-    // LUN reset, then the session recovered (§4.2.3). Zero disables.
+    // A SCSI command without progress (a Data-In that landed, an R2T, its
+    // status; a reissue is none) for this long ends: at once with
+    // command_timeout when it is not on a live connection (waiting for a
+    // reconnect or for the CmdSN window), else by ABORT TASK, then LOGICAL
+    // UNIT RESET, then dropping the connection and failing it with
+    // command_timeout (§4.2.3, §7.11). So a command the target breaks every
+    // time fails within this long. Zero disables.
     std::chrono::milliseconds command_timeout{60000};
+    // A task management function (ours or the caller's) unanswered this
+    // long completes with timeout and the escalation above moves on; a Text
+    // Request or a caller's ping unanswered for command_timeout likewise.
+    std::chrono::milliseconds tmf_timeout{10000};
     // Replaces TCP: returns a connected stream socket's fd for the portal, or
     // -1 with errno set (tests hand in one end of a socketpair).
     std::function<int(const portal&)> connector;
+    // Time and timers; empty: the steady clock with timers on the session's
+    // io_context. Tests hand in a clock they advance themselves.
+    std::shared_ptr<iscsi::clock> clock;
+    // Where the session's log lines go (warnings: a target misbehaving, a
+    // connection lost; debug: every state transition).
+    log::sink log;
 };
 
 enum class data_direction : std::uint8_t { none, read, write };
@@ -108,7 +131,9 @@ struct scsi_request {
 };
 
 struct scsi_result {
-    std::error_code error;        // set: no SCSI status (transport or session failure)
+    // Set: no SCSI status (transport or session failure). Decide by
+    // iscsi::session_condition (session_error.hpp), e.g. retryable.
+    std::error_code error;
     std::uint8_t response = 0;    // iSCSI response (§11.4.3); 0 = command completed
     std::uint8_t status = 0;      // SCSI status (GOOD 0x00, CHECK CONDITION 0x02, ...)
     std::uint16_t sense_length = 0;
@@ -118,12 +143,10 @@ struct scsi_result {
     std::uint32_t residual = 0;
     std::uint32_t data_in_bytes = 0;  // bytes of Data-In received
 
+    // The sense bytes as the target sent them (§11.4.7.2); iscsi/ does not
+    // read them (bridge/sense.hpp does).
     std::span<const std::byte> sense_data() const noexcept { return {sense.data(), sense_length}; }
-    // The sense key of fixed-format sense (SPC-4 §4.5.3) with CHECK CONDITION, else -1.
-    int sense_key() const noexcept
-    {
-        return status == 0x02 && sense_length > 2 ? std::to_integer<int>(sense[2]) & 0x0f : -1;
-    }
+    // Completed by the target with status GOOD.
     bool good() const noexcept { return !error && response == 0 && status == 0; }
 };
 
@@ -135,7 +158,7 @@ using scsi_completion = std::function<void(const scsi_result&)>;
 struct session_event {
     enum class kind { scsi_async_event, reconnecting, reconnected, failed } what;
     std::uint64_t lun = 0;
-    std::span<const std::byte> sense;  // scsi_async_event only
+    std::span<const std::byte> sense;  // scsi_async_event only; valid during the handler
     std::error_code error;             // reconnecting/failed: why
 };
 
@@ -174,7 +197,6 @@ public:
     // for another tag or a replacement of another size.
     void replace_write_buffer(std::uint32_t task_tag, std::span<const std::byte> replacement);
     void lun_reset(std::uint64_t lun, tmf_completion done);
-    void target_warm_reset(tmf_completion done);
     std::uint32_t last_task_tag() const noexcept;
 
     // NOP-Out ping (§11.18) answered by a NOP-In.

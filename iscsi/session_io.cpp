@@ -2,28 +2,30 @@
 // their data, status, NOP, text, task management, async events, rejects.
 #include "iscsi/session_impl.hpp"
 
+#include "iscsi/codes.hpp"
+#include "pdu/bhs.hpp"
+#include "pdu/bytes.hpp"
 #include "pdu/lun.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
-#include <iostream>
 
 namespace ivs::iscsi {
 
 namespace {
-constexpr std::uint8_t status_check_condition = 0x02;
 constexpr std::size_t max_queued_pdus = 1 << 16;
-
-void log_warning(const char* what, std::error_code ec)
-{
-    std::cerr << "iscsi-vscsi: " << what;
-    if (ec)
-        std::cerr << ": " << ec.message();
-    std::cerr << '\n';
-}
 } // namespace
 
 std::uint64_t task_cookie(std::uint32_t itt) noexcept { return (std::uint64_t{1} << 32) | itt; }
+
+void session::impl::log_warning(const char* what, std::error_code ec) const
+{
+    std::string line = what;
+    if (ec)
+        line += ": " + ec.message();
+    log_line(log::level::warning, line);
+}
 
 // ---- sequence numbers (§4.2.2) ----
 
@@ -66,11 +68,13 @@ bool session::impl::accept_stat_sn(std::uint32_t stat_sn)
     return true; // an older StatSN (a retransmission) changes nothing
 }
 
-void session::impl::protocol_failure(std::error_code ec, const char* what)
+void session::impl::protocol_failure(std::error_code ec, const char* what, std::uint32_t culprit)
 {
     log_warning(what, ec);
-    if (conn_)
+    if (conn_ && conn_->is_open()) {
+        culprit_itt_ = culprit;
         conn_->close(ec);
+    }
 }
 
 // ---- submission ----
@@ -78,12 +82,27 @@ void session::impl::protocol_failure(std::error_code ec, const char* what)
 void session::impl::submit(const scsi_request& request, scsi_completion done)
 {
     scsi_result failed;
-    if (state_ == state::failed || state_ == state::closed || state_ == state::logging_out ||
-        (state_ != state::full_feature && state_ != state::recovering) ||
-        (state_ == state::recovering && fail_fast_)) {
-        failed.error = state_ == state::failed || fail_fast_ ? session_errc::session_failed
-                       : state_ == state::closed ? session_errc::session_closed
-                                                 : session_errc::not_logged_in;
+    // Commands queue while the session is up or being reinstated.
+    bool accepted = false;
+    switch (state_) {
+    case session_state::full_feature:
+    case session_state::logout_requested:
+    case session_state::recovering:
+        accepted = true;
+        break;
+    case session_state::connecting:
+    case session_state::login:
+    case session_state::redirect:
+        accepted = ever_logged_in_;
+        break;
+    default:
+        break;
+    }
+    if (!accepted || replacement_expired_) {
+        failed.error = state_ == session_state::failed || replacement_expired_ ? session_errc::session_failed
+                       : state_ == session_state::closed || state_ == session_state::logging_out
+                           ? session_errc::session_closed
+                           : session_errc::not_logged_in;
         done(failed);
         return;
     }
@@ -102,20 +121,25 @@ void session::impl::submit(const scsi_request& request, scsi_completion done)
         done(failed);
         return;
     }
-    t->type = session_task::kind::scsi;
-    t->request = request;
-    t->scsi_done = std::move(done);
+    scsi_task& s = t->work.emplace<scsi_task>();
+    s.request = request;
+    s.done = std::move(done);
+    progress(s);
     last_itt_ = t->itt;
     ++counters_.commands;
     waiting_.push_back(t->itt);
     pump();
 }
 
+// Nothing is sent without a connection in the full feature phase.
+bool session::impl::can_send() const noexcept
+{
+    return state_ == session_state::full_feature && conn_ && conn_->is_open();
+}
+
 void session::impl::pump()
 {
-    if (state_ != state::full_feature)
-        return;
-    while (!waiting_.empty()) {
+    while (!waiting_.empty() && can_send()) {
         session_task* t = tasks_.find(waiting_.front());
         if (!t) {
             waiting_.pop_front();
@@ -130,57 +154,60 @@ void session::impl::pump()
 
 void session::impl::send_task(session_task& t)
 {
+    if (!conn_)
+        return; // callers check can_send(); a closing connection drops what it is given
     t.cmd_sn = next_cmd_sn(t.immediate);
     t.sent = true;
-    t.sent_at = std::chrono::steady_clock::now();
-    switch (t.type) {
-    case session_task::kind::scsi:
-        send_scsi(t);
-        break;
-    case session_task::kind::tmf: {
-        t.tmf.initiator_task_tag = t.itt;
-        t.tmf.cmd_sn = t.cmd_sn;
-        t.tmf.exp_stat_sn = exp_stat_sn_.value();
-        if (session_task* ref = tasks_.find(t.tmf.referenced_task_tag))
-            t.tmf.ref_cmd_sn = ref->cmd_sn;
-        pdu::bhs_bytes bhs;
-        t.tmf.encode(bhs);
-        conn_->send(bhs, {}, {});
-        break;
-    }
-    case session_task::kind::nop: {
-        pdu::nop_out nop;
-        nop.immediate = true;
-        nop.initiator_task_tag = t.itt;
-        nop.cmd_sn = t.cmd_sn;
-        nop.exp_stat_sn = exp_stat_sn_.value();
-        pdu::bhs_bytes bhs;
-        nop.encode(bhs);
-        conn_->send(bhs, {}, {});
-        break;
-    }
-    case session_task::kind::text:
-        send_text(t, pdu::reserved_tag, t.text_out);
-        break;
-    case session_task::kind::logout: {
-        pdu::logout_request req;
-        req.immediate = true;
-        req.reason = pdu::logout_reason::close_session;
-        req.initiator_task_tag = t.itt;
-        req.cid = config_.login.cid;
-        req.cmd_sn = t.cmd_sn;
-        req.exp_stat_sn = exp_stat_sn_.value();
-        pdu::bhs_bytes bhs;
-        req.encode(bhs);
-        conn_->send(bhs, {}, {});
-        break;
-    }
-    }
+    std::visit(
+        [&](auto& work) {
+            using kind = std::decay_t<decltype(work)>;
+            if constexpr (std::is_same_v<kind, scsi_task>) {
+                send_scsi(t, work);
+            } else if constexpr (std::is_same_v<kind, tmf_task>) {
+                work.deadline = deadline_after(config_.tmf_timeout);
+                work.request.initiator_task_tag = t.itt;
+                work.request.cmd_sn = t.cmd_sn;
+                work.request.exp_stat_sn = exp_stat_sn_.value();
+                if (session_task* ref = tasks_.find(work.request.referenced_task_tag); ref && !work.ref_cmd_sn_known)
+                    work.request.ref_cmd_sn = ref->cmd_sn;
+                pdu::bhs_bytes bhs;
+                work.request.encode(bhs);
+                conn_->send(bhs, {}, {});
+            } else if constexpr (std::is_same_v<kind, nop_task>) {
+                work.deadline = deadline_after(config_.command_timeout);
+                pdu::nop_out nop;
+                nop.immediate = true;
+                nop.initiator_task_tag = t.itt;
+                nop.cmd_sn = t.cmd_sn;
+                nop.exp_stat_sn = exp_stat_sn_.value();
+                pdu::bhs_bytes bhs;
+                nop.encode(bhs);
+                conn_->send(bhs, {}, {});
+            } else if constexpr (std::is_same_v<kind, text_task>) {
+                work.deadline = deadline_after(config_.command_timeout);
+                if (work.continue_ttt != pdu::reserved_tag)
+                    send_text(t, std::exchange(work.continue_ttt, pdu::reserved_tag), {});
+                else
+                    send_text(t, pdu::reserved_tag, work.request);
+            } else {
+                pdu::logout_request req;
+                req.immediate = true;
+                req.reason = pdu::logout_reason::close_session;
+                req.initiator_task_tag = t.itt;
+                req.cid = config_.login.cid;
+                req.cmd_sn = t.cmd_sn;
+                req.exp_stat_sn = exp_stat_sn_.value();
+                pdu::bhs_bytes bhs;
+                req.encode(bhs);
+                conn_->send(bhs, {}, {});
+            }
+        },
+        t.work);
 }
 
-void session::impl::send_scsi(session_task& t)
+void session::impl::send_scsi(session_task& t, scsi_task& s)
 {
-    const scsi_request& r = t.request;
+    const scsi_request& r = s.request;
     pdu::scsi_command cmd;
     cmd.read_bit = r.direction == data_direction::read;
     cmd.write_bit = r.direction == data_direction::write;
@@ -212,19 +239,21 @@ void session::impl::send_scsi(session_task& t)
     const std::size_t ahs_len = cmd.encode_ahs(ahs);
     pdu::bhs_bytes bhs;
     cmd.encode(bhs);
-    ++t.writes_pending;
+    ++s.writes_pending;
+    s.data_out_bytes = unsolicited;
     conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), r.write_buffer.first(immediate),
                 task_cookie(t.itt));
     if (unsolicited > immediate)
-        send_data_out(t, pdu::reserved_tag, immediate, unsolicited - immediate);
+        send_data_out(t, s, pdu::reserved_tag, immediate, unsolicited - immediate);
 }
 
 // One Data-Out sequence (§11.7): PDUs of at most the target's
 // MaxRecvDataSegmentLength, DataSN from 0, F on the last.
-void session::impl::send_data_out(session_task& t, std::uint32_t ttt, std::uint32_t offset, std::uint32_t length)
+void session::impl::send_data_out(session_task& t, scsi_task& s, std::uint32_t ttt, std::uint32_t offset,
+                                  std::uint32_t length)
 {
     pdu::data_out d;
-    d.lun = pdu::encode_lun(static_cast<std::uint16_t>(t.request.lun));
+    d.lun = pdu::encode_lun(static_cast<std::uint16_t>(s.request.lun));
     d.initiator_task_tag = t.itt;
     d.target_transfer_tag = ttt;
     const std::uint32_t chunk_max = std::max<std::uint32_t>(params_.target_max_recv_data_segment_length, 512);
@@ -238,8 +267,8 @@ void session::impl::send_data_out(session_task& t, std::uint32_t ttt, std::uint3
         d.exp_stat_sn = exp_stat_sn_.value();
         pdu::bhs_bytes bhs;
         d.encode(bhs);
-        ++t.writes_pending;
-        conn_->send(bhs, {}, t.request.write_buffer.subspan(offset + sent, n), task_cookie(t.itt));
+        ++s.writes_pending;
+        conn_->send(bhs, {}, s.request.write_buffer.subspan(offset + sent, n), task_cookie(t.itt));
         sent += n;
     }
     counters_.bytes_written += length;
@@ -249,22 +278,23 @@ void session::impl::on_sent(std::uint64_t cookie)
 {
     auto self = shared_from_this();
     session_task* t = tasks_.find(static_cast<std::uint32_t>(cookie));
-    if (!t || t->writes_pending == 0)
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || s->writes_pending == 0)
         return;
-    if (--t->writes_pending == 0 && t->response_ready)
-        complete_scsi(*t);
+    if (--s->writes_pending == 0 && s->response_ready)
+        complete_scsi(*t, *s);
 }
 
 // ---- completion ----
 
-void session::impl::complete_scsi(session_task& t)
+void session::impl::complete_scsi(session_task& t, scsi_task& s)
 {
-    if (t.writes_pending > 0) {
-        t.response_ready = true; // the caller's buffer is still being written
+    if (s.writes_pending > 0) {
+        s.response_ready = true; // the caller's buffer is still being written
         return;
     }
-    scsi_completion done = std::move(t.scsi_done);
-    scsi_result result = t.result;
+    scsi_completion done = std::move(s.done);
+    scsi_result result = s.result;
     tasks_.release(&t);
     if (done)
         done(result);
@@ -272,70 +302,109 @@ void session::impl::complete_scsi(session_task& t)
 
 void session::impl::finish_task(session_task& t, std::error_code ec)
 {
-    switch (t.type) {
-    case session_task::kind::scsi:
-        t.result.error = ec;
-        t.writes_pending = 0; // only called once the connection dropped its queue
-        complete_scsi(t);
-        return;
-    case session_task::kind::tmf: {
-        auto done = std::move(t.tmf_done);
-        tasks_.release(&t);
-        if (done)
-            done(ec, pdu::tmf_response::function_rejected);
+    if (scsi_task* s = t.as<scsi_task>()) {
+        s->result.error = ec;
+        s->writes_pending = 0; // only called once the connection dropped its queue
+        complete_scsi(t, *s);
         return;
     }
-    case session_task::kind::text: {
-        auto done = std::move(t.text_done);
-        tasks_.release(&t);
-        if (done)
-            done(ec, {});
-        return;
-    }
-    case session_task::kind::nop:
-    case session_task::kind::logout: {
-        auto done = std::move(t.simple_done);
-        tasks_.release(&t);
-        if (done)
-            done(ec);
-        return;
-    }
-    }
+    task_work work = std::move(t.work);
+    tasks_.release(&t);
+    std::visit(
+        [&](auto& w) {
+            using kind = std::decay_t<decltype(w)>;
+            if constexpr (std::is_same_v<kind, tmf_task>) {
+                if (w.done)
+                    w.done(ec, pdu::tmf_response::function_rejected);
+            } else if constexpr (std::is_same_v<kind, text_task>) {
+                if (w.done)
+                    w.done(ec, {});
+            } else if constexpr (!std::is_same_v<kind, scsi_task>) {
+                if (w.done)
+                    w.done(ec);
+            }
+        },
+        work);
 }
 
 // ---- incoming PDUs ----
 
+// §11.7: a Data-In header is checked before any of its bytes land. At ERL 0
+// with DataPDUInOrder=Yes (we offer Yes and the result function is OR,
+// §13.19) each Data-In of a command carries the next DataSN and starts
+// exactly where the previous one ended, zero-length ones included.
+std::error_code session::impl::check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s,
+                                             const char*& what)
+{
+    t = tasks_.find(d.initiator_task_tag);
+    s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || !t->sent) {
+        what = "Data-In for an unknown task";
+        return session_errc::unknown_task;
+    }
+    const std::size_t capacity = std::min<std::size_t>(s->request.read_buffer.size(), s->request.expected_length);
+    if (s->request.direction != data_direction::read ||
+        std::size_t{d.buffer_offset} + d.data_segment_length > capacity) {
+        what = "Data-In beyond the expected data length";
+        return session_errc::data_overflow;
+    }
+    if (d.data_sn != s->next_data_sn) {
+        what = "Data-In DataSN out of order";
+        return session_errc::data_out_of_order;
+    }
+    if (d.buffer_offset != s->received) {
+        what = "Data-In offset out of order";
+        return session_errc::data_out_of_order;
+    }
+    return {};
+}
+
+// §11.4.5, §11.7.4: a status that says the command completed (GOOD,
+// CONDITION MET) must account for exactly the bytes transferred: the
+// expected data transfer length less an underflow residual. Anything else
+// would hand the caller bytes that never arrived (READ) or report data as
+// written that the target never took (WRITE).
+std::error_code session::impl::check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool,
+                                              std::uint32_t residual) const
+{
+    constexpr std::uint8_t good = 0x00, condition_met = 0x04; // SAM-5 status codes the RFC names
+    if (s.request.direction == data_direction::none || (status != good && status != condition_met))
+        return {};
+    const std::uint32_t length = s.request.expected_length;
+    if (underflow && residual > length)
+        return session_errc::transfer_mismatch;
+    const std::uint32_t expected = underflow ? length - residual : length;
+    const std::uint32_t transferred = s.request.direction == data_direction::read ? s.received : s.data_out_bytes;
+    return transferred == expected ? std::error_code{} : make_error_code(session_errc::transfer_mismatch);
+}
+
 connection_receiver::destination session::impl::data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length)
 {
+    rx_data_in_.reset();
     if (pdu::raw_opcode(bhs) != static_cast<std::uint8_t>(pdu::opcode::data_in))
         return {}; // small segments (sense, text, reject) stay in the reader
     pdu::data_in d;
     if (auto ec = pdu::data_in::decode(bhs, d))
         return {{}, ec};
-    session_task* t = tasks_.find(d.initiator_task_tag);
-    if (!t || t->type != session_task::kind::scsi || !t->sent) {
-        log_warning("Data-In for an unknown task", session_errc::unknown_task);
-        return {{}, session_errc::unknown_task};
+    session_task* t = nullptr;
+    scsi_task* s = nullptr;
+    const char* what = "";
+    if (auto ec = check_data_in(d, t, s, what)) {
+        log_warning(what, ec);
+        culprit_itt_ = s ? t->itt : pdu::reserved_tag; // the connection closes with ec
+        return {{}, ec};
     }
-    const std::size_t capacity = std::min<std::size_t>(t->request.read_buffer.size(), t->request.expected_length);
-    if (t->request.direction != data_direction::read || std::size_t{d.buffer_offset} + length > capacity) {
-        log_warning("Data-In beyond the expected data length", session_errc::data_overflow);
-        return {{}, session_errc::data_overflow};
-    }
-    if (params_.data_pdu_in_order && d.buffer_offset != t->next_offset) {
-        log_warning("Data-In out of order", session_errc::data_out_of_order);
-        return {{}, session_errc::data_out_of_order};
-    }
-    t->landing = t->request.read_buffer.subspan(d.buffer_offset, length);
-    if (auto* p = t->request.placement.get(); p && p->destination && length > 0) {
+    s->landing = s->request.read_buffer.subspan(d.buffer_offset, length);
+    if (auto* p = s->request.placement.get(); p && p->destination && length > 0) {
         const std::span<std::byte> placed = p->destination(d.buffer_offset, length);
         if (placed.size() == length) {
-            t->landing = placed;
+            s->landing = placed;
             p->landing_ = true;
             p->session_ = weak_from_this();
         }
     }
-    return {t->landing, {}};
+    rx_data_in_ = d;
+    return {s->landing, {}};
 }
 
 void data_in_placement::stop_landing()
@@ -356,7 +425,16 @@ void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>
     switch (static_cast<pdu::opcode>(pdu::raw_opcode(bhs))) {
     case pdu::opcode::login_response: return on_login_response(bhs, data);
     case pdu::opcode::scsi_response: return on_scsi_response(bhs, data);
-    case pdu::opcode::data_in: return on_data_in(bhs);
+    case pdu::opcode::data_in: {
+        // Decoded in data_destination() when a data segment followed.
+        std::optional<pdu::data_in> d = std::exchange(rx_data_in_, std::nullopt);
+        if (d)
+            return on_data_in(*d, true);
+        d.emplace();
+        if (auto ec = pdu::data_in::decode(bhs, *d))
+            return protocol_failure(ec, "bad Data-In");
+        return on_data_in(*d, false);
+    }
     case pdu::opcode::r2t: return on_r2t(bhs);
     case pdu::opcode::nop_in: return on_nop_in(bhs, data);
     case pdu::opcode::text_response: return on_text_response(bhs, data);
@@ -378,54 +456,65 @@ void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const 
         return;
     update_sn(r.exp_cmd_sn, r.max_cmd_sn);
     session_task* t = tasks_.find(r.initiator_task_tag);
-    if (!t || t->type != session_task::kind::scsi || !t->sent)
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || !t->sent)
         return protocol_failure(session_errc::unknown_task, "SCSI Response for an unknown task");
-    scsi_result& res = t->result;
+    if (r.response == pdu::scsi_service_response::command_completed) {
+        if (check_transfer(*s, r.status, r.residual_underflow, r.residual_overflow, r.residual_count))
+            return protocol_failure(session_errc::transfer_mismatch, "SCSI Response does not match the data", t->itt);
+        // §11.4.6: ExpDataSN counts the Data-In PDUs sent (tgtd leaves it 0).
+        if (s->request.direction == data_direction::read && r.exp_data_sn != 0 && r.exp_data_sn != s->next_data_sn)
+            return protocol_failure(session_errc::data_out_of_order, "SCSI Response ExpDataSN does not match the Data-In",
+                                    t->itt);
+    }
+    scsi_result& res = s->result;
     res.response = r.response;
     res.status = r.status;
     res.residual_overflow = r.residual_overflow;
     res.residual_underflow = r.residual_underflow;
     res.residual = r.residual_count;
-    res.data_in_bytes = t->next_offset;
+    res.data_in_bytes = s->received;
     if (!data.empty()) {
         pdu::sense_data_segment seg;
         if (auto ec = pdu::parse_sense_data_segment(data, seg))
             return protocol_failure(ec, "bad sense data in SCSI Response");
         res.sense_length = static_cast<std::uint16_t>(std::min(seg.sense.size(), res.sense.size()));
         std::memcpy(res.sense.data(), seg.sense.data(), res.sense_length);
-    } else if (r.status == status_check_condition) {
+    } else {
         res.sense_length = 0;
     }
-    complete_scsi(*t);
+    complete_scsi(*t, *s);
 }
 
-void session::impl::on_data_in(const pdu::bhs_bytes& bhs)
+void session::impl::on_data_in(const pdu::data_in& d, bool checked)
 {
-    pdu::data_in d;
-    if (auto ec = pdu::data_in::decode(bhs, d))
-        return protocol_failure(ec, "bad Data-In");
-    session_task* t = tasks_.find(d.initiator_task_tag);
-    if (!t || t->type != session_task::kind::scsi) // checked in data_destination unless empty
+    session_task* t = nullptr;
+    scsi_task* s = nullptr;
+    const char* what = "";
+    if (checked) { // by data_destination(), before the data landed
+        t = tasks_.find(d.initiator_task_tag);
+        s = t ? t->as<scsi_task>() : nullptr;
+    } else if (auto ec = check_data_in(d, t, s, what)) {
+        return protocol_failure(ec, what, s ? t->itt : pdu::reserved_tag);
+    }
+    if (!s)
         return protocol_failure(session_errc::unknown_task, "Data-In for an unknown task");
     // The segment is complete: nothing more lands where data_destination put it.
-    const std::span<const std::byte> landed = t->landing;
-    t->landing = {};
-    if (t->request.placement)
-        t->request.placement->landing_ = false;
-    if (d.data_sn != t->next_data_sn)
-        return protocol_failure(session_errc::data_out_of_order, "Data-In DataSN out of order");
-    if (d.data_segment_length > 0 && d.buffer_offset != t->next_offset && params_.data_pdu_in_order)
-        return protocol_failure(session_errc::data_out_of_order, "Data-In offset out of order");
-    ++t->next_data_sn;
-    t->next_offset = std::max(t->next_offset, d.buffer_offset + d.data_segment_length);
+    const std::span<const std::byte> landed = s->landing;
+    s->landing = {};
+    if (s->request.placement)
+        s->request.placement->landing_ = false;
+    ++s->next_data_sn;
+    s->received += d.data_segment_length; // only what landed
+    progress(*s);
     counters_.bytes_read += d.data_segment_length;
     update_sn(d.exp_cmd_sn, d.max_cmd_sn);
-    if (t->request.on_data_in && d.data_segment_length > 0) {
+    if (s->request.on_data_in && d.data_segment_length > 0) {
         auto self = shared_from_this();
         const std::uint32_t itt = t->itt;
-        t->request.on_data_in(d.buffer_offset, landed.size() == d.data_segment_length
+        s->request.on_data_in(d.buffer_offset, landed.size() == d.data_segment_length
                                                    ? landed
-                                                   : t->request.read_buffer.subspan(d.buffer_offset,
+                                                   : s->request.read_buffer.subspan(d.buffer_offset,
                                                                                     d.data_segment_length));
         if (tasks_.find(itt) != t || conn_ == nullptr)
             return; // the handler ended the task or the session
@@ -435,13 +524,15 @@ void session::impl::on_data_in(const pdu::bhs_bytes& bhs)
     // Status collapsed into the last Data-In (§11.7.3).
     if (!accept_stat_sn(d.stat_sn))
         return;
-    scsi_result& res = t->result;
+    if (check_transfer(*s, d.status, d.residual_underflow, d.residual_overflow, d.residual_count))
+        return protocol_failure(session_errc::transfer_mismatch, "Data-In status does not match the data", t->itt);
+    scsi_result& res = s->result;
     res.status = d.status;
     res.residual_overflow = d.residual_overflow;
     res.residual_underflow = d.residual_underflow;
     res.residual = d.residual_count;
-    res.data_in_bytes = t->next_offset;
-    complete_scsi(*t);
+    res.data_in_bytes = s->received;
+    complete_scsi(*t, *s);
 }
 
 void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
@@ -451,20 +542,24 @@ void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
         return protocol_failure(ec, "bad R2T");
     update_sn(r.exp_cmd_sn, r.max_cmd_sn);
     session_task* t = tasks_.find(r.initiator_task_tag);
-    if (!t || t->type != session_task::kind::scsi || !t->sent || t->request.direction != data_direction::write)
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || !t->sent || s->request.direction != data_direction::write)
         return protocol_failure(session_errc::unknown_task, "R2T for an unknown task");
-    if (r.r2t_sn != t->next_r2t_sn)
-        return protocol_failure(session_errc::r2t_out_of_order, "R2TSN out of order");
-    if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > t->request.expected_length ||
+    if (r.r2t_sn != s->next_r2t_sn)
+        return protocol_failure(session_errc::r2t_out_of_order, "R2TSN out of order", t->itt);
+    if (std::uint64_t{r.buffer_offset} + r.desired_data_transfer_length > s->request.expected_length ||
         r.desired_data_transfer_length > params_.max_burst_length)
-        return protocol_failure(session_errc::r2t_out_of_range, "R2T beyond the expected data length");
+        return protocol_failure(session_errc::r2t_out_of_range, "R2T beyond the expected data length", t->itt);
     // At ERL 0 every byte is asked for once (§11.8): a target asking again and
     // again would make us queue without bound.
-    if (std::uint64_t{t->r2t_bytes} + r.desired_data_transfer_length > t->request.expected_length)
-        return protocol_failure(session_errc::r2t_out_of_range, "R2Ts ask for more than the expected data length");
-    t->r2t_bytes += r.desired_data_transfer_length;
-    ++t->next_r2t_sn;
-    send_data_out(*t, r.target_transfer_tag, r.buffer_offset, r.desired_data_transfer_length);
+    if (std::uint64_t{s->r2t_bytes} + r.desired_data_transfer_length > s->request.expected_length)
+        return protocol_failure(session_errc::r2t_out_of_range, "R2Ts ask for more than the expected data length",
+                                t->itt);
+    progress(*s);
+    s->r2t_bytes += r.desired_data_transfer_length;
+    s->data_out_bytes += r.desired_data_transfer_length;
+    ++s->next_r2t_sn;
+    send_data_out(*t, *s, r.target_transfer_tag, r.buffer_offset, r.desired_data_transfer_length);
 }
 
 void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
@@ -478,13 +573,13 @@ void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::by
             return;
         update_sn(n.exp_cmd_sn, n.max_cmd_sn);
         session_task* t = tasks_.find(n.initiator_task_tag);
-        if (!t || t->type != session_task::kind::nop)
+        if (!t || !t->as<nop_task>())
             return protocol_failure(session_errc::unknown_task, "NOP-In for an unknown ping");
         finish_task(*t, {});
         return;
     }
     update_sn(n.exp_cmd_sn, n.max_cmd_sn);
-    if (n.target_transfer_tag == pdu::reserved_tag)
+    if (n.target_transfer_tag == pdu::reserved_tag || !conn_)
         return;
     // A target ping: answer with a NOP-Out echoing the TTT and the LUN (§11.18.3).
     pdu::nop_out reply;
@@ -498,9 +593,13 @@ void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::by
     // send queue without bound: that is a broken peer.
     if (conn_->queued() > max_queued_pdus)
         return protocol_failure(session_errc::protocol_error, "target pings faster than it reads the answers");
+    // The echoed ping data is bounded by what the target receives (§11.18,
+    // §13.12): a longer echo would break its framing.
+    const std::size_t echo = std::min<std::size_t>(data.size(), params_.target_max_recv_data_segment_length);
+    reply.data_segment_length = static_cast<std::uint32_t>(echo);
     pdu::bhs_bytes out;
     reply.encode(out);
-    conn_->send_owned(out, std::vector<std::byte>(data.begin(), data.end()));
+    conn_->send_owned(out, std::vector<std::byte>(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(echo)));
 }
 
 void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
@@ -512,24 +611,32 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
         return;
     update_sn(r.exp_cmd_sn, r.max_cmd_sn);
     session_task* t = tasks_.find(r.initiator_task_tag);
-    if (!t || t->type != session_task::kind::text || !t->text_in)
+    text_task* x = t ? t->as<text_task>() : nullptr;
+    if (!x || !t->sent)
         return protocol_failure(session_errc::unknown_task, "Text Response for an unknown task");
     // Until F=1 the answer goes on; tgtd cuts pairs at PDU boundaries without
     // setting C, so the whole sequence is reassembled as one text.
-    if (auto ec = t->text_in->add(data, r.continue_bit || !r.final_bit))
+    if (auto ec = x->answer.add(data, r.continue_bit || !r.final_bit))
         return finish_task(*t, ec);
     if (!r.final_bit) {
-        // More to come: ask for it with an empty Text Request echoing the TTT (§11.10.4).
+        // More to come: ask for it with an empty Text Request echoing the
+        // TTT (§11.10.4). Never beyond MaxCmdSN (§4.2.2.1): it goes as an
+        // immediate command, which takes no place in the window. A target
+        // may not open the window during a long answer at all (tgtd keeps
+        // MaxCmdSN of a discovery session where login left it), so waiting
+        // for the window could wait for ever.
         if (r.target_transfer_tag == pdu::reserved_tag)
             return protocol_failure(session_errc::protocol_error, "Text Response without F and without TTT");
-        t->cmd_sn = next_cmd_sn(false);
-        send_text(*t, r.target_transfer_tag, {});
+        x->continue_ttt = r.target_transfer_tag;
+        t->immediate = true;
+        waiting_.push_front(t->itt);
+        pump();
         return;
     }
-    if (!t->text_in->complete())
+    if (!x->answer.complete())
         return protocol_failure(session_errc::protocol_error, "Text Response final with C bit");
-    pdu::text_list pairs = t->text_in->take_pairs();
-    auto done = std::move(t->text_done);
+    pdu::text_list pairs = x->answer.take_pairs();
+    auto done = std::move(x->done);
     tasks_.release(t);
     if (done)
         done({}, pairs);
@@ -538,6 +645,7 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
 void session::impl::send_text(session_task& t, std::uint32_t ttt, std::span<const std::byte> data)
 {
     pdu::text_request req;
+    req.immediate = t.immediate;
     req.final_bit = true;
     req.initiator_task_tag = t.itt;
     req.target_transfer_tag = ttt;
@@ -545,7 +653,8 @@ void session::impl::send_text(session_task& t, std::uint32_t ttt, std::span<cons
     req.exp_stat_sn = exp_stat_sn_.value();
     pdu::bhs_bytes bhs;
     req.encode(bhs);
-    conn_->send(bhs, {}, data);
+    if (conn_)
+        conn_->send(bhs, {}, data);
 }
 
 void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
@@ -557,31 +666,34 @@ void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
         return;
     update_sn(r.exp_cmd_sn, r.max_cmd_sn);
     session_task* t = tasks_.find(r.initiator_task_tag);
-    if (!t || t->type != session_task::kind::tmf)
+    tmf_task* m = t ? t->as<tmf_task>() : nullptr;
+    if (!m)
         return protocol_failure(session_errc::unknown_task, "Task Management Response for an unknown task");
-    const pdu::task_mgmt_request req = t->tmf;
-    auto done = std::move(t->tmf_done);
+    const pdu::task_mgmt_request req = m->request;
+    auto done = std::move(m->done);
     tasks_.release(t);
     // Tasks the function ended get no response of their own (§4.2.3.2, §11.5.1).
     if (r.response == pdu::tmf_response::function_complete) {
         std::vector<session_task*> ended;
         tasks_.for_each([&](session_task& task) {
-            if (task.type != session_task::kind::scsi || !task.sent)
+            scsi_task* s = task.as<scsi_task>();
+            if (!s || !task.sent || s->response_ready)
                 return;
             const bool hit =
                 (req.function == pdu::tmf_function::abort_task && task.itt == req.referenced_task_tag) ||
                 (req.function == pdu::tmf_function::logical_unit_reset &&
-                 pdu::encode_lun(static_cast<std::uint16_t>(task.request.lun)) == req.lun) ||
-                req.function == pdu::tmf_function::target_warm_reset ||
-                req.function == pdu::tmf_function::target_cold_reset;
+                 pdu::encode_lun(static_cast<std::uint16_t>(s->request.lun)) == req.lun);
             if (hit)
                 ended.push_back(&task);
         });
         for (session_task* task : ended) {
+            if (!task->in_use)
+                continue;
             // Not finish_task(): Data-Out of the task may still be queued on
             // the live connection; complete_scsi() waits until it is written.
-            task->result.error = session_errc::task_aborted;
-            complete_scsi(*task);
+            scsi_task& s = *task->as<scsi_task>();
+            s.result.error = session_errc::task_aborted;
+            complete_scsi(*task, s);
         }
     }
     if (done)
@@ -605,25 +717,57 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
                               (std::uint32_t{std::to_integer<std::uint8_t>(rejected[18])} << 8) |
                               std::uint32_t{std::to_integer<std::uint8_t>(rejected[19])};
     session_task* t = tasks_.find(itt);
-    std::cerr << "iscsi-vscsi: target rejected a PDU (opcode 0x" << std::hex << int(pdu::raw_opcode(rejected))
-              << ", reason 0x" << int(r.reason) << std::dec << ")\n";
-    // A rejected command never executed and gets no response (§6.6, §11.17.1):
-    // end it. Anything else (Data-Out, SNACK, digest errors) needs recovery.
-    if (t && op != pdu::opcode::data_out && op != pdu::opcode::snack_request &&
-        r.reason != pdu::reject_reason::data_digest_error) {
-        if (t->type == session_task::kind::scsi && r.reason == pdu::reject_reason::waiting_for_logout)
-            return; // the target will log us out; the task is reissued afterwards
-        if (t->type == session_task::kind::scsi) {
-            // The connection lives on and may still send the command's
-            // Data-Out from the caller's buffer: complete once it is written.
-            t->result.error = session_errc::rejected;
-            complete_scsi(*t);
-            return;
-        }
-        finish_task(*t, session_errc::rejected);
+    char op_hex[8];
+    std::snprintf(op_hex, sizeof op_hex, "0x%02x", static_cast<unsigned>(pdu::raw_opcode(rejected)));
+    log_line(log::level::warning,
+             std::string("target rejected a PDU (opcode ") + op_hex + ", " + reject_reason_message(r.reason) + ")");
+    // A rejected command never executed and gets no response (§7.3,
+    // §11.17.1): end it. Anything else (Data-Out, SNACK, digest errors)
+    // needs recovery.
+    if (!t || op == pdu::opcode::data_out || op == pdu::opcode::snack_request ||
+        r.reason == pdu::reject_reason::data_digest_error)
+        return protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery",
+                                t ? t->itt : pdu::reserved_tag);
+    scsi_task* s = t->as<scsi_task>();
+    if (s && r.reason == pdu::reject_reason::waiting_for_logout)
+        return; // the target will log us out; the task is reissued afterwards
+    // §7.3: the target does not count the CmdSN of a rejected non-immediate
+    // command; every later command would wait behind it. Plug the hole with
+    // ABORT TASK naming it (§11.5.1), before anything else is sent.
+    const std::uint32_t rejected_sn = pdu::load32(rejected.data() + 24);
+    if (!pdu::raw_immediate(rejected) && t->sent && rejected_sn == t->cmd_sn &&
+        pdu::serial32{rejected_sn} < cmd_sn_)
+        plug_cmd_sn_hole(itt, rejected_sn, pdu::load64(rejected.data() + 8)); // the LUN field
+    if (s) {
+        // The connection lives on and may still send the command's
+        // Data-Out from the caller's buffer: complete once it is written.
+        s->result.error = session_errc::rejected;
+        complete_scsi(*t, *s);
         return;
     }
-    protocol_failure(session_errc::rejected, "target rejected a PDU that needs recovery");
+    finish_task(*t, session_errc::rejected);
+}
+
+void session::impl::plug_cmd_sn_hole(std::uint32_t itt, std::uint32_t cmd_sn, std::uint64_t lun)
+{
+    session_task* t = can_send() ? tasks_.allocate() : nullptr;
+    if (!t)
+        return; // the connection is going: the next login starts CmdSN anew
+    t->immediate = true;
+    tmf_task& m = t->work.emplace<tmf_task>();
+    m.request.function = pdu::tmf_function::abort_task;
+    m.request.lun = lun;
+    m.request.referenced_task_tag = itt;
+    m.request.ref_cmd_sn = cmd_sn;
+    m.ref_cmd_sn_known = true;
+    m.done = [self = shared_from_this(), cmd_sn](std::error_code ec, pdu::tmf_response r) {
+        if (!ec && r == pdu::tmf_response::function_complete)
+            return;
+        self->log_line(log::level::warning, "the target did not take ABORT TASK for the rejected CmdSN " +
+                                                std::to_string(cmd_sn) +
+                                                "; later commands wait until their timeout recovers the session");
+    };
+    send_task(*t);
 }
 
 void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
@@ -646,18 +790,9 @@ void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const 
         return;
     }
     case pdu::async_event::logout_requested:
-        // §11.9.1 event 1: log out, then log in again (recovery reissues the tasks).
-        next_reconnect_delay_ = std::chrono::milliseconds(0);
-        if (session_task* t = tasks_.allocate()) {
-            t->type = session_task::kind::logout;
-            t->immediate = true;
-            t->simple_done = [this](std::error_code) {
-                if (conn_)
-                    conn_->close(session_errc::connection_closed);
-            };
-            send_task(*t);
-        }
-        return;
+        // §11.9.1 event 1: log out within Parameter3 seconds, then log in
+        // again (recovery reissues the tasks).
+        return logout_requested(std::chrono::seconds(m.parameter3));
     case pdu::async_event::connection_drop:
     case pdu::async_event::all_connections_drop:
         next_reconnect_delay_ = std::chrono::seconds(m.parameter2); // Time2Wait
@@ -665,9 +800,55 @@ void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const 
             conn_->close(session_errc::connection_closed);
         return;
     case pdu::async_event::negotiation_requested:
+        return renegotiate();
     case pdu::async_event::vendor_specific:
-        return; // nothing to renegotiate; vendor events are ignored
+        return; // vendor events are ignored
     }
+}
+
+// §11.9.1 AsyncEvent 1: one Logout (close the session), nothing new on this
+// connection, the logout timeout armed; a second request changes nothing.
+void session::impl::logout_requested(std::chrono::seconds within)
+{
+    if (!fire(session_event_input::logout_requested))
+        return;
+    next_reconnect_delay_ = std::chrono::milliseconds(0);
+    auto conn = conn_;
+    send_logout([conn](std::error_code) { conn->close(session_errc::session_closed); });
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.logout_timeout);
+    if (within.count() > 0)
+        timeout = std::min<std::chrono::milliseconds>(timeout, within);
+    timer_.arm(timeout, [conn] { conn->close(session_errc::logout_timeout); });
+}
+
+// §11.9.1 AsyncEvent 4: answer with a Text Request (empty: we have nothing
+// to offer) unless one is under way already. Keys in the answer would need
+// a negotiation outside login we do not do: log out instead, which the RFC
+// allows as the other answer, and log in again.
+void session::impl::renegotiate()
+{
+    if (!can_send())
+        return;
+    bool text_pending = false;
+    tasks_.for_each([&](session_task& t) { text_pending = text_pending || t.as<text_task>() != nullptr; });
+    if (text_pending)
+        return;
+    session_task* t = tasks_.allocate();
+    if (!t)
+        return logout_requested(std::chrono::seconds(0));
+    text_task& x = t->work.emplace<text_task>();
+    x.answer = pdu::text_reassembler(pdu::text_limits{});
+    x.done = [self = shared_from_this()](std::error_code ec, const pdu::text_list& keys) {
+        if (!ec && keys.empty())
+            return;
+        self->log_line(log::level::notice, "the target asked to renegotiate (" +
+                                               (ec ? ec.message() : std::to_string(keys.size()) + " keys") +
+                                               "): logging out to log in again");
+        if (self->can_send())
+            self->logout_requested(std::chrono::seconds(0));
+    };
+    waiting_.push_front(t->itt);
+    pump();
 }
 
 } // namespace ivs::iscsi

@@ -1,66 +1,70 @@
-// Liveness of a full feature session: NOP-Out keepalive (RFC 7143 §11.18)
-// and command timeouts escalating ABORT TASK -> LOGICAL UNIT RESET ->
-// connection recovery (§4.2.3, §6.3.5).
+// Liveness of a session: NOP-Out keepalive (RFC 7143 §11.18), command
+// timeouts escalating ABORT TASK -> LOGICAL UNIT RESET -> connection
+// recovery (§4.2.3, §7.11, §6.3.5), and the deadlines of every other task.
+// One tick, from start() to shutdown, in every state: a command waiting for
+// a reconnect times out too.
 #include "iscsi/session_impl.hpp"
 
 #include "pdu/lun.hpp"
 
 #include <algorithm>
-#include <iostream>
+#include <cstdio>
 
 namespace ivs::iscsi {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
-
 std::chrono::milliseconds tick_period(const session_config& c)
 {
     std::chrono::milliseconds period{1000};
-    for (auto v : {c.nop_interval, c.nop_timeout, c.command_timeout})
+    for (auto v : {c.nop_interval, c.nop_timeout, c.command_timeout, c.tmf_timeout})
         if (v.count() > 0)
             period = std::min(period, v / 4);
     return std::max(period, std::chrono::milliseconds(20));
 }
 
+std::string hex_tag(std::uint32_t itt)
+{
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08x", static_cast<unsigned>(itt));
+    return buf;
+}
+
 } // namespace
 
-void session::impl::start_timers()
+void session::impl::start_ticks()
+{
+    if (config_.nop_interval.count() == 0 && config_.command_timeout.count() == 0 && config_.tmf_timeout.count() == 0)
+        return;
+    tick_timer_.arm(tick_period(config_), [self = shared_from_this()] { self->on_timer_tick(); });
+}
+
+void session::impl::reset_keepalive()
 {
     last_rx_bytes_ = conn_ ? conn_->bytes_received() : 0;
-    last_rx_time_ = steady::now();
+    last_rx_time_ = clock_->now();
     nop_pending_ = false;
-    const auto generation = ++tick_generation_;
-    if (config_.nop_interval.count() == 0 && config_.command_timeout.count() == 0)
-        return;
-    tick_timer_.expires_after(tick_period(config_));
-    tick_timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& e) {
-        if (!e && self->tick_generation_ == generation)
-            self->on_timer_tick();
-    });
 }
 
 void session::impl::on_timer_tick()
 {
-    if (state_ != state::full_feature || !conn_ || !conn_->is_open())
-        return; // the next login starts the ticks again
-    const auto now = steady::now();
-    check_keepalive(now);
-    if (state_ != state::full_feature || !conn_ || !conn_->is_open())
+    if (state_ == session_state::closed || (state_ == session_state::failed && !can_reinstate()))
         return;
+    auto self = shared_from_this();
+    const auto now = clock_->now();
+    if (can_send())
+        check_keepalive(now);
+    check_task_deadlines(now);
     check_command_timeouts(now);
-    const auto generation = tick_generation_;
-    tick_timer_.expires_after(tick_period(config_));
-    tick_timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& e) {
-        if (!e && self->tick_generation_ == generation)
-            self->on_timer_tick();
-    });
+    if (state_ == session_state::closed)
+        return;
+    start_ticks();
 }
 
 // A ping goes out after nop_interval of silence. The peer is dead only when
 // nothing at all arrives for nop_timeout after it: a connection busy
 // receiving data whose NOP-In is queued behind that data stays up.
-void session::impl::check_keepalive(steady::time_point now)
+void session::impl::check_keepalive(clock::time_point now)
 {
     if (config_.nop_interval.count() == 0)
         return;
@@ -71,8 +75,9 @@ void session::impl::check_keepalive(steady::time_point now)
     }
     if (nop_pending_) {
         if (config_.nop_timeout.count() > 0 && now - std::max(nop_sent_, last_rx_time_) >= config_.nop_timeout) {
-            std::cerr << "iscsi-vscsi: no answer to a NOP-Out ping for "
-                      << config_.nop_timeout.count() << " ms, dropping the connection\n";
+            log_line(log::level::warning, "no answer to a NOP-Out ping for " +
+                                              std::to_string(config_.nop_timeout.count()) +
+                                              " ms, dropping the connection");
             nop_pending_ = false;
             conn_->close(session_errc::timeout);
         }
@@ -82,54 +87,122 @@ void session::impl::check_keepalive(steady::time_point now)
         return;
     nop_pending_ = true;
     nop_sent_ = now;
-    const auto generation = tick_generation_;
-    ping([self = shared_from_this(), generation](std::error_code) {
-        if (self->tick_generation_ == generation)
+    ping([self = shared_from_this(), conn = conn_](std::error_code) {
+        if (self->conn_ == conn)
             self->nop_pending_ = false;
     });
 }
 
-void session::impl::check_command_timeouts(steady::time_point now)
+// Non-SCSI tasks past their deadline: the caller hears timeout; the task
+// stays without a caller so a late answer is not a protocol error.
+void session::impl::check_task_deadlines(clock::time_point now)
+{
+    std::vector<std::uint32_t> late;
+    tasks_.for_each([&](session_task& t) {
+        std::visit(
+            [&](auto& w) {
+                using kind = std::decay_t<decltype(w)>;
+                if constexpr (!std::is_same_v<kind, scsi_task> && !std::is_same_v<kind, logout_task>)
+                    if (w.done && t.sent && now >= w.deadline)
+                        late.push_back(t.itt);
+            },
+            t.work);
+    });
+    for (std::uint32_t itt : late) {
+        session_task* t = tasks_.find(itt);
+        if (!t)
+            continue;
+        std::visit(
+            [&](auto& w) {
+                using kind = std::decay_t<decltype(w)>;
+                if constexpr (std::is_same_v<kind, tmf_task>) {
+                    if (auto done = std::exchange(w.done, nullptr))
+                        done(session_errc::timeout, pdu::tmf_response::function_rejected);
+                } else if constexpr (std::is_same_v<kind, text_task>) {
+                    if (auto done = std::exchange(w.done, nullptr))
+                        done(session_errc::timeout, {});
+                } else if constexpr (std::is_same_v<kind, nop_task>) {
+                    if (auto done = std::exchange(w.done, nullptr))
+                        done(session_errc::timeout);
+                }
+            },
+            t->work);
+    }
+}
+
+// A command without progress for command_timeout: one waiting (for a
+// reconnect, for the window) fails at once; one outstanding on the live
+// connection is aborted (§4.2.3), and each task management step that does
+// not end it within tmf_timeout escalates.
+void session::impl::check_command_timeouts(clock::time_point now)
 {
     if (config_.command_timeout.count() == 0)
         return;
     std::vector<std::uint32_t> late;
     tasks_.for_each([&](session_task& t) {
-        if (t.type == session_task::kind::scsi && t.sent && !t.response_ready &&
-            now - t.sent_at >= config_.command_timeout * (1 + t.escalation))
+        const scsi_task* s = t.as<scsi_task>();
+        if (!s || s->response_ready)
+            return;
+        const bool stalled = now - s->progress_at >= config_.command_timeout;
+        const bool step_over = s->escalation > 0 && now - s->escalated_at >= config_.tmf_timeout;
+        if ((s->escalation == 0 && stalled) || step_over)
             late.push_back(t.itt);
     });
     for (std::uint32_t itt : late) {
-        if (session_task* t = tasks_.find(itt))
-            escalate(*t);
-        if (!conn_ || !conn_->is_open())
-            return;
+        session_task* t = tasks_.find(itt);
+        if (!t)
+            continue;
+        scsi_task& s = *t->as<scsi_task>();
+        if (t->sent && conn_ && conn_->is_open() && state_ == session_state::logout_requested)
+            continue; // the logout ends this connection soon; the command is reissued
+        if (!t->sent || !can_send()) {
+            log_line(log::level::warning, "command " + hex_tag(itt) + " made no progress for " +
+                                              std::to_string(config_.command_timeout.count()) +
+                                              " ms while waiting to be sent again; it fails");
+            waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), itt), waiting_.end());
+            finish_task(*t, session_errc::command_timeout);
+            continue;
+        }
+        escalate(*t, s);
     }
 }
 
-void session::impl::escalate(session_task& t)
+void session::impl::escalate(session_task& t, scsi_task& s)
 {
-    const std::uint64_t lun = pdu::encode_lun(static_cast<std::uint16_t>(t.request.lun));
-    switch (t.escalation) {
+    const std::uint64_t lun = pdu::encode_lun(static_cast<std::uint16_t>(s.request.lun));
+    const std::uint32_t itt = t.itt;
+    s.escalated_at = clock_->now();
+    // A step that ends without ending the command moves on at once.
+    auto next_step = [self = shared_from_this(), itt](std::uint8_t step) {
+        return [self, itt, step](std::error_code, pdu::tmf_response r) {
+            session_task* task = self->tasks_.find(itt);
+            scsi_task* st = task ? task->as<scsi_task>() : nullptr;
+            if (r != pdu::tmf_response::function_complete && st && st->escalation == step && !st->response_ready &&
+                self->can_send())
+                self->escalate(*task, *st);
+        };
+    };
+    switch (s.escalation) {
     case 0:
-        t.escalation = 1;
-        std::cerr << "iscsi-vscsi: command 0x" << std::hex << t.itt << std::dec << " timed out, aborting it\n";
-        submit_tmf(pdu::tmf_function::abort_task, lun, t.itt, [](std::error_code, pdu::tmf_response) {});
+        s.escalation = 1;
+        log_line(log::level::warning, "command " + hex_tag(itt) + " made no progress, aborting it");
+        submit_tmf(pdu::tmf_function::abort_task, lun, itt, next_step(1));
         return;
     case 1:
-        t.escalation = 2;
-        std::cerr << "iscsi-vscsi: ABORT TASK did not end command 0x" << std::hex << t.itt << std::dec
-                  << ", resetting LUN " << t.request.lun << '\n';
-        submit_tmf(pdu::tmf_function::logical_unit_reset, lun, pdu::reserved_tag,
-                   [](std::error_code, pdu::tmf_response) {});
+        s.escalation = 2;
+        log_line(log::level::warning, "ABORT TASK did not end command " + hex_tag(itt) + ", resetting LUN " +
+                                          std::to_string(s.request.lun));
+        submit_tmf(pdu::tmf_function::logical_unit_reset, lun, pdu::reserved_tag, next_step(2));
         return;
     default: {
-        std::cerr << "iscsi-vscsi: LUN reset did not end command 0x" << std::hex << t.itt << std::dec
-                  << ", recovering the session\n";
+        log_line(log::level::warning,
+                 "LUN reset did not end command " + hex_tag(itt) + ", recovering the session");
         // Closing the socket first ends every use of the task's buffers; the
-        // other commands are reissued by the recovery that follows.
-        conn_->close(session_errc::timeout);
-        finish_task(t, session_errc::timeout);
+        // other commands are reissued by the recovery that follows, without
+        // counting it against them.
+        culprit_itt_ = itt;
+        conn_->close(session_errc::command_timeout);
+        finish_task(t, session_errc::command_timeout);
         return;
     }
     }

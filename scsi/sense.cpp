@@ -70,6 +70,14 @@ fixed_sense from_descriptor(std::span<const std::byte> s) noexcept
             if (len >= 0x02)
                 out[14] = at(d, 3);
             break;
+        case 0x04: // stream commands: FILEMARK, EOM, ILI (byte 3 bits 7..5)
+            if (len >= 0x02)
+                out[2] = static_cast<std::uint8_t>(out[2] | (at(d, 3) & 0xe0));
+            break;
+        case 0x05: // block commands: ILI (byte 3 bit 5)
+            if (len >= 0x02)
+                out[2] = static_cast<std::uint8_t>(out[2] | (at(d, 3) & 0x20));
+            break;
         default:
             break;
         }

@@ -71,8 +71,10 @@ using fixed_sense = std::array<std::uint8_t, 18>;
 // Descriptor format (SPC-4 §4.5.2, 0x72 / 0x73): key, ASC and ASCQ from the
 // header; the information (type 0x00), command-specific information (0x01)
 // and sense-key-specific (0x02) descriptors fill the matching fixed fields
-// (information only when it fits in 32 bits, setting VALID). The response
-// code becomes 0x70 or 0x71 accordingly.
+// (information only when it fits in 32 bits, setting VALID), the field
+// replaceable unit (0x03) its byte, the stream commands (0x04: FILEMARK, EOM,
+// ILI) and block commands (0x05: ILI) descriptors the flags of byte 2. The
+// response code becomes 0x70 or 0x71 accordingly.
 // nullopt when there is nothing usable: no data, an unknown response code,
 // or data too short to hold the sense key.
 [[nodiscard]] std::optional<fixed_sense> convert_sense(std::span<const std::byte> sense) noexcept;

@@ -132,41 +132,49 @@ namespace {
 thread_local const embedded_vscsi* quiet_device = nullptr;
 } // namespace
 
-void embedded_vscsi::update_readiness_locked() {
-    if (waiting_.empty())
+bool embedded_vscsi::update_readiness_locked() {
+    if (waiting_.empty()) {
         ready_->clear();
-    else if (quiet_device != this)
-        ready_->set();
+        return false;
+    }
+    if (quiet_device != this)
+        return ready_->arm();
     // else: queued by the daemon's thread inside t2i_then_dequeue; the
     // daemon dequeues it before it polls again
+    return false;
 }
 
 std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_handler done) {
     if (auto ec = check(cmd))
         return ec;
-    std::lock_guard lk(m_);
-    if (!open_)
-        return std::make_error_code(std::errc::no_such_device_or_address);
-    if (free_ccbs_.empty()) {
-        ccbs_.push_back(std::make_unique<ccb>());
-        free_ccbs_.push_back(ccbs_.back().get());
+    bool notify = false;
+    {
+        std::lock_guard lk(m_);
+        if (!open_)
+            return std::make_error_code(std::errc::no_such_device_or_address);
+        if (free_ccbs_.empty()) {
+            ccbs_.push_back(std::make_unique<ccb>());
+            free_ccbs_.push_back(ccbs_.back().get());
+        }
+        ccb_ptr c = free_ccbs_.back();
+        free_ccbs_.pop_back();
+        c->cmd = cmd;
+        c->cmd.reset_retries = std::max(0, cmd.reset_retries);
+        c->retries_left = c->cmd.reset_retries;
+        c->done = std::move(done);
+        c->dequeued = false;
+        c->moved = 0;
+        lun_state& ls = lun_of(*c);
+        if (ls.active < config_.openings) {
+            ++ls.active;
+            enqueue_locked(c);
+            notify = update_readiness_locked();
+        } else {
+            ls.pending.push_back(c);  // waits for a free opening
+        }
     }
-    ccb_ptr c = free_ccbs_.back();
-    free_ccbs_.pop_back();
-    c->cmd = cmd;
-    c->cmd.reset_retries = std::max(0, cmd.reset_retries);
-    c->retries_left = c->cmd.reset_retries;
-    c->done = std::move(done);
-    c->dequeued = false;
-    c->moved = 0;
-    lun_state& ls = lun_of(*c);
-    if (ls.active < config_.openings) {
-        ++ls.active;
-        enqueue_locked(c);
-        update_readiness_locked();
-    } else {
-        ls.pending.push_back(c);  // waits for a free opening
-    }
+    if (notify)
+        ready_->notify();
     return {};
 }
 
@@ -203,21 +211,26 @@ void embedded_vscsi::run_completions(completion_list& done) {
 // ---- daemon side ----------------------------------------------------------
 
 std::error_code embedded_vscsi::do_i2t(vscsi_i2t& out) {
-    std::lock_guard lk(m_);
-    if (waiting_.empty())
-        return std::make_error_code(std::errc::resource_unavailable_try_again);
-    ccb_ptr c = waiting_.front();
-    waiting_.pop_front();
-    c->dequeued = true;
-    out = vscsi_i2t{};
-    out.tag = c->tag;
-    out.target = c->cmd.target;
-    out.lun = c->cmd.lun;
-    std::copy_n(c->cmd.cdb.begin(), c->cmd.cdblen, out.cmd.begin());
-    out.cmdlen = c->cmd.cdblen;
-    out.datalen = c->cmd.datalen();
-    out.direction = c->cmd.dir;
-    update_readiness_locked();
+    bool notify = false;
+    {
+        std::lock_guard lk(m_);
+        if (waiting_.empty())
+            return std::make_error_code(std::errc::resource_unavailable_try_again);
+        ccb_ptr c = waiting_.front();
+        waiting_.pop_front();
+        c->dequeued = true;
+        out = vscsi_i2t{};
+        out.tag = c->tag;
+        out.target = c->cmd.target;
+        out.lun = c->cmd.lun;
+        std::copy_n(c->cmd.cdb.begin(), c->cmd.cdblen, out.cmd.begin());
+        out.cmdlen = c->cmd.cdblen;
+        out.datalen = c->cmd.datalen();
+        out.direction = c->cmd.dir;
+        notify = update_readiness_locked();
+    }
+    if (notify)
+        ready_->notify();
     return {};
 }
 
@@ -279,6 +292,8 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi:
         quiet_scope(const quiet_scope&) = delete;
         quiet_scope& operator=(const quiet_scope&) = delete;
     } quiet(daemon_dequeues ? this : quiet_device);
+    bool notify = false;
+    bool retried = false;
     {
         std::lock_guard lk(m_);
         ccb_ptr c = live_.find(tag);
@@ -289,27 +304,29 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi:
             --c->retries_left;
             live_.erase(tag);
             enqueue_locked(c);
-            update_readiness_locked();
-            return {};
+            retried = true;
+        } else {
+            switch (status) {
+            case vscsi_status::done:
+            case vscsi_status::sense:
+            case vscsi_status::reset:
+                comp.status = status;
+                break;
+            default:
+                comp.status = vscsi_status::err;  // any other value: EIO, no retry
+                break;
+            }
+            if (comp.status == vscsi_status::sense)
+                comp.sense = sense;
+            comp.residual = c->cmd.datalen() - c->moved;
+            handler = std::move(c->done);
+            finish_locked(c);
         }
-        switch (status) {
-        case vscsi_status::done:
-        case vscsi_status::sense:
-        case vscsi_status::reset:
-            comp.status = status;
-            break;
-        default:
-            comp.status = vscsi_status::err;  // any other value: EIO, no retry
-            break;
-        }
-        if (comp.status == vscsi_status::sense)
-            comp.sense = sense;
-        comp.residual = c->cmd.datalen() - c->moved;
-        handler = std::move(c->done);
-        finish_locked(c);
-        update_readiness_locked();
+        notify = update_readiness_locked();
     }
-    if (handler)
+    if (notify)
+        ready_->notify();
+    if (!retried && handler)
         handler(comp);
     return {};
 }
@@ -351,7 +368,7 @@ void embedded_vscsi::do_close() {
         }
         live_ = tag_table<ccb>{};
         waiting_.clear();
-        update_readiness_locked();
+        (void)update_readiness_locked();  // nothing waits: clears
     }
     run_completions(done);
 

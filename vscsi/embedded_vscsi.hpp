@@ -138,7 +138,9 @@ private:
     void enqueue_locked(ccb_ptr c);  // assigns a tag, makes it visible
     int next_tag_locked();
     void finish_locked(ccb_ptr c);   // frees its opening; c returns to the pool
-    void update_readiness_locked();
+    // True when the readiness fd must be written once m_ is released
+    // (ready_->notify()): the thread it wakes then finds m_ free.
+    [[nodiscard]] bool update_readiness_locked();
     static void run_completions(completion_list& done);
 
     void probe_worker();

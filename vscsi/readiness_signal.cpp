@@ -35,35 +35,50 @@ readiness_signal::~readiness_signal() {
     ::close(read_fd_);
 }
 
-void readiness_signal::set() noexcept {
-    if (set_)
-        return;
+bool readiness_signal::arm() noexcept {
+    if (armed_)
+        return false;
+    armed_ = true;
+    return true;
+}
+
+void readiness_signal::notify() noexcept {
 #if defined(__linux__)
     const std::uint64_t one = 1;
-    ssize_t r;
-    do r = ::write(write_fd_, &one, sizeof one); while (r < 0 && errno == EINTR);
 #else
     const char one = 1;
+#endif
     ssize_t r;
     do r = ::write(write_fd_, &one, sizeof one); while (r < 0 && errno == EINTR);
-#endif
-    set_ = true;
+}
+
+void readiness_signal::set() noexcept {
+    if (arm())
+        notify();
 }
 
 void readiness_signal::clear() noexcept {
-    if (!set_)
+    if (!armed_)
         return;
     // Drain everything: the counter of an eventfd, the byte(s) of a pipe.
+    bool consumed = false;
     char buf[64];
     for (;;) {
         ssize_t r = ::read(read_fd_, buf, sizeof buf);
-        if (r > 0 && write_fd_ != read_fd_)
-            continue;
+        if (r > 0) {
+            consumed = true;
+            if (write_fd_ != read_fd_)
+                continue;
+            break;
+        }
         if (r < 0 && errno == EINTR)
             continue;
         break;
     }
-    set_ = false;
+    // Not written yet: an arm()'s notify() is on its way; stay armed so
+    // that the next clear() consumes it.
+    if (consumed)
+        armed_ = false;
 }
 
 } // namespace ivs::vscsi

@@ -67,7 +67,8 @@ TEST_CASE("bench reads and writes a null LUN and reports JSON figures", "[cli][t
     // QD counts requests: 4 requests of 1 MiB split by the 64 KiB MAXPHYS are
     // 64 commands, and the default openings let all of them be in flight.
     const std::vector<std::string> argv{program(), "bench", tgtd.portal(), target_iqn, "--lun", "1", "--seconds",
-                                        "1", "--bs", "1048576", "--qd", "4", "--read", "--json"};
+                                        "1", "--bs", "1048576", "--qd", "4", "--read", "--json",
+                                        "--max-transfer", "65536"};
     auto r = test::run(argv, std::chrono::seconds(60));
     INFO(r.describe(argv));
     REQUIRE(r.ok());
@@ -75,6 +76,17 @@ TEST_CASE("bench reads and writes a null LUN and reports JSON figures", "[cli][t
     CHECK(json_number(r.out, "openings") == 64);
     CHECK(json_number(r.out, "max_in_flight") > 16);
     CHECK(json_number(r.out, "max_in_flight") <= 64);
+
+    // By default a request of 1 MiB is one command, as attach and serve
+    // send it on Linux (and as libiscsi does).
+    const std::vector<std::string> whole{program(), "bench", tgtd.portal(), target_iqn, "--lun", "1", "--seconds",
+                                         "1", "--bs", "1048576", "--qd", "4", "--write", "--json"};
+    r = test::run(whole, std::chrono::seconds(60));
+    INFO(r.describe(whole));
+    REQUIRE(r.ok());
+    CHECK(json_number(r.out, "max_transfer") == 1048576);
+    CHECK(json_number(r.out, "openings") == 16);
+    CHECK(json_number(r.out, "max_in_flight") <= 4);
 }
 
 TEST_CASE("bench rejects bad command lines and an absent LUN", "[cli][tgtd]")

@@ -236,6 +236,8 @@ TEST_CASE("disk_attachment: login, REPORT LUNS, map, probe; flush and detach in 
     CHECK(f.state(a) == "logged in");
     CHECK(f.mapped() == 1);
     CHECK(f.log.has("logged in to " + ivs::test::target_iqn));
+    // The session writes through the host's sink too.
+    CHECK(f.log.has("session " + ivs::test::target_iqn + ": login -> full feature"));
     CHECK(f.log.has("sd0 at scsibus0 targ 0 lun 0: <IET, VIRTUAL-DISK, 0001> SCSI3 0/direct fixed"));
     CHECK(f.log.has("sd0 is LUN 1"));
 

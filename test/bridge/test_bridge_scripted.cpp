@@ -479,3 +479,110 @@ TEST_CASE("bridge: a failing device call is logged once and the bridge goes on",
     // The lost answer: the real device still holds command 2; its last close
     // (the rig's teardown) completes it with RESET.
 }
+
+TEST_CASE("bridge: a READ whose target lies about its data never shows another command's bytes",
+          "[bridge][scripted][integrity]")
+{
+    // The first READ leaves its data in the bridge's pooled buffer; the
+    // second one's target sends 512 bytes, then a zero-length Data-In at the
+    // end of the transfer with status GOOD (RFC 7143 §11.7: offsets must be
+    // contiguous). That READ must end in an error, its buffer holding no
+    // byte of the first READ's data.
+    for (bool zero_copy : {false, true}) {
+        INFO("zero copy: " << zero_copy);
+        rig r;
+        faulty_device dev(*r.dev);
+        dev.zero_copy = zero_copy;
+        const auto secret = ivs::test::random_bytes(4096, 41);
+        const auto honest = ivs::test::random_bytes(512, 43);
+        r.start([&](scripted_target& tg) {
+            tg.login();
+            received_pdu p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, secret, true);
+            p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, honest);
+            pdu::data_in d;
+            d.initiator_task_tag = p.itt();
+            d.data_sn = 1;
+            d.buffer_offset = 4096;
+            d.final_bit = d.status_bit = true;
+            tg.stamp(d, true);
+            tg.send(d);
+            tg.expect_closed();
+        }, {0});
+        r.br.reset();
+        r.br = std::make_unique<ivs::bridge::bridge>(r.h.io, dev, bridge_options{});
+        r.slots.clear();
+        REQUIRE(!r.br->add_session(*r.session, {0}, r.slots));
+        r.br->start();
+        std::vector<std::byte> first(4096), second(4096, std::byte{0});
+        r.submit(0, rw10(false, 0, 0, 0, first));
+        REQUIRE(r.wait_for(1));
+        REQUIRE(r.out.at(0).status == vscsi_status::done);
+        REQUIRE(ivs::test::compare_bytes(first, secret) == "");
+        r.submit(1, rw10(false, 0, 0, 0, second));
+        REQUIRE(r.wait_for(2));
+        CHECK(r.out.at(1).status == vscsi_status::err);
+        // Only the honest 512 bytes may be there; nothing of the first READ.
+        CHECK(std::equal(honest.begin(), honest.end(), second.begin()));
+        CHECK(std::all_of(second.begin() + 512, second.end(), [](std::byte b) { return b == std::byte{0}; }));
+        ivs::test::finish(r.h, r.target);
+    }
+}
+
+TEST_CASE("bridge: a WRITE the target answers GOOD with a residual ends with ERR, not DONE",
+          "[bridge][scripted][integrity]")
+{
+    rig r;
+    ivs::test::login_script ls;
+    ivs::test::set_key(ls, "ImmediateData", "No");
+    r.start([&](scripted_target& tg) {
+        tg.login(ls);
+        // Half of it asked for and taken; the status says so (U, §11.4.5).
+        received_pdu w = tg.expect(opcode::scsi_command);
+        tg.send_r2t(w.itt(), 0x10, 0, 0, 2048);
+        tg.collect_data_out(w.itt(), 0x10, 0, 2048);
+        tg.send_status(w.itt(), 0x00, {}, 2048);
+        // All of it: DONE.
+        w = tg.expect(opcode::scsi_command);
+        tg.send_r2t(w.itt(), 0x11, 0, 0, 4096);
+        tg.collect_data_out(w.itt(), 0x11, 0, 4096);
+        tg.send_status(w.itt(), 0x00);
+        tg.logout();
+    }, {0});
+    auto data = ivs::test::random_bytes(4096, 47);
+    r.submit(0, rw10(true, 0, 0, 0, data));
+    REQUIRE(r.wait_for(1));
+    CHECK(r.out.at(0).status == vscsi_status::err);
+    r.submit(1, rw10(true, 0, 0, 0, data));
+    REQUIRE(r.wait_for(2));
+    CHECK(r.out.at(1).status == vscsi_status::done);
+    REQUIRE(r.h.logout(*r.session) == std::error_code{});
+    ivs::test::finish(r.h, r.target);
+}
+
+TEST_CASE("bridge: a READ its target breaks on every connection ends with RESET once the session gives up on it",
+          "[bridge][scripted][integrity]")
+{
+    // The session reissues it max_reissues (3) times, then fails it with
+    // reissue_limit, a retryable condition: the midlayer may try again.
+    auto attack = [](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_data_in(p.itt(), 0, 0, ivs::test::random_bytes(2 * p.command().expected_data_transfer_length, 1));
+        tg.drain_until_closed();
+    };
+    scripted_target t1, t2, t3;
+    rig r({}, {&t1, &t2, &t3}, [](iscsi::session_config& c) { c.login.proposals.default_time2wait = 0; });
+    for (auto* t : {&t1, &t2, &t3})
+        t->run(attack);
+    r.start(attack, {0});
+    std::vector<std::byte> buf(4096);
+    r.submit(0, rw10(false, 0, 0, 0, buf));
+    REQUIRE(r.wait_for(1));
+    CHECK(r.out.at(0).status == vscsi_status::reset);
+    CHECK(r.session->counters().reissued == 3);
+    ivs::test::finish(r.h, r.target);
+    for (auto* t : {&t1, &t2, &t3})
+        ivs::test::finish(r.h, *t);
+}

@@ -102,7 +102,8 @@ TEST_CASE("zero-copy: REPORT LUNS is still rewritten from the bridge's buffer", 
             tg.fail("REPORT LUNS expected");
         std::vector<std::byte> list(16);
         list[3] = std::byte{8};  // one LUN: 0
-        tg.send_data_in(p.itt(), 0, 0, list, true);
+        // The rest of what the command asked for is an underflow residual (§11.4.5).
+        tg.send_data_in(p.itt(), 0, 0, list, true, p.command().expected_data_transfer_length - 16);
         tg.logout();
     }, {0});
     rebridge(r, dev);

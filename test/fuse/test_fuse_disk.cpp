@@ -1,6 +1,7 @@
 // The FUSE export's disk I/O without a mount: byte ranges over whole-block
 // commands against an in-memory disk, read-modify-write, concurrent partial
-// writes, errors, SYNCHRONIZE CACHE; and fuse_export's argument checks.
+// writes, the asynchronous range lock, errors, SYNCHRONIZE CACHE; and
+// fuse_export's argument checks.
 #include "vscsi/embedded_vscsi.hpp"
 #include "fuse/fuse_disk.hpp"
 #include "fuse/fuse_export.hpp"
@@ -9,6 +10,8 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstring>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -28,6 +31,39 @@ std::vector<std::byte> random_bytes(std::size_t n, std::uint32_t seed) {
 }
 
 constexpr std::uint64_t blocks = 2048;  // 1 MiB of 512-byte blocks
+
+// A disk_op whose completion fulfils a promise: the tests wait for it.
+struct waited_op : disk_op {
+    std::promise<long> result;
+    waited_op() {
+        done = [](disk_op& op, long r) { static_cast<waited_op&>(op).result.set_value(r); };
+    }
+};
+
+long read_at(fuse_disk& d, std::span<std::byte> out, std::uint64_t offset) {
+    waited_op op;
+    auto f = op.result.get_future();
+    std::vector<std::byte> blocks(d.read_buffer_size(offset, out.size()));
+    d.read(op, offset, out.size(), blocks);
+    const long r = f.get();
+    if (r > 0)
+        std::memcpy(out.data(), op.read_data(), static_cast<std::size_t>(r));
+    return r;
+}
+
+long write_at(fuse_disk& d, std::span<const std::byte> data, std::uint64_t offset) {
+    waited_op op;
+    auto f = op.result.get_future();
+    d.write(op, offset, data);
+    return f.get();
+}
+
+long sync_disk(fuse_disk& d, bool only_if_written) {
+    waited_op op;
+    auto f = op.result.get_future();
+    d.sync(op, only_if_written);
+    return f.get();
+}
 
 struct rig {
     embedded_vscsi dev;
@@ -49,11 +85,11 @@ TEST_CASE("fuse_disk: aligned and unaligned reads and writes match a shadow copy
         const std::size_t len = 1 + rng() % std::min<std::uint64_t>(200000, blocks * 512 - off);
         if (i % 2 == 0) {
             auto data = random_bytes(len, static_cast<std::uint32_t>(i));
-            REQUIRE(r.disk.write(data, off) == static_cast<long>(len));
+            REQUIRE(write_at(r.disk, data, off) == static_cast<long>(len));
             std::copy(data.begin(), data.end(), shadow.begin() + static_cast<long>(off));
         } else {
             std::vector<std::byte> out(len);
-            REQUIRE(r.disk.read(out, off) == static_cast<long>(len));
+            REQUIRE(read_at(r.disk, out, off) == static_cast<long>(len));
             REQUIRE(std::equal(out.begin(), out.end(), shadow.begin() + static_cast<long>(off)));
         }
     }
@@ -64,17 +100,17 @@ TEST_CASE("fuse_disk: the end of the disk", "[fuse]") {
     rig r;
     const std::uint64_t size = r.disk.size();
     std::vector<std::byte> buf(1000, std::byte{0x5a});
-    CHECK(r.disk.read(buf, size) == 0);
-    CHECK(r.disk.read(buf, size + 12345) == 0);
-    CHECK(r.disk.read(buf, size - 100) == 100);            // short read at EOF
+    CHECK(read_at(r.disk, buf, size) == 0);
+    CHECK(read_at(r.disk, buf, size + 12345) == 0);
+    CHECK(read_at(r.disk, buf, size - 100) == 100);            // short read at EOF
     std::fill(buf.begin(), buf.end(), std::byte{0x5a});
-    CHECK(r.disk.write(buf, size) == -ENOSPC);             // cannot grow
-    CHECK(r.disk.write(buf, size + 1) == -ENOSPC);
-    CHECK(r.disk.write(buf, size - 300) == 300);           // cut at the end
+    CHECK(write_at(r.disk, buf, size) == -ENOSPC);             // cannot grow
+    CHECK(write_at(r.disk, buf, size + 1) == -ENOSPC);
+    CHECK(write_at(r.disk, buf, size - 300) == 300);           // cut at the end
     auto c = r.daemon.contents(0, 0);
     CHECK(std::all_of(c.end() - 300, c.end(), [](std::byte b) { return b == std::byte{0x5a}; }));
     CHECK(c[c.size() - 301] == std::byte{0});
-    CHECK(r.disk.write({}, 0) == 0);
+    CHECK(write_at(r.disk, {}, 0) == 0);
 }
 
 TEST_CASE("fuse_disk: concurrent partial-block writers lose no update", "[fuse]") {
@@ -90,7 +126,7 @@ TEST_CASE("fuse_disk: concurrent partial-block writers lose no update", "[fuse]"
         ts.emplace_back([&, t] {
             std::vector<std::byte> piece(100, static_cast<std::byte>(t + 1));
             for (int k = 0; k < pieces; ++k)
-                if (r.disk.write(piece, static_cast<std::uint64_t>(t * 100 + k * 800)) != 100)
+                if (write_at(r.disk, piece, static_cast<std::uint64_t>(t * 100 + k * 800)) != 100)
                     ++failures;
         });
     }
@@ -105,16 +141,93 @@ TEST_CASE("fuse_disk: concurrent partial-block writers lose no update", "[fuse]"
                         static_cast<std::byte>(t + 1));
 }
 
+TEST_CASE("fuse_disk: overlapping writes in flight at once land in submission order", "[fuse]") {
+    // Submitted without waiting: partial-block pieces (read-modify-write)
+    // and whole-block writes over the same blocks, all in flight together.
+    // Overlapping writes run one after the other in the order they came,
+    // so the disk ends up as the writes applied one by one.
+    rig r;
+    auto shadow = random_bytes(blocks * 512, 41);
+    r.daemon.fill(0, 0, shadow);
+    constexpr int ops = 300;
+    std::vector<std::unique_ptr<waited_op>> pending;
+    std::vector<std::future<long>> results;
+    std::vector<std::vector<std::byte>> payloads;
+    std::vector<long> lengths;
+    std::mt19937 rng(43);
+    payloads.reserve(ops);
+    for (int i = 0; i < ops; ++i) {
+        const bool aligned = i % 3 == 0;
+        const std::uint64_t off = aligned ? (rng() % 64) * 512 : rng() % (64 * 512);
+        const std::size_t len = aligned ? 512 * (1 + rng() % 8) : 1 + rng() % 1500;
+        payloads.push_back(random_bytes(len, static_cast<std::uint32_t>(500 + i)));
+        std::copy(payloads.back().begin(), payloads.back().end(), shadow.begin() + static_cast<long>(off));
+        lengths.push_back(static_cast<long>(len));
+        pending.push_back(std::make_unique<waited_op>());
+        results.push_back(pending.back()->result.get_future());
+        r.disk.write(*pending.back(), off, payloads.back());
+    }
+    for (int i = 0; i < ops; ++i)
+        REQUIRE(results[static_cast<std::size_t>(i)].get() == lengths[static_cast<std::size_t>(i)]);
+    CHECK(r.disk.writers().held() == 0);
+    CHECK(r.disk.writers().waiting() == 0);
+    REQUIRE(r.daemon.contents(0, 0) == shadow);
+}
+
+TEST_CASE("block_range_lock: disjoint ranges at once, overlapping ones in order", "[fuse]") {
+    block_range_lock lock;
+    std::vector<int> order;
+    struct node : block_range_lock::waiter {
+        int id = 0;
+        std::vector<int>* order = nullptr;
+    };
+    auto make = [&](int id, std::uint64_t first, std::uint64_t last) {
+        auto n = std::make_unique<node>();
+        n->id = id;
+        n->order = &order;
+        n->first = first;
+        n->last = last;
+        n->context = n.get();
+        n->granted = [](block_range_lock::waiter& w) {
+            auto& me = *static_cast<node*>(w.context);
+            me.order->push_back(me.id);
+        };
+        return n;
+    };
+    auto a = make(1, 0, 9), b = make(2, 10, 19), c = make(3, 5, 12), d = make(4, 30, 40), e = make(5, 12, 12),
+         f = make(6, 20, 29);
+    lock.acquire(*a);  // free: granted at once
+    lock.acquire(*b);  // disjoint from a
+    lock.acquire(*c);  // overlaps a and b: waits
+    lock.acquire(*d);  // disjoint from everything: at once
+    lock.acquire(*e);  // overlaps b, and c queued before it: waits
+    lock.acquire(*f);  // disjoint from held and queued ranges: at once
+    CHECK(order == std::vector<int>{1, 2, 4, 6});
+    CHECK(lock.held() == 4);
+    CHECK(lock.waiting() == 2);
+    lock.release(*a);  // c still overlaps b
+    CHECK(order == std::vector<int>{1, 2, 4, 6});
+    lock.release(*b);  // c runs; e overlaps c, stays behind it
+    CHECK(order == std::vector<int>{1, 2, 4, 6, 3});
+    lock.release(*c);
+    CHECK(order == std::vector<int>{1, 2, 4, 6, 3, 5});
+    lock.release(*d);
+    lock.release(*e);
+    lock.release(*f);
+    CHECK(lock.held() == 0);
+    CHECK(lock.waiting() == 0);
+}
+
 TEST_CASE("fuse_disk: 4096-byte blocks, a write inside one block", "[fuse]") {
     rig r;
     fuse_disk d4(r.dev, 0, 1, 4096, 64);
     auto shadow = random_bytes(64 * 4096, 3);
     r.daemon.fill(0, 1, shadow);
     auto data = random_bytes(10, 4);
-    REQUIRE(d4.write(data, 4096 * 5 + 7) == 10);
+    REQUIRE(write_at(d4, data, 4096 * 5 + 7) == 10);
     std::copy(data.begin(), data.end(), shadow.begin() + 4096 * 5 + 7);
     auto data2 = random_bytes(4096 * 3, 5);  // spans 4 blocks, both ends partial
-    REQUIRE(d4.write(data2, 4096 * 9 + 4000) == 4096 * 3);
+    REQUIRE(write_at(d4, data2, 4096 * 9 + 4000) == 4096 * 3);
     std::copy(data2.begin(), data2.end(), shadow.begin() + 4096 * 9 + 4000);
     REQUIRE(r.daemon.contents(0, 1) == shadow);
 }
@@ -123,38 +236,38 @@ TEST_CASE("fuse_disk: SCSI errors become EIO, RESET is retried once", "[fuse]") 
     rig r;
     std::vector<std::byte> buf(4096);
     r.daemon.medium_error(0, 0, 100, 100);
-    CHECK(r.disk.read(buf, 99 * 512) == -EIO);      // covers block 100
-    CHECK(r.disk.read(buf, 101 * 512) == 4096);     // does not
-    CHECK(r.disk.write(buf, 100 * 512 + 3) == -EIO);  // its read-modify-write reads block 100
+    CHECK(read_at(r.disk, buf, 99 * 512) == -EIO);      // covers block 100
+    CHECK(read_at(r.disk, buf, 101 * 512) == 4096);     // does not
+    CHECK(write_at(r.disk, buf, 100 * 512 + 3) == -EIO);  // its read-modify-write reads block 100
 
     r.daemon.reset_next(1);
-    CHECK(r.disk.read(buf, 0) == 4096);
+    CHECK(read_at(r.disk, buf, 0) == 4096);
     r.daemon.reset_next(1);
-    CHECK(r.disk.write(buf, 0) == 4096);
+    CHECK(write_at(r.disk, buf, 0) == 4096);
     r.daemon.reset_next(2);
-    CHECK(r.disk.read(buf, 0) == -EIO);
+    CHECK(read_at(r.disk, buf, 0) == -EIO);
     r.daemon.reset_next(0);
 
     r.disk.mark_removed();
-    CHECK(r.disk.read(buf, 0) == -EIO);
-    CHECK(r.disk.write(buf, 0) == -EIO);
-    CHECK(r.disk.sync(false) == -EIO);
+    CHECK(read_at(r.disk, buf, 0) == -EIO);
+    CHECK(write_at(r.disk, buf, 0) == -EIO);
+    CHECK(sync_disk(r.disk, false) == -EIO);
 }
 
 TEST_CASE("fuse_disk: sync sends SYNCHRONIZE CACHE, flush only after writes", "[fuse]") {
     rig r;
     std::vector<std::byte> buf(512, std::byte{1});
-    CHECK(r.disk.sync(true) == 0);
+    CHECK(sync_disk(r.disk, true) == 0);
     CHECK(r.daemon.sync_count() == 0);  // nothing written yet
-    CHECK(r.disk.sync(false) == 0);
+    CHECK(sync_disk(r.disk, false) == 0);
     CHECK(r.daemon.sync_count() == 1);
-    REQUIRE(r.disk.write(buf, 0) == 512);
-    CHECK(r.disk.sync(true) == 0);
+    REQUIRE(write_at(r.disk, buf, 0) == 512);
+    CHECK(sync_disk(r.disk, true) == 0);
     CHECK(r.daemon.sync_count() == 2);
-    CHECK(r.disk.sync(true) == 0);
+    CHECK(sync_disk(r.disk, true) == 0);
     CHECK(r.daemon.sync_count() == 2);
     r.daemon.sync_supported(false);  // ILLEGAL REQUEST: no cache to flush
-    CHECK(r.disk.sync(false) == 0);
+    CHECK(sync_disk(r.disk, false) == 0);
     CHECK(r.daemon.sync_count() == 3);
 }
 
@@ -162,9 +275,9 @@ TEST_CASE("fuse_disk: a closed device fails with EIO", "[fuse]") {
     embedded_vscsi dev;
     fuse_disk d(dev, 0, 0, 512, 16);
     std::vector<std::byte> buf(512);
-    CHECK(d.read(buf, 0) == -EIO);
-    CHECK(d.write(buf, 0) == -EIO);
-    CHECK(d.sync(false) == -EIO);
+    CHECK(read_at(d, buf, 0) == -EIO);
+    CHECK(write_at(d, buf, 0) == -EIO);
+    CHECK(sync_disk(d, false) == -EIO);
 }
 
 TEST_CASE("fuse_export: argument checks and error messages", "[fuse]") {

@@ -1,7 +1,10 @@
 // The mounted FUSE export over an in-memory disk daemon (integration: root,
 // /dev/fuse, losetup, mkfs.ext4): disks attached by the midlayer probe
 // appear as lun<N> files; dd, cmp, unaligned and concurrent I/O, fsync,
-// ext4 on a loop device, and unmounting (also while busy).
+// the page cache and O_DIRECT, many requests in flight with two workers
+// or none (pumped by the owner's thread, as the program runs it),
+// ext4 on a loop device, and unmounting (also while busy, and with a
+// request still in flight).
 #include "vscsi/embedded_vscsi.hpp"
 #include "fuse/fuse_export.hpp"
 #include "test/support/ram_disk_daemon.hpp"
@@ -11,12 +14,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -82,6 +88,31 @@ struct temp_dir {
     }
 };
 
+// A page-aligned buffer for O_DIRECT.
+struct aligned_buffer {
+    std::byte* p = nullptr;
+    std::size_t n = 0;
+    explicit aligned_buffer(std::size_t bytes) : n(bytes) {
+        p = static_cast<std::byte*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096));
+        REQUIRE(p != nullptr);
+    }
+    ~aligned_buffer() { std::free(p); }
+    aligned_buffer(const aligned_buffer&) = delete;
+    aligned_buffer& operator=(const aligned_buffer&) = delete;
+    std::span<std::byte> span() { return {p, n}; }
+};
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
 struct loop_guard {
     std::string dev;
     ~loop_guard() {
@@ -114,12 +145,18 @@ std::string trim(std::string s) {
 // and removes the export's files as the bridge does.
 struct rig {
     std::atomic<fuse_export*> fx_ptr{nullptr};
-    embedded_vscsi dev{make_config()};
+    embedded_vscsi dev;
     ram_disk_daemon daemon{dev, {{0, 0, 512, lun0_blocks}, {0, 1, 4096, lun1_blocks}}};
     temp_dir mp{"fuse-mnt"};
     fuse_export fx;
 
-    explicit rig(fuse_export_options opts = {}) : fx(dev, mp.path, std::move(opts)) {
+    // Without workers (as the program runs it) a thread of the test waits
+    // for the export's descriptor and pumps it, as the io thread does.
+    std::thread pumper;
+    std::atomic<bool> pumping{false};
+
+    explicit rig(fuse_export_options opts = {}, int openings = 16)
+        : dev(make_config(openings)), fx(dev, mp.path, std::move(opts)) {
         REQUIRE(::geteuid() == 0);  // the integration suite runs as root
         fx_ptr = &fx;
         daemon.request_probe(0, 0);
@@ -127,15 +164,36 @@ struct rig {
         for (int i = 0; i < 500 && dev.disks().size() < 2; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         REQUIRE(dev.disks().size() == 2);
-        REQUIRE_FALSE(fx.start());
+        start();
         REQUIRE(is_mounted(mp.path));
     }
     ~rig() {
-        fx.stop();
+        stop();
         fx_ptr = nullptr;  // the daemon's last close detaches the disks
     }
-    embedded_vscsi_config make_config() {
+    void start() {
+        REQUIRE_FALSE(fx.start());
+        const int fd = fx.loop_fd();
+        if (fd < 0)
+            return;
+        pumping = true;
+        pumper = std::thread([this, fd] {
+            while (pumping) {
+                pollfd p{fd, POLLIN, 0};
+                if (::poll(&p, 1, 20) > 0 && fx.pump() == fuse_export::pump_result::ended)
+                    break;
+            }
+        });
+    }
+    void stop() {
+        pumping = false;
+        if (pumper.joinable())
+            pumper.join();
+        fx.stop();
+    }
+    embedded_vscsi_config make_config(int openings) {
         embedded_vscsi_config cfg;
+        cfg.openings = openings;
         cfg.disk_event = [this](const attached_disk& d, bool attached) {
             fuse_export* fx = fx_ptr.load();
             if (fx == nullptr)
@@ -156,7 +214,8 @@ struct rig {
 TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]") {
     fuse_export_options opts;
     opts.direct_io = GENERATE(true, false);
-    INFO("direct_io " << opts.direct_io);
+    opts.workers = GENERATE(2u, 0u);
+    INFO("direct_io " << opts.direct_io << ", workers " << opts.workers);
     rig r(opts);
     std::set<std::string> names;
     for (const auto& e : fs::directory_iterator(r.mp.path))
@@ -234,7 +293,10 @@ TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]
 }
 
 TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount", "[fuse][integration]") {
-    rig r;
+    fuse_export_options opts;
+    opts.direct_io = GENERATE(true, false);
+    INFO("direct_io " << opts.direct_io);
+    rig r(opts);
     auto shadow = random_bytes(lun0_blocks * 512, 21);
     r.daemon.fill(0, 0, shadow);
     const int fd = ::open(r.file(0).c_str(), O_RDWR);
@@ -296,6 +358,134 @@ TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount"
     }
 }
 
+TEST_CASE("fuse export: the page cache stays coherent with O_DIRECT and with what changed on the disk",
+          "[fuse][integration]") {
+    fuse_export_options opts;
+    opts.direct_io = false;  // reads cached
+    rig r(opts);
+    auto shadow = random_bytes(lun0_blocks * 512, 51);
+    r.daemon.fill(0, 0, shadow);
+    const int cached = ::open(r.file(0).c_str(), O_RDWR);
+    const int direct = ::open(r.file(0).c_str(), O_RDWR | O_DIRECT);
+    REQUIRE(cached >= 0);
+    REQUIRE(direct >= 0);
+    std::vector<std::byte> got(8192);
+    aligned_buffer dbuf(8192);
+    const auto reads = r.daemon.rw_count();
+    REQUIRE(::pread(cached, got.data(), got.size(), 65536) == 8192);
+    CHECK(std::equal(got.begin(), got.end(), shadow.begin() + 65536));
+    // Cached: reading again reaches no command.
+    const auto after_first = r.daemon.rw_count();
+    CHECK(after_first > reads);
+    REQUIRE(::pread(cached, got.data(), got.size(), 65536) == 8192);
+    CHECK(r.daemon.rw_count() == after_first);
+
+    // A direct write is seen through the cache at once.
+    auto d1 = random_bytes(8192, 52);
+    std::memcpy(dbuf.p, d1.data(), d1.size());
+    REQUIRE(::pwrite(direct, dbuf.p, 8192, 65536) == 8192);
+    std::copy(d1.begin(), d1.end(), shadow.begin() + 65536);
+    REQUIRE(::pread(cached, got.data(), got.size(), 65536) == 8192);
+    CHECK(got == d1);
+
+    // An unaligned write through the cache reaches the disk before it
+    // returns, and a direct read sees it.
+    auto d2 = random_bytes(1000, 53);
+    REQUIRE(::pwrite(cached, d2.data(), d2.size(), 65536 + 777) == 1000);
+    std::copy(d2.begin(), d2.end(), shadow.begin() + 65536 + 777);
+    REQUIRE(::pread(direct, dbuf.p, 8192, 65536) == 8192);
+    CHECK(std::equal(dbuf.p, dbuf.p + 8192, shadow.begin() + 65536));
+    CHECK(r.daemon.contents(0, 0) == shadow);
+
+    // Changed on the disk behind the export (another initiator): a direct
+    // read sees it at once, a new open drops what the cache held.
+    auto d3 = random_bytes(4096, 54);
+    std::copy(d3.begin(), d3.end(), shadow.begin() + 65536);
+    r.daemon.fill(0, 0, shadow);
+    REQUIRE(::pread(direct, dbuf.p, 4096, 65536) == 4096);
+    CHECK(std::equal(dbuf.p, dbuf.p + 4096, d3.begin()));
+    const int reopened = ::open(r.file(0).c_str(), O_RDONLY);
+    REQUIRE(reopened >= 0);
+    REQUIRE(::pread(reopened, got.data(), 4096, 65536) == 4096);
+    CHECK(std::equal(got.begin(), got.begin() + 4096, d3.begin()));
+    ::close(reopened);
+    ::close(direct);
+    ::close(cached);
+}
+
+TEST_CASE("fuse export: requests are answered asynchronously, many in flight with two workers or none",
+          "[fuse][integration]") {
+    // The daemon holds every READ: each reader's request stays in flight.
+    // Were a worker to wait for its command, two would be in flight at most
+    // (none at all, the pumping thread stuck in its first request).
+    fuse_export_options opts;
+    opts.workers = GENERATE(2u, 0u);
+    INFO("workers " << opts.workers);
+    rig r(opts, 64);
+    const auto shadow = random_bytes(lun0_blocks * 512, 61);
+    r.daemon.fill(0, 0, shadow);
+    r.daemon.hold_io(true);
+    constexpr int readers = 40;
+    std::vector<std::thread> ts;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < readers; ++i) {
+        ts.emplace_back([&, i] {
+            aligned_buffer b(4096);
+            const int fd = ::open(r.file(0).c_str(), O_RDONLY | O_DIRECT);
+            const auto off = static_cast<off_t>(i) * 8192;
+            if (fd < 0 || ::pread(fd, b.p, 4096, off) != 4096 ||
+                !std::equal(b.p, b.p + 4096, shadow.begin() + off))
+                ++failures;
+            if (fd >= 0)
+                ::close(fd);
+        });
+    }
+    const bool all_in_flight = wait_until([&] { return r.daemon.parked() == readers; });
+    CHECK(r.daemon.parked() == readers);
+    CHECK(all_in_flight);
+    CHECK(r.fx.requests_in_flight() == readers);
+    r.daemon.hold_io(false);
+    for (auto& t : ts)
+        t.join();
+    CHECK(failures == 0);
+    CHECK(wait_until([&] { return r.fx.requests_in_flight() == 0; }));
+}
+
+TEST_CASE("fuse export: stop while a request is in flight; it is answered later, the channels close then",
+          "[fuse][integration]") {
+    fuse_export_options opts;
+    opts.workers = GENERATE(2u, 0u);
+    INFO("workers " << opts.workers);
+    rig r(opts);
+    r.daemon.hold_io(true);
+    std::atomic<ssize_t> got{0};
+    std::thread reader([&] {
+        const int fd = ::open(r.file(0).c_str(), O_RDONLY);
+        char b[512];
+        got = fd < 0 ? -2 : ::pread(fd, b, sizeof b, 0);
+        if (fd >= 0)
+            ::close(fd);
+    });
+    REQUIRE(wait_until([&] { return r.daemon.parked() == 1; }));
+    r.stop();  // busy: lazy unmount and connection abort
+    reader.join();
+    CHECK(got == -1);  // the connection was aborted under the read
+    CHECK_FALSE(is_mounted(r.mp.path));
+    // The request still holds the session and its channels (one per
+    // worker, or the pumped one).
+    CHECK(open_fuse_fds() == 1 + std::max(1, static_cast<int>(opts.workers)));
+    r.daemon.hold_io(false);  // its command completes; the reply goes nowhere
+    CHECK(wait_until([&] { return open_fuse_fds() == 0; }));
+
+    // Mounted again, the file reads.
+    r.start();
+    std::vector<std::byte> buf(512);
+    const int fd = ::open(r.file(0).c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    CHECK(::pread(fd, buf.data(), buf.size(), 0) == 512);
+    ::close(fd);
+}
+
 TEST_CASE("fuse export: ext4 on a loop device over the exported file", "[fuse][integration]") {
     fuse_export_options opts;
     opts.direct_io = GENERATE(true, false);  // page cache on or off
@@ -331,7 +521,7 @@ TEST_CASE("fuse export: ext4 on a loop device over the exported file", "[fuse][i
 TEST_CASE("fuse export: stop unmounts, also while a file is open", "[fuse][integration]") {
     rig r;
     CHECK(r.fx.start() == fuse_export_errc::already_started);
-    CHECK(open_fuse_fds() == 1);
+    CHECK(open_fuse_fds() == 3);  // the session's and one channel per worker (two)
 
     // A disk detached at run time disappears from the directory.
     REQUIRE_FALSE(r.fx.remove_disk("lun1"));

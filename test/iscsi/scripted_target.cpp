@@ -214,17 +214,59 @@ void scripted_target::check_received(const received_pdu& p)
              " beyond the next StatSN " + std::to_string(stat_sn));
     if (!p.carries_cmd_sn())
         return;
+    // §11.5.1: ABORT TASK for a task the target does not know, whose
+    // RefCmdSN is in the window, makes that CmdSN received: a hole is plugged.
+    if (p.op() == pdu::opcode::task_mgmt_request) {
+        const auto m = p.as<pdu::task_mgmt_request>();
+        const auto hole = std::find(holes_.begin(), holes_.end(), m.ref_cmd_sn);
+        if (m.function == pdu::tmf_function::abort_task && hole != holes_.end()) {
+            holes_.erase(hole);
+            update_exp_cmd_sn();
+        }
+    }
+    // A command sent again with a rejected CmdSN fills its hole.
+    if (const auto hole = std::find(holes_.begin(), holes_.end(), p.cmd_sn());
+        !p.immediate() && hole != holes_.end()) {
+        holes_.erase(hole);
+        update_exp_cmd_sn();
+        return;
+    }
     // §4.2.2.1: one connection delivers commands in CmdSN order, each within
     // the window; immediate ones carry the next CmdSN without taking it.
-    if (p.cmd_sn() != exp_cmd_sn)
+    if (p.cmd_sn() != next_cmd_sn_)
         fail("CmdSN " + std::to_string(p.cmd_sn()) + " in " + p.describe() + ", expected " +
-             std::to_string(exp_cmd_sn));
+             std::to_string(next_cmd_sn_));
     if (!p.immediate()) {
         if (!advertised_max_ || pdu::sn_gt(p.cmd_sn(), *advertised_max_))
             fail("CmdSN " + std::to_string(p.cmd_sn()) + " beyond the advertised MaxCmdSN " +
                  (advertised_max_ ? std::to_string(*advertised_max_) : std::string("(none)")));
-        ++exp_cmd_sn;
+        ++next_cmd_sn_;
+        update_exp_cmd_sn();
     }
+}
+
+void scripted_target::update_exp_cmd_sn()
+{
+    exp_cmd_sn = next_cmd_sn_;
+    for (std::uint32_t h : holes_)
+        if (pdu::serial32{h} < pdu::serial32{exp_cmd_sn})
+            exp_cmd_sn = h;
+}
+
+void scripted_target::note_reject(std::span<const std::byte> data)
+{
+    if (!in_full_feature_ || data.size() < pdu::bhs_size)
+        return;
+    pdu::bhs_bytes rejected;
+    std::copy_n(data.begin(), pdu::bhs_size, rejected.begin());
+    received_pdu p;
+    p.bhs = rejected;
+    if (!p.carries_cmd_sn() || p.immediate() || !(pdu::serial32{p.cmd_sn()} < pdu::serial32{next_cmd_sn_}))
+        return;
+    // §7.3: the CmdSN of a rejected non-immediate command is not received.
+    if (std::find(holes_.begin(), holes_.end(), p.cmd_sn()) == holes_.end())
+        holes_.push_back(p.cmd_sn());
+    update_exp_cmd_sn();
 }
 
 received_pdu scripted_target::next()
@@ -301,8 +343,43 @@ void scripted_target::expect_closed()
     }
 }
 
-void scripted_target::send_raw(const pdu::bhs_bytes& bhs, std::span<const std::byte> data)
+void scripted_target::drain_until_closed()
 {
+    const auto deadline = std::chrono::steady_clock::now() + io_limit;
+    for (;;) {
+        while (!pending_.empty()) {
+            std::lock_guard lock(mutex_);
+            log_.push_back(std::move(pending_.front()));
+            pending_.pop_front();
+        }
+        switch (read_some(deadline)) {
+        case read_result::got_pdu:
+            break;
+        case read_result::timeout:
+            fail("the initiator did not close the connection");
+        case read_result::closed:
+            return;
+        }
+    }
+}
+
+void scripted_target::send_raw(const pdu::bhs_bytes& header, std::span<const std::byte> data)
+{
+    pdu::bhs_bytes bhs = header;
+    if (pdu::raw_opcode(bhs) == static_cast<std::uint8_t>(pdu::opcode::reject) && in_full_feature_) {
+        const std::size_t holes = holes_.size();
+        note_reject(data);
+        if (holes_.size() != holes) {
+            // The Reject itself already says the command was not received.
+            pdu::store32(bhs.data() + 28, exp_cmd_sn);
+            pdu::store32(bhs.data() + 32, max_cmd_sn());
+        }
+    }
+    if (pdu::is_target_opcode(pdu::raw_opcode(bhs))) {
+        const std::uint32_t max = pdu::load32(bhs.data() + 32);
+        if (!advertised_max_ || pdu::sn_gt(max, *advertised_max_))
+            advertised_max_ = max;
+    }
     pdu::outgoing_pdu frame;
     if (auto ec = frame.assemble(bhs, {}, data, {}))
         fail("cannot frame a PDU: " + ec.message());
@@ -465,6 +542,8 @@ std::vector<received_pdu> scripted_target::login(const login_script& ls)
             break;
     }
     // Full feature phase: the initiator's data segments are bounded by our declaration.
+    next_cmd_sn_ = exp_cmd_sn;
+    holes_.clear();
     pdu::reader_config rx;
     rx.max_recv_data_segment_length = mrdsl;
     reader_.configure(rx);
@@ -491,9 +570,10 @@ received_pdu scripted_target::login_status(std::uint8_t status_class, std::uint8
     return p;
 }
 
-void scripted_target::logout()
+void scripted_target::logout() { answer_logout(expect(pdu::opcode::logout_request)); }
+
+void scripted_target::answer_logout(const received_pdu& p)
 {
-    received_pdu p = expect(pdu::opcode::logout_request);
     const auto req = p.as<pdu::logout_request>();
     if (req.reason != pdu::logout_reason::close_session)
         fail("Logout Request with reason " + std::to_string(static_cast<int>(req.reason)));
@@ -502,6 +582,17 @@ void scripted_target::logout()
     stamp(rsp, true);
     send(rsp);
     expect_closed();
+}
+
+pdu::task_mgmt_request scripted_target::answer_tmf(pdu::tmf_response response)
+{
+    const auto req = expect(pdu::opcode::task_mgmt_request).as<pdu::task_mgmt_request>();
+    pdu::task_mgmt_response r;
+    r.initiator_task_tag = req.initiator_task_tag;
+    r.response = response;
+    stamp(r, true);
+    send(r);
+    return req;
 }
 
 void scripted_target::send_status(std::uint32_t itt, std::uint8_t status, std::span<const std::byte> sense,

@@ -15,9 +15,14 @@
 //   CHECK(t.join() == "");            // "" or why the script failed
 //
 // Every read and write waits at most io_limit, so a failing test cannot hang.
-// Sequence numbers follow RFC 7143 §4.2.2: the target tracks ExpCmdSN from the
-// commands it receives, offers MaxCmdSN = ExpCmdSN + window - 1 (or a fixed
-// value), and numbers each status-bearing PDU with the next StatSN.
+// Sequence numbers follow RFC 7143 §4.2.2 as a real target keeps them: the
+// target tracks ExpCmdSN from the commands it receives, offers MaxCmdSN =
+// ExpCmdSN + window - 1 (or a fixed value), and numbers each status-bearing
+// PDU with the next StatSN. A non-immediate command it rejects (any Reject a
+// script sends carrying such a command's header) is not counted as received
+// (§7.3): ExpCmdSN stays at that CmdSN, so the window stops moving, until the
+// initiator plugs the hole with an ABORT TASK whose RefCmdSN names it
+// (§11.5.1) or sends a command with that CmdSN again.
 #pragma once
 
 #include "pdu/initiator_pdus.hpp"
@@ -140,6 +145,9 @@ public:
     void expect_silence(std::chrono::milliseconds quiet);
     // Waits until the initiator closes the connection; fails on any PDU.
     void expect_closed();
+    // Waits until the initiator closes the connection, dropping whatever
+    // PDUs it still sends (those it queued before it saw the fault).
+    void drain_until_closed();
     [[noreturn]] void fail(const std::string& why) { throw script_failure(why); }
 
     void send_raw(const pdu::bhs_bytes& bhs, std::span<const std::byte> data = {});
@@ -165,15 +173,18 @@ public:
     // beyond the highest MaxCmdSN ever sent.
     std::uint32_t advertise_max_cmd_sn() noexcept;
     std::uint32_t take_stat_sn() noexcept { return stat_sn++; }
+    // CmdSNs rejected and not plugged yet: ExpCmdSN is the lowest of them.
+    std::size_t cmd_sn_holes() const noexcept { return holes_.size(); }
     std::uint32_t mrdsl = 8192;        // the target's declared MaxRecvDataSegmentLength
 
     // Fills ExpCmdSN/MaxCmdSN and StatSN (the next one, consumed when `status`).
+    // The MaxCmdSN counts as advertised once the PDU is sent.
     template <class T>
     void stamp(T& p, bool status)
     {
         p.stat_sn = status ? take_stat_sn() : stat_sn;
         p.exp_cmd_sn = exp_cmd_sn;
-        p.max_cmd_sn = advertise_max_cmd_sn();
+        p.max_cmd_sn = max_cmd_sn();
     }
 
     // ---- canned exchanges ----
@@ -188,6 +199,11 @@ public:
                               const pdu::text_list& keys = {});
     // Expects a Logout Request, answers it, waits for the close.
     void logout();
+    // Answers the Logout Request `p`, waits for the close.
+    void answer_logout(const received_pdu& p);
+    // Expects a Task Management Function Request (§11.5) and answers it;
+    // returns the request.
+    pdu::task_mgmt_request answer_tmf(pdu::tmf_response response = pdu::tmf_response::function_complete);
 
     // SCSI Response (§11.4) to `itt`; `sense` becomes a SenseLength-prefixed segment.
     void send_status(std::uint32_t itt, std::uint8_t status, std::span<const std::byte> sense = {},
@@ -218,6 +234,10 @@ private:
     bool peer_closed_ = false;
     bool in_full_feature_ = false;
     std::optional<std::uint32_t> advertised_max_;
+    std::uint32_t next_cmd_sn_ = 1;       // the CmdSN the next PDU on the connection carries
+    std::vector<std::uint32_t> holes_;    // rejected non-immediate CmdSNs (§7.3)
+    void update_exp_cmd_sn();             // ExpCmdSN: the lowest hole, else next_cmd_sn_
+    void note_reject(std::span<const std::byte> data); // a Reject we send: its command is not counted
 
     pdu::pdu_reader reader_;
     std::deque<received_pdu> pending_;

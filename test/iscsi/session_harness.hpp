@@ -1,8 +1,11 @@
 // Drives an iscsi::session synchronously from a test: runs the io_context
-// until an operation completes, bounded in time.
+// until an operation completes, bounded in time. Sessions whose config takes
+// `clock` run their timers on test time: run_until() fires what is due,
+// advance_until() moves time on.
 #pragma once
 
 #include "iscsi/session.hpp"
+#include "manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -17,7 +20,10 @@ namespace ivs::test {
 
 struct session_harness {
     boost::asio::io_context io;
+    std::shared_ptr<manual_clock> clock = std::make_shared<manual_clock>();
 
+    // Runs the io_context (and the timers due on the test clock) until
+    // done() or `limit` of real time.
     template <class Pred>
     bool run_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(60))
     {
@@ -25,9 +31,48 @@ struct session_harness {
         while (!done() && std::chrono::steady_clock::now() < deadline) {
             if (io.stopped())
                 io.restart();
-            io.run_one_for(std::chrono::milliseconds(100));
+            clock->advance({});
+            io.run_one_for(std::chrono::milliseconds(clock->next_in() == manual_clock::duration::zero() ? 0 : 20));
         }
         return done();
+    }
+
+    // Runs ready handlers and due timers until nothing has happened for
+    // `settle` of real time (the peer's thread answers within that).
+    void drain(std::chrono::milliseconds settle = std::chrono::milliseconds(10))
+    {
+        for (;;) {
+            if (io.stopped())
+                io.restart();
+            clock->advance({});
+            if (io.run_one_for(settle) == 0 && clock->next_in() != manual_clock::duration::zero())
+                return;
+        }
+    }
+
+    // Moves test time on, one timer at a time, letting I/O settle after each,
+    // until done() or `limit` of test time has passed. Real time is spent
+    // only waiting for the peer's I/O.
+    template <class Pred>
+    bool advance_until(Pred done, manual_clock::duration limit,
+                       std::chrono::milliseconds settle = std::chrono::milliseconds(10))
+    {
+        const auto end = clock->now() + limit;
+        for (;;) {
+            drain(settle);
+            if (done())
+                return true;
+            if (clock->now() >= end)
+                return false;
+            clock->advance(std::min(clock->next_in(), end - clock->now()));
+        }
+    }
+
+    // Moves test time on by `d` and lets I/O settle.
+    void advance(manual_clock::duration d)
+    {
+        clock->advance(d);
+        drain();
     }
 
     // Starts the session; returns {} or the error with its message in `message`.

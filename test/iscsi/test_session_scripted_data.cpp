@@ -341,6 +341,10 @@ TEST_CASE("Reject of a SCSI Command fails that command only", "[session][scripte
         r.reason = pdu::reject_reason::invalid_pdu_field;
         tg.stamp(r, true);
         tg.send(r, p.bhs); // §11.17: the rejected header is the data segment
+        // §7.3: the rejected CmdSN is a hole the initiator plugs (§11.5.1).
+        const auto plug = tg.answer_tmf();
+        if (plug.function != pdu::tmf_function::abort_task || plug.ref_cmd_sn != p.cmd_sn())
+            tg.fail("expected ABORT TASK of the rejected CmdSN");
         const received_pdu second = tg.expect(opcode::scsi_command);
         tg.send_status(second.itt(), 0x00);
         tg.logout();
@@ -386,6 +390,7 @@ TEST_CASE("Reject of a WRITE whose data is still going out completes only after 
         tg.stamp(r, true);
         tg.send(r, p.bhs);
         sent = tg.collect_data_out(p.itt(), pdu::reserved_tag, 0, length);
+        tg.answer_tmf(); // the plug of the rejected CmdSN (§7.3)
         tg.logout();
     });
     tracked done;

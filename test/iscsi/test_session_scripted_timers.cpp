@@ -1,5 +1,7 @@
 // Session liveness against the scripted target: NOP-Out keepalive and
-// command timeouts escalating ABORT TASK -> LUN RESET -> recovery.
+// command timeouts escalating ABORT TASK -> LUN RESET -> recovery. The
+// session runs on the harness's test clock: no test here waits for a timeout
+// in real time.
 #include "scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
@@ -27,6 +29,7 @@ void answer_ping(scripted_target& tg, const received_pdu& ping)
 
 TEST_CASE("keepalive: an idle session pings and stays up while answered", "[session][scripted][keepalive]")
 {
+    std::atomic<int> answered{0};
     scripted_target t;
     t.run([&](scripted_target& tg) {
         tg.login();
@@ -35,16 +38,27 @@ TEST_CASE("keepalive: an idle session pings and stays up while answered", "[sess
             if (ping.itt() == pdu::reserved_tag || !ping.immediate())
                 tg.fail("keepalive ping without an ITT: " + ping.describe());
             answer_ping(tg, ping);
+            ++answered;
         }
         tg.logout();
     });
     session_harness h;
     auto cfg = make_config({&t});
+    cfg.clock = h.clock;
     cfg.nop_interval = 100ms;
     cfg.nop_timeout = 300ms;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
-    REQUIRE(h.run_until([&] { return t.received_count() >= 2 + 3; }, 10s));
+    const auto start = h.clock->now();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(h.advance_until([&] { return t.received_count() >= 2u + i + 1; }, 1s));
+        // Test time stands still while the target answers.
+        REQUIRE(h.run_until([&] { return answered.load() > i; }, 20s));
+        h.drain();
+    }
+    // Three pings, one per interval of silence (each answer restarts it).
+    CHECK(h.clock->now() - start >= 300ms);
+    CHECK(h.clock->now() - start < 600ms);
     CHECK(s.logged_in());
     CHECK(h.logout(s) == std::error_code{});
     finish(h, t);
@@ -61,17 +75,19 @@ TEST_CASE("keepalive: a silent peer is declared dead and its command fails", "[s
     });
     session_harness h;
     auto cfg = make_config({&t});
+    cfg.clock = h.clock;
     cfg.nop_interval = 100ms;
     cfg.nop_timeout = 300ms;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
     tracked done;
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = h.clock->now();
     submit(s, test_unit_ready(), done);
-    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
-    const auto took = std::chrono::steady_clock::now() - start;
-    CHECK(took >= 300ms);
-    CHECK(took < 3s);
+    REQUIRE(h.advance_until([&] { return done.calls > 0; }, 10s));
+    // The ping after 100 ms of silence, then 300 ms without an answer.
+    const auto took = h.clock->now() - start;
+    CHECK(took >= 400ms);
+    CHECK(took < 500ms);
     settle(h);
     CHECK(done.calls == 1);
     CHECK(done.result.error);
@@ -82,32 +98,49 @@ TEST_CASE("keepalive: data still arriving keeps a late NOP answer from killing t
           "[session][scripted][keepalive]")
 {
     constexpr std::uint32_t length = 64 * 1024;
+    constexpr std::uint32_t pdus = 16;
     const auto payload = random_bytes(length, 77);
+    std::atomic<std::uint32_t> allowed{0};
     scripted_target t;
     t.run([&](scripted_target& tg) {
         tg.login();
         const received_pdu cmd = tg.expect(opcode::scsi_command);
-        // Stay silent past nop_interval so a ping goes out, then trickle the
-        // READ's data for well over nop_timeout before answering the ping.
+        // Silent past nop_interval so a ping goes out; then the READ's data
+        // trickles in, one PDU per 60 ms of test time, for well over
+        // nop_timeout before the ping is answered.
         const received_pdu ping = tg.expect(opcode::nop_out);
-        for (std::uint32_t i = 0; i < 16; ++i) {
-            tg.send_data_in(cmd.itt(), i, i * 4096,
-                            std::span<const std::byte>(payload.data() + i * 4096, 4096), i == 15);
-            std::this_thread::sleep_for(60ms);
+        for (std::uint32_t i = 0; i < pdus; ++i) {
+            const auto deadline = std::chrono::steady_clock::now() + 20s;
+            while (allowed.load() <= i)
+                if (std::chrono::steady_clock::now() > deadline)
+                    tg.fail("the test did not let Data-In " + std::to_string(i) + " go");
+            tg.send_data_in(cmd.itt(), i, i * 4096, std::span<const std::byte>(payload.data() + i * 4096, 4096),
+                            i == pdus - 1);
         }
         answer_ping(tg, ping);
         tg.logout();
     });
     session_harness h;
     auto cfg = make_config({&t});
+    cfg.clock = h.clock;
     cfg.nop_interval = 100ms;
     cfg.nop_timeout = 250ms;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
     std::vector<std::byte> buf(length);
     tracked done;
-    submit(s, rw16(false, 0, 0, length / 512, buf), done);
-    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
+    std::uint32_t landed = 0;
+    auto req = rw16(false, 0, 0, length / 512, buf);
+    req.on_data_in = [&](std::uint32_t, std::span<const std::byte>) { ++landed; };
+    submit(s, req, done);
+    REQUIRE(h.advance_until([&] { return t.received_count() >= 4; }, 1s)); // the command, the ping
+    for (std::uint32_t i = 0; i < pdus; ++i) {
+        allowed = i + 1;
+        REQUIRE(h.run_until([&] { return landed == i + 1; }, 20s));
+        h.advance(60ms);
+        REQUIRE(s.logged_in());
+    }
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
     CHECK(buf == payload);
     CHECK(h.logout(s) == std::error_code{});
@@ -134,12 +167,13 @@ TEST_CASE("command timeout: ABORT TASK ends an unanswered command", "[session][s
     });
     session_harness h;
     auto cfg = make_config({&t});
+    cfg.clock = h.clock;
     cfg.command_timeout = 200ms;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
     tracked done;
     submit(s, test_unit_ready(), done);
-    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
+    REQUIRE(h.advance_until([&] { return done.calls > 0; }, 10s));
     settle(h);
     CHECK(done.calls == 1);
     CHECK(done.result.error == make_error_code(iscsi::session_errc::task_aborted));
@@ -165,14 +199,16 @@ TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then reco
     });
     second.run([&](scripted_target& tg) {
         tg.login();
-        tg.expect_silence(300ms); // the timed-out command is not reissued
+        tg.expect_silence(100ms); // the timed-out command is not reissued
         quiet = true;
         tg.logout();
     });
     session_harness h;
     auto cfg = make_config({&first, &second});
+    cfg.clock = h.clock;
     cfg.recover = true;
     cfg.command_timeout = 200ms;
+    cfg.tmf_timeout = 100ms;
     cfg.login.proposals.default_time2wait = 0;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
@@ -180,13 +216,62 @@ TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then reco
     auto tur = test_unit_ready();
     tur.lun = 3;
     submit(s, tur, done);
-    REQUIRE(h.run_until([&] { return done.calls > 0; }, 10s));
-    CHECK(done.result.error == make_error_code(iscsi::session_errc::timeout));
+    const auto start = h.clock->now();
+    REQUIRE(h.advance_until([&] { return done.calls > 0; }, 10s));
+    // 200 ms without progress, then 100 ms for each task management step.
+    CHECK(h.clock->now() - start >= 400ms);
+    CHECK(h.clock->now() - start < 500ms);
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::command_timeout));
     REQUIRE(h.run_until([&] { return s.logged_in() && s.counters().reconnects == 1; }, 10s));
     REQUIRE(h.run_until([&] { return quiet.load() || second.finished(); }, 10s));
     CHECK(done.calls == 1);
     CHECK(h.logout(s) == std::error_code{});
     const std::string f1 = first.join();
     CHECK(f1.empty());
+    finish(h, second);
+}
+
+TEST_CASE("command timeout: a reissued command starts its escalation over with ABORT TASK",
+          "[session][scripted][timeout][recovery]")
+{
+    scripted_target first, second;
+    first.run([&](scripted_target& tg) {
+        tg.login();
+        tg.expect(opcode::scsi_command);
+        const auto abort = tg.expect(opcode::task_mgmt_request).as<pdu::task_mgmt_request>();
+        if (abort.function != pdu::tmf_function::abort_task)
+            tg.fail("expected ABORT TASK first");
+        tg.close(); // the connection fails before the abort is answered
+    });
+    second.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu cmd = tg.expect(opcode::scsi_command);
+        // A new connection, a new ladder: not straight to LUN RESET.
+        const auto req = tg.answer_tmf();
+        if (req.function != pdu::tmf_function::abort_task || req.referenced_task_tag != cmd.itt())
+            tg.fail("expected ABORT TASK of the reissued command, got function " +
+                    std::to_string(static_cast<int>(req.function)));
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.clock = h.clock;
+    cfg.recover = true;
+    cfg.command_timeout = 200ms;
+    cfg.tmf_timeout = 100ms;
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked done;
+    submit(s, test_unit_ready(), done);
+    REQUIRE(h.advance_until([&] { return first.received_count() >= 4; }, 1s)); // logins, command, ABORT TASK
+    // Test time stands still while the first target drops the connection
+    // and the second one takes the reissued command.
+    REQUIRE(h.run_until([&] { return s.logged_in() && s.counters().reconnects == 1; }, 20s));
+    REQUIRE(h.advance_until([&] { return done.calls > 0; }, 10s));
+    CHECK(done.result.error == make_error_code(iscsi::session_errc::task_aborted));
+    CHECK(s.counters().reissued == 1);
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, first);
     finish(h, second);
 }

@@ -125,3 +125,28 @@ TEST_CASE("sense: the key of sense data as a target sent it")
     // Fixed-format sense as built here.
     CHECK(sense_key(make_fixed_sense(key::unit_attention, asc::power_on_or_reset, 0)) == key::unit_attention);
 }
+
+TEST_CASE("sense: descriptor types 0x04 (stream) and 0x05 (block) keep their flags in byte 2")
+{
+    // MEDIUM ERROR with a stream commands descriptor: FILEMARK and EOM.
+    auto s = convert_sense(bytes({0x72, 0x03, 0x00, 0x01, 0, 0, 0, 4, 0x04, 0x02, 0x00, 0xc0}));
+    REQUIRE(s);
+    CHECK(sense_key(*s) == 0x03);
+    CHECK(((*s)[2] & 0xe0) == 0xc0);
+    CHECK((*s)[12] == 0x00);
+    CHECK((*s)[13] == 0x01);
+    // ILLEGAL REQUEST with a block commands descriptor: ILI (and nothing else of byte 3).
+    s = convert_sense(bytes({0x72, 0x05, 0x24, 0x00, 0, 0, 0, 4, 0x05, 0x02, 0x00, 0xff}));
+    REQUIRE(s);
+    CHECK(sense_key(*s) == 0x05);
+    CHECK(((*s)[2] & 0xe0) == 0x20);
+    // Both, after an information descriptor, deferred.
+    s = convert_sense(bytes({0x73, 0x0e, 0x10, 0x00, 0, 0, 0, 20, 0x00, 0x0a, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34,
+                             0x05, 0x02, 0x00, 0x20}));
+    REQUIRE(s);
+    CHECK((*s)[0] == (0x71 | 0x80));
+    CHECK(sense_key(*s) == 0x0e);
+    CHECK(((*s)[2] & 0xe0) == 0x20);
+    CHECK((*s)[5] == 0x12);
+    CHECK((*s)[6] == 0x34);
+}

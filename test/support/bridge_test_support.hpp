@@ -96,13 +96,17 @@ struct rig {
     std::vector<slot> slots;
     outcomes out;
 
-    // `more` are the targets of later connections (reconnects, with recover).
-    explicit rig(bridge_options opt = {}, std::vector<ivs::test::scripted_target*> more = {})
+    // `more` are the targets of later connections (reconnects, with recover);
+    // `tweak` changes the session's configuration.
+    explicit rig(bridge_options opt = {}, std::vector<ivs::test::scripted_target*> more = {},
+                 const std::function<void(iscsi::session_config&)>& tweak = {})
     {
         REQUIRE(!vs.open(dev));
         more.insert(more.begin(), &target);
         auto cfg = ivs::test::make_config(more);
         cfg.recover = more.size() > 1;
+        if (tweak)
+            tweak(cfg);
         session = std::make_unique<iscsi::session>(h.io, cfg);
         br = std::make_unique<bridge>(h.io, *dev, std::move(opt));
     }

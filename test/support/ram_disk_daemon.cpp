@@ -95,11 +95,26 @@ void ram_disk_daemon::run() {
         }
         for (auto [t, l] : probes)
             h_->request_probe(t, l);
+        if (!hold_ && !parked_.empty()) {
+            for (const auto& c : parked_)
+                execute(c);
+            parked_.clear();
+            parked_count_ = 0;
+        }
         if (!readable(h_->readiness_fd(), 20))
             continue;
         vscsi_i2t c;
-        while (!h_->i2t(c))
-            execute(c);
+        while (!h_->i2t(c)) {
+            const std::uint8_t op = c.cmd[0];
+            const bool rw = op == scsi::op::read_10 || op == scsi::op::write_10 || op == scsi::op::read_16 ||
+                            op == scsi::op::write_16;
+            if (rw && hold_) {
+                parked_.push_back(c);
+                ++parked_count_;
+            } else {
+                execute(c);
+            }
+        }
     }
 }
 

@@ -47,6 +47,10 @@ public:
     void reset_next(int n) { resets_.store(n); }
     // SYNCHRONIZE CACHE answers ILLEGAL REQUEST (no cache) when false.
     void sync_supported(bool on) { sync_supported_.store(on); }
+    // While held, READ/WRITE commands are dequeued but not answered
+    // (parked() counts them); on release they are executed in order.
+    void hold_io(bool on) { hold_.store(on); }
+    [[nodiscard]] std::size_t parked() const noexcept { return parked_count_.load(); }
 
 private:
     struct disk {
@@ -68,6 +72,9 @@ private:
     std::atomic<std::size_t> rws_{0};
     std::atomic<int> resets_{0};
     std::atomic<bool> sync_supported_{true};
+    std::atomic<bool> hold_{false};
+    std::vector<vscsi_i2t> parked_;  // the daemon thread's
+    std::atomic<std::size_t> parked_count_{0};
     std::thread thread_;
 };
 
