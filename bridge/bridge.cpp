@@ -166,6 +166,8 @@ struct bridge::impl {
                 break;
             }
             ++counters.commands;
+            counters.commands_read += in.direction == vscsi_dir::read ? 1 : 0;
+            counters.commands_write += in.direction == vscsi_dir::write ? 1 : 0;
             dispatch(in);
         }
         dequeuing = false;
@@ -309,6 +311,7 @@ struct bridge::impl {
                 return finish(c, vscsi_status::err);
             }
             counters.bytes_written += in.datalen;
+            ++counters.data_writes;
         }
         submit(c);
     }
@@ -438,6 +441,7 @@ struct bridge::impl {
         }
         c.delivered += n;
         counters.bytes_read += n;
+        ++counters.data_reads;
         return true;
     }
 
