@@ -40,8 +40,8 @@ constexpr config::option_spec bench_specs[] = {
     {"random", false, false, {}, "random offsets aligned to --bs (default sequential)"},
     {"max-transfer", true, false, "BYTES", "largest command of the vscsi split (default 1048576, as attach and serve on Linux; 65536 is OpenBSD's MAXPHYS)"},
     {"openings", true, false, "N", "commands in flight per LUN in the vscsi (default: enough for qd requests split by max-transfer, at least 16)"},
-    {"header-digest", true, false, "none|crc32c", "header digest (default none)"},
-    {"data-digest", true, false, "none|crc32c", "data digest (default none)"},
+    {"header-digest", true, false, "LIST", "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
+    {"data-digest", true, false, "LIST", "data digests in preference order, as --header-digest (default none)"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
     {"json", false, false, {}, "print the result as one JSON object"},
     {"help", false, false, {}, "show this help"},
@@ -141,11 +141,11 @@ int parse_bench_options(std::span<const std::string> args, bench_options& out, s
     out.random = o.has("random");
     out.json = o.has("json");
     if (o.has("header-digest") && !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
-        error = "bad --header-digest '" + o.get("header-digest") + "' (none or crc32c)";
+        error = "bad --header-digest '" + o.get("header-digest") + "' (none, crc32c, crc32c,none or none,crc32c)";
         return 1;
     }
     if (o.has("data-digest") && !iscsi::parse_digest_offer(o.get("data-digest"), cfg.login.proposals.data_digest)) {
-        error = "bad --data-digest '" + o.get("data-digest") + "' (none or crc32c)";
+        error = "bad --data-digest '" + o.get("data-digest") + "' (none, crc32c, crc32c,none or none,crc32c)";
         return 1;
     }
     return 0;

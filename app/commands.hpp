@@ -14,6 +14,7 @@ int run_status(std::span<const std::string> args);
 int run_reload(std::span<const std::string> args);
 int run_detach(std::span<const std::string> args);
 int run_rescan(std::span<const std::string> args);
+int run_show(std::span<const std::string> args);
 int run_bench(std::span<const std::string> args);
 
 } // namespace ivs::app

@@ -60,8 +60,8 @@ bool write_all(int fd, const std::string& s)
     return true;
 }
 
-// The peer is root or the user this process runs as.
-bool peer_allowed(int fd)
+// The peer is root or `allowed`.
+bool peer_allowed(int fd, uid_t allowed)
 {
 #if defined(__OpenBSD__)
     uid_t uid;
@@ -75,7 +75,7 @@ bool peer_allowed(int fd)
         return false;
     const uid_t uid = cred.uid;
 #endif
-    return uid == 0 || uid == ::geteuid();
+    return uid == 0 || uid == allowed;
 }
 
 } // namespace
@@ -127,7 +127,18 @@ std::error_code control_server::open(const std::filesystem::path& path, std::str
     ::fcntl(wake_[0], F_SETFD, FD_CLOEXEC);
     ::fcntl(wake_[1], F_SETFD, FD_CLOEXEC);
     path_ = path;
+    allowed_uid_ = ::geteuid();
     return {};
+}
+
+void control_server::close_copy()
+{
+    for (int* fd : {&fd_, &wake_[0], &wake_[1]})
+        if (*fd >= 0) {
+            ::close(*fd);
+            *fd = -1;
+        }
+    path_.clear();
 }
 
 void control_server::start(handler h)
@@ -174,7 +185,7 @@ void control_server::serve()
         ::fcntl(c, F_SETFD, FD_CLOEXEC);
         std::string line;
         bool complete = false;
-        if (peer_allowed(c)) {
+        if (peer_allowed(c, allowed_uid_)) {
             // One line, bounded in size and time (5 s).
             char buf[512];
             while (line.size() <= max_control_line) {

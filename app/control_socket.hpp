@@ -13,6 +13,8 @@
 #include <system_error>
 #include <thread>
 
+#include <sys/types.h>
+
 namespace ivs::app {
 
 inline constexpr const char* default_control_socket = "/var/run/iscsi-vscsi.sock";
@@ -35,11 +37,17 @@ public:
     void start(handler h);
     // Stops serving, closes and removes the socket.
     void stop();
+    // serve's privilege separation: the parent binds, the worker serves.
+    // In the parent after fork: closes its copies, leaves the socket file.
+    void close_copy();
+    // In the worker: stop() will leave the socket file to the parent.
+    void keep_file() noexcept { path_.clear(); }
 
 private:
     void serve();
 
     std::filesystem::path path_;
+    uid_t allowed_uid_ = 0;  // besides root: the effective uid at open(), kept by the worker that changes user
     int fd_ = -1;
     int wake_[2] = {-1, -1};
     handler handler_;

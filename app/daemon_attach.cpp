@@ -7,21 +7,33 @@
 
 #include <set>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 namespace ivs::app {
 
 namespace {
 
 using namespace std::chrono_literals;
 
+bool is_numeric_address(const std::string& host)
+{
+    unsigned char buf[sizeof(in6_addr)];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 } // namespace
 
 void serve_daemon::impl::attach_target(attached_target& t)
 {
     iscsi::session_config cfg;
-    if (!make_session_config(current, t.conf, cfg, t.error)) {
+    t.settings.reset();
+    if (!make_session_config(current, t.conf, inputs, cfg, t.error)) {
         warn(t.error);
         return;
     }
+    t.settings = cfg;
     if (t.conf.type == config::conf_session_type::normal) {
         attach_session(t, cfg, false);
         return;
@@ -90,6 +102,11 @@ bool serve_daemon::impl::discover(attached_target& t, const iscsi::session_confi
         iscsi::portal p;
         p.host = e.address.host;
         p.port = std::to_string(e.address.port);
+        std::string why;
+        if (options.resolve && !is_numeric_address(p.host) && !options.resolve(e.address.host, p.host, why)) {
+            warn("target " + t.conf.name + ": discovered " + e.target_name + ": " + why);
+            continue;
+        }
         found.emplace_back(e.target_name, p);
         info("target " + t.conf.name + ": discovered " + iscsi::format_sendtargets_entry(e));
     }

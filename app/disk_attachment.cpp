@@ -173,8 +173,9 @@ bool disk_attachment::export_disks(std::string& error)
                 info(l.device + " is LUN " + std::to_string(l.remote));
         return true;
     }
-    if (auto ec = host_.mount(options_.export_dir)) {
-        error = "cannot mount " + options_.export_dir.string() + ": " + ec.message();
+    std::string why;
+    if (auto ec = host_.mount(options_.export_dir, why)) {
+        error = "cannot mount " + options_.export_dir.string() + ": " + (why.empty() ? ec.message() : why);
         return false;
     }
     mounted_ = true;

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <map>
 
+#include <unistd.h>
+
 namespace ivs::app {
 
 namespace {
@@ -48,18 +50,8 @@ struct host::impl {
         std::unique_ptr<fuse::fuse_export> mount;
         std::shared_ptr<export_loop> loop;  // its requests, read on the io thread
         std::size_t users = 0;  // attachments exporting here
+        bool mounted_by_other = false;  // options.mount_fuse mounted it
     };
-    // Unmounts after the io thread has stopped reading the requests.
-    void stop_export(io_thread& io, export_entry& e)
-    {
-        if (e.loop)
-            io.call<bool>([&](auto done) {
-                e.loop->cancel();
-                done(true);
-            });
-        e.loop.reset();
-        e.mount->stop();
-    }
     std::map<std::filesystem::path, export_entry> exports;
 #endif
 };
@@ -75,8 +67,13 @@ std::error_code host::open(std::string& error)
     io_.start();
     std::error_code ec;
 #if defined(__OpenBSD__)
-    const std::string path = options_.device.empty() ? "/dev/vscsi0" : options_.device;
-    ec = vscsi::openbsd_vscsi::open(path.c_str(), impl_->device);
+    if (options_.device_fd >= 0) {
+        impl_->device = vscsi::openbsd_vscsi::adopt(options_.device_fd);
+        options_.device_fd = -1;
+    } else {
+        const std::string path = options_.device.empty() ? "/dev/vscsi0" : options_.device;
+        ec = vscsi::openbsd_vscsi::open(path.c_str(), impl_->device);
+    }
 #else
     vscsi::embedded_vscsi_config cfg;
     cfg.max_transfer = options_.max_transfer;
@@ -109,8 +106,8 @@ void host::close()
         return;
     closed_ = true;
 #if IVS_HAVE_FUSE
-    for (auto& [dir, e] : impl_->exports)
-        impl_->stop_export(io_, e);
+    for (auto& entry : impl_->exports)
+        stop_export(entry.first);
     impl_->exports.clear();
 #endif
     // The bridge answers what is outstanding through the device, so it
@@ -137,8 +134,10 @@ vscsi::embedded_vscsi* host::midlayer() noexcept { return impl_->embedded ? &*im
 std::optional<std::vector<vscsi::attached_disk>> host::probe(std::span<const bridge::slot> slots,
                                                              std::chrono::milliseconds limit)
 {
-    for (const auto& s : slots)
+    for (const auto& s : slots) {
         impl_->device->request_probe(s.target, s.lun);
+        ++probe_requests_;
+    }
     if (!impl_->embedded)
         return std::vector<vscsi::attached_disk>{};
     if (!impl_->embedded->wait_probe_idle(limit))
@@ -154,12 +153,14 @@ std::optional<std::vector<vscsi::attached_disk>> host::probe(std::span<const bri
 
 bool host::detach(std::span<const bridge::slot> slots, std::chrono::milliseconds limit)
 {
-    for (const auto& s : slots)
+    for (const auto& s : slots) {
         impl_->device->request_detach(s.target, s.lun);
+        ++detach_requests_;
+    }
     return !impl_->embedded || impl_->embedded->wait_probe_idle(limit);
 }
 
-std::error_code host::mount(const std::filesystem::path& dir)
+std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
 {
 #if IVS_HAVE_FUSE
     if (!impl_->embedded)
@@ -169,8 +170,23 @@ std::error_code host::mount(const std::filesystem::path& dir)
         fuse::fuse_export_options fo;
         fo.log = options_.log;
         fo.workers = 0;  // the io thread reads the requests (export_loop)
-        e.mount = std::make_unique<fuse::fuse_export>(*impl_->embedded, dir, fo);
+        std::filesystem::path mountpoint = dir;
+        int fuse_fd = -1;
+        if (options_.mount_fuse) {
+            // Mounted by someone else: served through /dev/fd/N (fuse_export.hpp).
+            if (auto ec = options_.mount_fuse(dir, fuse_fd, why)) {
+                impl_->exports.erase(dir);
+                return ec;
+            }
+            mountpoint = "/dev/fd/" + std::to_string(fuse_fd);
+            e.mounted_by_other = true;
+        }
+        e.mount = std::make_unique<fuse::fuse_export>(*impl_->embedded, mountpoint, fo);
         if (auto ec = e.mount->start()) {
+            if (e.mounted_by_other) {
+                options_.unmount_fuse(dir);
+                ::close(fuse_fd);  // start() failed before the session took it
+            }
             impl_->exports.erase(dir);
             return ec;
         }
@@ -181,6 +197,8 @@ std::error_code host::mount(const std::filesystem::path& dir)
         });
         if (err != 0) {
             e.mount->stop();
+            if (e.mounted_by_other)
+                options_.unmount_fuse(dir);
             impl_->exports.erase(dir);
             return std::error_code(err, std::generic_category());
         }
@@ -189,9 +207,31 @@ std::error_code host::mount(const std::filesystem::path& dir)
     return {};
 #else
     (void)dir;
+    (void)why;
     return host_errc::no_fuse;
 #endif
 }
+
+#if IVS_HAVE_FUSE
+void host::stop_export(const std::filesystem::path& dir)
+{
+    auto& e = impl_->exports.at(dir);
+    // The io thread stops reading the requests first.
+    if (e.loop)
+        io_.call<bool>([&](auto done) {
+            e.loop->cancel();
+            done(true);
+        });
+    e.loop.reset();
+    // Mounted by someone else: unmounted by them. If that fails the mount
+    // stays until its descriptor closes (stop() below, once the requests in
+    // flight are answered), which ends the connection.
+    if (e.mounted_by_other && !options_.unmount_fuse(dir))
+        options_.log.error("fuse: " + dir.string() + " could not be unmounted; its connection ends when the "
+                           "export stops");
+    e.mount->stop();
+}
+#endif
 
 void host::unmount(const std::filesystem::path& dir)
 {
@@ -199,7 +239,7 @@ void host::unmount(const std::filesystem::path& dir)
     auto it = impl_->exports.find(dir);
     if (it == impl_->exports.end() || --it->second.users > 0)
         return;
-    impl_->stop_export(io_, it->second);
+    stop_export(dir);
     impl_->exports.erase(it);
 #else
     (void)dir;
@@ -225,6 +265,18 @@ std::error_code host::export_disk(const std::filesystem::path& dir, const std::s
     (void)block_count;
     (void)name;
     return host_errc::no_fuse;
+#endif
+}
+
+std::size_t host::open_handles(const std::filesystem::path& dir, const std::string& name) const
+{
+#if IVS_HAVE_FUSE
+    auto it = impl_->exports.find(dir);
+    return it == impl_->exports.end() || !it->second.mount ? 0 : it->second.mount->open_handles(name);
+#else
+    (void)dir;
+    (void)name;
+    return 0;
 #endif
 }
 

@@ -10,10 +10,12 @@
 #include "log/log.hpp"
 #include "vscsi/scsi_probe.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -30,6 +32,16 @@ namespace ivs::app {
 
 struct host_options {
     std::string device;                    // OpenBSD: the vscsi device (default /dev/vscsi0)
+    // OpenBSD: the vscsi device, already opened O_RDWR (serve opens it as
+    // root before dropping privileges); the host takes it. -1: open `device`.
+    int device_fd = -1;
+    // FUSE mounts made by someone with the right to mount (serve's
+    // privileged parent): mount_fuse mounts `dir` and gives the /dev/fuse
+    // descriptor (the host takes it), or an error with `why`; unmount_fuse
+    // unmounts it again, false when it could not. Empty: the export mounts
+    // and unmounts itself.
+    std::function<std::error_code(const std::filesystem::path& dir, int& fuse_fd, std::string& why)> mount_fuse;
+    std::function<bool(const std::filesystem::path& dir)> unmount_fuse;
 #if defined(__OpenBSD__)
     std::size_t max_transfer = 64 * 1024;    // the largest command: the kernel's MAXPHYS
 #else
@@ -82,7 +94,7 @@ public:
     // there. mount() mounts `dir` for one more user (at once for the first),
     // unmount() lets one go (the last one unmounts). Errors say why, e.g.
     // that this build has no FUSE.
-    std::error_code mount(const std::filesystem::path& dir);
+    std::error_code mount(const std::filesystem::path& dir, std::string& why);
     void unmount(const std::filesystem::path& dir);
     // The disk of remote LUN `remote_lun` as file `prefix` + "lun<N>" in a
     // mounted `dir` (`name` gets the file name), and out of it again.
@@ -90,16 +102,28 @@ public:
                                 std::uint64_t remote_lun, bridge::slot where, std::uint32_t block_size,
                                 std::uint64_t block_count, std::string& name);
     void unexport_disk(const std::filesystem::path& dir, const std::string& name);
+    // How many handles of the exported file `name` in `dir` are open (an
+    // open(2), a loop device over it); 0 when not exported.
+    [[nodiscard]] std::size_t open_handles(const std::filesystem::path& dir, const std::string& name) const;
+
+    // Probe and detach requests made to the device (show vscsi stats).
+    [[nodiscard]] std::uint64_t probe_requests() const noexcept { return probe_requests_; }
+    [[nodiscard]] std::uint64_t detach_requests() const noexcept { return detach_requests_; }
 
     struct impl;
 
 private:
+    // Stops the export of `dir` (unmounting through unmount_fuse first when
+    // someone else mounted it). IVS_HAVE_FUSE builds only.
+    void stop_export(const std::filesystem::path& dir);
     host_options options_;
     io_thread io_;
     std::unique_ptr<impl> impl_;
     std::optional<bridge::bridge> bridge_;
     bool opened_ = false;
     bool closed_ = false;
+    std::atomic<std::uint64_t> probe_requests_{0};
+    std::atomic<std::uint64_t> detach_requests_{0};
 };
 
 // The errors of host::export_disk beyond fuse_export's own.

@@ -16,10 +16,11 @@ constexpr const char* usage_text =
     "commands:\n"
     "  discover HOST[:PORT]   list the targets a portal offers (SendTargets)\n"
     "  attach HOST[:PORT] IQN attach a target's LUNs as SCSI disks until SIGINT/SIGTERM\n"
-    "  serve [-d] [-f FILE] [-s SOCKET]  attach the targets of the configuration file\n"
+    "  serve [-dn] [-f FILE] [-s SOCKET] [-u USER]  attach the targets of the configuration file\n"
     "  status [--json] [-s SOCKET]       show what serve has attached\n"
+    "  show [summary | vscsi stats] [-s SOCKET]  as iscsictl(8): serve's sessions, vscsi counters\n"
     "  reload [-s SOCKET]                make serve read its configuration again\n"
-    "  detach NAME [-s SOCKET]           make serve detach a target\n"
+    "  detach [-f] NAME [-s SOCKET]      make serve detach a target (-f: even a disk in use)\n"
     "  rescan NAME [-s SOCKET]           make serve read a target's LUNs again\n"
     "  bench HOST[:PORT] IQN  measure IOPS, throughput and latency of one LUN\n"
     "\n"
@@ -56,6 +57,8 @@ int main(int argc, char** argv)
         return ivs::app::run_reload(rest);
     if (command == "detach")
         return ivs::app::run_detach(rest);
+    if (command == "show")
+        return ivs::app::run_show(rest);
     if (command == "rescan")
         return ivs::app::run_rescan(rest);
     if (command == "bench")

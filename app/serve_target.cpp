@@ -28,14 +28,23 @@ iscsi::digest_offer digest_of(config::conf_digest d)
     return iscsi::digest_offer::none;
 }
 
-bool load_identity(const config::conf_target& t, const config::conf_chap& c, std::optional<iscsi::chap_identity>& out,
-                   std::string& error)
+bool load_identity(const config::conf_target& t, const config::conf_chap& c, const target_inputs& in,
+                   std::optional<iscsi::chap_identity>& out, std::string& error)
 {
-    std::error_code ec;
-    auto secret = iscsi::chap_secret::load_file(c.secret_file.c_str(), ec);
-    if (ec) {
-        error = at(t) + "cannot use secret file " + c.secret_file.string() + ": " + ec.message();
-        return false;
+    iscsi::chap_secret secret;
+    std::string why;
+    if (in.secret) {
+        if (!in.secret(c.secret_file, secret, why)) {
+            error = at(t) + "cannot use secret file " + c.secret_file.string() + ": " + why;
+            return false;
+        }
+    } else {
+        std::error_code ec;
+        secret = iscsi::chap_secret::load_file(c.secret_file.c_str(), ec);
+        if (ec) {
+            error = at(t) + "cannot use secret file " + c.secret_file.string() + ": " + ec.message();
+            return false;
+        }
     }
     out = iscsi::chap_identity{c.user, std::move(secret)};
     return true;
@@ -50,19 +59,18 @@ auto chap_key(const std::optional<config::conf_chap>& c)
 
 } // namespace
 
-std::error_code load_serve_conf(const std::filesystem::path& file, config::conf& out, std::string& error)
+std::error_code load_serve_conf(const std::filesystem::path& file, config::conf& out, std::string& error,
+                                config::conf_sources* sources)
 {
-    if (auto ec = config::check_private_file(file, error))
-        return ec;
     config::conf c;
-    if (auto ec = config::load_conf(file, c, error))
+    if (auto ec = sources ? config::load_checked_conf(file, c, error, *sources) : config::load_checked_conf(file, c, error))
         return ec;
     for (const auto& t : c.targets) {
         for (const auto* chap : {&t.chap, &t.mutual_chap}) {
             if (!*chap)
                 continue;
             std::string why;
-            if (auto ec = config::check_private_file((*chap)->secret_file, why)) {
+            if (auto ec = config::check_secret_file((*chap)->secret_file, why)) {
                 error = at(t) + why;
                 return ec;
             }
@@ -72,10 +80,18 @@ std::error_code load_serve_conf(const std::filesystem::path& file, config::conf&
     return {};
 }
 
-bool make_session_config(const config::conf& c, const config::conf_target& t, iscsi::session_config& out, std::string& error)
+bool make_session_config(const config::conf& c, const config::conf_target& t, const target_inputs& in,
+                         iscsi::session_config& out, std::string& error)
 {
     iscsi::session_config s;
     s.target_portal.host = t.target_addr.host;
+    if (in.address) {
+        std::string why;
+        if (!in.address(t.target_addr, s.target_portal.host, why)) {
+            error = at(t) + why;
+            return false;
+        }
+    }
     s.target_portal.port = std::to_string(t.target_addr.port);
     auto& l = s.login;
     l.initiator_name = !t.initiator_name.empty() ? t.initiator_name
@@ -94,9 +110,9 @@ bool make_session_config(const config::conf& c, const config::conf_target& t, is
             v = (v << 8) | byte;
         l.isid = v;
     }
-    if (t.chap && !load_identity(t, *t.chap, l.chap, error))
+    if (t.chap && !load_identity(t, *t.chap, in, l.chap, error))
         return false;
-    if (t.mutual_chap && !load_identity(t, *t.mutual_chap, l.mutual_chap, error))
+    if (t.mutual_chap && !load_identity(t, *t.mutual_chap, in, l.mutual_chap, error))
         return false;
     if (!t.chap_algorithms.empty()) {
         l.chap_algorithms.clear();

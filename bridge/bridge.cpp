@@ -2,6 +2,7 @@
 
 #include "bridge/lun_rescan.hpp"
 
+#include "iscsi/clock.hpp"
 #include "iscsi/session.hpp"
 #include "iscsi/session_error.hpp"
 #include "scsi/cdb.hpp"
@@ -44,7 +45,7 @@ enum log_kind : unsigned { log_i2t = 1, log_data = 2, log_t2i = 4, log_tag = 8, 
 // commands. Outlives the bridge while a session still owes it a completion
 // (owner is then null and the completion frees it).
 struct command_ctx {
-    explicit command_ctx(boost::asio::io_context& io) : timer(io) {}
+    explicit command_ctx(std::shared_ptr<iscsi::clock> c) : clock(std::move(c)), timer(*clock) {}
 
     bridge::impl* owner = nullptr;
     vscsi_i2t io{};
@@ -72,13 +73,16 @@ struct command_ctx {
     bool data_failed = false;        // a DATA call failed: the answer is ERR
     std::chrono::milliseconds next_delay{0};
     std::chrono::milliseconds waited{0};
-    boost::asio::steady_timer timer;
+    std::shared_ptr<iscsi::clock> clock; // outlives the bridge with the context
+    iscsi::one_shot_timer timer;         // the retry delay
 };
 
 struct bridge::impl {
     impl(boost::asio::io_context& io_, vscsi_device& dev_, bridge_options opt_)
         : io(io_), dev(dev_), opt(std::move(opt_)), map(opt.geometry), ready(io_), rearm(io_)
     {
+        if (!opt.clock)
+            opt.clock = iscsi::make_steady_clock(io);
         // A duplicate of the readiness fd: the descriptor object closes its own.
         const int fd = ::dup(dev.readiness_fd());
         if (fd >= 0)
@@ -169,6 +173,8 @@ struct bridge::impl {
                 break;
             }
             ++counters.commands;
+            counters.commands_read += in.direction == vscsi_dir::read ? 1 : 0;
+            counters.commands_write += in.direction == vscsi_dir::write ? 1 : 0;
             dispatch(in);
         }
         dequeuing = false;
@@ -180,7 +186,7 @@ struct bridge::impl {
     command_ctx* acquire()
     {
         if (free_list.empty()) {
-            pool.push_back(std::make_unique<command_ctx>(io));
+            pool.push_back(std::make_unique<command_ctx>(opt.clock));
             free_list.push_back(pool.back().get());
         }
         command_ctx* c = free_list.back();
@@ -312,6 +318,7 @@ struct bridge::impl {
                 return finish(c, vscsi_status::err);
             }
             counters.bytes_written += in.datalen;
+            ++counters.data_writes;
         }
         submit(c);
     }
@@ -441,6 +448,7 @@ struct bridge::impl {
         }
         c.delivered += n;
         counters.bytes_read += n;
+        ++counters.data_reads;
         return true;
     }
 
@@ -534,12 +542,12 @@ struct bridge::impl {
             return finish(c, vscsi_status::reset);
         c.waiting_retry = true;
         c.waited += c.next_delay;
-        c.timer.expires_after(c.next_delay);
+        const auto delay = c.next_delay;
         c.next_delay = std::min(c.next_delay * 2, opt.retry_max_delay);
         std::weak_ptr<int> token = alive;
         command_ctx* p = &c;
         const std::uint32_t gen = c.generation;
-        c.timer.async_wait([this, token, p, gen](const boost::system::error_code&) {
+        c.timer.arm(delay, [this, token, p, gen] {
             if (token.expired() || p->generation != gen || !p->waiting_retry)
                 return;
             p->waiting_retry = false;

@@ -40,6 +40,7 @@ class io_context;
 }
 
 namespace ivs::iscsi {
+class clock;
 class session;
 }
 
@@ -53,16 +54,21 @@ struct bridge_options {
     std::chrono::milliseconds retry_delay{10};
     std::chrono::milliseconds retry_max_delay{500};
     std::chrono::milliseconds retry_budget{5000};
+    // The retry delays' clock; empty: the steady clock with timers on the
+    // io_context. Tests hand in the clock their session runs on.
+    std::shared_ptr<iscsi::clock> clock;
     // Warnings (device errors are logged once each kind).
     log::sink log;
 };
 
 struct bridge_counters {
     std::uint64_t commands = 0;       // I2Ts dequeued
+    std::uint64_t commands_read = 0, commands_write = 0;  // of those, by direction
     std::uint64_t submitted = 0;      // SCSI Commands submitted (retries included)
     std::uint64_t retries = 0;        // BUSY / TASK SET FULL resubmissions
     std::uint64_t bytes_read = 0;     // DATA_READ bytes (to the midlayer)
     std::uint64_t bytes_written = 0;  // DATA_WRITE bytes (from the midlayer)
+    std::uint64_t data_reads = 0, data_writes = 0;  // DATA_READ / DATA_WRITE calls that succeeded
     std::uint64_t done = 0, sense = 0, reset = 0, err = 0;  // T2Is by status
     std::uint64_t device_errors = 0;  // failed I2T / DATA / T2I calls
     std::uint64_t max_outstanding = 0;  // most commands dequeued at once

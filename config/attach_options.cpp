@@ -14,8 +14,8 @@ constexpr option_spec attach_specs[] = {
     {"chap-secret-file", true, false, "FILE", "file holding the initiator's CHAP secret"},
     {"mutual-user", true, false, "NAME", "name the target must answer with (mutual CHAP)"},
     {"mutual-secret-file", true, false, "FILE", "file holding the target's CHAP secret"},
-    {"header-digest", true, false, "none|crc32c", "header digest (default none)"},
-    {"data-digest", true, false, "none|crc32c", "data digest (default none)"},
+    {"header-digest", true, false, "LIST", "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
+    {"data-digest", true, false, "LIST", "data digests in preference order, as --header-digest (default none)"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
     {"device", true, false, "PATH", "vscsi device on OpenBSD (default /dev/vscsi0)"},
     {"replacement-timeout", true, false, "SECONDS", "fail I/O after the session is lost this long (default 120)"},
@@ -98,11 +98,11 @@ parse_outcome parse_attach_options(std::span<const std::string> args, attach_opt
         out.luns.push_back(n);
     }
     if (o.has("header-digest") && !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
-        error = "bad --header-digest '" + o.get("header-digest") + "' (none or crc32c)";
+        error = "bad --header-digest '" + o.get("header-digest") + "' (none, crc32c, crc32c,none or none,crc32c)";
         return parse_outcome::bad_value;
     }
     if (o.has("data-digest") && !iscsi::parse_digest_offer(o.get("data-digest"), cfg.login.proposals.data_digest)) {
-        error = "bad --data-digest '" + o.get("data-digest") + "' (none or crc32c)";
+        error = "bad --data-digest '" + o.get("data-digest") + "' (none, crc32c, crc32c,none or none,crc32c)";
         return parse_outcome::bad_value;
     }
     if (o.has("replacement-timeout")) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace ivs::config {
@@ -24,14 +25,23 @@ struct conf_location {
 // `isid (oui|en|rand) BASE QUALIFIER`; RFC 7143 §11.12.5 ISID formats.
 enum class isid_format : std::uint8_t { oui = 0, en = 1, rand = 2 };
 
+// The numbers as written, read as iscsictl(8) reads them: the ISID is the
+// 32-bit "base" word (T, A, B, C fields) followed by the 16-bit qualifier
+// (D). oui: the base word is T=00 | (BASE & 0x3fffff00), the OUI already in
+// bits 8-29, and QUALIFIER's bits 16-23 give its low byte (C); en and rand:
+// T=01 or T=10 | (BASE & 0xffffff). D is always QUALIFIER's low 16 bits.
+// Other bits are ignored (isid_ignored_bits says which).
 struct conf_isid {
     isid_format format = isid_format::rand;
-    std::uint32_t base = 0;      // oui: 22-bit OUI; en: 24-bit enterprise number; rand: 24 bits
-    std::uint32_t qualifier = 0; // oui: 24 bits; en, rand: 16 bits
+    std::int64_t base = 0;
+    std::int64_t qualifier = 0;
 };
 
 // The 6 ISID bytes (T, A, B, C, D fields of §11.12.5), big-endian.
 std::array<std::uint8_t, 6> isid_bytes(const conf_isid& isid) noexcept;
+
+// True when BASE or QUALIFIER has bits that isid_bytes ignores.
+bool isid_ignored_bits(const conf_isid& isid) noexcept;
 
 enum class address_family : std::uint8_t { any, inet, inet6 };
 
@@ -90,6 +100,9 @@ struct conf {
     std::string initiator_name;     // global `initiatorname`; empty: the built-in default
     std::optional<conf_isid> isid;  // empty: random at startup
     std::vector<conf_target> targets;
+    // "file:line: ..." about what iscsictl(8) accepts and this program takes
+    // the same way, but that is likely a mistake (a setting given twice, ...).
+    std::vector<std::string> warnings;
 };
 
 // Error codes of this file's functions; the message with file:line is in `error`.
@@ -97,7 +110,7 @@ enum class conf_errc {
     syntax = 1,       // one or more "file:line: reason" lines
     read_failed,      // the file could not be opened or read
     too_large,        // a file over max_conf_file_size
-    insecure_file,    // check_private_file refused it
+    insecure_file,    // check_conf_file or check_secret_file refused it
 };
 const std::error_category& conf_category() noexcept;
 inline std::error_code make_error_code(conf_errc e) noexcept
@@ -127,9 +140,36 @@ std::error_code parse_conf_text(std::string_view text, std::string_view filename
 // Reads and parses a configuration file and what it includes.
 std::error_code load_conf(const std::filesystem::path& file, conf& out, std::string& error);
 
-// Refuses a file that is not a regular file, is readable or writable by
-// group or others, or is owned by neither root nor the current user.
-std::error_code check_private_file(const std::filesystem::path& file, std::string& error);
+// load_conf, refusing the file and every file it includes as
+// check_conf_file does (checked on the opened file).
+std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, std::string& error);
+
+// Refuses a configuration file that is not a regular file, is writable by
+// group or others, or is owned by neither root nor the current user. It
+// may be readable by anyone: it holds no secret (those live in the secret
+// files), as OpenBSD's 0644 /etc/iscsi.conf.
+std::error_code check_conf_file(const std::filesystem::path& file, std::string& error);
+
+// The text of a configuration file and of every file it included, by the
+// path the parser asked for: enough for parse_conf to read them again
+// without the file system (serve's worker, which cannot open them).
+struct conf_sources {
+    std::string file;  // the configuration file, as given
+    std::string text;
+    std::vector<std::pair<std::filesystem::path, std::string>> included;
+};
+
+// load_checked_conf that also records what it read in `sources`.
+std::error_code load_checked_conf(const std::filesystem::path& file, conf& out, std::string& error,
+                                  conf_sources& sources);
+
+// parse_conf over `sources` alone: an include it does not hold fails as a
+// file that cannot be read.
+std::error_code parse_conf_sources(const conf_sources& sources, conf& out, std::string& error);
+
+// check_conf_file, and refuses a file readable by group or others, saying
+// that it holds a secret (CHAP secret files).
+std::error_code check_secret_file(const std::filesystem::path& file, std::string& error);
 
 // Reads a whole regular file of at most max_conf_file_size bytes.
 std::error_code read_conf_file(const std::filesystem::path& file, std::string& text, std::string& error);

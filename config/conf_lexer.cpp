@@ -30,7 +30,6 @@ bool conf_word_delimiter(char c) noexcept
 {
     switch (c) {
     case '{': case '}': case '(': case ')': case '!': case '=': case '#': case ',':
-    case '"': case '\'':
         return true;
     default:
         return false;
@@ -42,47 +41,59 @@ conf_lexer::conf_lexer(std::string_view text, conf_macro_lookup macros)
 {
 }
 
-int conf_lexer::peek(std::size_t ahead) const
+int conf_lexer::peek_raw(std::size_t ahead) const
 {
     if (pos_ + ahead >= text_.size())
         return -1;
     return static_cast<unsigned char>(text_[pos_ + ahead]);
 }
 
-// Blanks and backslash-newline continuations.
-void conf_lexer::skip_blanks()
+// Outside quotes a backslash before a newline (or CR LF) joins the lines,
+// and a backslash before any other character stands for that character;
+// a backslash that ends the text ends it.
+conf_lexer::outside_char conf_lexer::look() const
 {
+    std::size_t p = pos_;
+    unsigned lines = 0;
+    const auto at = [this](std::size_t i) {
+        return i < text_.size() ? static_cast<unsigned char>(text_[i]) : -1;
+    };
     for (;;) {
-        const int c = peek();
-        if (is_blank(c)) {
-            ++pos_;
-        } else if (c == '\\' && peek(1) == '\n') {
-            pos_ += 2;
-            ++line_;
-        } else if (c == '\\' && peek(1) == '\r' && peek(2) == '\n') {
-            pos_ += 3;
-            ++line_;
+        const int c = at(p);
+        if (c != '\\')
+            return {c, c < 0 ? p - pos_ : p + 1 - pos_, lines};
+        if (at(p + 1) == '\n') {
+            p += 2;
+            ++lines;
+        } else if (at(p + 1) == '\r' && at(p + 2) == '\n') {
+            p += 3;
+            ++lines;
+        } else if (at(p + 1) < 0) {
+            return {-1, p + 1 - pos_, lines};
         } else {
-            return;
+            return {at(p + 1), p + 2 - pos_, lines};
         }
     }
+}
+
+void conf_lexer::take(const outside_char& oc)
+{
+    pos_ += oc.length;
+    line_ += oc.lines;
+}
+
+void conf_lexer::skip_blanks()
+{
+    for (outside_char oc = look(); is_blank(oc.c) || (oc.c < 0 && oc.length > 0); oc = look())
+        take(oc);
 }
 
 // Up to (not including) the newline that ends the logical line; a comment
 // continued with a backslash goes on, as in iscsi.conf(5).
 void conf_lexer::skip_to_line_end()
 {
-    for (;;) {
-        const int c = peek();
-        if (c < 0 || c == '\n')
-            return;
-        if (c == '\\' && (peek(1) == '\n' || (peek(1) == '\r' && peek(2) == '\n'))) {
-            pos_ += peek(1) == '\n' ? 2 : 3;
-            ++line_;
-            continue;
-        }
-        ++pos_;
-    }
+    for (outside_char oc = look(); oc.c != '\n' && (oc.c >= 0 || oc.length > 0); oc = look())
+        take(oc);
 }
 
 conf_token conf_lexer::fail(std::string reason)
@@ -106,112 +117,120 @@ conf_token conf_lexer::lex_one()
 {
     for (;;) {
         skip_blanks();
-        const int c = peek();
+        const outside_char oc = look();
+        const int c = oc.c;
         if (c < 0)
             return {conf_token_kind::end, {}, line_};
         if (c == '#') {
             skip_to_line_end();
             continue;
         }
-        if (c == '\n') {
-            ++pos_;
-            return {conf_token_kind::newline, {}, line_++};
-        }
+        const unsigned line = line_ + oc.lines;
         switch (c) {
-        case '"': case '\'':
-            ++pos_;
-            return lex_quoted(static_cast<char>(c));
-        case '{': ++pos_; return {conf_token_kind::lbrace, "{", line_};
-        case '}': ++pos_; return {conf_token_kind::rbrace, "}", line_};
-        case '=': ++pos_; return {conf_token_kind::equals, "=", line_};
-        case ',': ++pos_; return {conf_token_kind::comma, ",", line_};
+        case '\n': take(oc); return {conf_token_kind::newline, {}, line_++};
+        case '"': case '\'': take(oc); return lex_quoted(static_cast<char>(c));
+        case '{': take(oc); return {conf_token_kind::lbrace, "{", line};
+        case '}': take(oc); return {conf_token_kind::rbrace, "}", line};
+        case '=': take(oc); return {conf_token_kind::equals, "=", line};
+        case ',': take(oc); return {conf_token_kind::comma, ",", line};
         default: break;
         }
         if (c == '$' && macros_) {
-            ++pos_;
-            const std::size_t start = pos_;
-            while (is_macro_char(peek()))
-                ++pos_;
-            const std::string name(text_.substr(start, pos_ - start));
-            if (name.empty())
-                return fail("missing macro name after '$'");
-            std::string value;
-            if (!macros_(name, value))
-                return fail("macro \"" + name + "\" is not defined");
-            // The value's tokens stand where $name was; no further expansion.
-            conf_lexer sub(value, {});
-            std::vector<conf_token> tokens;
-            for (conf_token t = sub.next(); t.kind != conf_token_kind::end; t = sub.next()) {
-                if (t.kind == conf_token_kind::error)
-                    return fail("in macro \"" + name + "\": " + t.text);
-                if (t.kind == conf_token_kind::newline)
-                    continue;
-                t.line = line_;
-                tokens.push_back(std::move(t));
-            }
-            pending_.assign(tokens.rbegin(), tokens.rend());
-            if (!pending_.empty())
-                return next();
-            continue; // an empty value expands to nothing
+            take(oc);
+            conf_token t = expand_macro();
+            if (t.kind == conf_token_kind::end)
+                continue; // an empty value expands to nothing
+            return t;
         }
-        if (c == '\\')
-            return fail("unexpected backslash");
-        if (conf_word_delimiter(static_cast<char>(c)) || is_control(c))
+        if (conf_word_delimiter(static_cast<char>(c)) || is_control(c)) {
+            take(oc);
             return fail("unexpected " + describe(c));
+        }
         return lex_word();
     }
 }
 
+// After the '$': the value's tokens stand where $name was, not expanded again.
+conf_token conf_lexer::expand_macro()
+{
+    std::string name;
+    for (outside_char oc = look(); is_macro_char(oc.c); oc = look()) {
+        if (name.size() >= max_conf_token_length)
+            return fail("macro name too long");
+        name.push_back(static_cast<char>(oc.c));
+        take(oc);
+    }
+    std::string value;
+    if (!macros_(name, value)) // iscsictl(8) expands even "$" alone if `"" = value` defined it
+        return fail(name.empty() ? "missing macro name after '$'" : "macro \"" + name + "\" is not defined");
+    conf_lexer sub(value, {});
+    std::vector<conf_token> tokens;
+    for (conf_token t = sub.next(); t.kind != conf_token_kind::end; t = sub.next()) {
+        if (t.kind == conf_token_kind::error)
+            return fail("in macro \"" + name + "\": " + t.text);
+        if (t.kind == conf_token_kind::newline)
+            continue;
+        t.line = line_;
+        tokens.push_back(std::move(t));
+    }
+    if (tokens.empty())
+        return {conf_token_kind::end, {}, line_};
+    pending_.assign(tokens.rbegin(), tokens.rend() - 1);
+    return std::move(tokens.front());
+}
+
 conf_token conf_lexer::lex_word()
 {
-    conf_token t{conf_token_kind::word, {}, line_};
+    conf_token t{conf_token_kind::word, {}, line_ + look().lines};
     for (;;) {
-        const int c = peek();
+        const outside_char oc = look();
+        const int c = oc.c;
         if (c < 0 || c == '\n' || is_blank(c) || conf_word_delimiter(static_cast<char>(c)))
             break;
-        if (c == '\\') {
-            if (peek(1) == '\n' || (peek(1) == '\r' && peek(2) == '\n')) {
-                pos_ += peek(1) == '\n' ? 2 : 3; // continuation inside a word joins it
-                ++line_;
-                continue;
-            }
-            return fail("unexpected backslash");
-        }
-        if (is_control(c))
+        if (is_control(c)) {
+            take(oc);
             return fail("unexpected " + describe(c));
+        }
         if (t.text.size() >= max_conf_token_length)
             return fail("word too long");
         t.text.push_back(static_cast<char>(c));
-        ++pos_;
+        take(oc);
     }
     return t;
 }
 
-// After the opening quote. \<quote> is the quote, backslash-newline
-// continues the string, any other backslash is kept.
+// After the opening quote. As in iscsictl(8): a newline inside the string
+// is dropped (the string goes on), a backslash before the quote, a blank
+// or a tab stands for it, a backslash before a newline joins the lines,
+// any other backslash is kept.
 conf_token conf_lexer::lex_quoted(char quote)
 {
+    const unsigned opened = line_;
     conf_token t{conf_token_kind::quoted, {}, line_};
     for (;;) {
-        const int c = peek();
-        if (c < 0 || c == '\n' || (c == '\r' && peek(1) == '\n'))
-            return fail("unterminated quoted string");
+        const int c = peek_raw();
+        if (c < 0) // reported where the string opened
+            return {conf_token_kind::error, "unterminated quoted string", opened};
         ++pos_;
         if (c == quote)
             return t;
+        if (c == '\n') {
+            ++line_;
+            continue;
+        }
+        if (c == 0)
+            return fail("unexpected byte 0x00 in quoted string");
         char out = static_cast<char>(c);
         if (c == '\\') {
-            const int n = peek();
-            if (n == quote) {
+            const int n = peek_raw();
+            if (n == quote || n == ' ' || n == '\t') {
                 ++pos_;
-                out = quote;
-            } else if (n == '\n' || (n == '\r' && peek(1) == '\n')) {
-                pos_ += n == '\n' ? 1 : 2;
+                out = static_cast<char>(n);
+            } else if (n == '\n') {
+                ++pos_;
                 ++line_;
                 continue;
             }
-        } else if (is_control(c) && c != '\t') {
-            return fail("unexpected " + describe(c) + " in quoted string");
         }
         if (t.text.size() >= max_conf_token_length)
             return fail("string too long");

@@ -1,7 +1,9 @@
-// Tokens of iscsi-vscsi.conf(5), as OpenBSD's iscsi.conf(5) writes them:
-// '#' comments, backslash-newline continuation, "..." and '...' strings,
-// unquoted words, the punctuation { } = , and newlines. `$name` outside
-// quotes is replaced by the tokens of the macro's value. No I/O.
+// Tokens of iscsi-vscsi.conf(5), read as OpenBSD's iscsictl(8) reads
+// iscsi.conf(5): '#' comments, backslash-newline continuation, a backslash
+// outside quotes standing for the character after it, "..." and '...'
+// strings (which may span lines), unquoted words, the punctuation { } = ,
+// and newlines. `$name` at the start of a token outside quotes is replaced
+// by the tokens of the macro's value. No I/O.
 #pragma once
 
 #include <cstddef>
@@ -38,13 +40,25 @@ public:
     unsigned line() const { return line_; }
 
 private:
+    // One character outside quotes: `c` (-1 at the end) takes `length`
+    // bytes of the text, including the continuations and the escaping
+    // backslash before it, which end `lines` lines.
+    struct outside_char {
+        int c;
+        std::size_t length;
+        unsigned lines;
+    };
+    outside_char look() const;
+    void take(const outside_char& oc);
+
     conf_token lex_one();
     conf_token lex_quoted(char quote);
     conf_token lex_word();
+    conf_token expand_macro();
     conf_token fail(std::string reason);
     void skip_blanks();
     void skip_to_line_end();
-    int peek(std::size_t ahead = 0) const;
+    int peek_raw(std::size_t ahead = 0) const;
 
     std::string_view text_;
     std::size_t pos_ = 0;
@@ -53,7 +67,8 @@ private:
     std::vector<conf_token> pending_; // expanded macro tokens, in reverse order
 };
 
-// Characters that end an unquoted word (besides blanks and newlines).
+// Characters that end an unquoted word (besides blanks and newlines), as in
+// iscsictl(8): quotes inside a word are part of it.
 bool conf_word_delimiter(char c) noexcept;
 
 } // namespace ivs::config

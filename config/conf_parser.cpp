@@ -41,6 +41,12 @@ void conf_parser::error(const source& s, unsigned line, const std::string& reaso
     errors_.push_back(s.name + ":" + std::to_string(line) + ": " + reason);
 }
 
+void conf_parser::warning(const source& s, unsigned line, const std::string& reason)
+{
+    if (warnings_.size() < max_reported_errors)
+        warnings_.push_back(s.name + ":" + std::to_string(line) + ": " + reason);
+}
+
 // About the current token; a lexer error was already reported by advance().
 void conf_parser::unexpected(const source& s, std::string_view expected)
 {
@@ -115,15 +121,20 @@ void conf_parser::parse_file(std::string_view text, const std::filesystem::path&
 
 bool conf_parser::statement(source& s)
 {
-    if (s.tok.kind != conf_token_kind::word) {
+    if (!conf_token_is_value(s.tok)) {
         unexpected(s, "a keyword");
         return false;
     }
+    const bool quoted = s.tok.kind == conf_token_kind::quoted;
     const std::string word = s.tok.text;
     const unsigned line = s.tok.line;
     advance(s);
     if (s.tok.kind == conf_token_kind::equals)
-        return macro_definition(s, word, line);
+        return macro_definition(s, word, quoted, line);
+    if (quoted) { // a quoted string is never a keyword, only a macro name
+        error(s, line, "unexpected \"" + word + "\", expected a keyword");
+        return false;
+    }
     if (word == "include")
         return include(s, line);
     if (word == "isid")
@@ -137,13 +148,14 @@ bool conf_parser::statement(source& s)
 }
 
 // NAME = VALUE...: the values joined by blanks; commas kept as written.
-bool conf_parser::macro_definition(source& s, const std::string& name, unsigned line)
+// NAME is any word but OpenBSD's keywords, or a quoted string (iscsictl(8)).
+bool conf_parser::macro_definition(source& s, const std::string& name, bool quoted, unsigned line)
 {
     if (!is_valid_macro_name(name)) {
-        error(s, line, "invalid macro name \"" + name + "\"");
+        error(s, line, "invalid macro name \"" + name + "\": it contains a blank");
         return false;
     }
-    if (is_conf_reserved_word(name)) {
+    if (!quoted && is_conf_reserved_word(name)) {
         error(s, line, "\"" + name + "\" is a reserved word, not a macro name");
         return false;
     }
@@ -188,7 +200,9 @@ bool conf_parser::include(source& s, unsigned line)
         error(s, line, "include: empty file name");
         return false;
     }
-    const std::filesystem::path file = resolve(s, path);
+    // As iscsictl(8) opens it: a relative path is taken from the current
+    // directory, not from the including file's.
+    const std::filesystem::path file{path};
     const std::string key = file.lexically_normal().string();
     if (std::find(include_stack_.begin(), include_stack_.end(), key) != include_stack_.end()) {
         error(s, line, "include loop: \"" + file.string() + "\" is already being read");
@@ -209,30 +223,28 @@ bool conf_parser::include(source& s, unsigned line)
         return false;
     }
     if (read_(file, text, why)) {
-        error(s, line, "include: cannot read \"" + file.string() + "\": " + why);
+        std::string reason = "include: cannot read \"" + file.string() + "\": " + why;
+        if (file.is_relative())
+            reason += " (a relative path is taken from the current directory, as iscsictl(8) does)";
+        error(s, line, reason);
         return false;
     }
     parse_file(text, file);
     return true;
 }
 
-// isid (oui | en | rand) BASE QUALIFIER (iscsi.conf(5); RFC 7143 §11.12.5)
+// isid (oui | en | rand) BASE QUALIFIER (iscsi.conf(5); RFC 7143 §11.12.5).
+// Read as iscsictl(8) reads it: signed numbers, masked (see conf_isid); a
+// later isid replaces an earlier one.
 bool conf_parser::isid(source& s, unsigned line)
 {
-    if (isid_at_) {
-        error(s, line, "isid: already set at " + isid_at_->file + ":" + std::to_string(isid_at_->line));
-        return false;
-    }
     const unsigned type_line = s.tok.line;
     std::string type;
     if (!take_string(s, "isid", "type (oui, en or rand)", type))
         return false;
     conf_isid v;
-    std::uint64_t base_max = 0xffffff, qual_max = 0xffff;
     if (equals_ignore_case(type, "oui")) {
         v.format = isid_format::oui;
-        base_max = 0x3fffff;
-        qual_max = 0xffffff;
     } else if (equals_ignore_case(type, "en")) {
         v.format = isid_format::en;
     } else if (equals_ignore_case(type, "rand")) {
@@ -241,12 +253,17 @@ bool conf_parser::isid(source& s, unsigned line)
         error(s, type_line, "isid: unknown type \"" + type + "\" (oui, en or rand)");
         return false;
     }
-    std::uint64_t base = 0, qual = 0;
-    if (!take_number(s, "isid base", 0, base_max, base) ||
-        !take_number(s, "isid qualifier", 0, qual_max, qual))
+    if (!take_signed(s, "isid base", v.base) || !take_signed(s, "isid qualifier", v.qualifier))
         return false;
-    v.base = static_cast<std::uint32_t>(base);
-    v.qualifier = static_cast<std::uint32_t>(qual);
+    if (isid_at_)
+        warning(s, line, "isid: replaces the isid set at " + isid_at_->file + ":" +
+                             std::to_string(isid_at_->line));
+    if (isid_ignored_bits(v))
+        warning(s, line, v.format == isid_format::oui
+                             ? "isid oui: only bits 8-29 of the base (the OUI) and bits 0-23 of the "
+                               "qualifier are used; the others are ignored, as by iscsictl(8)"
+                             : "isid " + type + ": only the low 24 bits of the base and the low 16 bits "
+                               "of the qualifier are used; the others are ignored, as by iscsictl(8)");
     out_.isid = v;
     isid_at_ = conf_location{s.name, line};
     return true;
@@ -285,6 +302,7 @@ std::error_code parse_conf(std::string_view text, std::string_view filename, con
             }
             return conf_errc::syntax;
         }
+        result.warnings = parser.warnings();
         out = std::move(result);
         return {};
     } catch (const std::exception& e) {

@@ -30,6 +30,7 @@ public:
     void parse_file(std::string_view text, const std::filesystem::path& name);
 
     const std::vector<std::string>& errors() const { return errors_; }
+    const std::vector<std::string>& warnings() const { return warnings_; }
 
 private:
     struct source {
@@ -50,6 +51,7 @@ private:
     bool at_line_end(const source& s) const;
     void skip_line(source& s, bool stop_at_rbrace);
     void error(const source& s, unsigned line, const std::string& reason);
+    void warning(const source& s, unsigned line, const std::string& reason);
     void unexpected(const source& s, std::string_view expected);
     bool too_many_errors() const { return errors_.size() >= max_reported_errors; }
     bool expect_line_end(source& s);
@@ -58,6 +60,7 @@ private:
     bool take_string(source& s, std::string_view what, std::string_view noun, std::string& out);
     bool take_number(source& s, std::string_view what, std::uint64_t min, std::uint64_t max,
                      std::uint64_t& out);
+    bool take_signed(source& s, std::string_view what, std::int64_t& out);
     bool take_list(source& s, std::string_view what, std::vector<std::string>& items);
     bool take_yes_no(source& s, std::string_view what, bool& out);
     bool take_iscsi_name(source& s, std::string_view what, std::string& out);
@@ -68,7 +71,7 @@ private:
 
     // statements
     bool statement(source& s);
-    bool macro_definition(source& s, const std::string& name, unsigned line);
+    bool macro_definition(source& s, const std::string& name, bool quoted, unsigned line);
     bool include(source& s, unsigned line);
     bool isid(source& s, unsigned line);
     bool initiator_name(source& s, unsigned line);
@@ -77,11 +80,14 @@ private:
     bool option_value(source& s, conf_target& t, const std::string& kw, unsigned line);
     bool mark_once(const source& s, block_state& b, std::string_view key, std::string_view keyword,
                    unsigned line);
+    void mark_repeatable(const source& s, block_state& b, std::string_view key, std::string_view keyword,
+                         unsigned line);
     void check_target(const source& s, const conf_target& t, const block_state& b);
 
     const conf_reader& read_;
     conf& out_;
     std::vector<std::string> errors_;
+    std::vector<std::string> warnings_;
     std::map<std::string, std::string, std::less<>> macros_;
     std::vector<std::string> include_stack_; // normalized paths being read
     std::optional<conf_location> initiator_name_at_;

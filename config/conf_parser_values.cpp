@@ -5,6 +5,7 @@
 #include "config/conf_values.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace ivs::config {
@@ -64,6 +65,20 @@ bool conf_parser::take_number(source& s, std::string_view what, std::uint64_t mi
         return false;
     }
     out = value;
+    return true;
+}
+
+bool conf_parser::take_signed(source& s, std::string_view what, std::int64_t& out)
+{
+    const unsigned line = s.tok.line;
+    std::string text;
+    if (!take_string(s, what, "number", text))
+        return false;
+    if (!parse_conf_signed(text, out)) {
+        error(s, line, std::string(what) + ": \"" + text + "\" is not a number from " +
+                           std::to_string(INT64_MIN) + " to " + std::to_string(INT64_MAX));
+        return false;
+    }
     return true;
 }
 
@@ -163,8 +178,8 @@ bool conf_parser::take_address(source& s, std::string_view what, std::uint16_t d
             }
             advance(s);
             std::uint64_t port = 0;
-            if (s.tok.kind == conf_token_kind::word && s.tok.text == "iscsi") {
-                port = default_iscsi_port; // the service name iscsid(8) uses
+            if (conf_token_is_value(s.tok) && (s.tok.text == "iscsi" || s.tok.text == "iscsi-target")) {
+                port = default_iscsi_port; // the service names of port 3260 (iscsid(8) uses "iscsi")
                 advance(s);
             } else if (!take_number(s, "port", 1, 65535, port)) {
                 return false;
@@ -183,6 +198,8 @@ bool conf_parser::take_address(source& s, std::string_view what, std::uint16_t d
             break;
         }
     }
+    if (a.host == "*") // iscsictl(8): the wildcard address (AI_PASSIVE)
+        a.host = a.family == address_family::inet6 ? "::" : "0.0.0.0";
     out = std::move(a);
     return true;
 }

@@ -30,7 +30,13 @@ constexpr number_option number_options[] = {
     {"first-burst-length", 512, max_data_length, &conf_target::first_burst_length},
 };
 
-// Options that take values and may appear once per block.
+// OpenBSD's options that take values: given again, the last one counts, as
+// with iscsictl(8) (with a warning).
+constexpr std::string_view openbsd_keywords[] = {
+    "targetaddr", "initiatoraddr", "targetname", "initiatorname",
+};
+
+// Options that take values; the extensions may appear once per block.
 constexpr std::string_view option_keywords[] = {
     "targetaddr", "initiatoraddr", "targetname", "initiatorname", "chap", "mutual-chap",
     "chap-algorithms", "header-digest", "data-digest", "nop-interval", "nop-timeout",
@@ -61,6 +67,19 @@ bool conf_parser::mark_once(const source& s, block_state& b, std::string_view ke
     }
     b.seen.emplace(std::string(key), line);
     return true;
+}
+
+void conf_parser::mark_repeatable(const source& s, block_state& b, std::string_view key,
+                                  std::string_view keyword, unsigned line)
+{
+    const auto it = b.seen.find(key);
+    if (it != b.seen.end()) {
+        warning(s, line, std::string(keyword) + ": replaces the setting of line " + std::to_string(it->second) +
+                             " (iscsictl(8) keeps the last one too)");
+        it->second = line;
+        return;
+    }
+    b.seen.emplace(std::string(key), line);
 }
 
 bool conf_parser::target(source& s, unsigned line)
@@ -103,6 +122,15 @@ bool conf_parser::target(source& s, unsigned line)
     }
     // After a bad option, "missing ..." and similar would only be noise.
     b.options_failed = errors_.size() != errors_before;
+    // A block named again replaces the earlier one, as when iscsid(8) is
+    // handed both: the later configuration of the session counts.
+    const auto same = std::find_if(out_.targets.begin(), out_.targets.end(),
+                                   [&](const conf_target& o) { return o.name == t.name; });
+    if (same != out_.targets.end()) {
+        warning(s, line, "target \"" + t.name + "\": replaces the target of the same name at " +
+                             at(same->where) + " (iscsid(8) keeps the last one too)");
+        out_.targets.erase(same);
+    }
     check_target(s, t, b);
     out_.targets.push_back(std::move(t));
     return true;
@@ -120,34 +148,50 @@ bool conf_parser::target_option(source& s, conf_target& t, block_state& b)
 
     if (kw == "enabled" || kw == "disabled") {
         t.enabled = kw == "enabled";
-        return mark_once(s, b, "enabled|disabled", kw, line);
+        mark_repeatable(s, b, "enabled|disabled", kw, line);
+        return true;
     }
     if (kw == "normal" || kw == "discovery") {
         t.type = kw == "normal" ? conf_session_type::normal : conf_session_type::discovery;
-        return mark_once(s, b, "normal|discovery", kw, line);
+        mark_repeatable(s, b, "normal|discovery", kw, line);
+        return true;
     }
     if (std::find(std::begin(option_keywords), std::end(option_keywords), kw) == std::end(option_keywords)) {
         error(s, line, "unknown keyword \"" + kw + "\"");
         return false;
     }
-    if (!mark_once(s, b, kw, kw, line))
+    const bool openbsd =
+        std::find(std::begin(openbsd_keywords), std::end(openbsd_keywords), kw) != std::end(openbsd_keywords);
+    if (!openbsd && !mark_once(s, b, kw, kw, line))
         return false;
     if (!option_value(s, t, kw, line)) {
-        b.seen.erase(kw); // a later, correct line is not a repetition
+        if (!openbsd)
+            b.seen.erase(kw); // a later, correct line is not a repetition
         return false;
     }
+    if (openbsd)
+        mark_repeatable(s, b, kw, kw, line);
     return true;
 }
 
 bool conf_parser::option_value(source& s, conf_target& t, const std::string& kw, unsigned line)
 {
-    if (kw == "targetaddr")
-        return take_address(s, kw, default_iscsi_port, t.target_addr);
+    // The session's connect does not take a local address or an address
+    // family yet: said plainly rather than ignored in silence.
+    if (kw == "targetaddr") {
+        if (!take_address(s, kw, default_iscsi_port, t.target_addr))
+            return false;
+        if (t.target_addr.family != address_family::any)
+            warning(s, line, "targetaddr: inet and inet6 are not applied yet: every address of the host is tried");
+        return true;
+    }
     if (kw == "initiatoraddr") {
         conf_address a;
-        if (!take_address(s, kw, 0, a)) // port 0: any local port
+        if (!take_address(s, kw, 0, a))
             return false;
+        a.port = 0; // any local port: iscsictl(8) drops the port too
         t.initiator_addr = std::move(a);
+        warning(s, line, "initiatoraddr is not applied yet: the system chooses the local address");
         return true;
     }
     if (kw == "targetname")
@@ -261,20 +305,21 @@ void conf_parser::check_target(const source& s, const conf_target& t, const bloc
     const unsigned line = t.where.line;
     const std::string prefix = "target \"" + t.name + "\": ";
     for (const conf_target& other : out_.targets) {
-        if (other.name == t.name)
-            error(s, line, prefix + "already defined at " + at(other.where));
-        else if (!t.export_dir.empty() && other.export_dir == t.export_dir)
+        if (!t.export_dir.empty() && other.name != t.name && other.export_dir == t.export_dir)
             error(s, line, prefix + "export directory \"" + t.export_dir.string() +
                                "\" is also used by target \"" + other.name + "\"");
     }
     if (b.options_failed)
         return;
-    if (!b.seen.count("targetaddr"))
+    // iscsictl(8) takes a block without them, which cannot log in; an
+    // enabled one is refused here rather than failing at every attempt.
+    if (t.enabled && !b.seen.count("targetaddr"))
         error(s, line, prefix + "missing targetaddr");
-    if (t.type == conf_session_type::normal && !b.seen.count("targetname"))
+    if (t.enabled && t.type == conf_session_type::normal && !b.seen.count("targetname"))
         error(s, line, prefix + "missing targetname");
     if (t.type == conf_session_type::discovery && b.seen.count("targetname"))
-        error(s, line, prefix + "a discovery target takes no targetname");
+        warning(s, b.seen.find("targetname")->second,
+                prefix + "targetname is not used by a discovery session (iscsid(8) does not send it either)");
     if (t.mutual_chap && !t.chap)
         error(s, line, prefix + "mutual-chap needs chap");
     if (!t.chap_algorithms.empty() && !t.chap)

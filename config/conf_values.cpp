@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 namespace ivs::config {
 
@@ -20,13 +21,12 @@ bool starts_with_ignore_case(std::string_view s, std::string_view prefix)
 
 bool all_hex(std::string_view s) { return std::all_of(s.begin(), s.end(), is_hex); }
 
-constexpr std::array<std::string_view, 35> reserved = {
-    "chap", "chap-algorithms", "command-timeout", "data-digest", "disabled", "discovery",
-    "enabled", "export", "first-burst-length", "header-digest", "immediate-data", "include",
-    "inet", "inet4", "inet6", "initial-r2t", "initiatoraddr", "initiatorname", "isid", "luns",
-    "max-burst-length", "max-outstanding-r2t", "max-recv-data-segment-length", "mutual-chap",
-    "nop-interval", "nop-timeout", "normal", "port", "replacement-timeout", "secret-file",
-    "target", "targetaddr", "targetname", "user", "address",
+// The keywords of iscsictl(8)'s grammar: a word that is one of them cannot
+// name a macro. This program's extension keywords can (they appear only
+// inside target blocks, where no macro is defined).
+constexpr std::array<std::string_view, 16> reserved = {
+    "address", "disabled", "discovery", "enabled", "include", "inet", "inet4", "inet6",
+    "initiatoraddr", "initiatorname", "isid", "normal", "port", "target", "targetaddr", "targetname",
 };
 
 class conf_category_impl final : public std::error_category {
@@ -38,7 +38,7 @@ public:
         case conf_errc::syntax: return "configuration error";
         case conf_errc::read_failed: return "cannot read configuration file";
         case conf_errc::too_large: return "configuration file too large";
-        case conf_errc::insecure_file: return "file readable or writable by others, or foreign owner";
+        case conf_errc::insecure_file: return "file writable by others, secret readable by others, or foreign owner";
         }
         return "unknown configuration error";
     }
@@ -132,35 +132,73 @@ bool is_conf_reserved_word(std::string_view word) noexcept
 
 bool is_valid_macro_name(std::string_view name) noexcept
 {
-    if (name.empty())
-        return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    });
+    // iscsictl(8) checks for blanks from the second character on; a name
+    // that cannot be used in `$name` is still a valid definition there.
+    for (std::size_t i = 1; i < name.size(); ++i) {
+        const char c = name[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+            return false;
+    }
+    return true;
 }
 
-// RFC 7143 §11.12.5: T(2) A(6) B(16) C(8) D(16).
+bool parse_conf_signed(std::string_view text, std::int64_t& out) noexcept
+{
+    const bool negative = !text.empty() && text.front() == '-';
+    if (negative)
+        text.remove_prefix(1);
+    std::uint64_t magnitude = 0;
+    if (!parse_conf_number(text, magnitude))
+        return false;
+    constexpr std::uint64_t max = static_cast<std::uint64_t>(INT64_MAX);
+    if (magnitude > max + (negative ? 1 : 0))
+        return false;
+    out = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+    return true;
+}
+
+namespace {
+
+// iscsictl(8)'s masks: the bits of BASE and QUALIFIER that make the ISID.
+constexpr std::uint64_t isid_base_mask(isid_format f) noexcept
+{
+    return f == isid_format::oui ? 0x3fffff00u : 0x00ffffffu;
+}
+constexpr std::uint64_t isid_qualifier_mask(isid_format f) noexcept
+{
+    return f == isid_format::oui ? 0xffffffu : 0xffffu;
+}
+
+} // namespace
+
+// RFC 7143 §11.12.5: T(2) A(6) B(16) C(8) D(16), as iscsictl(8) builds it.
 std::array<std::uint8_t, 6> isid_bytes(const conf_isid& isid) noexcept
 {
-    std::uint64_t v = 0;
+    const auto base = static_cast<std::uint64_t>(isid.base);
+    const auto qual = static_cast<std::uint64_t>(isid.qualifier);
+    std::uint32_t word = 0;
     switch (isid.format) {
-    case isid_format::oui: // A+B: 22-bit OUI, C+D: 24-bit qualifier
-        v = (std::uint64_t{0} << 46) | (std::uint64_t{isid.base & 0x3fffffu} << 24) |
-            (isid.qualifier & 0xffffffu);
+    case isid_format::oui:
+        word = static_cast<std::uint32_t>((base & isid_base_mask(isid.format)) | ((qual >> 16) & 0xffu));
         break;
-    case isid_format::en: // B+C: 24-bit enterprise number, D: qualifier
-        v = (std::uint64_t{1} << 46) | (std::uint64_t{isid.base & 0xffffffu} << 16) |
-            (isid.qualifier & 0xffffu);
+    case isid_format::en:
+        word = 0x40000000u | static_cast<std::uint32_t>(base & isid_base_mask(isid.format));
         break;
-    case isid_format::rand: // B+C: 24-bit random, D: qualifier
-        v = (std::uint64_t{2} << 46) | (std::uint64_t{isid.base & 0xffffffu} << 16) |
-            (isid.qualifier & 0xffffu);
+    case isid_format::rand:
+        word = 0x80000000u | static_cast<std::uint32_t>(base & isid_base_mask(isid.format));
         break;
     }
+    const std::uint64_t v = (std::uint64_t{word} << 16) | (qual & 0xffffu);
     std::array<std::uint8_t, 6> out{};
     for (int i = 0; i < 6; ++i)
         out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (40 - 8 * i));
     return out;
+}
+
+bool isid_ignored_bits(const conf_isid& isid) noexcept
+{
+    return (static_cast<std::uint64_t>(isid.base) & ~isid_base_mask(isid.format)) != 0 ||
+           (static_cast<std::uint64_t>(isid.qualifier) & ~isid_qualifier_mask(isid.format)) != 0;
 }
 
 } // namespace ivs::config

@@ -18,12 +18,18 @@ bool parse_conf_number(std::string_view text, std::uint64_t& out) noexcept;
 // digits, at most 223 bytes); otherwise the reason.
 std::string check_iscsi_name(std::string_view name);
 
-// Every keyword of the grammar: these cannot be macro names.
+// The keywords of OpenBSD's iscsi.conf(5): an unquoted word that is one of
+// them cannot name a macro.
 std::span<const std::string_view> conf_reserved_words() noexcept;
 bool is_conf_reserved_word(std::string_view word) noexcept;
 
-// Macro names: letters, digits and underscores (iscsi.conf(5)).
+// Macro names as iscsictl(8) takes them: no blank after the first
+// character. Only letters, digits and underscores can be used in `$name`.
 bool is_valid_macro_name(std::string_view name) noexcept;
+
+// A signed decimal number (iscsictl(8)'s NUMBER), or hexadecimal after
+// "0x"; false when malformed or outside the 64-bit signed range.
+bool parse_conf_signed(std::string_view text, std::int64_t& out) noexcept;
 
 bool equals_ignore_case(std::string_view a, std::string_view b) noexcept;
 

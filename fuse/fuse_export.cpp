@@ -92,6 +92,14 @@ dev_t mount_device(const std::string& mp) {
     return found;
 }
 
+// libfuse's "/dev/fd/N" (fuse_session_mount takes descriptor N as mounted).
+bool is_premounted(const std::filesystem::path& mp) {
+    const std::string s = mp.string();
+    constexpr std::string_view prefix = "/dev/fd/";
+    return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
+           s.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+}
+
 // fusermount3 -u -z for an unprivileged mount; false if it did not succeed.
 bool run_fusermount_lazy(const std::string& mp) {
     const char* argv[] = {"fusermount3", "-u", "-z", "-q", mp.c_str(), nullptr};
@@ -140,7 +148,8 @@ void fuse_export::impl::abort_connection() {
 void fuse_export::impl::unmount_and_join() {
     const std::string mp = mountpoint.string();
     bool detached = false;
-    if (::umount2(mp.c_str(), UMOUNT_NOFOLLOW) != 0) {
+    // premounted: who mounted it has unmounted it, the connection is ending.
+    if (!premounted && ::umount2(mp.c_str(), UMOUNT_NOFOLLOW) != 0) {
         const int e = errno;
         if (e == EBUSY) {
             if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
@@ -181,6 +190,17 @@ fuse_export::fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mount
 fuse_export::~fuse_export() { stop(); }
 
 bool fuse_export::running() const noexcept { return impl_->running.load(); }
+
+std::size_t fuse_export::open_handles(const std::string& name) const {
+    std::lock_guard lk(impl_->disks_m);
+    auto it = impl_->by_name.find(name);
+    if (it == impl_->by_name.end())
+        return 0;
+    std::size_t n = 0;
+    for (const open_file* h : impl_->handles)
+        n += h->disk == it->second.disk ? 1 : 0;
+    return n;
+}
 
 const std::filesystem::path& fuse_export::mountpoint() const noexcept { return impl_->mountpoint; }
 
@@ -232,12 +252,15 @@ std::error_code fuse_export::start() {
     std::lock_guard lk(s.life_m);
     if (s.se != nullptr)
         return fuse_export_errc::already_started;
+    s.premounted = is_premounted(s.mountpoint);
     std::error_code fs_ec;
-    if (!std::filesystem::is_directory(s.mountpoint, fs_ec))
-        return fuse_export_errc::not_a_directory;
-    s.mountpoint = std::filesystem::absolute(s.mountpoint, fs_ec).lexically_normal();
-    if (!s.mountpoint.has_filename() && s.mountpoint.has_relative_path())
-        s.mountpoint = s.mountpoint.parent_path();  // drop a trailing '/'
+    if (!s.premounted) {
+        if (!std::filesystem::is_directory(s.mountpoint, fs_ec))
+            return fuse_export_errc::not_a_directory;
+        s.mountpoint = std::filesystem::absolute(s.mountpoint, fs_ec).lexically_normal();
+        if (!s.mountpoint.has_filename() && s.mountpoint.has_relative_path())
+            s.mountpoint = s.mountpoint.parent_path();  // drop a trailing '/'
+    }
 
     const std::string opts = "-ofsname=" + s.options.fsname + ",subtype=iscsi-vscsi,default_permissions";
     std::vector<std::string> args_s{"iscsi-vscsi", opts};
@@ -279,11 +302,12 @@ std::error_code fuse_export::start() {
     // The mount's device number names its fusectl connection (for stop()).
     // With workers this stat is the first request they serve after INIT;
     // without, nobody serves it yet, and the mount table tells.
-    if (workers > 0) {
+    // Premounted: stop() neither unmounts nor aborts (the mounter does).
+    if (!s.premounted && workers > 0) {
         struct stat st {};
         if (::stat(s.mountpoint.c_str(), &st) == 0)
             s.conn_dev = st.st_dev;
-    } else {
+    } else if (!s.premounted) {
         s.conn_dev = mount_device(s.mountpoint.string());
     }
     s.options.log.info("fuse: mounted " + s.mountpoint.string());

@@ -23,6 +23,12 @@
 // lazily and its FUSE connection aborted, so stop() always returns; a
 // request whose commands are still in flight is answered (into the aborted
 // connection) when they complete.
+//
+// A mountpoint of the form "/dev/fd/N" is libfuse's convention for a
+// /dev/fuse descriptor N that someone with the right to mount has already
+// mounted (a privilege-separated program): start() serves it without
+// mounting, and stop() does not unmount; the one who mounted it unmounts
+// first, which ends the connection, and stop() then joins and closes N.
 #pragma once
 
 #include "log/log.hpp"
@@ -106,6 +112,10 @@ public:
     [[nodiscard]] int loop_fd() const;
     enum class pump_result { drained, more, ended };
     pump_result pump(std::size_t limit = 64);
+
+    // How many handles of the exported file `name` are open (an open(2), a
+    // loop device over the file); 0 when `name` is not exported.
+    [[nodiscard]] std::size_t open_handles(const std::string& name) const;
 
     [[nodiscard]] bool running() const noexcept;
     [[nodiscard]] const std::filesystem::path& mountpoint() const noexcept;

@@ -47,6 +47,7 @@ struct fuse_export::impl {
     channel* ch = nullptr;          // the export's reference while mounted
     std::atomic<bool> running{false};
     dev_t conn_dev = 0;             // the mount's device: its fusectl connection id
+    bool premounted = false;        // "/dev/fd/N": mounted and unmounted by the caller
 
     impl(vscsi::embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
         : dev(d), mountpoint(std::move(mp)), options(std::move(o)) {}

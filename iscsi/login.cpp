@@ -26,6 +26,7 @@ public:
         case login_errc::target_not_authenticated: return "target did not authenticate itself (mutual CHAP)";
         case login_errc::bad_redirect: return "redirect without a valid TargetAddress";
         case login_errc::too_many_exchanges: return "login does not progress";
+        case login_errc::value_refused: return "target refused every value offered for a key";
         case login_errc::not_ready: return "login machine called in the wrong state";
         }
         return "unknown login error";

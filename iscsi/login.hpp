@@ -44,6 +44,7 @@ enum class login_errc {
     target_not_authenticated, // mutual CHAP requested, the target did not answer
     bad_redirect,             // redirect without a usable TargetAddress
     too_many_exchanges,       // the target keeps the login going without progress
+    value_refused,            // a list key (a digest) ends on a value we did not offer or accept
     not_ready,                // next_request/on_response called in the wrong state
 };
 const std::error_category& login_errc_category() noexcept;

@@ -1,6 +1,8 @@
 // Login key negotiation (RFC 7143 §6.2, §13), initiator side.
 #include "iscsi/negotiation.hpp"
 
+#include "iscsi/login.hpp"
+
 #include <algorithm>
 
 namespace ivs::iscsi {
@@ -194,7 +196,35 @@ std::error_code negotiation::answer_of_ours(const key_def& key, key_state& st, s
     // Rejected, Irrelevant or NotUnderstood keys keep their defaults (§6.2).
     if (r.outcome == pdu::negotiation_outcome::agreed)
         st.active = std::move(r.value);
+    if (!accepts_in_force(key, st)) {
+        message = "target answered " + pair_text(key.name, value) + " to our offer " +
+                  pair_text(key.name, *st.mine) + ", leaving " + pair_text(key.name, in_force(key, st));
+        return login_errc::value_refused;
+    }
     return {};
+}
+
+std::string negotiation::in_force(const key_def& key, const key_state& st)
+{
+    return st.active ? *st.active : std::string(key.default_value);
+}
+
+// A list key we bind (HeaderDigest, DataDigest: §13.1) must end on a value
+// of our list. Answers are checked against offers already; this catches a
+// Reject, Irrelevant or NotUnderstood answer to our offer, and our own Reject
+// of a target offer, which leave the RFC default (None) in force although we
+// offered only CRC32C: a clear failure rather than a session without the
+// digest asked for.
+bool negotiation::accepts_in_force(const key_def& key, const key_state& st) const
+{
+    const binding* b = find_binding(key.name);
+    if (key.kind != pdu::key_kind::list || !b || !b->mine)
+        return true;
+    std::vector<std::string_view> accepted;
+    const std::string ours = b->mine(config_);
+    if (pdu::parse_list(ours, accepted))
+        return true;
+    return std::find(accepted.begin(), accepted.end(), in_force(key, st)) != accepted.end();
 }
 
 std::error_code negotiation::offer_of_theirs(const key_def* key, std::string_view name,
@@ -231,6 +261,11 @@ std::error_code negotiation::offer_of_theirs(const key_def* key, std::string_vie
         if (!pdu::is_special_answer(*answer))
             st.active = *answer;
         answers.push_back({std::string(name), *answer});
+    }
+    if (key && !accepts_in_force(*key, st)) {
+        message = "target offered " + pair_text(name, value) + ", none of which we accept (" + mine +
+                  "), leaving " + pair_text(name, in_force(*key, st));
+        return login_errc::value_refused;
     }
     return {};
 }

@@ -40,7 +40,9 @@ public:
     // Answers to our offers and target declarations go to `active`; answers
     // to target offers are appended to `answers` (to send next). Errors
     // (pdu::errc: negotiation_violation, key_not_allowed, value_syntax,
-    // number_out_of_range) come with `message` naming the key and value.
+    // number_out_of_range; login_errc::value_refused when a digest ends on a
+    // value our preference list does not hold, e.g. None after Reject to
+    // HeaderDigest=CRC32C) come with `message` naming the key and value.
     std::error_code process(const pdu::text_list& keys, pdu::login_stage stage,
                             pdu::text_list& answers, std::string& message);
 
@@ -69,6 +71,8 @@ private:
                                     std::string& message);
     std::error_code declaration_of_theirs(const pdu::key_def& key, key_state& st,
                                           std::string_view value, std::string& message);
+    static std::string in_force(const pdu::key_def& key, const key_state& st);
+    bool accepts_in_force(const pdu::key_def& key, const key_state& st) const;
 
     login_config config_; // our copy, without CHAP secrets
     std::map<std::string, key_state, std::less<>> keys_;

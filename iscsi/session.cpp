@@ -485,7 +485,22 @@ void session::impl::connection_lost(std::error_code ec)
     // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
     // are reissued in their original order, each at most max_reissues times;
     // everything else fails.
-    const std::uint32_t culprit = std::exchange(culprit_itt_, pdu::reserved_tag);
+    //
+    // Only a command that broke the connection may be charged a reissue,
+    // else a command broken every time takes down the commands outstanding
+    // beside it. The one command outstanding is charged. Of several, none
+    // is, even the one whose task tag a bad PDU carried (the tag may be the
+    // field that is wrong): they become suspects, reissued one at a time
+    // (pump), so each is charged alone if it fails again while the others
+    // complete; the one named and one that failed alone go last.
+    const std::uint32_t named = std::exchange(culprit_itt_, pdu::reserved_tag);
+    std::vector<std::uint32_t> outstanding;
+    tasks_.for_each([&](session_task& t) {
+        if (const scsi_task* s = t.as<scsi_task>(); s && t.sent && !s->response_ready)
+            outstanding.push_back(t.itt);
+    });
+    const std::uint32_t culprit = outstanding.size() == 1 ? outstanding.front() : pdu::reserved_tag;
+    const bool isolate = outstanding.size() > 1;
     std::vector<session_task*> reissue;
     std::vector<session_task*> ended;
     std::vector<session_task*> answered;
@@ -506,15 +521,20 @@ void session::impl::connection_lost(std::error_code ec)
         }
         if (!t.sent)
             return; // still waiting: it keeps its place
-        // The task that broke the protocol counts a reissue alone; when the
-        // connection just failed, every outstanding task does.
-        if ((culprit == pdu::reserved_tag || culprit == t.itt) && ++s->reissues > config_.max_reissues)
+        if (isolate)
+            s->suspect = true;
+        if (culprit == t.itt && ++s->reissues > config_.max_reissues)
             spent.push_back(&t);
         else
             reissue.push_back(&t);
     });
+    if (isolate)
+        isolating_ = true;
     std::sort(reissue.begin(), reissue.end(), [](const session_task* a, const session_task* b) {
         return pdu::serial32{a->cmd_sn} < pdu::serial32{b->cmd_sn};
+    });
+    std::stable_partition(reissue.begin(), reissue.end(), [&](const session_task* t) {
+        return !(t->itt == named || (t->itt == culprit && std::get<scsi_task>(t->work).suspect));
     });
     for (auto it = reissue.rbegin(); it != reissue.rend(); ++it) {
         session_task& t = **it;
@@ -533,7 +553,7 @@ void session::impl::connection_lost(std::error_code ec)
             continue;
         char itt[16];
         std::snprintf(itt, sizeof itt, "0x%08x", static_cast<unsigned>(t->itt));
-        log_line(log::level::warning, std::string("command ") + itt + " was outstanding on " +
+        log_line(log::level::warning, std::string("command ") + itt + " was alone on " +
                                           std::to_string(config_.max_reissues + 1) +
                                           " failed connections; it fails instead of being reissued again");
         finish_task(*t, session_errc::reissue_limit);

@@ -45,11 +45,11 @@ struct session_config {
     // commands; give up and fail them after this long.
     bool recover = true;
     std::chrono::milliseconds replacement_timeout{120000};
-    // A command outstanding when its connection fails is reissued at most
-    // this many times; the next failure ends it with reissue_limit (the
-    // caller may retry it). When a command's own data or responses broke the
-    // protocol, only that command counts; when the connection just failed,
-    // every outstanding one does.
+    // A command alone outstanding when its connection fails is reissued at
+    // most this many times; the next such failure ends it with
+    // reissue_limit (the caller may retry it). A failure with several
+    // outstanding charges none of them, not even one a bad PDU named: they
+    // are reissued one at a time until each has completed or failed alone.
     unsigned max_reissues = 3;
     unsigned max_redirects = 8;
     // NOP-Out keepalive (§11.18): ping after this long without receiving
@@ -57,11 +57,12 @@ struct session_config {
     // nop_timeout after the ping. Zero disables.
     std::chrono::milliseconds nop_interval{5000};
     std::chrono::milliseconds nop_timeout{5000};
-    // A SCSI command without progress (a Data-In that landed, an R2T, its
-    // status; a reissue is none) for this long ends: at once with
-    // command_timeout when it is not on a live connection (waiting for a
-    // reconnect or for the CmdSN window), else by ABORT TASK, then LOGICAL
-    // UNIT RESET, then dropping the connection and failing it with
+    // A SCSI command without progress (its first send, a Data-In that
+    // landed, an R2T, its status; a reissue is none) for this long ends: at
+    // once with command_timeout when it is not on a live connection (waiting
+    // for a reconnect or for the CmdSN window; not while the window waits
+    // for a command being aborted), else by ABORT TASK, then LOGICAL UNIT
+    // RESET, then dropping the connection and failing it with
     // command_timeout (§4.2.3, §7.11). So a command the target breaks every
     // time fails within this long. Zero disables.
     std::chrono::milliseconds command_timeout{60000};

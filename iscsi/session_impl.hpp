@@ -43,6 +43,11 @@ struct scsi_task {
     std::uint8_t escalation = 0;      // 1 ABORT TASK sent, 2 LUN RESET sent (this connection)
     clock::time_point escalated_at{}; // when that TMF went out
     unsigned reissues = 0;            // times reissued after its connection failed
+    bool went_out = false;            // sent once: its first send is progress, a reissue is none
+    // Outstanding with others when a connection failed for no reason the
+    // session could pin on one of them: reissued one at a time (see
+    // connection_lost).
+    bool suspect = false;
 };
 
 // A task management function (§11.5).
@@ -153,12 +158,13 @@ public:
     void complete_scsi(session_task& t, scsi_task& s);
     void finish_task(session_task& t, std::error_code ec);
     // Drops the connection for a protocol error; `culprit` names the task
-    // whose own PDUs broke the protocol (only it counts a reissue).
+    // whose PDUs broke the protocol (reissued last; see connection_lost).
     void protocol_failure(std::error_code ec, const char* what, std::uint32_t culprit = pdu::reserved_tag);
     std::error_code check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s, const char*& what);
     std::error_code check_transfer(const scsi_task& s, std::uint8_t status, bool underflow, bool overflow,
                                    std::uint32_t residual) const;
-    void update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
+    // false: the numbers broke the protocol and the connection is dropped.
+    [[nodiscard]] bool update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn);
     bool accept_stat_sn(std::uint32_t stat_sn);
     bool window_open() const noexcept;
     std::uint32_t next_cmd_sn(bool immediate);
@@ -215,9 +221,13 @@ public:
     // The Data-In header data_destination() decoded, used by on_pdu() for
     // the same PDU (one decode per PDU).
     std::optional<pdu::data_in> rx_data_in_;
-    // The task whose PDUs broke the protocol on this connection (reserved
-    // tag: none known, the connection just failed).
+    // The task a PDU that broke the protocol on this connection named
+    // (reserved tag: none, the connection just failed).
     std::uint32_t culprit_itt_ = pdu::reserved_tag;
+    // Suspects wait to be reissued: one SCSI command outstanding at a time
+    // until none is left (connection_lost, pump).
+    bool isolating_ = false;
+    bool isolation_holds(); // isolating_, ended when no suspect is left
     unsigned reconnect_attempt_ = 0;
     std::minstd_rand rng_{std::random_device{}()};
     std::chrono::milliseconds next_reconnect_delay_{0};

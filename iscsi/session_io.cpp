@@ -39,11 +39,18 @@ std::uint32_t session::impl::next_cmd_sn(bool immediate)
     return sn;
 }
 
-void session::impl::update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn)
+bool session::impl::update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn)
 {
     // §4.2.2.1: MaxCmdSN < ExpCmdSN - 1 means both are to be ignored.
     if (pdu::serial32{max_cmd_sn} < pdu::serial32{exp_cmd_sn - 1})
-        return;
+        return true;
+    // ExpCmdSN is the next CmdSN the target expects: beyond the next one we
+    // assign, it counts commands never sent, and the window it opens is not
+    // the target's. The CmdSN state is lost: recover the session.
+    if (pdu::serial32{exp_cmd_sn} > cmd_sn_) {
+        protocol_failure(session_errc::protocol_error, "ExpCmdSN beyond the next CmdSN");
+        return false;
+    }
     if (pdu::serial32{exp_cmd_sn} > exp_cmd_sn_)
         exp_cmd_sn_ = pdu::serial32{exp_cmd_sn};
     if (pdu::serial32{max_cmd_sn} > max_cmd_sn_) {
@@ -51,6 +58,7 @@ void session::impl::update_sn(std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn
         if (!waiting_.empty())
             pump();
     }
+    return true;
 }
 
 // StatSN of a status-bearing PDU (§4.2.2.2): must be the next expected one.
@@ -137,17 +145,47 @@ bool session::impl::can_send() const noexcept
     return state_ == session_state::full_feature && conn_ && conn_->is_open();
 }
 
+bool session::impl::isolation_holds()
+{
+    if (!isolating_)
+        return false;
+    bool suspects = false;
+    tasks_.for_each([&](session_task& t) {
+        if (const scsi_task* s = t.as<scsi_task>())
+            suspects |= s->suspect;
+    });
+    isolating_ = suspects;
+    return isolating_;
+}
+
 void session::impl::pump()
 {
     while (!waiting_.empty() && can_send()) {
-        session_task* t = tasks_.find(waiting_.front());
+        auto next = waiting_.begin();
+        if (isolation_holds()) {
+            // Suspects of a failed connection: one SCSI command outstanding
+            // at a time (see connection_lost); other tasks still go.
+            bool busy = false;
+            tasks_.for_each([&](session_task& t) {
+                if (const scsi_task* s = t.as<scsi_task>(); s && t.sent && !s->response_ready)
+                    busy = true;
+            });
+            if (busy)
+                next = std::find_if(waiting_.begin(), waiting_.end(), [&](std::uint32_t itt) {
+                    const session_task* t = tasks_.find(itt);
+                    return !t || !std::holds_alternative<scsi_task>(t->work);
+                });
+            if (next == waiting_.end())
+                return;
+        }
+        session_task* t = tasks_.find(*next);
         if (!t) {
-            waiting_.pop_front();
+            waiting_.erase(next);
             continue;
         }
         if (!t->immediate && !window_open())
             return; // §4.2.2.1: wait for MaxCmdSN to grow
-        waiting_.pop_front();
+        waiting_.erase(next);
         send_task(*t);
     }
 }
@@ -207,6 +245,8 @@ void session::impl::send_task(session_task& t)
 
 void session::impl::send_scsi(session_task& t, scsi_task& s)
 {
+    if (!std::exchange(s.went_out, true))
+        progress(s); // the wait for the window is bounded apart (check_command_timeouts)
     const scsi_request& r = s.request;
     pdu::scsi_command cmd;
     cmd.read_bit = r.direction == data_direction::read;
@@ -296,6 +336,8 @@ void session::impl::complete_scsi(session_task& t, scsi_task& s)
     scsi_completion done = std::move(s.done);
     scsi_result result = s.result;
     tasks_.release(&t);
+    if (isolating_)
+        pump(); // the next suspect (or the first command after them)
     if (done)
         done(result);
 }
@@ -454,7 +496,8 @@ void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const 
         return protocol_failure(ec, "bad SCSI Response");
     if (!accept_stat_sn(r.stat_sn))
         return;
-    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    if (!update_sn(r.exp_cmd_sn, r.max_cmd_sn))
+        return;
     session_task* t = tasks_.find(r.initiator_task_tag);
     scsi_task* s = t ? t->as<scsi_task>() : nullptr;
     if (!s || !t->sent)
@@ -508,7 +551,8 @@ void session::impl::on_data_in(const pdu::data_in& d, bool checked)
     s->received += d.data_segment_length; // only what landed
     progress(*s);
     counters_.bytes_read += d.data_segment_length;
-    update_sn(d.exp_cmd_sn, d.max_cmd_sn);
+    if (!update_sn(d.exp_cmd_sn, d.max_cmd_sn))
+        return;
     if (s->request.on_data_in && d.data_segment_length > 0) {
         auto self = shared_from_this();
         const std::uint32_t itt = t->itt;
@@ -540,7 +584,8 @@ void session::impl::on_r2t(const pdu::bhs_bytes& bhs)
     pdu::r2t r;
     if (auto ec = pdu::r2t::decode(bhs, r))
         return protocol_failure(ec, "bad R2T");
-    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    if (!update_sn(r.exp_cmd_sn, r.max_cmd_sn))
+        return;
     session_task* t = tasks_.find(r.initiator_task_tag);
     scsi_task* s = t ? t->as<scsi_task>() : nullptr;
     if (!s || !t->sent || s->request.direction != data_direction::write)
@@ -571,14 +616,16 @@ void session::impl::on_nop_in(const pdu::bhs_bytes& bhs, std::span<const std::by
         // The answer to our ping: StatSN advances (§11.19).
         if (!accept_stat_sn(n.stat_sn))
             return;
-        update_sn(n.exp_cmd_sn, n.max_cmd_sn);
+        if (!update_sn(n.exp_cmd_sn, n.max_cmd_sn))
+            return;
         session_task* t = tasks_.find(n.initiator_task_tag);
         if (!t || !t->as<nop_task>())
             return protocol_failure(session_errc::unknown_task, "NOP-In for an unknown ping");
         finish_task(*t, {});
         return;
     }
-    update_sn(n.exp_cmd_sn, n.max_cmd_sn);
+    if (!update_sn(n.exp_cmd_sn, n.max_cmd_sn))
+        return;
     if (n.target_transfer_tag == pdu::reserved_tag || !conn_)
         return;
     // A target ping: answer with a NOP-Out echoing the TTT and the LUN (§11.18.3).
@@ -609,7 +656,8 @@ void session::impl::on_text_response(const pdu::bhs_bytes& bhs, std::span<const 
         return protocol_failure(ec, "bad Text Response");
     if (!accept_stat_sn(r.stat_sn))
         return;
-    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    if (!update_sn(r.exp_cmd_sn, r.max_cmd_sn))
+        return;
     session_task* t = tasks_.find(r.initiator_task_tag);
     text_task* x = t ? t->as<text_task>() : nullptr;
     if (!x || !t->sent)
@@ -664,7 +712,8 @@ void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
         return protocol_failure(ec, "bad Task Management Response");
     if (!accept_stat_sn(r.stat_sn))
         return;
-    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    if (!update_sn(r.exp_cmd_sn, r.max_cmd_sn))
+        return;
     session_task* t = tasks_.find(r.initiator_task_tag);
     tmf_task* m = t ? t->as<tmf_task>() : nullptr;
     if (!m)
@@ -707,7 +756,8 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
         return protocol_failure(ec, "bad Reject");
     if (!accept_stat_sn(r.stat_sn))
         return;
-    update_sn(r.exp_cmd_sn, r.max_cmd_sn);
+    if (!update_sn(r.exp_cmd_sn, r.max_cmd_sn))
+        return;
     pdu::bhs_bytes rejected;
     if (auto ec = pdu::rejected_header(data, rejected))
         return protocol_failure(ec, "Reject without the rejected header");
@@ -777,7 +827,8 @@ void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const 
         return protocol_failure(ec, "bad Asynchronous Message");
     if (!accept_stat_sn(m.stat_sn))
         return;
-    update_sn(m.exp_cmd_sn, m.max_cmd_sn);
+    if (!update_sn(m.exp_cmd_sn, m.max_cmd_sn))
+        return;
     switch (m.event) {
     case pdu::async_event::scsi_async_event: {
         pdu::sense_data_segment seg;

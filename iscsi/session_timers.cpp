@@ -139,12 +139,15 @@ void session::impl::check_command_timeouts(clock::time_point now)
     if (config_.command_timeout.count() == 0)
         return;
     std::vector<std::uint32_t> late;
+    bool escalating = false; // a command on the connection is (about to be) aborted
     tasks_.for_each([&](session_task& t) {
         const scsi_task* s = t.as<scsi_task>();
         if (!s || s->response_ready)
             return;
         const bool stalled = now - s->progress_at >= config_.command_timeout;
         const bool step_over = s->escalation > 0 && now - s->escalated_at >= config_.tmf_timeout;
+        if (t.sent && (s->escalation > 0 || stalled))
+            escalating = true;
         if ((s->escalation == 0 && stalled) || step_over)
             late.push_back(t.itt);
     });
@@ -155,6 +158,11 @@ void session::impl::check_command_timeouts(clock::time_point now)
         scsi_task& s = *t->as<scsi_task>();
         if (t->sent && conn_ && conn_->is_open() && state_ == session_state::logout_requested)
             continue; // the logout ends this connection soon; the command is reissued
+        // A command waiting for the window behind one being aborted waits
+        // for that to end: it frees the window, or drops the connection
+        // within two tmf_timeout steps and recovery sends this one again.
+        if (!t->sent && can_send() && escalating)
+            continue;
         if (!t->sent || !can_send()) {
             log_line(log::level::warning, "command " + hex_tag(itt) + " made no progress for " +
                                               std::to_string(config_.command_timeout.count()) +
@@ -177,6 +185,15 @@ void session::impl::escalate(session_task& t, scsi_task& s)
         return [self, itt, step](std::error_code, pdu::tmf_response r) {
             session_task* task = self->tasks_.find(itt);
             scsi_task* st = task ? task->as<scsi_task>() : nullptr;
+            // §11.5.1 c): the task is unknown and its CmdSN, not counted yet
+            // (ExpCmdSN), was outside the target's window: the command never
+            // arrived and its CmdSN is a hole no later command gets past
+            // (§4.2.2.1). Only a new session starts CmdSN over (§6.3.5).
+            if (r == pdu::tmf_response::task_does_not_exist && step == 1 && st && st->escalation == step &&
+                !st->response_ready && pdu::serial32{task->cmd_sn} >= self->exp_cmd_sn_ && self->can_send())
+                return self->protocol_failure(session_errc::command_timeout,
+                                              "ABORT TASK: the target never received the command (its CmdSN is a "
+                                              "hole outside its window)");
             if (r != pdu::tmf_response::function_complete && st && st->escalation == step && !st->response_ready &&
                 self->can_send())
                 self->escalate(*task, *st);

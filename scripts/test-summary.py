@@ -3,7 +3,9 @@
 
 Arguments: triples TREE DESCRIPTION STATUS, where STATUS is "ran:<exit code
 of meson test>", with ":build-failed" appended if part of the tree did not
-build, or the reason no tests ran ("configure failed", ...). Reads
+build, "skipped:<reason>" for a step that could not run here and is not a
+failure (the OpenBSD check without a sysroot), or the reason no tests ran
+("configure failed", ...). Reads
 TREE/meson-logs/testlog.json, prints a summary per tree and the tail of every
 failed test's output (stdout, then stderr), and ends with the line
 "N passed, N failed". A tree that could not be built or tested counts as
@@ -44,6 +46,9 @@ def main(argv):
     rows, failures = [], []
     for i in range(0, len(argv), 3):
         tree, desc, status = argv[i:i + 3]
+        if status.startswith("skipped:"):
+            rows.append(f"{tree:<11} ({desc}): SKIPPED: {status[len('skipped:'):]}")
+            continue
         if not status.startswith("ran:"):
             total_fail += 1
             rows.append(f"{tree:<11} ({desc}): {status.upper()} (counted as 1 failed)")

@@ -10,11 +10,26 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace ivs::vscsi {
 namespace {
+
+// vscsi_device.hpp spells the interface's values in its own types; they must
+// be the system's (docs/vscsi-contract.md: today's VSCSI_STAT_ERR is 3, not
+// the 2008 manual page's 2).
+static_assert(static_cast<int>(vscsi_status::done) == VSCSI_STAT_DONE);
+static_assert(static_cast<int>(vscsi_status::sense) == VSCSI_STAT_SENSE);
+static_assert(static_cast<int>(vscsi_status::reset) == VSCSI_STAT_RESET);
+static_assert(static_cast<int>(vscsi_status::err) == VSCSI_STAT_ERR);
+static_assert(static_cast<int>(vscsi_dir::none) == VSCSI_DIR_NONE);
+static_assert(static_cast<int>(vscsi_dir::read) == VSCSI_DIR_READ);
+static_assert(static_cast<int>(vscsi_dir::write) == VSCSI_DIR_WRITE);
+// The fixed-format sense and the CDB fit the kernel's structs exactly.
+static_assert(sizeof(vscsi_ioc_t2i{}.sense) == std::tuple_size_v<scsi::fixed_sense>);
+static_assert(sizeof(vscsi_ioc_i2t{}.cmd) == vscsi_max_cdb);
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
 
@@ -32,6 +47,10 @@ std::error_code openbsd_vscsi::open(const char* path, std::unique_ptr<vscsi_devi
         return last_error();  // EBUSY: another opener
     out.reset(new openbsd_vscsi(fd));
     return {};
+}
+
+std::unique_ptr<vscsi_device> openbsd_vscsi::adopt(int fd) {
+    return std::unique_ptr<vscsi_device>(new openbsd_vscsi(fd));
 }
 
 openbsd_vscsi::~openbsd_vscsi() { ::close(fd_); }

@@ -13,6 +13,9 @@ class openbsd_vscsi final : public vscsi_device {
 public:
     // Opens the device (O_RDWR). EBUSY if another process has it open.
     static std::error_code open(const char* path, std::unique_ptr<vscsi_device>& out);
+    // Takes `fd`, a /dev/vscsiN opened O_RDWR by someone else (serve opens
+    // it as root, then runs the device as an unprivileged user).
+    static std::unique_ptr<vscsi_device> adopt(int fd);
     ~openbsd_vscsi() override;  // the last close
 
     [[nodiscard]] int readiness_fd() const override { return fd_; }

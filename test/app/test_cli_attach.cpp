@@ -82,6 +82,8 @@ public:
     // SIGINT, then wait for a clean exit; returns the exit status.
     int stop()
     {
+        if (pid_ <= 0)  // already reaped: kill(-1) would signal every process
+            return -1;
         ::kill(pid_, SIGINT);
         const auto deadline = std::chrono::steady_clock::now() + 60s;
         int status = 0;

@@ -86,6 +86,8 @@ public:
 
     int stop()
     {
+        if (pid_ <= 0)  // already reaped: kill(-1) would signal every process
+            return -1;
         ::kill(pid_, SIGINT);
         const auto deadline = std::chrono::steady_clock::now() + 60s;
         int status = 0;

@@ -4,6 +4,7 @@
 // another, detach, SIGTERM cleanup, OpenBSD iscsi.conf syntax, refused
 // configurations, rescan NAME and on a UNIT ATTENTION.
 #include "test/support/process.hpp"
+#include "test/support/serve_process.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,105 +26,16 @@ namespace {
 
 const std::string iqn_base = "iqn.2026-11.org.iscsi-vscsi.test:";
 
-std::string program()
-{
-    const char* p = std::getenv("IVS_PROGRAM");
-    REQUIRE(p != nullptr);
-    return p;
-}
-
-bool mounted(const fs::path& dir)
-{
-    std::ifstream in("/proc/mounts");
-    std::string dev, where, rest;
-    while (in >> dev >> where && std::getline(in, rest))
-        if (where == dir.string())
-            return true;
-    return false;
-}
-
-std::string read_file(const fs::path& p)
-{
-    std::ifstream in(p);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
+std::string program() { return test::ivs_program(); }
+bool mounted(const fs::path& dir) { return test::is_mounted(dir); }
+std::string read_file(const fs::path& p) { return test::read_text(p); }
 void write_private(const fs::path& p, const std::string& text, fs::perms mode = fs::perms::owner_read |
                                                                                fs::perms::owner_write)
 {
-    std::ofstream(p, std::ios::trunc) << text;
-    fs::permissions(p, mode);
+    test::write_file_mode(p, text, mode);
 }
-
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-// One `iscsi-vscsi serve -d`, killed (and its mounts dropped) if the test
-// does not stop it.
-class serve_process {
-public:
-    serve_process(const fs::path& conf, const fs::path& work)
-        : log_(work / ("serve-" + std::to_string(++count_) + ".log")), socket_(work / "ctl.sock")
-    {
-        pid_ = test::spawn({program(), "serve", "-d", "-f", conf.string(), "-s", socket_.string()}, {log_, ""});
-        const auto deadline = std::chrono::steady_clock::now() + 120s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (contains(log(), "serving on"))
-                return;
-            int status = 0;
-            if (test::reap_if_exited(pid_, &status)) {
-                pid_ = -1;
-                FAIL("serve exited early: " << log());
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        FAIL("serve did not start: " << log());
-    }
-    ~serve_process()
-    {
-        if (pid_ > 0)
-            test::kill_and_reap(pid_);
-        for (const auto& d : dirs_)
-            if (mounted(d))
-                test::run({"umount", "-l", d.string()});
-    }
-    void watch_mount(const fs::path& d) { dirs_.push_back(d); }
-
-    test::run_result ctl(std::vector<std::string> args, std::chrono::milliseconds limit = 120s) const
-    {
-        std::vector<std::string> argv{program()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        argv.push_back("-s");
-        argv.push_back(socket_.string());
-        return test::run(argv, limit);
-    }
-
-    int stop(int sig = SIGTERM)
-    {
-        ::kill(pid_, sig);
-        const auto deadline = std::chrono::steady_clock::now() + 120s;
-        int status = 0;
-        while (!test::reap_if_exited(pid_, &status)) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                test::kill_and_reap(pid_);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    bool signal(int sig) const { return ::kill(pid_, sig) == 0; }
-    std::string log() const { return read_file(log_); }
-    const fs::path& socket() const { return socket_; }
-
-private:
-    static inline int count_ = 0;
-    fs::path log_;
-    fs::path socket_;
-    pid_t pid_ = -1;
-    std::vector<fs::path> dirs_;
-};
+using test::contains;
+using test::serve_process;
 
 std::string target_block(const std::string& name, const test::tgtd_fixture& t, const std::string& iqn,
                          const fs::path& export_dir, const std::string& extra = "")
@@ -340,6 +252,42 @@ TEST_CASE("serve attaches a target that was missing at startup once it appears",
     CHECK(filer.connections(2).empty());
 }
 
+TEST_CASE("serve -n checks the configuration, prints its warnings and exits", "[cli][serve]")
+{
+    const fs::path work = fs::temp_directory_path() / ("ivs-serve-n-" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    const fs::path sock = work / "s.sock";
+    // OpenBSD's 0644 iscsi.conf, a target address given twice (iscsictl
+    // keeps the last), a readable file without secrets: fine, with a warning.
+    const fs::path ok = work / "iscsi.conf";
+    write_private(ok, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetaddr 127.0.0.2\n"
+                      "\ttargetname iqn.2026-11.org.example:a\n}\n",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+    auto r = test::run({program(), "serve", "-n", "-f", ok.string(), "-s", sock.string()}, 10s);
+    INFO(r.describe({"serve", "-n"}));
+    CHECK(r.exit_code == 0);
+    CHECK(r.err == "warning: " + ok.string() + ":3: targetaddr: replaces the setting of line 2 (iscsictl(8) "
+                   "keeps the last one too)\nconfiguration OK\n");
+    CHECK(r.out.empty());
+    CHECK_FALSE(fs::exists(sock)); // nothing opened
+
+    const fs::path bad = work / "bad.conf";
+    write_private(bad, "target a {\n\ttargetaddr 127.0.0.1\n\tbogus 1\n}\n");
+    r = test::run({program(), "serve", "-d", "-n", "-f", bad.string()}, 10s);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == bad.string() + ":3: unknown keyword \"bogus\"\n");
+
+    r = test::run({program(), "serve", "-n", "-f", (work / "missing.conf").string()}, 10s);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "missing.conf: No such file or directory"));
+
+    // --device names /dev/vscsiN on OpenBSD only (iscsid's -n DEVICE).
+    r = test::run({program(), "serve", "-n", "--device", "/dev/vscsi1", "-f", ok.string()}, 10s);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--device names an OpenBSD vscsi device"));
+    fs::remove_all(work);
+}
+
 TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]")
 {
     const fs::path work = fs::temp_directory_path() / ("ivs-serve-" + std::to_string(::getpid()));
@@ -351,12 +299,13 @@ TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]
     CHECK(r.exit_code == 1);
     CHECK(contains(r.err, conf.string() + ":6:"));
 
+    // Anyone may read the configuration (it holds no secret), nobody else write it.
     const fs::path open_conf = work / "open.conf";
     write_private(open_conf, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n",
-                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read | fs::perms::others_write);
     r = test::run({program(), "serve", "-d", "-f", open_conf.string(), "-s", (work / "s.sock").string()});
     CHECK(r.exit_code == 1);
-    CHECK(contains(r.err, open_conf.string()));
+    CHECK(contains(r.err, open_conf.string() + ": writable by group or others (mode 0606)"));
 
     // A secret file others can read is refused as well.
     write_private(work / "open.secret", "secret-secret-1234\n",
@@ -366,7 +315,7 @@ TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]
                              "\tchap user u secret-file \"" + (work / "open.secret").string() + "\"\n}\n");
     r = test::run({program(), "serve", "-d", "-f", chap_conf.string(), "-s", (work / "s.sock").string()});
     CHECK(r.exit_code == 1);
-    CHECK(contains(r.err, "open.secret"));
+    CHECK(contains(r.err, "open.secret: holds a secret and is readable by group or others (mode 0640)"));
     CHECK(contains(r.err, chap_conf.string() + ":1:"));
     CHECK_FALSE(fs::exists(work / "s.sock"));
 

@@ -1,5 +1,5 @@
 // serve's pieces without a target: configuration blocks to session settings,
-// reload comparison, private secret files, and the control socket protocol.
+// reload comparison, file permissions, and the control socket protocol.
 #include "app/control_socket.hpp"
 #include "app/serve_target.hpp"
 
@@ -57,7 +57,7 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
                          "target d {\n discovery\n targetaddr 192.0.2.2\n}\n");
     iscsi::session_config s;
     std::string error;
-    REQUIRE(make_session_config(c, c.targets[0], s, error));
+    REQUIRE(make_session_config(c, c.targets[0], {}, s, error));
     CHECK(s.target_portal.host == "192.0.2.1");
     CHECK(s.target_portal.port == "3261");
     CHECK(s.login.initiator_name == "iqn.2026-11.org.example:host");
@@ -78,7 +78,7 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
     CHECK(s.nop_interval == std::chrono::milliseconds(0));
     CHECK(s.recover);
 
-    REQUIRE(make_session_config(c, c.targets[1], s, error));
+    REQUIRE(make_session_config(c, c.targets[1], {}, s, error));
     CHECK(s.login.type == iscsi::session_type::discovery);
     CHECK(s.login.target_name.empty());
     CHECK(s.target_portal.port == "3260");
@@ -86,7 +86,7 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
 
     // A secret file that vanished: file:line of the block.
     fs::remove(d.path / "a.secret");
-    CHECK_FALSE(make_session_config(c, c.targets[0], s, error));
+    CHECK_FALSE(make_session_config(c, c.targets[0], {}, s, error));
     CHECK(error.find("test.conf:3: target t: ") == 0);
 }
 
@@ -104,28 +104,41 @@ TEST_CASE("same_target tells a changed block from an unchanged one", "[serve]")
                                 .targets[0]));
 }
 
-TEST_CASE("load_serve_conf refuses readable configuration and secret files", "[serve]")
+TEST_CASE("load_serve_conf: a 0644 configuration is fine, a readable secret or a writable file is not", "[serve]")
 {
     temp_dir d;
     const fs::path secret = d.path / "s.secret";
     write_file(secret, "secret-secret\n");
+    const fs::path part = d.path / "part.conf";
+    write_file(part, "addr = 192.0.2.1\n", fs::perms::owner_read | fs::perms::owner_write |
+                                               fs::perms::group_read | fs::perms::others_read);
     const fs::path file = d.path / "c.conf";
-    write_file(file, "target t {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:t\n"
-                     " chap user u secret-file \"" + secret.string() + "\"\n}\n");
+    write_file(file, "include \"" + part.string() + "\"\n"
+                     "target t {\n targetaddr $addr\n targetname iqn.2026-11.org.example:t\n"
+                     " chap user u secret-file \"" + secret.string() + "\"\n}\n",
+               fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
     conf c;
     std::string error;
-    CHECK_FALSE(load_serve_conf(file, c, error));
+    CHECK_FALSE(load_serve_conf(file, c, error)); // like OpenBSD's 0644 /etc/iscsi.conf
     CHECK(c.targets.size() == 1);
 
     fs::permissions(secret, fs::perms::others_read, fs::perm_options::add);
     CHECK(load_serve_conf(file, c, error) == make_error_code(conf_errc::insecure_file));
-    CHECK(error.find(file.string() + ":1: target t: ") == 0);
+    CHECK(error == file.string() + ":2: target t: " + secret.string() +
+                       ": holds a secret and is readable by group or others (mode 0604); make it private, e.g. "
+                       "chmod 600");
     fs::permissions(secret, fs::perms::others_read, fs::perm_options::remove);
 
-    fs::permissions(file, fs::perms::group_read, fs::perm_options::add);
-    error.clear();
+    fs::permissions(file, fs::perms::group_write, fs::perm_options::add);
     CHECK(load_serve_conf(file, c, error) == make_error_code(conf_errc::insecure_file));
-    CHECK(error.find(file.string()) != std::string::npos);
+    CHECK(error == file.string() + ": writable by group or others (mode 0664)");
+    fs::permissions(file, fs::perms::group_write, fs::perm_options::remove);
+
+    fs::permissions(part, fs::perms::others_write, fs::perm_options::add); // an included file too
+    CHECK(load_serve_conf(file, c, error) == make_error_code(conf_errc::syntax));
+    CHECK(error == file.string() + ":1: include: cannot read \"" + part.string() +
+                       "\": writable by group or others (mode 0646)\n" +
+                       file.string() + ":3: macro \"addr\" is not defined");
 }
 
 TEST_CASE("the control socket answers one request per connection", "[serve]")

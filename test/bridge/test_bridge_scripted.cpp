@@ -84,6 +84,14 @@ TEST_CASE("bridge: a short READ leaves the residual; WRITE data goes out for R2T
     first.insert(first.end(), second.begin(), second.end());
     CHECK(ivs::test::compare_bytes(first, data) == "");
     CHECK(r.br->counters().bytes_written == 8192);
+    // show vscsi stats: one WRITE, one READ; one DATA_WRITE and one DATA_READ call.
+    const auto c = r.br->counters();
+    CHECK(c.commands == 2);
+    CHECK(c.commands_write == 1);
+    CHECK(c.commands_read == 1);
+    CHECK(c.data_writes == 1);
+    CHECK(c.data_reads == 1);
+    CHECK(c.bytes_read == 1536);
 }
 
 TEST_CASE("bridge: BUSY and TASK SET FULL are retried until GOOD", "[bridge][scripted]")
@@ -346,7 +354,7 @@ TEST_CASE("bridge: commands the midlayer queues from completions", "[bridge][scr
         auto chain = std::make_shared<std::function<void(std::size_t)>>();
         *chain = [&r, chain](std::size_t id) {
             auto done = r.out.slot(id);
-            REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), [&r, chain, done, id](const scsi_completion& c) {
+            REQUIRE(!r.vs.submit(plain(0, 0, {0x00, 0, 0, 0, 0, 0}), [chain, done, id](const scsi_completion& c) {
                 done(c);
                 if (id < 2)
                     (*chain)(id + 1);

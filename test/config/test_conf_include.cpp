@@ -1,4 +1,5 @@
-// iscsi-vscsi.conf(5): include, through an in-memory reader.
+// iscsi-vscsi.conf(5): include, through an in-memory reader that answers
+// for paths exactly as the parser asks for them.
 #include "config/conf.hpp"
 
 #include <catch2/catch.hpp>
@@ -32,10 +33,10 @@ const std::string target_b = "target b {\n targetaddr $addr\n targetname iqn.200
 
 } // namespace
 
-TEST_CASE("include is relative to the including file, shares macros, keeps order", "[conf][include]")
+TEST_CASE("include shares macros and keeps order", "[conf][include]")
 {
     memory_files fs;
-    fs.files["/etc/iscsi/targets.conf"] = "include \"more/c.conf\"\n" + target_b;
+    fs.files["/etc/iscsi/targets.conf"] = "include \"/etc/iscsi/more/c.conf\"\n" + target_b;
     fs.files["/etc/iscsi/more/c.conf"] = "target c {\n targetaddr $addr\n targetname iqn.2001-04.com.example:c\n}\n"
                                          "include '/etc/abs.conf'\n";
     fs.files["/etc/abs.conf"] = "isid rand 1 2\n";
@@ -43,7 +44,7 @@ TEST_CASE("include is relative to the including file, shares macros, keeps order
     std::string error;
     const std::error_code ec = parse_conf("addr=192.0.2.4\n"
                                           "target a {\n targetaddr $addr\n targetname iqn.2001-04.com.example:a\n}\n"
-                                          "include \"targets.conf\"\n",
+                                          "include \"/etc/iscsi/targets.conf\"\n",
                                           "/etc/iscsi/main.conf", fs.reader(), c, error);
     INFO(error);
     REQUIRE_FALSE(ec);
@@ -60,6 +61,22 @@ TEST_CASE("include is relative to the including file, shares macros, keeps order
     REQUIRE(c.isid);
 }
 
+TEST_CASE("a relative include is opened from the current directory, as iscsictl(8) opens it", "[conf][include]")
+{
+    memory_files fs;
+    fs.files["targets.conf"] = "addr = 192.0.2.6\n";
+    fs.files["sub/more.conf"] = "include \"targets.conf\"\n";
+    conf c;
+    std::string error;
+    const std::error_code ec =
+        parse_conf("include \"sub/more.conf\"\n" + target_b, "/etc/iscsi/main.conf", fs.reader(), c, error);
+    INFO(error);
+    REQUIRE_FALSE(ec);
+    // neither /etc/iscsi/sub/more.conf nor sub/targets.conf
+    CHECK(fs.reads == std::vector<std::string>{"sub/more.conf", "targets.conf"});
+    CHECK(c.targets.at(0).target_addr.host == "192.0.2.6");
+}
+
 TEST_CASE("a macro defined in an included file is visible after the include", "[conf][include]")
 {
     memory_files fs;
@@ -74,8 +91,8 @@ TEST_CASE("a macro defined in an included file is visible after the include", "[
 TEST_CASE("include loops are detected", "[conf][include]")
 {
     memory_files fs;
-    fs.files["/etc/a.conf"] = "# a\ninclude \"b.conf\"\n";
-    fs.files["/etc/b.conf"] = "include \"./a.conf\"\n";
+    fs.files["/etc/a.conf"] = "# a\ninclude \"/etc/b.conf\"\n";
+    fs.files["/etc/b.conf"] = "include \"/etc/./a.conf\"\n";
     conf c;
     std::string error;
     CHECK(parse_conf(fs.files["/etc/a.conf"], "/etc/a.conf", fs.reader(), c, error) == conf_errc::syntax);
@@ -112,8 +129,9 @@ TEST_CASE("include failures and errors inside included files", "[conf][include]"
     conf c;
     std::string error;
     CHECK(parse_conf("include \"missing.conf\"\n", "/c/main.conf", fs.reader(), c, error) == conf_errc::syntax);
-    CHECK(error == "/c/main.conf:1: include: cannot read \"/c/missing.conf\": No such file or directory");
-    CHECK(parse_conf("include \"bad.conf\"\n", "/c/main.conf", fs.reader(), c, error) == conf_errc::syntax);
+    CHECK(error == "/c/main.conf:1: include: cannot read \"missing.conf\": No such file or directory (a relative "
+                   "path is taken from the current directory, as iscsictl(8) does)");
+    CHECK(parse_conf("include \"/c/bad.conf\"\n", "/c/main.conf", fs.reader(), c, error) == conf_errc::syntax);
     CHECK(error == "/c/bad.conf:4: targetname: \"nope\": not an iSCSI name (iqn., eui. or naa.)");
     CHECK(parse_conf("include\n", "/c/main.conf", fs.reader(), c, error) == conf_errc::syntax);
     CHECK(error == "/c/main.conf:1: include: missing file name");
@@ -121,7 +139,7 @@ TEST_CASE("include failures and errors inside included files", "[conf][include]"
     CHECK(error == "/c/main.conf:1: include: empty file name");
     CHECK(parse_conf("include a b\n", "/c/main.conf", fs.reader(), c, error) == conf_errc::syntax);
     CHECK(error == "/c/main.conf:1: unexpected \"b\", expected end of line");
-    CHECK(fs.reads == std::vector<std::string>{"/c/missing.conf", "/c/bad.conf"});
-    CHECK(parse_conf("include x\n", "/c/main.conf", {}, c, error) == conf_errc::syntax);
-    CHECK(error == "/c/main.conf:1: include: cannot read \"/c/x\": no file access");
+    CHECK(fs.reads == std::vector<std::string>{"missing.conf", "/c/bad.conf"});
+    CHECK(parse_conf("include /x\n", "/c/main.conf", {}, c, error) == conf_errc::syntax);
+    CHECK(error == "/c/main.conf:1: include: cannot read \"/x\": no file access");
 }

@@ -83,6 +83,10 @@ target probe { targetaddr 10.0.0.3 port iscsi
     CHECK(p.type == conf_session_type::discovery);
     CHECK(p.target_addr.port == 3260);
     CHECK(p.target_name.empty());
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:14: targetaddr: inet and inet6 are not applied yet: every address of the "
+                            "host is tried",
+                            "iscsi.conf:15: initiatoraddr is not applied yet: the system chooses the local address"});
 }
 
 TEST_CASE("continuation lines, comments and quoting", "[conf]")
@@ -119,23 +123,152 @@ TEST_CASE("a macro holding several tokens, redefinition, and no expansion in quo
     CHECK(c.targets[1].target_name == "iqn.2001-04.com.example:two");
 }
 
-TEST_CASE("isid formats and their RFC 7143 byte layout", "[conf]")
+using isid6 = std::array<std::uint8_t, 6>;
+
+isid6 isid_of(const conf& c)
 {
-    conf c = parse_ok("isid rand 16777215 65535\n");
     REQUIRE(c.isid);
-    CHECK(c.isid->format == isid_format::rand);
-    auto b = isid_bytes(*c.isid);
-    CHECK(b == std::array<std::uint8_t, 6>{0x80, 0xff, 0xff, 0xff, 0xff, 0xff});
+    return isid_bytes(*c.isid);
+}
 
-    c = parse_ok("isid OUI 0x3fffff 0x123456\n");
-    REQUIRE(c.isid);
+TEST_CASE("isid values are read as iscsictl(8) reads them", "[conf][isid]")
+{
+    // en and rand: T=01 / T=10, BASE's low 24 bits in B and C, QUALIFIER's
+    // low 16 bits in D.
+    conf c = parse_ok("isid en 32473 17\n");
+    CHECK(c.isid->format == isid_format::en);
+    CHECK(isid_of(c) == isid6{0x40, 0x00, 0x7e, 0xd9, 0x00, 0x11});
+    CHECK(c.warnings.empty());
+    CHECK(isid_of(parse_ok("isid rand 16777215 65535\n")) == isid6{0x80, 0xff, 0xff, 0xff, 0xff, 0xff});
+    // oui: BASE holds the OUI in bits 8-29 (not shifted), QUALIFIER's bits
+    // 16-23 go in C: 0xabcdef & 0x3fffff00 = 0xabcd00, 0x123456 >> 16 = 0x12.
+    c = parse_ok("isid OUI 11259375 1193046\n");
     CHECK(c.isid->format == isid_format::oui);
-    b = isid_bytes(*c.isid);
-    CHECK(b == std::array<std::uint8_t, 6>{0x3f, 0xff, 0xff, 0x12, 0x34, 0x56});
+    CHECK(isid_of(c) == isid6{0x00, 0xab, 0xcd, 0x12, 0x34, 0x56});
+    CHECK(isid_of(parse_ok("isid oui 4194304 1\n")) == isid6{0x00, 0x40, 0x00, 0x00, 0x00, 0x01});
+    // hexadecimal is an extension; the meaning is the same
+    CHECK(isid_of(parse_ok("isid oui 0x3fffff00 0xffffff\n")) == isid6{0x3f, 0xff, 0xff, 0xff, 0xff, 0xff});
+}
 
-    c = parse_ok("isid en 32473 1\n");
-    b = isid_bytes(*c.isid);
-    CHECK(b == std::array<std::uint8_t, 6>{0x40, 0x00, 0x7e, 0xd9, 0x00, 0x01});
+TEST_CASE("isid bits iscsictl(8) ignores are ignored, with a warning", "[conf][isid]")
+{
+    conf c = parse_ok("isid rand -1 -1\n");
+    CHECK(isid_of(c) == isid6{0x80, 0xff, 0xff, 0xff, 0xff, 0xff});
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:1: isid rand: only the low 24 bits of the base and the low 16 bits of "
+                            "the qualifier are used; the others are ignored, as by iscsictl(8)"});
+    c = parse_ok("isid en 16777216 65536\n");
+    CHECK(isid_of(c) == isid6{0x40, 0x00, 0x00, 0x00, 0x00, 0x00});
+    CHECK(c.warnings.size() == 1);
+    c = parse_ok("\nisid oui 11259375 1\n"); // the low byte of BASE (0xef) is not used
+    CHECK(isid_of(c) == isid6{0x00, 0xab, 0xcd, 0x00, 0x00, 0x01});
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:2: isid oui: only bits 8-29 of the base (the OUI) and bits 0-23 of "
+                            "the qualifier are used; the others are ignored, as by iscsictl(8)"});
+    // a later isid replaces an earlier one
+    c = parse_ok("isid en 1 2\nisid rand 3 4\n");
+    CHECK(isid_of(c) == isid6{0x80, 0x00, 0x00, 0x03, 0x00, 0x04});
+    CHECK(c.warnings == std::vector<std::string>{"iscsi.conf:2: isid: replaces the isid set at iscsi.conf:1"});
+}
+
+TEST_CASE("OpenBSD's target options given again: the last one counts, with a warning", "[conf]")
+{
+    const conf c = parse_ok("target t {\n"
+                            " targetaddr 192.0.2.1\n"
+                            " targetname iqn.2001-04.com.example:one\n"
+                            " disabled\n"
+                            " targetaddr 192.0.2.2 port \"3261\"\n"
+                            " targetname iqn.2001-04.com.example:two\n"
+                            " enabled\n"
+                            " discovery\n"
+                            " normal\n"
+                            "}\n");
+    REQUIRE(c.targets.size() == 1);
+    const conf_target& t = c.targets[0];
+    CHECK(t.target_addr.host == "192.0.2.2");
+    CHECK(t.target_addr.port == 3261);
+    CHECK(t.target_name == "iqn.2001-04.com.example:two");
+    CHECK(t.enabled);
+    CHECK(t.type == conf_session_type::normal);
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:5: targetaddr: replaces the setting of line 2 (iscsictl(8) keeps the last one too)",
+                            "iscsi.conf:6: targetname: replaces the setting of line 3 (iscsictl(8) keeps the last one too)",
+                            "iscsi.conf:7: enabled: replaces the setting of line 4 (iscsictl(8) keeps the last one too)",
+                            "iscsi.conf:9: normal: replaces the setting of line 8 (iscsictl(8) keeps the last one too)"});
+}
+
+TEST_CASE("a target named again replaces the earlier one, as iscsid(8) does", "[conf]")
+{
+    const conf c = parse_ok("target a {\n targetaddr 192.0.2.1\n targetname iqn.2001-04.com.example:a\n}\n"
+                            "target b {\n targetaddr 192.0.2.2\n targetname iqn.2001-04.com.example:b\n}\n"
+                            "target a {\n targetaddr 192.0.2.3\n targetname iqn.2001-04.com.example:c\n}\n");
+    REQUIRE(c.targets.size() == 2);
+    CHECK(c.targets[0].name == "b");
+    CHECK(c.targets[1].name == "a");
+    CHECK(c.targets[1].target_addr.host == "192.0.2.3");
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:9: target \"a\": replaces the target of the same name at iscsi.conf:1 "
+                            "(iscsid(8) keeps the last one too)"});
+}
+
+TEST_CASE("targetname in a discovery target is accepted and not used", "[conf]")
+{
+    const conf c = parse_ok("target portal {\n discovery\n targetaddr 192.0.2.1\n"
+                            " targetname iqn.2001-04.com.example:ignored\n}\n");
+    REQUIRE(c.targets.size() == 1);
+    CHECK(c.targets[0].type == conf_session_type::discovery);
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:4: target \"portal\": targetname is not used by a discovery session "
+                            "(iscsid(8) does not send it either)"});
+}
+
+TEST_CASE("macros may be named like this program's extension keywords", "[conf]")
+{
+    // Only iscsictl(8)'s keywords are reserved; a quoted name is never a
+    // keyword, and names iscsictl(8) cannot expand may still be defined.
+    const conf c = parse_ok("luns = \"0,3\"\n"
+                            "export = \"/mnt/x\"\n"
+                            "chap = 192.0.2.5\n"
+                            "nop-interval = 5\n"
+                            "\"target\" = unused\n"
+                            "\"\" = iqn.2001-04.com.example:dollar\n"
+                            "target t {\n"
+                            " targetaddr $chap\n"
+                            " targetname $\n"
+                            " luns $luns\n"
+                            " export $export\n"
+                            "}\n");
+    REQUIRE(c.targets.size() == 1);
+    CHECK(c.targets[0].target_addr.host == "192.0.2.5");
+    CHECK(c.targets[0].target_name == "iqn.2001-04.com.example:dollar");
+    CHECK(c.targets[0].luns == std::vector<std::uint16_t>{0, 3});
+    CHECK(c.targets[0].export_dir == "/mnt/x");
+    CHECK(c.warnings.empty());
+}
+
+TEST_CASE("strings, words and backslashes as iscsictl(8) lexes them", "[conf]")
+{
+    const conf c = parse_ok("note = it's\n"                                   // a quote inside a word
+                            "target \"spans\\ lines\" {\n"                       // "\ " is a blank
+                            " targetaddr \"192.0.2.\n"                         // a newline inside quotes
+                            "7\" port iscsi-target\n"                          // is dropped
+                            " t\\argetname iqn.2001-04.com.example:a\\\"b   \\# a comment\n"
+                            " initiatoraddr * inet6\n"                         // the wildcard address
+                            "}\n"
+                            "target spare {\n disabled\n}\n");                 // never used: may be empty
+    REQUIRE(c.targets.size() == 2);
+    const conf_target& t = c.targets[0];
+    CHECK(t.name == "spans lines");
+    CHECK(t.target_addr.host == "192.0.2.7");
+    CHECK(t.target_addr.port == 3260);
+    CHECK(t.target_name == "iqn.2001-04.com.example:a\"b");
+    REQUIRE(t.initiator_addr);
+    CHECK(t.initiator_addr->host == "::");
+    CHECK(c.targets[1].name == "spare");
+    CHECK_FALSE(c.targets[1].enabled);
+    CHECK(c.targets[1].where.line == 8);
+    CHECK(c.warnings == std::vector<std::string>{
+                            "iscsi.conf:6: initiatoraddr is not applied yet: the system chooses the local address"});
 }
 
 TEST_CASE("an empty or comment-only file is an empty configuration", "[conf]")

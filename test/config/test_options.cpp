@@ -1,4 +1,5 @@
 // Unit: command-line option parsing and portal syntax.
+#include "config/attach_options.hpp"
 #include "config/options.hpp"
 #include "iscsi/session.hpp"
 
@@ -98,4 +99,20 @@ TEST_CASE("digest offers as the command line spells them", "[options]")
     CHECK_FALSE(iscsi::parse_digest_offer("md5", d));
     CHECK_FALSE(iscsi::parse_digest_offer("crc32c,", d));
     CHECK_FALSE(iscsi::parse_digest_offer("", d));
+}
+
+TEST_CASE("attach takes digests as preference lists, as open-iscsi writes them", "[options]")
+{
+    const std::vector<std::string> args = {"192.0.2.1", "iqn.2001-04.com.example:disk", "--header-digest",
+                                           "CRC32C,None", "--data-digest", "none,crc32c"};
+    config::attach_options o;
+    std::string error;
+    REQUIRE(config::parse_attach_options(args, o, error) == config::parse_outcome::ok);
+    CHECK(o.session.login.proposals.header_digest == iscsi::digest_offer::crc32c_or_none);
+    CHECK(o.session.login.proposals.data_digest == iscsi::digest_offer::none_or_crc32c);
+
+    const std::vector<std::string> bad = {"192.0.2.1", "iqn.2001-04.com.example:disk", "--data-digest", "md5"};
+    CHECK(config::parse_attach_options(bad, o, error) == config::parse_outcome::bad_value);
+    CHECK(error == "bad --data-digest 'md5' (none, crc32c, crc32c,none or none,crc32c)");
+    CHECK(config::attach_help().find("crc32c,none") != std::string::npos);
 }

@@ -546,3 +546,59 @@ TEST_CASE("fuse export: stop unmounts, also while a file is open", "[fuse][integ
     CHECK_FALSE(is_mounted(r.mp.path));
     CHECK(open_fuse_fds() == 0);
 }
+
+TEST_CASE("fuse export: open_handles counts the open files, a loop device's too", "[fuse][integration]") {
+    rig r;
+    CHECK(r.fx.open_handles("lun0") == 0);
+    CHECK(r.fx.open_handles("nosuch") == 0);
+    const int fd = ::open(r.file(0).c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    CHECK(r.fx.open_handles("lun0") == 1);
+    CHECK(r.fx.open_handles("lun1") == 0);
+    loop_guard loop;
+    auto res = run({"losetup", "--find", "--show", r.file(0).string()});
+    REQUIRE(res.ok());
+    loop.dev = trim(res.out);
+    CHECK(r.fx.open_handles("lun0") == 2);  // the loop device holds the file open
+    ::close(fd);
+    REQUIRE(run({"losetup", "-d", loop.dev}).ok());
+    loop.dev.clear();
+    // FUSE sends RELEASE after the last close returns: wait for it.
+    for (int i = 0; i < 500 && r.fx.open_handles("lun0") != 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(r.fx.open_handles("lun0") == 0);
+}
+
+TEST_CASE("fuse export: /dev/fd/N serves a descriptor mounted by someone else", "[fuse][integration]") {
+    // What a privileged parent does for its unprivileged worker (mount(8)'s
+    // and libfuse's own options for a root mount).
+    embedded_vscsi dev{embedded_vscsi_config{}};
+    ram_disk_daemon daemon{dev, {{0, 0, 512, lun1_blocks}}};
+    temp_dir mp("fuse-fd");
+    const int fuse_fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    REQUIRE(fuse_fd >= 0);
+    const std::string opts = "fd=" + std::to_string(fuse_fd) + ",rootmode=40000,user_id=0,group_id=0";
+    REQUIRE(::mount("iscsi-vscsi", mp.path.c_str(), "fuse.iscsi-vscsi", MS_NOSUID | MS_NODEV, opts.c_str()) == 0);
+    CHECK(open_fuse_fds() == 1);
+    {
+        fuse_export fx(dev, "/dev/fd/" + std::to_string(fuse_fd));
+        REQUIRE_FALSE(fx.start());
+        CHECK(fx.mountpoint() == "/dev/fd/" + std::to_string(fuse_fd));
+        daemon.request_probe(0, 0);
+        for (int i = 0; i < 500 && dev.disks().empty(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        REQUIRE(dev.disks().size() == 1);
+        REQUIRE_FALSE(fx.add_disk("lun0", 0, 0, 512, lun1_blocks));
+        const auto data = random_bytes(64 * 1024, 77);
+        write_file(mp.path / "lun0", data);
+        auto back = read_file(mp.path / "lun0");
+        back.resize(data.size());
+        CHECK(back == data);
+        // The one who mounted unmounts; stop() then only joins and closes.
+        REQUIRE(::umount2(mp.path.c_str(), UMOUNT_NOFOLLOW) == 0);
+        fx.stop();
+        CHECK_FALSE(fx.running());
+    }
+    CHECK(open_fuse_fds() == 0);  // the descriptor was closed with the session
+    CHECK_FALSE(is_mounted(mp.path));
+}

@@ -212,7 +212,7 @@ void scripted_target::check_received(const received_pdu& p)
     if (pdu::sn_gt(p.exp_stat_sn(), stat_sn))
         fail("ExpStatSN " + std::to_string(p.exp_stat_sn()) + " in " + p.describe() +
              " beyond the next StatSN " + std::to_string(stat_sn));
-    if (!p.carries_cmd_sn())
+    if (!p.carries_cmd_sn() || !count_cmd_sn)
         return;
     // §11.5.1: ABORT TASK for a task the target does not know, whose
     // RefCmdSN is in the window, makes that CmdSN received: a hole is plugged.
@@ -283,6 +283,20 @@ received_pdu scripted_target::next()
             fail("the initiator closed the connection");
         }
     }
+    return take_pending();
+}
+
+std::optional<received_pdu> scripted_target::try_next(std::chrono::milliseconds wait)
+{
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (pending_.empty())
+        if (read_some(deadline) != read_result::got_pdu)
+            return std::nullopt;
+    return take_pending();
+}
+
+received_pdu scripted_target::take_pending()
+{
     received_pdu p = std::move(pending_.front());
     pending_.pop_front();
     if (p.op() == pdu::opcode::data_out && p.data.size() > mrdsl)
@@ -541,14 +555,20 @@ std::vector<received_pdu> scripted_target::login(const login_script& ls)
         if (final)
             break;
     }
+    enter_full_feature(mrdsl);
+    return requests;
+}
+
+void scripted_target::enter_full_feature(std::uint32_t target_mrdsl)
+{
     // Full feature phase: the initiator's data segments are bounded by our declaration.
+    mrdsl = target_mrdsl;
     next_cmd_sn_ = exp_cmd_sn;
     holes_.clear();
     pdu::reader_config rx;
     rx.max_recv_data_segment_length = mrdsl;
     reader_.configure(rx);
     in_full_feature_ = true;
-    return requests;
 }
 
 received_pdu scripted_target::login_status(std::uint8_t status_class, std::uint8_t status_detail,

@@ -141,6 +141,17 @@ public:
     received_pdu next();
     // next(), failing unless it has opcode `op`.
     received_pdu expect(pdu::opcode op);
+    // next() without failing: the next PDU if one completes within `wait`
+    // (zero: only what has arrived already), else nullopt (also once the
+    // initiator closed: peer_closed()). For scripts that poll.
+    std::optional<received_pdu> try_next(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+    // The initiator closed its end (seen while reading).
+    bool peer_closed() const noexcept { return peer_closed_; }
+    // false: next() and try_next() leave ExpCmdSN and the window to the
+    // script, which orders commands by CmdSN itself as a real target does
+    // (e.g. a rejected command's CmdSN stays a hole, §4.2.2.1); ExpStatSN is
+    // still checked.
+    bool count_cmd_sn = true;
     // Fails if a PDU arrives within `quiet` (or the connection closes).
     void expect_silence(std::chrono::milliseconds quiet);
     // Waits until the initiator closes the connection; fails on any PDU.
@@ -199,6 +210,10 @@ public:
                               const pdu::text_list& keys = {});
     // Expects a Logout Request, answers it, waits for the close.
     void logout();
+    // For scripts that answer the login themselves: from now on the
+    // initiator's PDUs are checked as in the full feature phase and its data
+    // segments are bounded by `target_mrdsl` (our declaration, §13.12).
+    void enter_full_feature(std::uint32_t target_mrdsl);
     // Answers the Logout Request `p`, waits for the close.
     void answer_logout(const received_pdu& p);
     // Expects a Task Management Function Request (§11.5) and answers it;
@@ -226,6 +241,7 @@ private:
     // Reads once (until `deadline`) and queues the PDUs that completed.
     read_result read_some(std::chrono::steady_clock::time_point deadline);
     void check_received(const received_pdu& p);
+    received_pdu take_pending(); // the oldest queued PDU, checked
     std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) const;
 
     int target_fd_ = -1;

@@ -1,6 +1,7 @@
 // Table-driven key negotiation (RFC 7143 §6.2, §13).
 #include <catch2/catch.hpp>
 
+#include "iscsi/login.hpp"
 #include "iscsi/negotiation.hpp"
 #include "pdu/error.hpp"
 
@@ -266,4 +267,107 @@ TEST_CASE("a connection added to a session offers no leading-only keys", "[negot
     CHECK(value(o, "MaxRecvDataSegmentLength") == "262144");
     CHECK(value(o, "MaxBurstLength") == "<absent>");
     CHECK(value(o, "ErrorRecoveryLevel") == "<absent>");
+}
+
+TEST_CASE("digests are offered as preference lists, in our order", "[negotiation][digest]")
+{
+    const std::pair<digest_offer, const char*> offers[] = {
+        {digest_offer::none, "None"},
+        {digest_offer::crc32c, "CRC32C"},
+        {digest_offer::crc32c_or_none, "CRC32C,None"},
+        {digest_offer::none_or_crc32c, "None,CRC32C"},
+    };
+    for (const auto& [offer, text] : offers) {
+        auto c = normal_config();
+        c.proposals.header_digest = offer;
+        c.proposals.data_digest = offer;
+        negotiation n(c);
+        const auto o = n.operational_offers();
+        CHECK(value(o, "HeaderDigest") == text);
+        CHECK(value(o, "DataDigest") == text);
+    }
+}
+
+TEST_CASE("the target picks from our digest list; anything else in force fails the login", "[negotiation][digest]")
+{
+    struct answer_case {
+        digest_offer ours;
+        const char* answer;
+        bool crc;           // CRC32C in force when accepted
+        bool accepted;
+    };
+    const answer_case cases[] = {
+        {digest_offer::crc32c_or_none, "CRC32C", true, true},
+        {digest_offer::crc32c_or_none, "None", false, true},
+        {digest_offer::none_or_crc32c, "CRC32C", true, true},
+        {digest_offer::crc32c_or_none, "Reject", false, true},        // the default None is in our list
+        {digest_offer::none, "Reject", false, true},
+        {digest_offer::crc32c, "CRC32C", true, true},
+        {digest_offer::crc32c, "Reject", false, false},               // None in force: not what we offered
+        {digest_offer::crc32c, "NotUnderstood", false, false},
+        {digest_offer::crc32c, "Irrelevant", false, false},
+    };
+    for (const auto& k : cases) {
+        auto c = normal_config();
+        c.proposals.data_digest = k.ours;
+        negotiation n(c);
+        std::string msg;
+        pdu::text_list answers;
+        INFO(digest_offer_value(k.ours) << " answered " << k.answer);
+        const std::error_code ec = answer_one(n, {{"DataDigest", k.answer}}, msg, answers);
+        if (k.accepted) {
+            CHECK_FALSE(ec);
+            CHECK(n.params().data_digest == k.crc);
+        } else {
+            CHECK(ec == login_errc::value_refused);
+            CHECK(msg == std::string("target answered DataDigest=") + k.answer +
+                             " to our offer DataDigest=CRC32C, leaving DataDigest=None");
+        }
+    }
+}
+
+TEST_CASE("a target's digest offer is answered with the first of its values we accept", "[negotiation][digest]")
+{
+    // RFC 7143 §6.2: the responder picks from the originator's list, in the
+    // originator's order; our own order only decides what we offer.
+    struct offer_case {
+        digest_offer ours;
+        const char* theirs;
+        const char* answer;
+    };
+    const offer_case cases[] = {
+        {digest_offer::none_or_crc32c, "CRC32C,None", "CRC32C"},
+        {digest_offer::crc32c_or_none, "None,CRC32C", "None"},
+        {digest_offer::crc32c, "None,CRC32C", "CRC32C"},
+        {digest_offer::none, "CRC32C,None", "None"},
+    };
+    for (const auto& k : cases) {
+        auto c = normal_config();
+        c.proposals.header_digest = k.ours;
+        negotiation n(c);
+        std::string msg;
+        pdu::text_list answers;
+        INFO(digest_offer_value(k.ours) << " offered " << k.theirs);
+        REQUIRE_FALSE(n.process({{"HeaderDigest", k.theirs}}, login_stage::operational_negotiation, answers, msg));
+        CHECK(value(answers, "HeaderDigest") == k.answer);
+        CHECK(n.params().header_digest == (std::string(k.answer) == "CRC32C"));
+        CHECK(value(n.operational_offers(), "HeaderDigest") == "<absent>"); // settled
+    }
+
+    // Nothing we accept: we answer Reject, and the default None would stand
+    // although we require CRC32C.
+    auto c = normal_config();
+    c.proposals.header_digest = digest_offer::crc32c;
+    negotiation n(c);
+    std::string msg;
+    pdu::text_list answers;
+    CHECK(n.process({{"HeaderDigest", "None"}}, login_stage::operational_negotiation, answers, msg) ==
+          login_errc::value_refused);
+    CHECK(msg == "target offered HeaderDigest=None, none of which we accept (CRC32C), leaving HeaderDigest=None");
+    CHECK(value(answers, "HeaderDigest") == "Reject");
+
+    c.proposals.header_digest = digest_offer::none;
+    negotiation m(c);
+    REQUIRE_FALSE(m.process({{"HeaderDigest", "CRC32C"}}, login_stage::operational_negotiation, answers, msg));
+    CHECK_FALSE(m.params().header_digest); // Reject: None stands, which we accept
 }

@@ -251,3 +251,40 @@ TEST_CASE("redirects without end fail the login after max_redirects", "[session]
     for (auto& t : targets)
         finish(h, *t);
 }
+
+TEST_CASE("an ExpCmdSN beyond the next CmdSN (commands never sent counted) recovers the session",
+          "[session][scripted][sn]")
+{
+    // §4.2.2.1: ExpCmdSN is the next CmdSN the target expects. Taken as is,
+    // it opens a window the target does not have: commands past it are
+    // dropped there without a word and everything after waits behind them.
+    scripted_target liar, honest;
+    liar.run([](scripted_target& tg) {
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        tg.exp_cmd_sn += 5;
+        tg.send_status(a.itt(), 0x00);
+        tg.drain_until_closed();
+    });
+    honest.run([](scripted_target& tg) {
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        tg.send_status(a.itt(), 0x00);
+        tg.logout();
+    });
+    auto cfg = make_config({&liar, &honest});
+    cfg.recover = true;
+    cfg.login.proposals.default_time2wait = 0;
+    session_harness h;
+    cfg.clock = h.clock;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked a;
+    submit(s, test_unit_ready(), a);
+    REQUIRE(h.run_until([&] { return a.calls > 0; }, 20s));
+    CHECK(a.result.good());
+    CHECK(s.counters().reconnects == 1); // the liar's status was not taken
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, liar);
+    finish(h, honest);
+}

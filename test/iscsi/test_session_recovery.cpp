@@ -6,6 +6,7 @@
 #include "iscsi/session_error.hpp"
 
 #include <atomic>
+#include <deque>
 
 using namespace ivs;
 using namespace ivs::test;
@@ -126,10 +127,10 @@ TEST_CASE("a command that breaks its connection every time fails after max_reiss
           "[session][scripted][recovery][reissue]")
 {
     std::atomic<int> poisoned{0};
-    scripted_target targets[5];
+    scripted_target targets[6];
     for (auto& t : targets)
         t.run([&](scripted_target& tg) { serve(tg, poisoned); });
-    auto cfg = make_config({&targets[0], &targets[1], &targets[2], &targets[3], &targets[4]});
+    auto cfg = make_config({&targets[0], &targets[1], &targets[2], &targets[3], &targets[4], &targets[5]});
     cfg.recover = true;
     cfg.login.proposals.default_time2wait = 0;
     session_harness h;
@@ -144,19 +145,149 @@ TEST_CASE("a command that breaks its connection every time fails after max_reiss
     submit(s, rw16(false, 0, 2, 8, b2), g2);
     REQUIRE(h.run_until([&] { return p.calls > 0 && g2.calls > 0; }, 20s)); // reissued forever before
     CHECK(p.result.error == make_error_code(iscsi::session_errc::reissue_limit));
-    CHECK(poisoned == 4); // sent once, reissued three times
-    // G2 was reissued with it each time without counting against it.
+    // Beside G2 once (no one is charged: the bad Data-In names P, but the
+    // tag may be what is wrong), then alone: charged three times, then it
+    // fails. G2 was reissued once, alone, before it.
+    CHECK(poisoned == 5);
     CHECK(g1.result.good());
     CHECK(g2.result.good());
     CHECK(compare_bytes(b2, random_bytes(4096, 2)) == "");
     submit(s, rw16(false, 0, 3, 8, b3), g3);
     REQUIRE(h.run_until([&] { return g3.calls > 0; }, 20s));
     CHECK(g3.result.good());
-    CHECK(s.counters().reconnects == 4);
+    CHECK(s.counters().reconnects == 5);
     CHECK(h.logout(s) == std::error_code{});
     for (auto& t : targets)
         finish(h, t);
     CHECK(p.calls == 1);
+}
+
+namespace {
+
+// As serve(), but the poisoned LBA makes the target close the connection
+// without a word: nothing the session could pin on one command.
+void serve_hanging_up(scripted_target& tg, std::atomic<int>& poisoned)
+{
+    tg.login();
+    for (;;) {
+        const received_pdu p = tg.next();
+        if (p.op() == opcode::logout_request)
+            return tg.answer_logout(p);
+        if (p.op() != opcode::scsi_command)
+            tg.fail("unexpected " + p.describe());
+        const auto cmd = p.command();
+        if (lba_of(cmd) == poison_lba) {
+            ++poisoned;
+            return tg.close();
+        }
+        tg.send_data_in(p.itt(), 0, 0, random_bytes(cmd.expected_data_transfer_length, unsigned(lba_of(cmd))), true);
+    }
+}
+
+} // namespace
+
+TEST_CASE("a command whose arrival drops the connection every time fails alone; the command beside it completes",
+          "[session][scripted][recovery][reissue]")
+{
+    // Both are outstanding when the connection drops: the session cannot
+    // tell which one did it, so neither is charged and both are reissued
+    // one at a time. The poisoned one then fails alone each time (charged,
+    // tried last); the other completes.
+    std::atomic<int> poisoned{0};
+    scripted_target targets[6];
+    for (auto& t : targets)
+        t.run([&](scripted_target& tg) { serve_hanging_up(tg, poisoned); });
+    auto cfg = make_config({&targets[0], &targets[1], &targets[2], &targets[3], &targets[4], &targets[5]});
+    cfg.recover = true;
+    cfg.login.proposals.default_time2wait = 0;
+    session_harness h;
+    cfg.clock = h.clock;
+    REQUIRE(cfg.max_reissues == 3);
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    std::vector<std::byte> bp(4096), b2(4096), b3(4096);
+    tracked p, g2, g3;
+    submit(s, rw16(false, 0, poison_lba, 8, bp), p);
+    submit(s, rw16(false, 0, 2, 8, b2), g2);
+    REQUIRE(h.run_until([&] { return p.calls > 0 && g2.calls > 0; }, 20s));
+    CHECK(p.result.error == make_error_code(iscsi::session_errc::reissue_limit));
+    CHECK(g2.result.good()); // failed with reissue_limit too before
+    CHECK(compare_bytes(b2, random_bytes(4096, 2)) == "");
+    CHECK(poisoned == 5); // beside G2, then alone four times
+    // Other I/O goes on once the session is back.
+    std::vector<std::byte> b4(4096);
+    tracked g4;
+    submit(s, rw16(false, 0, 3, 8, b3), g3);
+    submit(s, rw16(false, 0, 4, 8, b4), g4);
+    REQUIRE(h.run_until([&] { return g3.calls > 0 && g4.calls > 0; }, 20s));
+    CHECK(g3.result.good());
+    CHECK(g4.result.good());
+    CHECK(h.logout(s) == std::error_code{});
+    for (auto& t : targets)
+        finish(h, t);
+    CHECK(p.calls == 1);
+}
+
+namespace {
+
+// As serve(), but the poisoned LBA is answered with a Data-In that carries
+// the task tag of the other command outstanding (an unknown tag when there
+// is none), at a wrong offset: the bad PDU names an innocent command.
+void serve_misdirecting(scripted_target& tg, std::atomic<int>& poisoned)
+{
+    tg.login();
+    std::deque<received_pdu> queued;
+    for (;;) {
+        received_pdu p = queued.empty() ? tg.next() : std::move(queued.front());
+        if (!queued.empty())
+            queued.pop_front();
+        if (p.op() == opcode::logout_request)
+            return tg.answer_logout(p);
+        if (p.op() != opcode::scsi_command)
+            tg.fail("unexpected " + p.describe());
+        const auto cmd = p.command();
+        if (lba_of(cmd) == poison_lba) {
+            ++poisoned;
+            if (auto other = tg.try_next(std::chrono::milliseconds(50)))
+                queued.push_back(std::move(*other));
+            const std::uint32_t itt = queued.empty() ? 0x0badbeefu : queued.front().itt();
+            tg.send_data_in(itt, 0, 512, random_bytes(512, 9));
+            return tg.drain_until_closed();
+        }
+        tg.send_data_in(p.itt(), 0, 0, random_bytes(cmd.expected_data_transfer_length, unsigned(lba_of(cmd))), true);
+    }
+}
+
+} // namespace
+
+TEST_CASE("a bad PDU that names another command does not charge that command; the broken one fails alone",
+          "[session][scripted][recovery][reissue]")
+{
+    std::atomic<int> poisoned{0};
+    scripted_target targets[6];
+    for (auto& t : targets)
+        t.run([&](scripted_target& tg) { serve_misdirecting(tg, poisoned); });
+    auto cfg = make_config({&targets[0], &targets[1], &targets[2], &targets[3], &targets[4], &targets[5]});
+    cfg.recover = true;
+    cfg.login.proposals.default_time2wait = 0;
+    session_harness h;
+    cfg.clock = h.clock;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    std::vector<std::byte> bp(4096), b2(4096), b3(4096);
+    tracked p, g2, g3;
+    submit(s, rw16(false, 0, poison_lba, 8, bp), p);
+    submit(s, rw16(false, 0, 2, 8, b2), g2);
+    REQUIRE(h.run_until([&] { return p.calls > 0 && g2.calls > 0; }, 20s));
+    CHECK(p.result.error == make_error_code(iscsi::session_errc::reissue_limit));
+    CHECK(g2.result.good()); // was charged for P's Data-In and failed before
+    CHECK(compare_bytes(b2, random_bytes(4096, 2)) == "");
+    submit(s, rw16(false, 0, 3, 8, b3), g3);
+    REQUIRE(h.run_until([&] { return g3.calls > 0; }, 20s));
+    CHECK(g3.result.good());
+    CHECK(h.logout(s) == std::error_code{});
+    for (auto& t : targets)
+        finish(h, t);
 }
 
 TEST_CASE("a command the target breaks every time fails within the command timeout, reissues or not",

@@ -275,3 +275,80 @@ TEST_CASE("command timeout: a reissued command starts its escalation over with A
     finish(h, first);
     finish(h, second);
 }
+
+TEST_CASE("command timeout: a command waiting for the window behind one being aborted is sent once it ends",
+          "[session][scripted][timeout]")
+{
+    scripted_target t;
+    t.run([&](scripted_target& tg) {
+        tg.window = 1; // A fills it; the answer to its ABORT TASK opens it
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        const auto req = tg.answer_tmf();
+        if (req.function != pdu::tmf_function::abort_task || req.referenced_task_tag != a.itt())
+            tg.fail("expected ABORT TASK of the first command");
+        const received_pdu b = tg.expect(opcode::scsi_command);
+        tg.send_status(b.itt(), 0x00);
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&t});
+    cfg.clock = h.clock;
+    cfg.command_timeout = 200ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked a, b;
+    submit(s, test_unit_ready(), a);
+    submit(s, test_unit_ready(), b); // waits for the window, as long as A
+    REQUIRE(h.advance_until([&] { return a.calls > 0 && b.calls > 0; }, 10s));
+    CHECK(a.result.error == make_error_code(iscsi::session_errc::task_aborted));
+    CHECK(b.result.good()); // failed with command_timeout beside A's ABORT TASK before
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, t);
+}
+
+TEST_CASE("command timeout: a command the target never counted, outside its window, recovers the session",
+          "[session][scripted][timeout]")
+{
+    // A target that advertised a window it did not have drops a command past
+    // it without a word (§4.2.2.1); ABORT TASK then finds no task and a
+    // RefCmdSN outside the window (§11.5.1 c). Its CmdSN stays a hole that
+    // every later command waits behind: a LUN reset does not fill it.
+    scripted_target liar, honest;
+    liar.run([](scripted_target& tg) {
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        const received_pdu tmf = tg.expect(opcode::task_mgmt_request);
+        if (tmf.as<pdu::task_mgmt_request>().function != pdu::tmf_function::abort_task)
+            tg.fail("expected ABORT TASK: " + tmf.describe());
+        pdu::task_mgmt_response r;
+        r.initiator_task_tag = tmf.itt();
+        r.response = pdu::tmf_response::task_does_not_exist;
+        tg.exp_cmd_sn = a.cmd_sn(); // never counted
+        tg.stamp(r, true);
+        tg.send(r);
+        tg.drain_until_closed();
+    });
+    honest.run([](scripted_target& tg) {
+        tg.login();
+        const received_pdu a = tg.expect(opcode::scsi_command);
+        tg.send_status(a.itt(), 0x00);
+        tg.logout();
+    });
+    session_harness h;
+    auto cfg = make_config({&liar, &honest});
+    cfg.clock = h.clock;
+    cfg.recover = true;
+    cfg.login.proposals.default_time2wait = 0;
+    cfg.command_timeout = 200ms;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    tracked a;
+    submit(s, test_unit_ready(), a);
+    REQUIRE(h.advance_until([&] { return a.calls > 0; }, 10s));
+    CHECK(a.result.good()); // sent again on a new session, answered
+    CHECK(s.counters().reconnects == 1); // LUN RESET instead of recovery before
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, liar);
+    finish(h, honest);
+}

@@ -6,11 +6,17 @@
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
-#include <sched.h>
 #include <stdexcept>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+// Linux only: the child's death signal and network namespaces. Elsewhere a
+// child outlives an aborted test (kill_and_reap() still ends it), and a
+// namespace cannot be asked for.
+#if defined(__linux__)
+#include <sched.h>
+#include <sys/prctl.h>
+#endif
 
 namespace ivs::test {
 namespace {
@@ -47,11 +53,17 @@ struct pipe_pair {
 };
 
 // fork + exec with stdin from /dev/null and stdout/stderr on out_fd/err_fd,
-// optionally inside a network namespace. The child dies with this thread
-// (PR_SET_PDEATHSIG). Exec failures come back through a CLOEXEC pipe, so a
-// missing program is an exception here, not a mysterious exit status.
+// optionally inside a network namespace (Linux). On Linux the child dies
+// with this thread (PR_SET_PDEATHSIG). Exec failures come back through a
+// CLOEXEC pipe, so a missing program is an exception here, not a
+// mysterious exit status.
 pid_t start_child(const std::vector<std::string>& argv, int out_fd, int err_fd,
                   const std::string& ns_path) {
+#if !defined(__linux__)
+    if (!ns_path.empty())
+        throw std::runtime_error("cannot run " + join(argv) + " in " + ns_path +
+                                 ": network namespaces are Linux-only");
+#endif
     auto args = c_argv(argv);
     pipe_pair status;
     const pid_t parent = getpid();
@@ -66,16 +78,22 @@ pid_t start_child(const std::vector<std::string>& argv, int out_fd, int err_fd,
             (void)!write(report, step, strlen(step));
             _exit(127);
         };
+#if defined(__linux__)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl");
         if (getppid() != parent) _exit(127);  // parent already gone
+#else
+        (void)parent;
+#endif
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
             dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
             fail("redirect");
+#if defined(__linux__)
         if (!ns_path.empty()) {
             int nsfd = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
             if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) fail("setns");
         }
+#endif
         execvp(args[0], args.data());
         fail("exec");
     }

@@ -1,6 +1,7 @@
 // Running helper programs from tests (tgtadm, iscsi-ls, ip, ...) without a
-// shell: fork/exec, output captured, a hard timeout, and children that die
-// with the test program (PR_SET_PDEATHSIG) so an abort leaves nothing behind.
+// shell: fork/exec, output captured, a hard timeout, and on Linux children
+// that die with the test program (PR_SET_PDEATHSIG) so an abort leaves
+// nothing behind.
 #pragma once
 
 #include <chrono>
@@ -34,7 +35,7 @@ std::string run_checked(const std::vector<std::string>& argv,
 
 struct spawn_options {
     std::filesystem::path log_file;  // stdout+stderr appended here; /dev/null if empty
-    std::string netns;               // run inside /var/run/netns/<netns> if not empty
+    std::string netns;               // run inside /var/run/netns/<netns> if not empty (Linux)
 };
 
 // Starts a long-running child (a daemon in the foreground) and returns its pid.
