@@ -293,7 +293,7 @@ midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool h
     // As a kernel's midlayer does, a command that ends in RESET (the
     // transport gave up on it, it may work again) is issued again, with a
     // new tag, a few times.
-    sc.reset_retries = midlayer_retries;
+    sc.retries = midlayer_retries;
     if (c.op == 'N') {
         sc.cdblen = 6; // TEST UNIT READY
     } else {
