@@ -117,7 +117,8 @@ def tools_of(build):
     return {"ivs": os.path.join(build, "app", "iscsi-vscsi"),
             "write_perf": os.path.join(build, "bench", "iscsi_write_perf"),
             "iscsi_perf": "iscsi-perf",
-            "null_target": os.path.join(build, "bench", "null_target")}
+            "null_target": os.path.join(build, "bench", "null_target"),
+            "fuse_null": os.path.join(build, "bench", "fuse_null")}
 
 
 def run_child(argv, timeout):
@@ -240,6 +241,46 @@ class Attachment:
         try:
             os.rmdir(self.export)
             os.remove(self.log_path) if self.log_path.startswith(self.dir) else None
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+
+
+class FuseNull:
+    """bench/fuse_null mounted on a directory of its own: a FUSE file that
+    answers at once, for the floor of the FUSE round trip. stop() sends
+    SIGTERM to its PID (it unmounts on the way out)."""
+
+    def __init__(self, tools, threads=0):
+        self.dir = tempfile.mkdtemp(prefix="ivs-fuse-null-")
+        self.log_path = os.path.join(self.dir, "fuse_null.log")
+        self.log = open(self.log_path, "w")
+        argv = [tools["fuse_null"], *(["--threads", str(threads)] if threads else []), self.dir]
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.file = os.path.join(self.dir, "null")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("fuse_null did not mount")
+            time.sleep(0.05)
+
+    def cpu(self):
+        return process_cpu(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        if os.path.ismount(self.dir):
+            subprocess.run(["umount", "-l", self.dir], capture_output=True)
+        try:
+            os.remove(self.log_path)
             os.rmdir(self.dir)
         except OSError:
             pass

@@ -86,11 +86,12 @@ def main():
         p = subprocess.run([compare, "--build", os.path.join(tmp, "no-such-build")], capture_output=True,
                            text=True, timeout=60)
         check(p.returncode != 0 and "missing" in p.stderr, "a build dir without the tools is refused")
-        # bench/fio_export: the exported file beside the engine, one case.
+        # bench/fio_export: the exported file beside the engine and the
+        # FUSE floor (bench/fuse_null), one case.
         fio_export = os.path.join(os.path.dirname(compare), "fio_export")
         fx_json = os.path.join(tmp, "fio_export.json")
         p = subprocess.run([fio_export, "--build", build, "--targets", "null_target", "--cases", "randread:4096:1",
-                            "--runs", "1", "--seconds", "1", "--json-out", fx_json],
+                            "--runs", "1", "--seconds", "1", "--fuse-null", "--json-out", fx_json],
                            capture_output=True, text=True, timeout=300)
         print(p.stdout)
         print(p.stderr, file=sys.stderr)
@@ -100,10 +101,12 @@ def main():
             r = data["rows"][0] if data["rows"] else {}
             check(r.get("file_iops", 0) > 0 and r.get("ours_iops", 0) > 0 and r.get("file_lat_us", 0) > 0,
                   "fio_export measured the file and the engine")
+            check(r.get("null_iops", 0) > 0 and r.get("null_lat_us", 0) > 0, "fio_export measured fuse_null's file")
             check(any(g["goal"].startswith("file: 4 KiB QD1 latency") for g in data["goals"]),
                   "fio_export judged the QD1 latency goal")
         mounts = open("/proc/mounts").read()
         check("ivs-fio-export-" not in mounts, "no export left mounted")
+        check("ivs-fuse-null-" not in mounts, "fuse_null left nothing mounted")
     if failures:
         print(f"{len(failures)} check(s) failed", file=sys.stderr)
         return 1
