@@ -37,9 +37,9 @@ void op_init(void* userdata, fuse_conn_info* conn) {
     conn->max_write = static_cast<unsigned>(s.options.max_write);
     conn->max_background = std::max(1u, s.options.max_background);
     conn->congestion_threshold = std::max(1u, conn->max_background * 3 / 4);
-    // Data is copied through /dev/fuse: splicing measured no better here
-    // (doc/performance.md), and a writeback cache would acknowledge writes
-    // the target has not seen.
+    // Data is copied through /dev/fuse: splicing would remove no copy on
+    // this path (doc/performance.md, "Splice (not tried)"), and a writeback cache would
+    // acknowledge writes the target has not seen.
     conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
                     FUSE_CAP_WRITEBACK_CACHE);
     // Asynchronous direct I/O (libaio, io_uring) keeps its queue depth.
