@@ -116,6 +116,7 @@ std::string serve_daemon::apply(const config::conf& c, target_inputs in)
         ++removed;
     }
     d.current.initiator_name = c.initiator_name;
+    d.current.initiator_addr = c.initiator_addr;
     d.current.isid = c.isid;
     d.inputs = std::move(in);
     for (const auto& t : c.targets) {
