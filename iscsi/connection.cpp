@@ -107,7 +107,8 @@ asio::awaitable<std::error_code> connection::connect(std::string host, std::stri
                 break;
         }
         if (!tried && !bind_local) {
-            ec = asio::error::host_not_found;
+            ec = asio::error::host_unreachable;
+            failure_detail_ = host + " resolved to no address";
         } else if (!tried) {
             ec = asio::error::address_family_not_supported;
             failure_detail_ = "local address " + local_address + " is " + (local.is_v6() ? "IPv6" : "IPv4") +
@@ -119,8 +120,13 @@ asio::awaitable<std::error_code> connection::connect(std::string host, std::stri
         failure_detail_.clear();
         co_return session_errc::timeout;
     }
-    if (ec)
+    if (ec) {
+        // The resolver's errors are of Asio's netdb and addrinfo categories:
+        // their message, not the errno of the same number.
+        if (failure_detail_.empty() && ec.category() != boost::system::system_category())
+            failure_detail_ = ec.message();
         co_return std::error_code(ec.value(), std::system_category());
+    }
 
     tcp_socket.set_option(tcp::no_delay(true), ec);
     const auto endpoint = tcp_socket.remote_endpoint(ec);

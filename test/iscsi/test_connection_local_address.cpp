@@ -1,7 +1,8 @@
 // iscsi::connection::connect with a local address (iscsi.conf(5)'s
 // initiatoraddr) over real TCP on loopback: the peer sees the connection come
 // from that address; an address not on this host, one of the other family or
-// one that is no address fails at once with an error naming it.
+// one that is no address fails at once with an error naming it; a
+// resolver error keeps its own message.
 #include "iscsi/connection.hpp"
 
 #include "iscsi/session_error.hpp"
@@ -123,4 +124,29 @@ TEST_CASE("connection: a local address that cannot be used fails at once, naming
     // Failed by the bind, not by the 30 s connect timeout, and nothing reached the listener.
     CHECK(std::chrono::steady_clock::now() - started < 5s);
     CHECK_FALSE(l.peer);
+}
+
+TEST_CASE("connection: a resolver error says what the resolver said", "[connection][tcp]")
+{
+    listener l;
+    auto conn = std::make_shared<iscsi::connection>(l.io);
+    outcome out;
+    asio::co_spawn(
+        l.io,
+        [&]() -> asio::awaitable<void> {
+            auto ec = co_await conn->connect("127.0.0.1", "no-such-service", 30s, "127.0.0.2");
+            out.detail = conn->failure_detail();
+            out.ec = ec;
+        },
+        [](std::exception_ptr e) {
+            if (e)
+                std::rethrow_exception(e);
+        });
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!out.ec && std::chrono::steady_clock::now() < deadline)
+        l.io.run_one_for(100ms);
+    REQUIRE(out.ec);
+    CHECK(*out.ec);
+    // Not the errno that happens to have the number of Asio's addrinfo error.
+    CHECK(out.detail == boost::system::error_code(asio::error::service_not_found).message());
 }
