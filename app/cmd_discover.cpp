@@ -1,6 +1,7 @@
 // iscsi-vscsi discover HOST[:PORT]: a discovery session (RFC 7143 §13.3
 // SessionType=Discovery) asking SendTargets=All, one line per portal.
 #include "app/commands.hpp"
+#include "config/conf_values.hpp"
 #include "config/initiator_name.hpp"
 #include "config/options.hpp"
 #include "iscsi/sendtargets.hpp"
@@ -19,6 +20,7 @@ constexpr config::option_spec discover_options[] = {
     {"chap-user", true, false, "NAME", "CHAP user name (CHAP_N) to log in with"},
     {"chap-secret-file", true, false, "FILE", "file holding the CHAP secret"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
+    {"initiator-address", true, false, "ADDR", "bind the connection to local address ADDR (IPv4 or IPv6; default: the system chooses)"},
     {"timeout", true, false, "SECONDS", "give up after this long (default 30)"},
     {"help", false, false, {}, "show this help"},
 };
@@ -64,6 +66,11 @@ int run_discover(std::span<const std::string> args)
     cfg.login.type = iscsi::session_type::discovery;
     cfg.login.initiator_name = opts.get("initiator-name", config::default_initiator_name());
     cfg.recover = false;
+    if (opts.has("initiator-address")) {
+        cfg.local_address = opts.get("initiator-address");
+        if (config::classify_address_literal(cfg.local_address) == config::address_literal::none)
+            return fail("bad --initiator-address '" + cfg.local_address + "' (expected an IPv4 or IPv6 address of this host)");
+    }
     if (opts.has("chap-user") != opts.has("chap-secret-file"))
         return fail("--chap-user and --chap-secret-file go together");
     if (opts.has("chap-user")) {

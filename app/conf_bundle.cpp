@@ -2,6 +2,7 @@
 
 #include "app/privsep_protocol.hpp"
 #include "app/serve_target.hpp"
+#include "config/conf_values.hpp"
 #include "iscsi/chap_secret.hpp"
 
 #include <arpa/inet.h>
@@ -104,15 +105,22 @@ std::error_code make_conf_bundle(const std::filesystem::path& file, conf_bundle&
         }
         if (!t.enabled)
             continue;
-        const auto& a = t.target_addr;
-        if (std::any_of(out.addresses.begin(), out.addresses.end(),
-                        [&](const auto& x) { return x.host == a.host && x.family == a.family; }))
-            continue;
-        conf_bundle::address r;
-        r.host = a.host;
-        r.family = a.family;
-        resolve_host(a.host, a.family, r.numeric, r.error);
-        out.addresses.push_back(std::move(r));
+        // The target's address, and the host name of the local address its
+        // connections bind to (a literal is used as written).
+        const auto& local = t.initiator_addr ? t.initiator_addr : parsed.initiator_addr;
+        for (const auto* a : {&t.target_addr, local && config::classify_address_literal(local->host) ==
+                                                           config::address_literal::none
+                                                  ? &*local
+                                                  : nullptr}) {
+            if (!a || std::any_of(out.addresses.begin(), out.addresses.end(),
+                                  [&](const auto& x) { return x.host == a->host && x.family == a->family; }))
+                continue;
+            conf_bundle::address r;
+            r.host = a->host;
+            r.family = a->family;
+            resolve_host(a->host, a->family, r.numeric, r.error);
+            out.addresses.push_back(std::move(r));
+        }
     }
     return {};
 }

@@ -3,8 +3,8 @@
 // the configuration file and of every file it included (the worker parses
 // exactly what the parent checked), the CHAP secrets of the secret files it
 // names (read by the parent only), and the address of each enabled target's
-// host, resolved by the parent with the target's address family (the worker
-// has no resolver files).
+// host and of its initiatoraddr, resolved by the parent with the address
+// family given (the worker has no resolver files).
 #pragma once
 
 #include "config/conf.hpp"
@@ -42,7 +42,7 @@ struct conf_bundle {
 };
 
 // Parent: what load_serve_conf loads and checks, recorded; the secret files
-// read; every enabled target's host resolved. `parsed` is the configuration
+// read; every enabled target's host and initiatoraddr resolved. `parsed` is the configuration
 // parsed back from the bundle (what the worker sees). Errors as
 // load_serve_conf's.
 std::error_code make_conf_bundle(const std::filesystem::path& file, conf_bundle& out, config::conf& parsed,

@@ -23,13 +23,15 @@ bool same_identity(const std::optional<iscsi::chap_identity>& a, const std::opti
     return !a || (a->name == b->name && a->secret.same_as(b->secret));
 }
 
-// What make_session_config took from outside the configuration: the
-// address it connects to and the CHAP secrets.
+// What make_session_config took from outside the configuration or the
+// target's block: the address it connects to, the local address (resolved,
+// or the global initiatoraddr) and the CHAP secrets.
 bool same_inputs(const std::optional<iscsi::session_config>& a, const std::optional<iscsi::session_config>& b)
 {
     if (!a || !b)
         return false;
     return a->target_portal.host == b->target_portal.host && a->target_portal.port == b->target_portal.port &&
+           a->local_address == b->local_address &&
            same_identity(a->login.chap, b->login.chap) && same_identity(a->login.mutual_chap, b->login.mutual_chap);
 }
 
@@ -114,6 +116,7 @@ std::string serve_daemon::apply(const config::conf& c, target_inputs in)
         ++removed;
     }
     d.current.initiator_name = c.initiator_name;
+    d.current.initiator_addr = c.initiator_addr;
     d.current.isid = c.isid;
     d.inputs = std::move(in);
     for (const auto& t : c.targets) {

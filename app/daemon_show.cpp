@@ -88,7 +88,9 @@ std::string serve_daemon::show_summary()
         if (t.settings)
             o << "    InitiatorName: " << t.settings->login.initiator_name << '\n';
         o << "    InitiatorAddr: "
-          << (t.conf.initiator_addr ? t.conf.initiator_addr->host + " (initiatoraddr is not applied yet)" : "any")
+          << (t.settings && !t.settings->local_address.empty() ? t.settings->local_address
+              : t.conf.initiator_addr                           ? t.conf.initiator_addr->host
+                                                                : "any")
           << '\n';
         if (!t.error.empty())
             o << "    Error: " << t.error << '\n';

@@ -1,5 +1,7 @@
 #include "app/serve_target.hpp"
 
+#include "app/conf_bundle.hpp"
+#include "config/conf_values.hpp"
 #include "config/initiator_name.hpp"
 
 #include <tuple>
@@ -93,6 +95,23 @@ bool make_session_config(const config::conf& c, const config::conf_target& t, co
         }
     }
     s.target_portal.port = std::to_string(t.target_addr.port);
+    // initiatoraddr: the target's own, else the global one. A literal as
+    // written (an IPv6 scope kept), a host name as resolved when the file
+    // was loaded.
+    if (const auto& local = t.initiator_addr ? t.initiator_addr : c.initiator_addr) {
+        std::string why;
+        if (config::classify_address_literal(local->host) != config::address_literal::none) {
+            s.local_address = local->host;
+        } else if (in.address) {
+            if (!in.address(*local, s.local_address, why)) {
+                error = at(t) + "initiatoraddr: " + why;
+                return false;
+            }
+        } else if (!resolve_host(local->host, local->family, s.local_address, why)) {
+            error = at(t) + "initiatoraddr: " + why;
+            return false;
+        }
+    }
     auto& l = s.login;
     l.initiator_name = !t.initiator_name.empty() ? t.initiator_name
                        : !c.initiator_name.empty() ? c.initiator_name
@@ -151,7 +170,9 @@ bool make_session_config(const config::conf& c, const config::conf_target& t, co
 bool same_target(const config::conf_target& a, const config::conf_target& b)
 {
     auto key = [](const config::conf_target& t) {
-        return std::make_tuple(t.enabled, t.type, address_key(t.target_addr), t.target_name, t.initiator_name,
+        const auto local = t.initiator_addr ? std::make_tuple(true, t.initiator_addr->host, t.initiator_addr->family)
+                                            : std::make_tuple(false, std::string(), config::address_family::any);
+        return std::make_tuple(t.enabled, t.type, address_key(t.target_addr), local, t.target_name, t.initiator_name,
                                chap_key(t.chap), chap_key(t.mutual_chap), t.chap_algorithms, t.header_digest,
                                t.data_digest, t.nop_interval, t.nop_timeout, t.replacement_timeout,
                                t.command_timeout, t.max_recv_data_segment_length, t.max_burst_length,

@@ -24,8 +24,9 @@ struct target_inputs {
     // The CHAP secret of a secret file; false with `why`. Empty: the file is
     // read (iscsi::chap_secret::load_file).
     std::function<bool(const std::filesystem::path& file, iscsi::chap_secret& out, std::string& why)> secret;
-    // The host to connect to for a target address; false with `why`. Empty:
-    // the host as written (the session resolves it).
+    // The host to connect to for a target address, and the local address
+    // for an initiatoraddr; false with `why`. Empty: a target's host as
+    // written (the session resolves it), an initiatoraddr resolved here.
     std::function<bool(const config::conf_address& a, std::string& host, std::string& why)> address;
 };
 

@@ -1,5 +1,6 @@
 #include "config/attach_options.hpp"
 
+#include "config/conf_values.hpp"
 #include "config/initiator_name.hpp"
 #include "config/options.hpp"
 
@@ -17,6 +18,7 @@ constexpr option_spec attach_specs[] = {
     {"header-digest", true, false, "LIST", "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
     {"data-digest", true, false, "LIST", "data digests in preference order, as --header-digest (default none)"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
+    {"initiator-address", true, false, "ADDR", "bind every connection to local address ADDR (IPv4 or IPv6; default: the system chooses)"},
     {"device", true, false, "PATH", "vscsi device on OpenBSD (default /dev/vscsi0)"},
     {"replacement-timeout", true, false, "SECONDS", "fail I/O after the session is lost this long (default 120)"},
     {"help", false, false, {}, "show this help"},
@@ -88,6 +90,13 @@ parse_outcome parse_attach_options(std::span<const std::string> args, attach_opt
     if (!plausible_iscsi_name(cfg.login.initiator_name)) {
         error = "bad initiator name '" + cfg.login.initiator_name + "'";
         return parse_outcome::bad_value;
+    }
+    if (o.has("initiator-address")) {
+        cfg.local_address = o.get("initiator-address");
+        if (classify_address_literal(cfg.local_address) == address_literal::none) {
+            error = "bad --initiator-address '" + cfg.local_address + "' (expected an IPv4 or IPv6 address of this host)";
+            return parse_outcome::bad_value;
+        }
     }
     for (const auto& v : o.all("lun")) {
         unsigned long long n = 0;

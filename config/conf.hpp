@@ -72,7 +72,10 @@ struct conf_target {
     bool enabled = true;
     conf_session_type type = conf_session_type::normal;
     conf_address target_addr;                   // required
-    std::optional<conf_address> initiator_addr; // local address to bind
+    // Local address to bind: an IPv4 or IPv6 literal, or a host name that
+    // serve resolves when it loads the file (as iscsictl(8) does), in
+    // `family` when given; port always 0. Empty: the global one, if any.
+    std::optional<conf_address> initiator_addr;
     std::string target_name;    // required for normal targets, refused for discovery ones
     std::string initiator_name; // per-target override (OpenBSD `initiatorname` in a block)
 
@@ -98,6 +101,7 @@ struct conf_target {
 
 struct conf {
     std::string initiator_name;     // global `initiatorname`; empty: the built-in default
+    std::optional<conf_address> initiator_addr; // global `initiatoraddr`, for targets without one
     std::optional<conf_isid> isid;  // empty: random at startup
     std::vector<conf_target> targets;
     // "file:line: ..." about what iscsictl(8) accepts and this program takes

@@ -141,6 +141,8 @@ bool conf_parser::statement(source& s)
         return isid(s, line);
     if (word == "initiatorname")
         return initiator_name(s, line);
+    if (word == "initiatoraddr")
+        return initiator_addr(s, line);
     if (word == "target")
         return target(s, line);
     error(s, line, "unknown keyword \"" + word + "\"");
@@ -280,6 +282,23 @@ bool conf_parser::initiator_name(source& s, unsigned line)
     if (!take_iscsi_name(s, "initiatorname", out_.initiator_name))
         return false;
     initiator_name_at_ = conf_location{s.name, line};
+    return true;
+}
+
+// Global initiatoraddr (an extension; iscsid(8) takes it per target only):
+// the local address of every target that does not set its own.
+bool conf_parser::initiator_addr(source& s, unsigned line)
+{
+    if (initiator_addr_at_) {
+        error(s, line, "initiatoraddr: already set at " + initiator_addr_at_->file + ":" +
+                           std::to_string(initiator_addr_at_->line));
+        return false;
+    }
+    conf_address a;
+    if (!take_initiator_addr(s, line, a))
+        return false;
+    out_.initiator_addr = std::move(a);
+    initiator_addr_at_ = conf_location{s.name, line};
     return true;
 }
 

@@ -1,5 +1,5 @@
 // The recursive-descent parser of iscsi-vscsi.conf(5). Statements: macro
-// definitions, include, isid, initiatorname, target blocks. Errors are
+// definitions, include, isid, initiatorname, initiatoraddr, target blocks. Errors are
 // collected as "file:line: reason" and parsing resumes at the next line.
 // Includes come through a conf_reader, so the parser does no I/O itself.
 #pragma once
@@ -65,6 +65,7 @@ private:
     bool take_yes_no(source& s, std::string_view what, bool& out);
     bool take_iscsi_name(source& s, std::string_view what, std::string& out);
     bool take_address(source& s, std::string_view what, std::uint16_t default_port, conf_address& out);
+    bool take_initiator_addr(source& s, unsigned line, conf_address& out);
     bool take_chap(source& s, std::string_view what, conf_chap& out);
     bool take_digest(source& s, std::string_view what, conf_digest& out);
     std::filesystem::path resolve(const source& s, std::string_view path) const;
@@ -75,6 +76,7 @@ private:
     bool include(source& s, unsigned line);
     bool isid(source& s, unsigned line);
     bool initiator_name(source& s, unsigned line);
+    bool initiator_addr(source& s, unsigned line);
     bool target(source& s, unsigned line);
     bool target_option(source& s, conf_target& t, block_state& b);
     bool option_value(source& s, conf_target& t, const std::string& kw, unsigned line);
@@ -91,6 +93,7 @@ private:
     std::map<std::string, std::string, std::less<>> macros_;
     std::vector<std::string> include_stack_; // normalized paths being read
     std::optional<conf_location> initiator_name_at_;
+    std::optional<conf_location> initiator_addr_at_;
     std::optional<conf_location> isid_at_;
     unsigned files_read_ = 0;
 };

@@ -82,6 +82,34 @@ void conf_parser::mark_repeatable(const source& s, block_state& b, std::string_v
     b.seen.emplace(std::string(key), line);
 }
 
+// initiatoraddr ADDRESS [inet|inet6] [port PORT]: the local address every
+// connection is bound to. A literal is checked here; a host name is resolved
+// when serve loads the file, as iscsictl(8) resolves it when it reads it.
+bool conf_parser::take_initiator_addr(source& s, unsigned line, conf_address& out)
+{
+    conf_address a;
+    if (!take_address(s, "initiatoraddr", 0, a))
+        return false;
+    const address_literal kind = classify_address_literal(a.host);
+    if (kind == address_literal::none) {
+        if (const std::string why = check_host_name(a.host); !why.empty()) {
+            error(s, line, "initiatoraddr: \"" + a.host + "\" is not an IPv4 or IPv6 address or a host name (" +
+                               why + ")");
+            return false;
+        }
+    } else if (a.family != address_family::any && (kind == address_literal::ipv6) != (a.family == address_family::inet6)) {
+        error(s, line, "initiatoraddr: " + a.host + " is not an " +
+                           (a.family == address_family::inet6 ? "inet6" : "inet") + " address");
+        return false;
+    }
+    if (a.port != 0)
+        warning(s, line, "initiatoraddr: port " + std::to_string(a.port) +
+                             " is not used: connections are bound to any local port");
+    a.port = 0;
+    out = std::move(a);
+    return true;
+}
+
 bool conf_parser::target(source& s, unsigned line)
 {
     conf_target t;
@@ -176,8 +204,8 @@ bool conf_parser::target_option(source& s, conf_target& t, block_state& b)
 
 bool conf_parser::option_value(source& s, conf_target& t, const std::string& kw, unsigned line)
 {
-    // The session's connect does not take a local address or an address
-    // family yet: said plainly rather than ignored in silence.
+    // The session's connect does not take an address family for the target
+    // yet: said plainly rather than ignored in silence.
     if (kw == "targetaddr") {
         if (!take_address(s, kw, default_iscsi_port, t.target_addr))
             return false;
@@ -187,11 +215,9 @@ bool conf_parser::option_value(source& s, conf_target& t, const std::string& kw,
     }
     if (kw == "initiatoraddr") {
         conf_address a;
-        if (!take_address(s, kw, 0, a))
+        if (!take_initiator_addr(s, line, a))
             return false;
-        a.port = 0; // any local port: iscsictl(8) drops the port too
         t.initiator_addr = std::move(a);
-        warning(s, line, "initiatoraddr is not applied yet: the system chooses the local address");
         return true;
     }
     if (kw == "targetname")

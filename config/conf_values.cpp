@@ -2,6 +2,10 @@
 
 #include "config/conf.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -199,6 +203,53 @@ bool isid_ignored_bits(const conf_isid& isid) noexcept
 {
     return (static_cast<std::uint64_t>(isid.base) & ~isid_base_mask(isid.format)) != 0 ||
            (static_cast<std::uint64_t>(isid.qualifier) & ~isid_qualifier_mask(isid.format)) != 0;
+}
+
+address_literal classify_address_literal(std::string_view text) noexcept
+{
+    if (text.empty() || text.size() > 64)
+        return address_literal::none;
+    char buf[65] = {};
+    std::copy(text.begin(), text.end(), buf);
+    unsigned char addr[sizeof(in6_addr)];
+    if (::inet_pton(AF_INET, buf, addr) == 1)
+        return address_literal::ipv4;
+    // fe80::1%em0: the scope names an interface (or is its index).
+    const std::string_view v6 = text.substr(0, text.find('%'));
+    if (v6.size() != text.size() && v6.size() + 1 == text.size())
+        return address_literal::none; // an empty scope
+    buf[v6.size()] = '\0';
+    if (text.find(':') != std::string_view::npos && ::inet_pton(AF_INET6, buf, addr) == 1)
+        return address_literal::ipv6;
+    return address_literal::none;
+}
+
+std::string check_host_name(std::string_view host)
+{
+    if (host.empty())
+        return "empty host name";
+    if (host.find(':') != std::string_view::npos)
+        return "not an IPv6 address";
+    if (std::all_of(host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; }))
+        return "not an IPv4 address";
+    if (host.size() > 253)
+        return "host name longer than 253 characters";
+    std::size_t label = 0;
+    for (std::size_t i = 0; i <= host.size(); ++i) {
+        if (i == host.size() || host[i] == '.') {
+            if (label == 0 && i != host.size())
+                return "empty label in host name";
+            if (label > 63)
+                return "host name label longer than 63 characters";
+            label = 0;
+            continue;
+        }
+        const char c = host[i];
+        if (!is_digit(c) && !(lower(c) >= 'a' && lower(c) <= 'z') && c != '-' && c != '_')
+            return std::string("character '") + c + "' in host name";
+        ++label;
+    }
+    return {};
 }
 
 } // namespace ivs::config

@@ -33,4 +33,14 @@ bool parse_conf_signed(std::string_view text, std::int64_t& out) noexcept;
 
 bool equals_ignore_case(std::string_view a, std::string_view b) noexcept;
 
+// What `text` is as an address: an IPv4 literal (a dotted quad), an IPv6
+// literal (optionally with a %scope), or neither.
+enum class address_literal : std::uint8_t { none, ipv4, ipv6 };
+address_literal classify_address_literal(std::string_view text) noexcept;
+
+// Empty when `host` is a plausible host name (letters, digits, '-' and
+// dotted labels; not all digits and dots, which is a malformed IPv4
+// address, and no ':', a malformed IPv6 one); otherwise the reason.
+std::string check_host_name(std::string_view host);
+
 } // namespace ivs::config

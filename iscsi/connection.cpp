@@ -3,7 +3,6 @@
 #include "iscsi/session_error.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/defer.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -50,8 +49,23 @@ connection::connection(asio::io_context& io) : io_(io), socket_(io) {}
 connection::~connection() = default;
 
 asio::awaitable<std::error_code> connection::connect(std::string host, std::string port,
-                                                     std::chrono::milliseconds timeout)
+                                                     std::chrono::milliseconds timeout,
+                                                     std::string local_address)
 {
+    failure_detail_.clear();
+    boost::system::error_code ec;
+    // The local address (iscsid's initiatoraddr): bound before connect, so
+    // the target sees the connection come from it.
+    const bool bind_local = !local_address.empty();
+    asio::ip::address local;
+    if (bind_local) {
+        local = asio::ip::make_address(local_address, ec);
+        if (ec) {
+            failure_detail_ = "local address \"" + local_address + "\" is not an IPv4 or IPv6 address";
+            co_return std::make_error_code(std::errc::invalid_argument);
+        }
+    }
+
     tcp::resolver resolver(io_);
     tcp::socket tcp_socket(io_);
     asio::steady_timer timer(io_);
@@ -66,17 +80,53 @@ asio::awaitable<std::error_code> connection::connect(std::string host, std::stri
         tcp_socket.close(ignored);
     });
 
-    boost::system::error_code ec;
     auto endpoints = co_await resolver.async_resolve(host, port,
                                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec)
-        co_await asio::async_connect(tcp_socket, endpoints,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+    // Each address in turn, on a socket of its family (bound to the local
+    // address when there is one) until one connects.
+    bool tried = false;
+    if (!ec && !timed_out) {
+        for (const auto& entry : endpoints) {
+            const tcp::endpoint target = entry.endpoint();
+            if (bind_local && target.address().is_v6() != local.is_v6())
+                continue;
+            tried = true;
+            boost::system::error_code ignored;
+            tcp_socket.close(ignored);
+            tcp_socket.open(target.protocol(), ec);
+            if (!ec && bind_local) {
+                tcp_socket.bind(tcp::endpoint(local, 0), ec);
+                if (ec) { // the same for every address of this family
+                    failure_detail_ = "cannot bind to local address " + local_address + ": " + ec.message();
+                    break;
+                }
+            }
+            if (!ec)
+                co_await tcp_socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec || timed_out)
+                break;
+        }
+        if (!tried && !bind_local) {
+            ec = asio::error::host_unreachable;
+            failure_detail_ = host + " resolved to no address";
+        } else if (!tried) {
+            ec = asio::error::address_family_not_supported;
+            failure_detail_ = "local address " + local_address + " is " + (local.is_v6() ? "IPv6" : "IPv4") +
+                              " but " + host + " has no " + (local.is_v6() ? "IPv6" : "IPv4") + " address";
+        }
+    }
     timer.cancel();
-    if (timed_out)
+    if (timed_out) {
+        failure_detail_.clear();
         co_return session_errc::timeout;
-    if (ec)
+    }
+    if (ec) {
+        // The resolver's errors are of Asio's netdb and addrinfo categories:
+        // their message, not the errno of the same number.
+        if (failure_detail_.empty() && ec.category() != boost::system::system_category())
+            failure_detail_ = ec.message();
         co_return std::error_code(ec.value(), std::system_category());
+    }
 
     tcp_socket.set_option(tcp::no_delay(true), ec);
     const auto endpoint = tcp_socket.remote_endpoint(ec);

@@ -56,9 +56,16 @@ public:
     connection& operator=(const connection&) = delete;
 
     // Resolves host (name, IPv4 or IPv6 literal) and connects to the first
-    // address that answers within `timeout`; sets TCP_NODELAY.
+    // address that answers within `timeout`; sets TCP_NODELAY. With
+    // `local_address` (an IPv4 or IPv6 literal), each socket is bound to it
+    // (any port) before it connects, and only the target's addresses of its
+    // family are tried. On failure, failure_detail() says what failed.
     boost::asio::awaitable<std::error_code> connect(std::string host, std::string port,
-                                                    std::chrono::milliseconds timeout);
+                                                    std::chrono::milliseconds timeout,
+                                                    std::string local_address = {});
+    // Why the last connect() failed, naming the local address when binding to
+    // it failed; empty when the error code says it all.
+    const std::string& failure_detail() const noexcept { return failure_detail_; }
     // Takes an already connected stream socket (tests: one end of a socketpair).
     std::error_code adopt(int fd);
 
@@ -127,6 +134,7 @@ private:
     std::error_code close_reason_;
     int running_ = 0; // reader and writer still alive
     std::uint64_t rx_bytes_ = 0;
+    std::string failure_detail_;
 };
 
 } // namespace ivs::iscsi

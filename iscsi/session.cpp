@@ -193,14 +193,19 @@ void session::impl::connect()
                 ec = fd < 0 ? std::error_code(errno, std::system_category()) : conn->adopt(fd);
             } else {
                 ec = co_await conn->connect(self->current_portal_.host, self->current_portal_.port,
-                                            self->config_.connect_timeout);
+                                            self->config_.connect_timeout, self->config_.local_address);
             }
             if (self->conn_ != conn)
                 co_return; // shut down meanwhile
             if (ec) {
                 self->conn_.reset();
-                self->connect_failed(ec, "cannot connect to " + format_portal(self->current_portal_) + ": " +
-                                             ec.message());
+                std::string why = conn->failure_detail();
+                if (why.empty()) {
+                    why = ec.message();
+                    if (!self->config_.local_address.empty())
+                        why += " (from local address " + self->config_.local_address + ")";
+                }
+                self->connect_failed(ec, "cannot connect to " + format_portal(self->current_portal_) + ": " + why);
                 co_return;
             }
             self->connected(conn);

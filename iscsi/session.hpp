@@ -37,6 +37,12 @@ std::string format_portal(const portal& p);
 
 struct session_config {
     portal target_portal;
+    // The local address every connection of the session (the first, one
+    // after a redirect, one of recovery) is bound to before it connects: an
+    // IPv4 or IPv6 literal (iscsi.conf(5)'s initiatoraddr). Empty: the
+    // system chooses. Only the target's addresses of its family are tried;
+    // failing to bind fails the connect, naming the address.
+    std::string local_address;
     login_config login;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds login_timeout{15000};

@@ -252,6 +252,74 @@ TEST_CASE("serve attaches a target that was missing at startup once it appears",
     CHECK(filer.connections(2).empty());
 }
 
+TEST_CASE("serve binds to initiatoraddr: global, per target, discovered targets; reload changes it",
+          "[cli][serve][tgtd][local-address]")
+{
+    // Each target admits one local address only (Linux routes 127/8 on lo).
+    test::tgtd_fixture filer;
+    filer.add_target(1, iqn_base + "bound-a");
+    filer.add_file_lun(1, 1, 8 << 20);
+    filer.allow_initiator_address(1, "127.0.0.2");
+    filer.add_target(2, iqn_base + "bound-b");
+    filer.add_file_lun(2, 1, 8 << 20);
+    filer.allow_initiator_address(2, "127.0.0.3");
+    test::tgtd_fixture lab;
+    lab.add_target(1, iqn_base + "lab-a");
+    lab.add_file_lun(1, 1, 8 << 20);
+    lab.allow_initiator_address(1, "127.0.0.3");
+
+    const fs::path work = filer.temp_dir();
+    const fs::path exp_a = work / "exp-a", exp_b = work / "exp-b", exp_lab = work / "exp-lab",
+                   exp_off = work / "exp-off";
+    for (const auto& d : {exp_a, exp_b, exp_lab, exp_off})
+        fs::create_directories(d);
+    const std::string targets =
+        target_block("a", filer, iqn_base + "bound-a", exp_a) + // the global initiatoraddr
+        target_block("b", filer, iqn_base + "bound-b", exp_b, "\tinitiatoraddr 127.0.0.3\n") +
+        "target lab {\n\tdiscovery\n\ttargetaddr " + lab.host() + " port " + std::to_string(lab.port()) +
+        "\n\tinitiatoraddr 127.0.0.3\n\texport \"" + exp_lab.string() + "\"\n}\n" +
+        target_block("off", filer, iqn_base + "bound-a", exp_off, "\tinitiatoraddr 192.0.2.1\n"); // not here
+    const fs::path conf = work / "iscsi-vscsi.conf";
+    write_private(conf, "initiatoraddr 127.0.0.2\n" + targets);
+
+    serve_process serve(conf, work);
+    for (const auto& d : {exp_a, exp_b, exp_lab, exp_off})
+        serve.watch_mount(d);
+    INFO(serve.log());
+    auto addresses = [](test::tgtd_fixture& t, int tid) {
+        std::vector<std::string> out;
+        for (const auto& c : t.connections(tid))
+            out.push_back(c.address);
+        return out;
+    };
+    CHECK(fs::file_size(exp_a / "lun1") == (8u << 20));
+    CHECK(fs::file_size(exp_b / "lun1") == (8u << 20));
+    CHECK(fs::file_size(exp_lab / (iqn_base + "lab-a-lun1")) == (8u << 20));
+    CHECK(addresses(filer, 1) == std::vector<std::string>{"127.0.0.2"});
+    CHECK(addresses(filer, 2) == std::vector<std::string>{"127.0.0.3"});
+    CHECK(addresses(lab, 1) == std::vector<std::string>{"127.0.0.3"});
+
+    auto st = serve.ctl({"status", "--json"});
+    INFO(st.describe({"status"}));
+    CHECK(contains(st.out, "cannot bind to local address 192.0.2.1: "));
+    auto show = serve.ctl({"show"});
+    INFO(show.describe({"show"}));
+    CHECK(contains(show.out, "InitiatorAddr: 127.0.0.2\n"));
+    CHECK(contains(show.out, "InitiatorAddr: 127.0.0.3\n"));
+    CHECK(contains(show.out, "InitiatorAddr: 192.0.2.1\n"));
+
+    // A new global address: target a logs in again from it; b keeps its own.
+    filer.allow_initiator_address(1, "127.0.0.4");
+    write_private(conf, "initiatoraddr 127.0.0.4\n" + targets);
+    auto rl = serve.ctl({"reload"});
+    INFO(rl.describe({"reload"}));
+    CHECK(rl.ok());
+    CHECK(addresses(filer, 1) == std::vector<std::string>{"127.0.0.4"});
+    CHECK(addresses(filer, 2) == std::vector<std::string>{"127.0.0.3"});
+    CHECK(serve.stop() == 0);
+    CHECK(filer.connections(1).empty());
+}
+
 TEST_CASE("serve -n checks the configuration, prints its warnings and exits", "[cli][serve]")
 {
     const fs::path work = fs::temp_directory_path() / ("ivs-serve-n-" + std::to_string(::getpid()));
@@ -276,6 +344,14 @@ TEST_CASE("serve -n checks the configuration, prints its warnings and exits", "[
     r = test::run({program(), "serve", "-d", "-n", "-f", bad.string()}, 10s);
     CHECK(r.exit_code == 1);
     CHECK(r.err == bad.string() + ":3: unknown keyword \"bogus\"\n");
+
+    const fs::path bad_addr = work / "bad-addr.conf";
+    write_private(bad_addr, "target a {\n\ttargetaddr 127.0.0.1\n\tinitiatoraddr 127.0.0.300\n"
+                            "\ttargetname iqn.2026-11.org.example:a\n}\n");
+    r = test::run({program(), "serve", "-n", "-f", bad_addr.string()}, 10s);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == bad_addr.string() + ":3: initiatoraddr: \"127.0.0.300\" is not an IPv4 or IPv6 address or a "
+                                       "host name (not an IPv4 address)\n");
 
     r = test::run({program(), "serve", "-n", "-f", (work / "missing.conf").string()}, 10s);
     CHECK(r.exit_code == 1);

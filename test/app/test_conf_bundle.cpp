@@ -137,3 +137,42 @@ TEST_CASE("resolve_host: literals and names, by family", "[privsep][bundle]")
     CHECK(numeric == "127.0.0.1");
     CHECK(error.find("cannot resolve ::1 as inet") == 0);
 }
+
+TEST_CASE("conf_bundle: initiatoraddr host names are resolved by the parent, literals kept", "[privsep][bundle]")
+{
+    temp_dir d;
+    const fs::path file = d.write("main.conf",
+                                  "initiatoraddr localhost inet\n"
+                                  "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
+                                  "target b {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:b\n"
+                                  "\tinitiatoraddr 127.0.0.2\n}\n"
+                                  "target c {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:c\n"
+                                  "\tinitiatoraddr no-such-host.invalid\n}\n");
+    conf_bundle b;
+    config::conf parsed;
+    std::string error;
+    REQUIRE_FALSE(make_conf_bundle(file, b, parsed, error));
+    // 127.0.0.1 (the targets'), localhost as inet (a's, the global one),
+    // no-such-host.invalid (c's, failed); 127.0.0.2 needs no resolving.
+    REQUIRE(b.addresses.size() == 3);
+    CHECK(b.addresses[1].host == "localhost");
+    CHECK(b.addresses[1].family == config::address_family::inet);
+    CHECK(b.addresses[1].numeric == "127.0.0.1");
+    CHECK(b.addresses[2].host == "no-such-host.invalid");
+    CHECK_FALSE(b.addresses[2].error.empty());
+
+    std::string data = encode_conf_bundle(b);
+    conf_bundle back;
+    REQUIRE(decode_conf_bundle(data, back));
+    wipe_string(data);
+    config::conf again;
+    REQUIRE_FALSE(config::parse_conf_sources(back.sources, again, error));
+    const target_inputs in = inputs_from(back);
+    iscsi::session_config s;
+    REQUIRE(make_session_config(again, again.targets[0], in, s, error));
+    CHECK(s.local_address == "127.0.0.1");
+    REQUIRE(make_session_config(again, again.targets[1], in, s, error));
+    CHECK(s.local_address == "127.0.0.2");
+    CHECK_FALSE(make_session_config(again, again.targets[2], in, s, error));
+    CHECK(error.find("target c: initiatoraddr: cannot resolve no-such-host.invalid") != std::string::npos);
+}

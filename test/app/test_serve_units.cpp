@@ -197,3 +197,40 @@ TEST_CASE("the control socket answers one request per connection", "[serve]")
     control_server server;
     CHECK(server.open(path, error) == std::errc::file_exists);
 }
+
+TEST_CASE("initiatoraddr becomes the session's local address: the target's own, else the global one", "[serve]")
+{
+    const conf c = parse("initiatoraddr 127.0.0.2\n"
+                         "target a {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:a\n}\n"
+                         "target b {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:b\n"
+                         " initiatoraddr fe80::1%lo\n}\n"
+                         "target n {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:n\n"
+                         " initiatoraddr localhost inet\n}\n");
+    iscsi::session_config s;
+    std::string error;
+    REQUIRE(make_session_config(c, c.targets[0], {}, s, error));
+    CHECK(s.local_address == "127.0.0.2");
+    REQUIRE(make_session_config(c, c.targets[1], {}, s, error));
+    CHECK(s.local_address == "fe80::1%lo"); // a literal as written, its scope kept
+    REQUIRE(make_session_config(c, c.targets[2], {}, s, error));
+    CHECK(s.local_address == "127.0.0.1"); // a name resolved in its family (/etc/hosts)
+
+    const conf none = parse("target a {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:a\n}\n");
+    REQUIRE(make_session_config(none, none.targets[0], {}, s, error));
+    CHECK(s.local_address.empty());
+
+    const conf bad = parse("target a {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:a\n"
+                           " initiatoraddr no-such-host.invalid\n}\n");
+    CHECK_FALSE(make_session_config(bad, bad.targets[0], {}, s, error));
+    CHECK(error.starts_with("test.conf:1: target a: initiatoraddr: cannot resolve no-such-host.invalid"));
+}
+
+TEST_CASE("same_target: a changed initiatoraddr is a changed block", "[serve]")
+{
+    const std::string base = "target t {\n targetaddr 192.0.2.1\n targetname iqn.2026-11.org.example:t\n";
+    const conf a = parse(base + " initiatoraddr 127.0.0.2\n}\n");
+    CHECK(same_target(a.targets[0], parse(base + " initiatoraddr 127.0.0.2\n}\n").targets[0]));
+    CHECK_FALSE(same_target(a.targets[0], parse(base + " initiatoraddr 127.0.0.3\n}\n").targets[0]));
+    CHECK_FALSE(same_target(a.targets[0], parse(base + "}\n").targets[0]));
+    CHECK_FALSE(same_target(a.targets[0], parse(base + " initiatoraddr 127.0.0.2 inet\n}\n").targets[0]));
+}

@@ -116,3 +116,28 @@ TEST_CASE("attach takes digests as preference lists, as open-iscsi writes them",
     CHECK(error == "bad --data-digest 'md5' (none, crc32c, crc32c,none or none,crc32c)");
     CHECK(config::attach_help().find("crc32c,none") != std::string::npos);
 }
+
+TEST_CASE("attach --initiator-address takes an IPv4 or IPv6 address", "[options]")
+{
+    std::vector<std::string> args = {"192.0.2.1", "iqn.2001-04.com.example:disk", "--initiator-address", "127.0.0.2"};
+    config::attach_options o;
+    std::string error;
+    REQUIRE(config::parse_attach_options(args, o, error) == config::parse_outcome::ok);
+    CHECK(o.session.local_address == "127.0.0.2");
+    args.back() = "fe80::1%lo";
+    REQUIRE(config::parse_attach_options(args, o, error) == config::parse_outcome::ok);
+    CHECK(o.session.local_address == "fe80::1%lo");
+
+    config::attach_options none;
+    REQUIRE(config::parse_attach_options(std::vector<std::string>(args.begin(), args.begin() + 2), none, error) ==
+            config::parse_outcome::ok);
+    CHECK(none.session.local_address.empty());
+
+    for (const char* bad : {"127.0.0.300", "localhost", "", "::g"}) {
+        args.back() = bad;
+        CHECK(config::parse_attach_options(args, o, error) == config::parse_outcome::bad_value);
+        CHECK(error == "bad --initiator-address '" + std::string(bad) +
+                           "' (expected an IPv4 or IPv6 address of this host)");
+    }
+    CHECK(config::attach_help().find("--initiator-address ADDR") != std::string::npos);
+}
