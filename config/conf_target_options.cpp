@@ -204,15 +204,10 @@ bool conf_parser::target_option(source& s, conf_target& t, block_state& b)
 
 bool conf_parser::option_value(source& s, conf_target& t, const std::string& kw, unsigned line)
 {
-    // The session's connect does not take an address family for the target
-    // yet: said plainly rather than ignored in silence.
-    if (kw == "targetaddr") {
-        if (!take_address(s, kw, default_iscsi_port, t.target_addr))
-            return false;
-        if (t.target_addr.family != address_family::any)
-            warning(s, line, "targetaddr: inet and inet6 are not applied yet: every address of the host is tried");
-        return true;
-    }
+    // inet / inet6 restrict the host to one family where it is resolved
+    // (serve's privileged parent, app/conf_bundle).
+    if (kw == "targetaddr")
+        return take_address(s, kw, default_iscsi_port, t.target_addr);
     if (kw == "initiatoraddr") {
         conf_address a;
         if (!take_initiator_addr(s, line, a))
