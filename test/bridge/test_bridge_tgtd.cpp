@@ -4,7 +4,7 @@
 #include "bridge/bridge.hpp"
 #include "vscsi/embedded_vscsi.hpp"
 #include "iscsi/session.hpp"
-#include "test/iscsi/session_harness.hpp"
+#include "test/support/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>

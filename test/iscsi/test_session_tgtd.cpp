@@ -1,6 +1,6 @@
 // Integration: full feature sessions against a real tgtd (RFC 7143 §4, §6,
 // §11): login variants, data transfer shapes, pipelining, CHAP, discovery.
-#include "session_harness.hpp"
+#include "test/support/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include "iscsi/sendtargets.hpp"
