@@ -1,7 +1,9 @@
 // Integration: `iscsi-vscsi attach` against a real tgtd, through the
 // embedded vscsi and the FUSE export: dd/cmp, ext4 on a loop device,
 // several LUNs, spill-over onto a second vscsi target, repeated attach.
+#include "test/support/attach_process.hpp"
 #include "test/support/process.hpp"
+#include "test/support/program.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include <catch2/catch.hpp>
@@ -24,95 +26,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string target_iqn = "iqn.2026-11.org.iscsi-vscsi.test:attach";
-
-std::string program()
-{
-    const char* p = std::getenv("IVS_PROGRAM");
-    REQUIRE(p != nullptr);
-    return p;
-}
-
-bool mounted(const fs::path& dir)
-{
-    std::ifstream in("/proc/mounts");
-    std::string dev, where, rest;
-    while (in >> dev >> where && std::getline(in, rest))
-        if (where == dir.string())
-            return true;
-    return false;
-}
-
-// One running `iscsi-vscsi attach`, stopped with SIGINT (and reaped) when
-// the object goes away.
-class attach_process {
-public:
-    attach_process(const test::tgtd_fixture& tgtd, const fs::path& work, std::vector<std::string> extra = {})
-        : log_(work / ("attach-" + std::to_string(++count_) + ".log")), export_dir_(work / "export")
-    {
-        fs::create_directories(export_dir_);
-        std::vector<std::string> argv{program(), "attach", tgtd.portal(), target_iqn, "--export",
-                                      export_dir_.string()};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        pid_ = test::spawn(argv, {log_, ""});
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            const std::string out = log();
-            if (out.find("attached; SIGINT") != std::string::npos)
-                return;
-            int status = 0;
-            if (test::reap_if_exited(pid_, &status)) {
-                pid_ = -1;
-                FAIL("attach exited early: " << out);
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        FAIL("attach did not finish attaching: " << log());
-    }
-
-    ~attach_process()
-    {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            test::kill_and_reap(pid_);
-        }
-        if (mounted(export_dir_))
-            test::run({"umount", "-l", export_dir_.string()});
-    }
-
-    // SIGINT, then wait for a clean exit; returns the exit status.
-    int stop()
-    {
-        if (pid_ <= 0)  // already reaped: kill(-1) would signal every process
-            return -1;
-        ::kill(pid_, SIGINT);
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        int status = 0;
-        while (!test::reap_if_exited(pid_, &status)) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                test::kill_and_reap(pid_);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-
-    std::string log() const
-    {
-        std::ifstream in(log_);
-        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    }
-    const fs::path& export_dir() const { return export_dir_; }
-    pid_t pid() const { return pid_; }
-
-private:
-    static inline int count_ = 0;
-    fs::path log_;
-    fs::path export_dir_;
-    pid_t pid_ = -1;
-};
 
 std::vector<char> make_random(std::size_t n, unsigned seed)
 {
@@ -152,7 +65,7 @@ TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[c
     const fs::path work = tgtd.temp_dir();
 
     {
-        attach_process a(tgtd, work);
+        test::attach_process a(tgtd.portal(), target_iqn, work);
         const std::string out = a.log();
         CHECK(out.find("sd0 at scsibus0 targ 0 lun 1: <IET, VIRTUAL-DISK, 0001> SCSI3 0/direct fixed") !=
               std::string::npos);
@@ -188,7 +101,7 @@ TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[c
         test::run({"losetup", "-d", dev});
         CHECK(ok);
         CHECK(a.stop() == 0);
-        CHECK_FALSE(mounted(a.export_dir()));
+        CHECK_FALSE(test::is_mounted(a.export_dir()));
         CHECK(tgtd.connections(1).empty());
         CHECK(a.log().find("detached") != std::string::npos);
         CHECK(a.log().find("SYNCHRONIZE CACHE failed") == std::string::npos);
@@ -196,7 +109,7 @@ TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[c
 
     // Re-attach: the file system written before is intact.
     {
-        attach_process a(tgtd, work);
+        test::attach_process a(tgtd.portal(), target_iqn, work);
         const fs::path file = a.export_dir() / "lun1";
         auto fsck = test::run({"fsck.ext4", "-n", "-f", file.string()}, 120s);
         INFO(fsck.describe({"fsck"}));
@@ -215,7 +128,7 @@ TEST_CASE("attach maps two LUNs, and ten spill onto a second vscsi target", "[cl
     {
         const auto b1 = tgtd.add_file_lun(1, 1, 16 << 20);
         const auto b2 = tgtd.add_file_lun(1, 2, 32 << 20);
-        attach_process a(tgtd, tgtd.temp_dir());
+        test::attach_process a(tgtd.portal(), target_iqn, tgtd.temp_dir());
         CHECK(fs::file_size(a.export_dir() / "lun1") == (16u << 20));
         CHECK(fs::file_size(a.export_dir() / "lun2") == (32u << 20));
         auto data = make_random(1 << 20, 7);
@@ -232,7 +145,7 @@ TEST_CASE("attach maps two LUNs, and ten spill onto a second vscsi target", "[cl
     {
         for (int lun = 1; lun <= 10; ++lun)
             tgtd.add_file_lun(1, lun, 4 << 20);
-        attach_process a(tgtd, tgtd.temp_dir());
+        test::attach_process a(tgtd.portal(), target_iqn, tgtd.temp_dir());
         const std::string out = a.log();
         // LUN 0 (the controller) and 1..7 fill vscsi target 0; 8..10 spill to target 1.
         CHECK(out.find("targ 0 lun 7: <IET, VIRTUAL-DISK") != std::string::npos);
@@ -252,12 +165,12 @@ TEST_CASE("attach and detach 20 times leaves nothing behind", "[cli][attach][tgt
     tgtd.allow_initiator_address(1);
     const std::size_t fds = open_fds();
     for (int i = 0; i < 20; ++i) {
-        attach_process a(tgtd, tgtd.temp_dir());
+        test::attach_process a(tgtd.portal(), target_iqn, tgtd.temp_dir());
         CHECK(fs::file_size(a.export_dir() / "lun1") == (8u << 20));
         const pid_t pid = a.pid();
         REQUIRE(a.stop() == 0);
         CHECK(::kill(pid, 0) != 0); // reaped, gone
-        CHECK_FALSE(mounted(a.export_dir()));
+        CHECK_FALSE(test::is_mounted(a.export_dir()));
     }
     CHECK(tgtd.connections(1).empty());
     CHECK(open_fds() == fds);
@@ -265,17 +178,17 @@ TEST_CASE("attach and detach 20 times leaves nothing behind", "[cli][attach][tgt
 
 TEST_CASE("attach failures are one clear line", "[cli][attach]")
 {
-    auto r = test::run({program(), "attach", "127.0.0.1:1", target_iqn}, 60s);
+    auto r = test::run({test::ivs_program(), "attach", "127.0.0.1:1", target_iqn}, 60s);
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("cannot connect") != std::string::npos);
-    r = test::run({program(), "attach", "127.0.0.1"});
+    r = test::run({test::ivs_program(), "attach", "127.0.0.1"});
     CHECK(r.exit_code == 2);
-    r = test::run({program(), "attach", "127.0.0.1", "not-an-iqn"});
+    r = test::run({test::ivs_program(), "attach", "127.0.0.1", "not-an-iqn"});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("bad target name") != std::string::npos);
-    r = test::run({program(), "attach", "127.0.0.1", target_iqn, "--header-digest", "md5"});
+    r = test::run({test::ivs_program(), "attach", "127.0.0.1", target_iqn, "--header-digest", "md5"});
     CHECK(r.exit_code == 1);
-    r = test::run({program(), "attach", "--help"});
+    r = test::run({test::ivs_program(), "attach", "--help"});
     CHECK(r.exit_code == 0);
     for (const char* opt : {"--export", "--lun", "--chap-user", "--chap-secret-file", "--mutual-user",
                             "--mutual-secret-file", "--header-digest", "--data-digest", "--initiator-name",
@@ -323,7 +236,7 @@ TEST_CASE("attach: SIGUSR1 rescans: a LUN added to the running target is exporte
     tgtd.add_file_lun(1, 1, 16 << 20);
     tgtd.allow_initiator_address(1);
     const fs::path work = tgtd.temp_dir();
-    attach_process a(tgtd, work);
+    test::attach_process a(tgtd.portal(), target_iqn, work);
     const fs::path lun1 = a.export_dir() / "lun1";
     const fs::path lun2 = a.export_dir() / "lun2";
     REQUIRE(fs::exists(lun1));

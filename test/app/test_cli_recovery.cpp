@@ -3,6 +3,7 @@
 // restarted during a write through the FUSE export; traffic to a tgtd in its
 // own network namespace is dropped with nftables during a read, briefly and
 // then for longer than the replacement timeout.
+#include "test/support/attach_process.hpp"
 #include "test/support/process.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
@@ -26,128 +27,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string target_iqn = "iqn.2026-11.org.iscsi-vscsi.test:recovery";
-
-std::string program()
-{
-    const char* p = std::getenv("IVS_PROGRAM");
-    REQUIRE(p != nullptr);
-    return p;
-}
-
-bool mounted(const fs::path& dir)
-{
-    std::ifstream in("/proc/mounts");
-    std::string dev, where, rest;
-    while (in >> dev >> where && std::getline(in, rest))
-        if (where == dir.string())
-            return true;
-    return false;
-}
-
-std::string read_file(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// One running `iscsi-vscsi attach` (the pattern of test_cli_attach.cpp),
-// stopped with SIGINT when the test is done and killed if it unwinds.
-class attach_process {
-public:
-    attach_process(const test::tgtd_fixture& tgtd, const fs::path& work, std::vector<std::string> extra = {})
-        : log_(work / ("attach-" + std::to_string(++count_) + ".log")),
-          export_dir_(work / ("export-" + std::to_string(count_)))
-    {
-        fs::create_directories(export_dir_);
-        std::vector<std::string> argv{program(), "attach", tgtd.portal(), target_iqn, "--export",
-                                      export_dir_.string()};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        pid_ = test::spawn(argv, {log_, ""});
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (log().find("attached; SIGINT") != std::string::npos)
-                return;
-            if (test::reap_if_exited(pid_)) {
-                pid_ = -1;
-                FAIL("attach exited early: " << log());
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        FAIL("attach did not finish attaching: " << log());
-    }
-
-    ~attach_process()
-    {
-        if (pid_ > 0)
-            test::kill_and_reap(pid_);
-        if (mounted(export_dir_))
-            test::run({"umount", "-l", export_dir_.string()});
-    }
-
-    int stop()
-    {
-        if (pid_ <= 0)  // already reaped: kill(-1) would signal every process
-            return -1;
-        ::kill(pid_, SIGINT);
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        int status = 0;
-        while (!test::reap_if_exited(pid_, &status)) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                test::kill_and_reap(pid_);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-
-    std::string log() const { return read_file(log_); }
-    fs::path lun(int n) const { return export_dir_ / ("lun" + std::to_string(n)); }
-
-private:
-    static inline int count_ = 0;
-    fs::path log_;
-    fs::path export_dir_;
-    pid_t pid_ = -1;
-};
-
-// A dd (or any program) running in the background, its output in a file.
-class background {
-public:
-    background(const std::vector<std::string>& argv, const fs::path& log) : log_(log)
-    {
-        pid_ = test::spawn(argv, {log_, ""});
-    }
-    ~background()
-    {
-        if (pid_ > 0)
-            test::kill_and_reap(pid_);
-    }
-    bool running()
-    {
-        if (pid_ > 0 && test::reap_if_exited(pid_, &status_))
-            pid_ = -1;
-        return pid_ > 0;
-    }
-    // Waits up to `limit`; the exit code, or -1 if killed or still running.
-    int wait(std::chrono::milliseconds limit)
-    {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (running() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(20ms);
-        if (running())
-            return -1;
-        return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-    }
-    std::string output() const { return read_file(log_); }
-
-private:
-    fs::path log_;
-    pid_t pid_ = -1;
-    int status_ = 0;
-};
 
 void write_random(const fs::path& p, std::size_t n, unsigned seed)
 {
@@ -237,9 +116,9 @@ TEST_CASE("a write survives tgtd killed with SIGKILL and restarted 3 s later", "
         write_random(src, 64 * mib, 1234);
     }
 
-    attach_process a(tgtd, work);
-    background dd({"dd", "if=" + src.string(), "of=" + a.lun(1).string(), "bs=1M", "conv=fsync", "status=none"},
-                  work / "dd.log");
+    test::attach_process a(tgtd.portal(), target_iqn, work);
+    test::child_process dd({"dd", "if=" + src.string(), "of=" + a.lun(1).string(), "bs=1M", "conv=fsync", "status=none"},
+                  {work / "dd.log", ""});
     // Kill once the first data has reached the target, while dd still runs.
     REQUIRE(wait_for([&] { return allocated_bytes(backing) >= 1 * mib || !dd.running(); }, 30s));
     REQUIRE(dd.running());
@@ -271,11 +150,11 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
 
     SECTION("a 10 s drop stalls a read, which then completes with the right data")
     {
-        attach_process a(tgtd, work);
+        test::attach_process a(tgtd.portal(), target_iqn, work);
         const fs::path out = work / "read.bin";
-        background dd({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "iflag=direct",
+        test::child_process dd({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "iflag=direct",
                        "status=none"},
-                      work / "dd.log");
+                      {work / "dd.log", ""});
         REQUIRE(wait_for([&] { return size_or_zero(out) >= 1 * mib || !dd.running(); }, 30s));
         REQUIRE(dd.running());
         std::uintmax_t stalled_at = 0;
@@ -297,13 +176,13 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
 
     SECTION("a drop longer than the replacement timeout fails reads with EIO until traffic flows again")
     {
-        attach_process a(tgtd, work, {"--replacement-timeout", "3"});
+        test::attach_process a(tgtd.portal(), target_iqn, work, {"--replacement-timeout", "3"});
         const fs::path out = work / "read.bin";
         std::optional<portal_blackhole> drop(std::in_place, tgtd);
         const auto dropped_at = std::chrono::steady_clock::now();
-        background dd({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "count=16",
+        test::child_process dd({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "count=16",
                        "iflag=direct", "status=none"},
-                      work / "dd.log");
+                      {work / "dd.log", ""});
         // NOP-Out keepalive declares the connection dead after ~10 s, the
         // replacement timeout fails the read 3 s later.
         const int rc = dd.wait(30s);
@@ -367,7 +246,7 @@ TEST_CASE("an idle mutual-CHAP session logs in again to a restarted tgtd", "[cli
                          60s);
     };
 
-    attach_process a(tgtd, work,
+    test::attach_process a(tgtd.portal(), target_iqn, work,
                      {"--chap-user", "recovery-user", "--chap-secret-file", (work / "secret1").string(),
                       "--mutual-user", "recovery-target", "--mutual-secret-file", (work / "secret2").string()});
     REQUIRE(dd_to(a_src, a.lun(1), "0").ok());

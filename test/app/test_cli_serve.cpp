@@ -28,7 +28,6 @@ const std::string iqn_base = "iqn.2026-11.org.iscsi-vscsi.test:";
 
 std::string program() { return test::ivs_program(); }
 bool mounted(const fs::path& dir) { return test::is_mounted(dir); }
-std::string read_file(const fs::path& p) { return test::read_text(p); }
 void write_private(const fs::path& p, const std::string& text, fs::perms mode = fs::perms::owner_read |
                                                                                fs::perms::owner_write)
 {
@@ -132,26 +131,19 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
             c = static_cast<char>(rng());
         std::ofstream(src, std::ios::binary).write(v.data(), static_cast<std::streamsize>(v.size()));
     }
-    const pid_t dd = test::spawn({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=16k",
-                                  "oflag=direct", "conv=fsync", "status=none"},
-                                 {work / "dd.log", ""});
+    test::child_process dd({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=16k",
+                            "oflag=direct", "conv=fsync", "status=none"},
+                           {work / "dd.log", ""});
     write_private(conf, "initiatorname iqn.2026-11.org.iscsi-vscsi.test:host1\n" + plain + discovery + extra);
     auto rl = serve.ctl({"reload"});
     INFO(rl.describe({"reload"}));
     CHECK(rl.ok());
     CHECK(contains(rl.out, "1 attached, 1 detached, 2 unchanged"));
-    int dd_status = -1;
-    bool dd_done = test::reap_if_exited(dd, &dd_status);
-    WARN("dd still running after the reload: " << !dd_done);
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (!dd_done && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(50ms);
-        dd_done = test::reap_if_exited(dd, &dd_status);
-    }
-    INFO(read_file(work / "dd.log"));
-    REQUIRE(dd_done);
-    CHECK(WIFEXITED(dd_status));
-    CHECK(WEXITSTATUS(dd_status) == 0);
+    WARN("dd still running after the reload: " << dd.running());
+    const int dd_exit = dd.wait(120s);
+    INFO(dd.output());
+    REQUIRE_FALSE(dd.running());
+    CHECK(dd_exit == 0);
     CHECK(test::run({"cmp", "-n", std::to_string(64 << 20), src.string(), plain_backing.string()}).ok());
     CHECK(filer.connections(2).empty());
     CHECK_FALSE(mounted(exp_chap));

@@ -5,6 +5,7 @@
 #include "app/conf_bundle.hpp"
 #include "app/serve_target.hpp"
 #include "iscsi/chap_secret.hpp"
+#include "test/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -17,25 +18,9 @@ using namespace ivs;
 using namespace ivs::app;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct temp_dir {
-    fs::path path = fs::temp_directory_path() / ("ivs-bundle-" + std::to_string(::getpid()));
-    temp_dir() { fs::create_directories(path); }
-    ~temp_dir() { fs::remove_all(path); }
-    fs::path write(const std::string& name, const std::string& text) const
-    {
-        std::ofstream(path / name, std::ios::trunc) << text;
-        fs::permissions(path / name, fs::perms::owner_read | fs::perms::owner_write);
-        return path / name;
-    }
-};
-
-} // namespace
-
 TEST_CASE("conf_bundle: what the parent read, the worker parses again without files", "[privsep][bundle]")
 {
-    temp_dir d;
+    test::temp_dir d("bundle");
     d.write("s1.secret", "initiator-secret\n");
     d.write("empty.secret", ""); // private, but no secret in it
     d.write("more.conf", "target b {\n\ttargetaddr localhost inet port 3261\n\ttargetname iqn.2026-11.org.example:b\n"

@@ -9,7 +9,7 @@
 #include "scsi/opcode.hpp"
 #include "vscsi/embedded_vscsi.hpp"
 #include "scsi/sense.hpp"
-#include "test/iscsi/scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include <catch2/catch.hpp>
 

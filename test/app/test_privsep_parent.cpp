@@ -11,6 +11,7 @@
 #include "app/privsep_channel.hpp"
 #include "app/privsep_parent.hpp"
 #include "app/privsep_protocol.hpp"
+#include "test/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -30,17 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path = fs::temp_directory_path() / ("ivs-parent-" + std::to_string(::getpid()));
-    temp_dir() { fs::create_directories(path); }
-    ~temp_dir() { fs::remove_all(path); }
-    fs::path write(const std::string& name, const std::string& text) const
-    {
-        std::ofstream(path / name, std::ios::trunc) << text;
-        fs::permissions(path / name, fs::perms::owner_read | fs::perms::owner_write);
-        return path / name;
-    }
-};
 
 // The next message, or false after 10 s (the parent would hang the test).
 bool receive_within(channel& ch, message& m)
@@ -88,7 +78,7 @@ const std::string target_b = "target b {\n\ttargetaddr 127.0.0.1\n\ttargetname i
 TEST_CASE("privsep parent: hands over the configuration, refuses what the configuration does not allow",
           "[privsep][parent]")
 {
-    temp_dir d;
+    test::temp_dir d("parent");
     const fs::path file = d.write("iscsi-vscsi.conf", target_a);
     const fs::path socket = d.write("ctl.sock", "");
     conf_bundle bundle;

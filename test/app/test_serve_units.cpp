@@ -2,6 +2,7 @@
 // reload comparison, file permissions, and the control socket protocol.
 #include "app/control_socket.hpp"
 #include "app/serve_target.hpp"
+#include "test/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -19,12 +20,6 @@ using namespace ivs::config;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-    fs::path path = fs::temp_directory_path() / ("ivs-serve-unit-" + std::to_string(::getpid()));
-    temp_dir() { fs::create_directories(path); }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 void write_file(const fs::path& p, const std::string& text, fs::perms mode = fs::perms::owner_read |
                                                                             fs::perms::owner_write)
@@ -45,7 +40,7 @@ conf parse(const std::string& text)
 
 TEST_CASE("a target block becomes the session settings", "[serve]")
 {
-    temp_dir d;
+    test::temp_dir d("serve-unit");
     write_file(d.path / "a.secret", "initiator-secret\n");
     write_file(d.path / "b.secret", "target-secret\n");
     const conf c = parse("initiatorname iqn.2026-11.org.example:host\nisid en 32473 17\n"
@@ -106,7 +101,7 @@ TEST_CASE("same_target tells a changed block from an unchanged one", "[serve]")
 
 TEST_CASE("load_serve_conf: a 0644 configuration is fine, a readable secret or a writable file is not", "[serve]")
 {
-    temp_dir d;
+    test::temp_dir d("serve-unit");
     const fs::path secret = d.path / "s.secret";
     write_file(secret, "secret-secret\n");
     const fs::path part = d.path / "part.conf";
@@ -143,7 +138,7 @@ TEST_CASE("load_serve_conf: a 0644 configuration is fine, a readable secret or a
 
 TEST_CASE("the control socket answers one request per connection", "[serve]")
 {
-    temp_dir d;
+    test::temp_dir d("serve-unit");
     const fs::path path = d.path / "ctl.sock";
     std::string error;
     {

@@ -39,13 +39,14 @@ std::string env(const char* name)
 struct null_target_process {
     std::filesystem::path log = std::filesystem::temp_directory_path() /
                                 ("null_target_" + std::to_string(::getpid()) + ".log");
-    pid_t pid = -1;
+    test::child_process child;
     std::string portal;
 
     null_target_process()
     {
         std::filesystem::remove(log);
-        pid = test::spawn({env("IVS_NULL_TARGET"), "--port", "0", "--iqn", iqn, "--size", "1073741824"}, {log, {}});
+        child = test::child_process({env("IVS_NULL_TARGET"), "--port", "0", "--iqn", iqn, "--size", "1073741824"},
+                                    {log, {}});
         const std::string prefix = "listening on ";
         for (int i = 0; i < 100 && portal.empty(); ++i) {
             const std::string text = test::file_tail(log);
@@ -61,27 +62,14 @@ struct null_target_process {
     }
     ~null_target_process()
     {
-        if (pid > 0)
-            test::kill_and_reap(pid);
+        child.kill();
         std::filesystem::remove(log);
     }
     std::string url(int lun) const { return "iscsi://" + portal + "/" + iqn + "/" + std::to_string(lun); }
     std::uint16_t port() const { return static_cast<std::uint16_t>(std::stoi(portal.substr(portal.find(':') + 1))); }
 
-    // SIGTERM: exits 0 within a few seconds.
-    int stop()
-    {
-        ::kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 100; ++i) {
-            if (test::reap_if_exited(pid, &status)) {
-                pid = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        return -2;
-    }
+    // SIGTERM: exits 0 within a few seconds (else killed: -1).
+    int stop() { return child.stop(SIGTERM, std::chrono::seconds(5)); }
 };
 
 } // namespace

@@ -1,7 +1,7 @@
 // A chaos run's plan from its seed (see chaos_plan.hpp).
 #include "chaos_plan.hpp"
 
-#include "test/iscsi/chaos_blocks.hpp"
+#include "test/support/chaos_blocks.hpp"
 
 #include <algorithm>
 #include <sstream>

@@ -5,8 +5,8 @@
 // on (a READ answered in several Data-In PDUs, a WRITE that needs R2Ts, ...).
 #pragma once
 
-#include "test/iscsi/chaos_faults.hpp"
-#include "test/iscsi/chaos_target.hpp"
+#include "test/support/chaos_faults.hpp"
+#include "test/support/chaos_target.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -8,9 +8,9 @@
 #include "chaos_audit.hpp"
 #include "chaos_plan.hpp"
 #include "iscsi/session.hpp"
-#include "test/iscsi/chaos_blocks.hpp"
-#include "test/iscsi/chaos_target.hpp"
-#include "test/iscsi/manual_clock.hpp"
+#include "test/support/chaos_blocks.hpp"
+#include "test/support/chaos_target.hpp"
+#include "test/support/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 

@@ -6,7 +6,7 @@
 // session still works after the fault, and everything ends in bounded time.
 #pragma once
 
-#include "test/iscsi/chaos_faults.hpp"
+#include "test/support/chaos_faults.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Randomized misbehaving-target runs: each seed draws a workload, the
-// target's parameters and one fault of the catalog (test/iscsi/chaos_faults.hpp),
+// target's parameters and one fault of the catalog (test/support/chaos_faults.hpp),
 // runs it through embedded vscsi + bridge + session against the chaos target
 // and checks the invariants (test/bridge/chaos_run.hpp). A failure prints its
 // seed, the fault kind and the command that replays it.

@@ -4,7 +4,8 @@
 #include "bridge/bridge.hpp"
 #include "vscsi/embedded_vscsi.hpp"
 #include "iscsi/session.hpp"
-#include "test/iscsi/session_harness.hpp"
+#include "test/support/bytes.hpp"
+#include "test/support/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -28,16 +29,6 @@ namespace {
 
 const std::string target_iqn = "iqn.2026-11.org.iscsi-vscsi.test:bridge";
 const std::string initiator_iqn = "iqn.2026-11.org.iscsi-vscsi.test:initiator";
-
-std::vector<std::byte> read_file(const std::filesystem::path& p, std::size_t offset, std::size_t n)
-{
-    std::ifstream in(p, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(offset));
-    std::vector<std::byte> out(n);
-    in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(n));
-    out.resize(static_cast<std::size_t>(in.gcount()));
-    return out;
-}
 
 // The daemon: session and bridge on an io_context served by its own thread.
 struct daemon_rig {
@@ -174,7 +165,7 @@ TEST_CASE("bridge over tgtd: 16 MiB written through vscsi reads back and lands i
     midlayer.join();
     REQUIRE(failure == "");
     CHECK(back == data);
-    CHECK(read_file(backing, 2048 * 512, total) == data);
+    CHECK(ivs::test::read_file_bytes(backing, 2048 * 512, total) == data);
     d.on_daemon([&] {
         CHECK(d.br->counters().bytes_written == total);
         CHECK(d.br->counters().bytes_read == total);
@@ -300,7 +291,7 @@ TEST_CASE("bridge over tgtd: 64 commands in flight at once", "[bridge][tgtd]")
     burst(false);
     CHECK(back == data);
     for (std::size_t i = 0; i < n; i += 9)
-        CHECK(read_file(backing, i * size * 3, size) ==
+        CHECK(ivs::test::read_file_bytes(backing, i * size * 3, size) ==
               std::vector<std::byte>(data.begin() + static_cast<std::ptrdiff_t>(i * size),
                                      data.begin() + static_cast<std::ptrdiff_t>((i + 1) * size)));
     d.on_daemon([&] {

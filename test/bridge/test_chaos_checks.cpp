@@ -5,7 +5,7 @@
 
 #include "vscsi/embedded_vscsi.hpp"
 #include "chaos_audit.hpp"
-#include "test/iscsi/chaos_blocks.hpp"
+#include "test/support/chaos_blocks.hpp"
 
 #include <vector>
 

@@ -1,5 +1,6 @@
 // lun_map: slot assignment, spill-over past 8 LUNs, REPORT LUNS rewriting.
 #include "bridge/lun_map.hpp"
+#include "test/support/bytes.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -9,13 +10,7 @@ using namespace ivs::bridge;
 
 namespace {
 
-std::vector<std::byte> bytes(std::initializer_list<int> v)
-{
-    std::vector<std::byte> out;
-    for (int b : v)
-        out.push_back(std::byte(b));
-    return out;
-}
+using ivs::test::bytes;
 
 // REPORT LUNS data: header then 8-byte peripheral/flat entries.
 std::vector<std::byte> report(const std::vector<std::uint64_t>& luns, bool flat = false)

@@ -5,7 +5,7 @@
 #include "iscsi/connection.hpp"
 
 #include "pdu/error.hpp"
-#include "test/pdu/test_framing_support.hpp"
+#include "test/support/framing_support.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>

@@ -1,7 +1,7 @@
 // Asynchronous Messages (RFC 7143 §11.9) and what the session does about
 // each: a logout request (event 1), a renegotiation request (event 4), a SCSI
 // asynchronous event (event 0) handed to the caller.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 #include "pdu/lun.hpp"

@@ -4,7 +4,7 @@
 // the digests and recovered; truncated and closed connections recovered; a
 // 2 s stall survived. Every command completes exactly once and the data read
 // back equals the data written and tgtd's backing file.
-#include "session_harness.hpp"
+#include "test/support/session_harness.hpp"
 #include "test/support/fault_proxy.hpp"
 #include "test/support/tgtd_fixture.hpp"
 

@@ -4,7 +4,7 @@
 // connection, and every command submitted must complete exactly once: with
 // recover=false with an error, with recover=true reissued on a second,
 // well-behaved target and completed there.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 #include "pdu/bytes.hpp"

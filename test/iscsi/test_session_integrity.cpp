@@ -6,7 +6,7 @@
 // protocol error: the connection drops and the command is reissued (ERL 0,
 // §6.3.5) or, without recovery, fails; never does a caller get bytes that
 // did not arrive.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 

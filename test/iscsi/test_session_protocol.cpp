@@ -2,7 +2,7 @@
 // echo bound (§11.18, §13.12), Text continuations inside the CmdSN window
 // (§4.2.2.1, §11.10.4) and their timeout, a permanent redirect kept across
 // recovery (§11.13.5), ABORT TASK only for a task sent (§11.5.1).
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 #include "pdu/lun.hpp"

@@ -1,7 +1,7 @@
 // Session recovery against the scripted target (RFC 7143 §6.3.5, §7.1.4.4):
 // what runs while a connection goes away, what is reissued, what fails and
 // when.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 

@@ -2,7 +2,7 @@
 // shapes a real tgtd cannot be made to produce on demand (split answers,
 // redirects, failures), NOP pings, async events, the CmdSN window and
 // continued text answers. RFC 7143 §4.2, §6, §11.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 #include "pdu/lun.hpp"

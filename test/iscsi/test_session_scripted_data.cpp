@@ -1,7 +1,7 @@
 // iscsi::session against a scripted fake target over a socketpair: Data-In
 // and R2T shapes, protocol violations, status with sense, rejects and task
 // management. RFC 7143 §4.2.5, §11.4-§11.8, §11.17.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 #include "pdu/lun.hpp"

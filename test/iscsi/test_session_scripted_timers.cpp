@@ -2,7 +2,7 @@
 // command timeouts escalating ABORT TASK -> LUN RESET -> recovery. The
 // session runs on the harness's test clock: no test here waits for a timeout
 // in real time.
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include "iscsi/session_error.hpp"
 #include "pdu/lun.hpp"

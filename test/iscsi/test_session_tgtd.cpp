@@ -1,6 +1,7 @@
 // Integration: full feature sessions against a real tgtd (RFC 7143 §4, §6,
 // §11): login variants, data transfer shapes, pipelining, CHAP, discovery.
-#include "session_harness.hpp"
+#include "test/support/bytes.hpp"
+#include "test/support/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include "iscsi/sendtargets.hpp"
@@ -27,16 +28,6 @@ iscsi::session_config make_config(const test::tgtd_fixture& tgtd, const std::str
     cfg.login.target_name = target;
     cfg.recover = false;
     return cfg;
-}
-
-std::vector<std::byte> read_file(const std::filesystem::path& p, std::size_t offset, std::size_t n)
-{
-    std::ifstream in(p, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(offset));
-    std::vector<std::byte> out(n);
-    in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(n));
-    out.resize(static_cast<std::size_t>(in.gcount()));
-    return out;
 }
 
 // The sense key of tgtd's fixed-format sense (SPC-4 §4.5.3), else -1.
@@ -97,7 +88,7 @@ void write_read_compare(test::session_harness& h, iscsi::session& s, const std::
         REQUIRE(res.data_in_bytes == chunk);
     }
     REQUIRE(back == data);
-    REQUIRE(read_file(backing, 0, total) == data);
+    REQUIRE(ivs::test::read_file_bytes(backing, 0, total) == data);
 }
 
 } // namespace
@@ -256,7 +247,7 @@ TEST_CASE("64 commands in flight", "[session][tgtd][pipeline]")
     REQUIRE(h.run_until([&] { return done == int(n); }));
     CHECK(failed == 0);
     CHECK(back == data);
-    CHECK(read_file(backing, 0, n * size) == data);
+    CHECK(ivs::test::read_file_bytes(backing, 0, n * size) == data);
     REQUIRE(h.logout(s) == std::error_code{});
 }
 

@@ -3,7 +3,7 @@
 // early). Later Data-Out and a reissue send from the replacement; PDUs still
 // queued with the old buffer never leave (the connection is dropped).
 // RFC 7143 §11.8 (R2T), §6.3.5 (ERL 0 reissue).
-#include "scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include <atomic>
 

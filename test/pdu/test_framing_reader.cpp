@@ -1,5 +1,5 @@
 // pdu_reader: incremental framing, digests, limits, destinations (RFC 7143 §11.2, §13.1).
-#include "test_framing_support.hpp"
+#include "test/support/framing_support.hpp"
 
 #include "pdu/error.hpp"
 

@@ -2,7 +2,7 @@
 // data segment straight into its destination (direct_read_target /
 // commit_direct), its padding, data digest and the next header through feed()
 // (RFC 7143 §11.2 framing, §13.1 digests).
-#include "test_framing_support.hpp"
+#include "test/support/framing_support.hpp"
 
 #include "pdu/error.hpp"
 

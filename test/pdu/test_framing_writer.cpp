@@ -1,5 +1,5 @@
 // outgoing_pdu: gather-list framing, digests, and the writer -> reader round trip.
-#include "test_framing_support.hpp"
+#include "test/support/framing_support.hpp"
 
 #include "pdu/error.hpp"
 #include "pdu/writer.hpp"

@@ -3,7 +3,8 @@
 
 Builds small trees in a temporary directory and runs the checker on them:
 a tree that follows the rules passes; each kind of violation (an include
-of a folder above, Asio in an I/O-free folder, a relative project include)
+of a folder above, Asio in an I/O-free folder, a relative project include,
+a test folder's include of or meson.build path into another test folder)
 fails it and is named in its output, and allowed includes are not.
 """
 import os
@@ -46,7 +47,10 @@ ALLOWED = {
     "fuse/f.cpp": '#include "vscsi/embedded_vscsi.hpp"\n#include <fuse.h>\n',
     "config/g.cpp": '#include "iscsi/session.hpp"\n',
     "app/h.cpp": '#include "bridge/bridge.hpp"\n#include "fuse/fuse_export.hpp"\n#include "config/conf.hpp"\n',
-    "test/x/i.cpp": '#include "app/commands.hpp"\n#include "test/iscsi/scripted_target.hpp"\n',
+    "test/x/i.cpp": '#include "app/commands.hpp"\n#include "test/support/scripted_target.hpp"\n'
+                    '#include "test/x/own.hpp"\n#include "own.hpp"\n',
+    "test/support/s.hpp": '#include "test/support/process.hpp"\n#include "iscsi/session.hpp"\n',
+    "test/x/meson.build": "executable('t', files('i.cpp', '../support/s.cpp', '../../dist/a.in'))\n",
 }
 
 rc, out = run(tree(ALLOWED))
@@ -60,6 +64,11 @@ VIOLATIONS = {
     "scsi/io.hpp": ('#include <boost/asio/io_context.hpp>\n', "scsi/io.hpp:1: scsi/ never includes Asio"),
     "fuse/rel.cpp": ('#include "../vscsi/tag_table.hpp"\n', 'fuse/rel.cpp:1: include project headers from the top'),
     "log/up.hpp": ('#include "pdu/bytes.hpp"\n', 'log/up.hpp:1: log/ may not include "pdu/bytes.hpp"'),
+    "test/x/side.cpp": ('#include "test/y/fixture.hpp"\n', 'test/x/side.cpp:1: test/x may not include "test/y/fixture.hpp"'),
+    "test/support/up.hpp": ('#include "test/x/own.hpp"\n',
+                            'test/support/up.hpp:1: test/support may not include "test/x/own.hpp"'),
+    "test/y/meson.build": ("test('t', executable('t', files('t.cpp',\n  '../x/fixture.cpp')))\n",
+                           "test/y/meson.build:2: test/y may not use '../x/fixture.cpp'"),
 }
 files = dict(ALLOWED)
 files.update({k: v[0] for k, v in VIOLATIONS.items()})

@@ -1,5 +1,6 @@
 // READ CAPACITY(10)/(16) parameter data.
 #include "scsi/capacity.hpp"
+#include "test/support/bytes.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -7,17 +8,7 @@
 
 using namespace ivs::scsi;
 
-namespace {
-
-std::vector<std::byte> bytes(std::initializer_list<int> v)
-{
-    std::vector<std::byte> out;
-    for (int b : v)
-        out.push_back(std::byte(b));
-    return out;
-}
-
-} // namespace
+using ivs::test::bytes;
 
 TEST_CASE("capacity: READ CAPACITY(10) and (16)")
 {

@@ -1,5 +1,6 @@
 // REPORT LUNS parameter data: framing, LUN decoding, building.
 #include "scsi/report_luns.hpp"
+#include "test/support/bytes.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -7,17 +8,7 @@
 
 using namespace ivs::scsi;
 
-namespace {
-
-std::vector<std::byte> bytes(std::initializer_list<int> v)
-{
-    std::vector<std::byte> out;
-    for (int b : v)
-        out.push_back(std::byte(b));
-    return out;
-}
-
-} // namespace
+using ivs::test::bytes;
 
 TEST_CASE("report_luns: entries are bounded by the list length and by the data")
 {

@@ -1,5 +1,6 @@
 // Sense conversion: fixed and descriptor formats to vscsi's 18 fixed bytes.
 #include "scsi/sense.hpp"
+#include "test/support/bytes.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -7,15 +8,7 @@
 
 using namespace ivs::scsi;
 
-namespace {
-std::vector<std::byte> bytes(std::initializer_list<int> v)
-{
-    std::vector<std::byte> out;
-    for (int b : v)
-        out.push_back(std::byte(b));
-    return out;
-}
-} // namespace
+using ivs::test::bytes;
 
 TEST_CASE("sense: fixed format is kept, 18 bytes")
 {

@@ -5,7 +5,7 @@
 
 #include "bridge/bridge.hpp"
 #include "vscsi/embedded_vscsi.hpp"
-#include "test/iscsi/scripted_session.hpp"
+#include "test/support/scripted_session.hpp"
 
 #include <mutex>
 #include <optional>

@@ -6,7 +6,11 @@
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
+#include <iterator>
+#include <optional>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -217,6 +221,96 @@ void kill_and_reap(pid_t pid) {
     }
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+}
+
+child_process::child_process(const std::vector<std::string>& argv, const spawn_options& opts)
+    : pid_(spawn(argv, opts)), log_(opts.log_file) {}
+
+child_process::~child_process() { kill(); }
+
+child_process::child_process(child_process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), status_(other.status_), log_(std::move(other.log_)) {}
+
+child_process& child_process::operator=(child_process&& other) noexcept {
+    if (this != &other) {
+        kill();
+        pid_ = std::exchange(other.pid_, -1);
+        status_ = other.status_;
+        log_ = std::move(other.log_);
+    }
+    return *this;
+}
+
+// waitpid() for our own child: its status once it has ended, nullopt while it
+// runs; an ECHILD (reaped elsewhere) ends it with no status.
+std::optional<std::optional<int>> child_process::reap(bool block) {
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid_, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (r == 0) return std::nullopt;
+    return r == pid_ ? std::optional<int>(st) : std::nullopt;
+}
+
+bool child_process::running() {
+    if (pid_ <= 0) return false;
+    if (auto ended = reap(false)) {
+        pid_ = -1;
+        status_ = *ended;
+        return false;
+    }
+    return true;
+}
+
+int child_process::exit_code() const {
+    if (pid_ > 0 || !status_ || !WIFEXITED(*status_)) return -1;
+    return WEXITSTATUS(*status_);
+}
+
+int child_process::wait(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (running()) {
+        if (std::chrono::steady_clock::now() >= deadline) return -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return exit_code();
+}
+
+bool child_process::signal(int sig) {
+    // Never kill(0, ...) or kill(-1, ...): that signals every process we may.
+    return running() && ::kill(pid_, sig) == 0;
+}
+
+int child_process::stop(int sig, std::chrono::milliseconds limit, on_timeout then) {
+    if (!signal(sig) && pid_ <= 0) return exit_code();
+    if (wait(limit) == -1 && pid_ > 0) {
+        if (then == on_timeout::kill) kill();
+        return -1;
+    }
+    return exit_code();
+}
+
+void child_process::kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    status_ = reap(true).value_or(std::nullopt);
+    pid_ = -1;
+}
+
+std::string child_process::output() const {
+    if (log_.empty()) return "";
+    std::ifstream in(log_, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool child_process::wait_for_output(const std::string& text, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        if (output().find(text) != std::string::npos) return true;
+        if (!running()) return output().find(text) != std::string::npos;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -47,6 +48,57 @@ bool reap_if_exited(pid_t pid, int* status = nullptr);
 
 // SIGKILL and waitpid(); harmless if the child has already been reaped.
 void kill_and_reap(pid_t pid);
+
+// A long-running child started by spawn() and owned by the test: its output
+// in a log file, waited for with a bound, stopped by its own pid only (a
+// reaped child's pid is -1 and is never signalled). The destructor kills
+// (SIGKILL) and reaps a child that still runs.
+class child_process {
+public:
+    child_process() = default;
+    // Throws std::runtime_error when the program cannot be started.
+    child_process(const std::vector<std::string>& argv, const spawn_options& opts);
+    ~child_process();
+    child_process(child_process&& other) noexcept;
+    child_process& operator=(child_process&& other) noexcept;
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+
+    // The child's pid while it has not been reaped, else -1.
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    // Reaps the child if it has exited; true while it runs.
+    bool running();
+    // Once reaped: its exit code, or -1 when a signal ended it.
+    [[nodiscard]] int exit_code() const;
+    // Once reaped: its wait status (nullopt before, or when unknown).
+    [[nodiscard]] std::optional<int> wait_status() const { return status_; }
+    // Waits up to `limit` for the child to exit: exit_code(), or -1 when it
+    // still runs.
+    int wait(std::chrono::milliseconds limit);
+    // kill(pid, sig) while the child runs; false when it does not or kill fails.
+    bool signal(int sig);
+    enum class on_timeout { kill, leave_running };
+    // Sends `sig` and waits up to `limit` for the child to exit: exit_code(),
+    // or -1 when it did not exit in time; it is then SIGKILLed and reaped, or
+    // left running (on_timeout::leave_running).
+    int stop(int sig, std::chrono::milliseconds limit, on_timeout then = on_timeout::kill);
+    // SIGKILL and reap; nothing when it is not running.
+    void kill();
+
+    // The log file's contents ("" without one).
+    [[nodiscard]] std::string output() const;
+    [[nodiscard]] const std::filesystem::path& log_file() const { return log_; }
+    // Waits until the log holds `text`: false when the child exits without
+    // writing it, or after `limit`.
+    bool wait_for_output(const std::string& text, std::chrono::milliseconds limit);
+
+private:
+    std::optional<std::optional<int>> reap(bool block);
+
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+    std::filesystem::path log_;
+};
 
 // Last `bytes` bytes of a file ("" if unreadable).
 std::string file_tail(const std::filesystem::path& path, std::size_t bytes = 2000);

@@ -15,62 +15,24 @@ namespace ivs::test {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string ivs_program()
-{
-    const char* p = std::getenv("IVS_PROGRAM");
-    REQUIRE(p != nullptr);
-    return p;
-}
-
-bool is_mounted(const fs::path& dir)
-{
-    std::ifstream in("/proc/mounts");
-    std::string dev, where, rest;
-    while (in >> dev >> where && std::getline(in, rest))
-        if (where == dir.string())
-            return true;
-    return false;
-}
-
-std::string read_text(const fs::path& p)
-{
-    std::ifstream in(p);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file_mode(const fs::path& p, const std::string& text, fs::perms mode)
-{
-    std::ofstream(p, std::ios::trunc) << text;
-    fs::permissions(p, mode);
-}
-
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
 serve_process::serve_process(const fs::path& conf, const fs::path& work, const std::vector<std::string>& extra)
-    : log_(work / ("serve-" + std::to_string(++count_) + ".log")), socket_(work / "ctl.sock")
+    : socket_(work / "ctl.sock")
 {
     std::vector<std::string> argv{ivs_program(), "serve", "-d", "-f", conf.string(), "-s", socket_.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    pid_ = spawn(argv, {log_, ""});
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (contains(log(), "serving on"))
-            return;
-        int status = 0;
-        if (reap_if_exited(pid_, &status)) {
-            pid_ = -1;
-            FAIL("serve exited early: " << log());
-        }
-        std::this_thread::sleep_for(50ms);
-    }
+    child_ = child_process(argv, {work / ("serve-" + std::to_string(++count_) + ".log"), ""});
+    if (child_.wait_for_output("serving on", 120s))
+        return;
+    if (!child_.running())
+        FAIL("serve exited early: " << log());
     FAIL("serve did not start: " << log());
 }
 
 serve_process::~serve_process()
 {
-    if (pid_ > 0) {
+    if (child_.running()) {
         const pid_t w = worker();
-        kill_and_reap(pid_);
+        child_.kill();
         if (w > 0)
             ::kill(w, SIGKILL); // not our child: init reaps it
     }
@@ -81,9 +43,10 @@ serve_process::~serve_process()
 
 pid_t serve_process::worker() const
 {
-    if (pid_ <= 0)
+    const pid_t pid = child_.pid();
+    if (pid <= 0)
         return -1;
-    std::istringstream children(read_text("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) +
+    std::istringstream children(read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
                                           "/children"));
     pid_t w = -1;
     children >> w;
@@ -101,22 +64,8 @@ run_result serve_process::ctl(std::vector<std::string> args, std::chrono::millis
 
 int serve_process::stop(int sig, std::chrono::milliseconds limit)
 {
-    // Never kill(-1, ...) or kill(0, ...): that signals every process we may.
-    if (pid_ <= 0)
-        return -1;
-    ::kill(pid_, sig);
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (!reap_if_exited(pid_, &status)) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return -1;
-        std::this_thread::sleep_for(20ms);
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return child_.stop(sig, limit, child_process::on_timeout::leave_running);
 }
-
-bool serve_process::signal(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
 
 bool serve_process::wait_for_log(const std::string& text, std::chrono::milliseconds limit) const
 {

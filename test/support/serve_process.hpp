@@ -7,6 +7,7 @@
 #pragma once
 
 #include "test/support/process.hpp"
+#include "test/support/program.hpp"
 
 #include <chrono>
 #include <csignal>
@@ -17,16 +18,6 @@
 #include <sys/types.h>
 
 namespace ivs::test {
-
-// $IVS_PROGRAM, the iscsi-vscsi under test.
-std::string ivs_program();
-bool is_mounted(const std::filesystem::path& dir);
-std::string read_text(const std::filesystem::path& p);
-// Writes `text` and sets `mode` (default 0600).
-void write_file_mode(const std::filesystem::path& p, const std::string& text,
-                     std::filesystem::perms mode = std::filesystem::perms::owner_read |
-                                                   std::filesystem::perms::owner_write);
-bool contains(const std::string& hay, const std::string& needle);
 
 class serve_process {
 public:
@@ -46,22 +37,22 @@ public:
     // Sends `sig` and waits (at most `limit`) for serve to exit: its exit
     // status, or -1 when it did not exit in time (it is left running).
     int stop(int sig = SIGTERM, std::chrono::milliseconds limit = std::chrono::seconds(120));
-    bool signal(int sig) const;
-    [[nodiscard]] bool running() const { return pid_ > 0; }
+    bool signal(int sig) { return child_.signal(sig); }
+    // Reaps serve if it has exited; true while it runs.
+    bool running() { return child_.running(); }
     // Waits until the log holds `text` (at most `limit`).
     bool wait_for_log(const std::string& text, std::chrono::milliseconds limit = std::chrono::seconds(60)) const;
 
-    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] pid_t pid() const { return child_.pid(); }
     // The worker: serve's child process (-1 when there is none).
     [[nodiscard]] pid_t worker() const;
-    [[nodiscard]] std::string log() const { return read_text(log_); }
+    [[nodiscard]] std::string log() const { return child_.output(); }
     [[nodiscard]] const std::filesystem::path& socket() const { return socket_; }
 
 private:
     static inline int count_ = 0;
-    std::filesystem::path log_;
     std::filesystem::path socket_;
-    pid_t pid_ = -1;
+    child_process child_;
     std::vector<std::filesystem::path> dirs_;
 };
 

@@ -111,14 +111,14 @@ TEST_CASE("tgtd fixture parameters and connections", "[integration][tgtd]") {
 
     // iscsi-perf keeps a session open until killed.
     const std::string name = initiator("perf");
-    pid_t perf = spawn({"iscsi-perf", "-i", name, t.lun_url(null_iqn, 1)},
+    child_process perf({"iscsi-perf", "-i", name, t.lun_url(null_iqn, 1)},
                        {.log_file = t.temp_dir() / "perf.log", .netns = ""});
     std::vector<tgtd_connection> conns;
     for (int i = 0; i < 250 && conns.empty(); ++i) {
         std::this_thread::sleep_for(20ms);
         conns = t.connections(1);
     }
-    kill_and_reap(perf);
+    perf.kill();
     REQUIRE(conns.size() == 1);
     CHECK(conns[0].initiator == name);
     CHECK(conns[0].address == "127.0.0.1");

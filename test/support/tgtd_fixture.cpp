@@ -183,15 +183,14 @@ bool tgtd_fixture::try_start() {
 tgtd_fixture::launch_result tgtd_fixture::launch() {
     std::error_code ec;
     fs::remove(log_, ec);
-    pid_ = spawn({"tgtd", "-f", "-C", std::to_string(control_port_), "--iscsi",
-                  "portal=" + host_ + ":" + std::to_string(port_)},
-                 {log_, netns_});
+    tgtd_ = child_process({"tgtd", "-f", "-C", std::to_string(control_port_), "--iscsi",
+                           "portal=" + host_ + ":" + std::to_string(port_)},
+                          {log_, netns_});
 
     const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (reap_if_exited(pid_, &status)) {
-            pid_ = -1;
+        if (!tgtd_.running()) {
+            const int status = tgtd_.wait_status().value_or(-1);
             if (contains(log_tail(), "another tgtd is using"))
                 return launch_result::control_port_taken;
             fail("tgtd exited during start-up (status " + std::to_string(status) + ")");
@@ -202,8 +201,7 @@ tgtd_fixture::launch_result tgtd_fixture::launch() {
         if (r.ok()) {
             // tgtd keeps running without a portal it could not bind.
             if (contains(log_tail(), "failed to create/bind to portal")) {
-                kill_and_reap(pid_);
-                pid_ = -1;
+                tgtd_.kill();
                 return launch_result::portal_taken;
             }
             return launch_result::ready;
@@ -214,13 +212,12 @@ tgtd_fixture::launch_result tgtd_fixture::launch() {
 }
 
 void tgtd_fixture::kill() {
-    if (pid_ <= 0) throw std::runtime_error("tgtd_fixture::kill: tgtd is not running");
-    kill_and_reap(pid_);
-    pid_ = -1;
+    if (tgtd_.pid() <= 0) throw std::runtime_error("tgtd_fixture::kill: tgtd is not running");
+    tgtd_.kill();
 }
 
 void tgtd_fixture::start() {
-    if (pid_ > 0) throw std::runtime_error("tgtd_fixture::start: tgtd is already running");
+    if (tgtd_.pid() > 0) throw std::runtime_error("tgtd_fixture::start: tgtd is already running");
     // The old portal socket is gone with the old process, but give the
     // kernel (and a stale control socket lock) a moment if it disagrees.
     const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -249,10 +246,7 @@ void tgtd_fixture::configure(const std::vector<std::string>& args) {
 
 void tgtd_fixture::stop() noexcept {
     try {
-        if (pid_ > 0) {
-            kill_and_reap(pid_);
-            pid_ = -1;
-        }
+        tgtd_.kill();
         std::error_code ec;
         if (control_port_ != 0) {
             fs::remove(socket_file(control_port_), ec);

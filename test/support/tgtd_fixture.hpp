@@ -24,6 +24,8 @@
 // from the record of the configuration calls made so far.
 #pragma once
 
+#include "test/support/process.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -66,7 +68,7 @@ public:
     std::string lun_url(const std::string& iqn, int lun, const std::string& user = "",
                         const std::string& password = "") const;
 
-    pid_t pid() const { return pid_; }
+    pid_t pid() const { return tgtd_.pid(); }
     int control_port() const { return control_port_; }
     const std::filesystem::path& temp_dir() const { return dir_; }
     const std::filesystem::path& log_path() const { return log_; }
@@ -115,7 +117,7 @@ public:
     void kill();
     void start();
     void restart(std::chrono::milliseconds down);
-    bool running() const { return pid_ > 0; }
+    bool running() const { return tgtd_.pid() > 0; }
 
 private:
     enum class launch_result { ready, control_port_taken, portal_taken };
@@ -132,7 +134,7 @@ private:
     std::string host_ = "127.0.0.1";
     std::uint16_t port_ = 0;
     int control_port_ = 0;
-    pid_t pid_ = -1;
+    child_process tgtd_;
     std::string netns_;
     std::string veth_host_;
     std::string host_side_;

@@ -4,7 +4,7 @@
 // decides when a fault fires; this file says what it does to the wire.
 #pragma once
 
-#include "chaos_rng.hpp"
+#include "test/support/chaos_rng.hpp"
 #include "pdu/bhs.hpp"
 
 #include <cstddef>

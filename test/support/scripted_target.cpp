@@ -1,7 +1,7 @@
 // The scripted fake target: blocking socket I/O with poll() time limits,
 // PDU framing through pdu::pdu_reader / pdu::outgoing_pdu, and the canned
 // exchanges (login, logout, status, Data-In, R2T, Data-Out collection).
-#include "scripted_target.hpp"
+#include "test/support/scripted_target.hpp"
 
 #include "pdu/bhs.hpp"
 #include "pdu/bytes.hpp"

@@ -16,7 +16,7 @@
 // what an async event asked for).
 #pragma once
 
-#include "chaos_faults.hpp"
+#include "test/support/chaos_faults.hpp"
 
 #include <compare>
 #include <functional>

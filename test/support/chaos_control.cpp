@@ -1,7 +1,7 @@
 // The chaos target's non-SCSI exchanges: task management (RFC 7143 §11.5,
 // §11.6), NOP (§11.18, §11.19), Text (§11.10), Logout (§11.14), and the
 // PDUs command-phase faults add (async events §11.9, rejects §11.17, ...).
-#include "chaos_target_impl.hpp"
+#include "test/support/chaos_target_impl.hpp"
 
 #include "pdu/bytes.hpp"
 #include "pdu/lun.hpp"

@@ -4,10 +4,10 @@
 // (SCSI commands, Data-In, R2T and Data-Out).
 #pragma once
 
-#include "chaos_target.hpp"
+#include "test/support/chaos_target.hpp"
 #include "pdu/serial.hpp"
 #include "pdu/text.hpp"
-#include "scripted_target.hpp"
+#include "test/support/scripted_target.hpp"
 
 #include <deque>
 

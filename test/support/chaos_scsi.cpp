@@ -2,9 +2,9 @@
 // Data-In within the negotiated limits (§11.7), WRITE data through immediate
 // data, unsolicited Data-Out and R2Ts (§11.8, §4.2.5.2), the SCSI Response
 // (§11.4), and the faults that act on one command's exchange.
-#include "chaos_target_impl.hpp"
+#include "test/support/chaos_target_impl.hpp"
 
-#include "chaos_blocks.hpp"
+#include "test/support/chaos_blocks.hpp"
 #include "pdu/bytes.hpp"
 #include "pdu/lun.hpp"
 

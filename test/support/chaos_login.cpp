@@ -2,7 +2,7 @@
 // in its turns like everything else: AuthMethod=None, then the operational
 // keys of target_params; the response that moves to the full feature phase
 // ends it. A new session replaces the old one (ERL 0 reinstatement, §6.3.5).
-#include "chaos_target_impl.hpp"
+#include "test/support/chaos_target_impl.hpp"
 
 namespace ivs::test::chaos {
 

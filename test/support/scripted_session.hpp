@@ -3,8 +3,8 @@
 // completion counting, and running the io_context until a script ends.
 #pragma once
 
-#include "scripted_target.hpp"
-#include "session_harness.hpp"
+#include "test/support/scripted_target.hpp"
+#include "test/support/session_harness.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // The chaos target: connections and logins, a connection's turn, CmdSN
 // ordering and the window (RFC 7143 §4.2.2), sending, and what it finds.
-#include "chaos_target_impl.hpp"
+#include "test/support/chaos_target_impl.hpp"
 
-#include "chaos_blocks.hpp"
+#include "test/support/chaos_blocks.hpp"
 #include "pdu/bytes.hpp"
 #include "pdu/lun.hpp"
 #include "pdu/serial.hpp"

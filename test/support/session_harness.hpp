@@ -5,7 +5,7 @@
 #pragma once
 
 #include "iscsi/session.hpp"
-#include "manual_clock.hpp"
+#include "test/support/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 

@@ -1,5 +1,5 @@
 // The chaos fault catalog and the mutations of a victim's reply and R2Ts.
-#include "chaos_faults.hpp"
+#include "test/support/chaos_faults.hpp"
 
 #include "pdu/bytes.hpp"
 #include "pdu/opcode.hpp"

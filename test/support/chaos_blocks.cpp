@@ -1,5 +1,5 @@
 // Block patterns of the chaos tests (see chaos_blocks.hpp).
-#include "chaos_blocks.hpp"
+#include "test/support/chaos_blocks.hpp"
 
 #include "pdu/bytes.hpp"
 
