@@ -3,7 +3,7 @@
 // admits only that address: the first connection, the one after a login
 // redirect and the one of recovery all come from it, as tgtd reports; an
 // address not on this host fails the login at once, naming it.
-#include "session_harness.hpp"
+#include "test/support/session_harness.hpp"
 #include "test/support/tgtd_fixture.hpp"
 
 #include <catch2/catch.hpp>
