@@ -8,18 +8,19 @@
 //
 // Per command: WRITE data is taken whole (at most max_transfer) before the
 // submit, since R2Ts may ask for any offset (§11.8) while DATA_WRITE only
-// moves forward: straight from the midlayer's buffer when the device offers
-// it (data_write_buffer, the embedded vscsi), else copied into a pooled
-// buffer. READ data is handed to DATA_READ as each Data-In lands (§11.7),
-// never twice when a reconnect reissues the command; when the device offers
-// the midlayer's buffer (data_read_buffer) Data-In lands there directly and
-// DATA_READ only accounts it. Once a command is answered (T2I, early ones
-// included) the midlayer's buffers are never touched again: a READ segment
-// still arriving is stopped and later Data-In lands in the command's own
-// buffer; a WRITE's remaining Data-Out is sent from a copy (the session
-// drops the connection if PDUs pointing at the old data are still queued).
-// BUSY and TASK SET FULL are retried after a growing delay; the rest maps
-// onto DONE / SENSE / RESET / ERR (see bridge.cpp).
+// moves forward. READ data is handed to DATA_READ as each Data-In lands
+// (§11.7), never twice when a reconnect reissues the command. Zero copy is
+// the device's option (vscsi::direct_access, the embedded vscsi): the
+// session then lands Data-In in the midlayer's buffer and sends Data-Out
+// from the midlayer's data through the command's iscsi::buffer_lease, and
+// DATA_READ / DATA_WRITE only account the bytes. Once a command is answered
+// (T2I, early ones included) the midlayer's buffers are never touched
+// again: the lease is withdrawn, a READ segment still arriving is stopped
+// and later Data-In lands in the command's own buffer; a WRITE's remaining
+// Data-Out is sent from a copy (the session drops the connection if PDUs
+// pointing at the old data are still queued). BUSY and TASK SET FULL are
+// retried after a growing delay; the rest maps onto DONE / SENSE / RESET /
+// ERR (bridge_complete.cpp).
 #pragma once
 
 #include "bridge/lun_map.hpp"

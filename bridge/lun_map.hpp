@@ -14,6 +14,10 @@
 #include <system_error>
 #include <vector>
 
+namespace ivs::iscsi {
+class session;
+}
+
 namespace ivs::bridge {
 
 struct slot {
@@ -29,8 +33,9 @@ struct lun_geometry {
 
 class lun_map {
 public:
-    // The owner of a mapping (a session); opaque, never dereferenced here.
-    using owner_id = const void*;
+    // The owner of a mapping: the session its LUNs are reached through;
+    // never dereferenced here.
+    using owner_id = iscsi::session*;
 
     struct mapping {
         owner_id owner = nullptr;

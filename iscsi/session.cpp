@@ -93,17 +93,6 @@ void session::lun_reset(std::uint64_t lun, tmf_completion done)
                       pdu::encode_lun(static_cast<std::uint16_t>(std::min<std::uint64_t>(lun, pdu::max_flat_lun))),
                       pdu::reserved_tag, std::move(done));
 }
-void session::replace_write_buffer(std::uint32_t tag, std::span<const std::byte> replacement)
-{
-    session_task* t = impl_->tasks_.find(tag);
-    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
-    if (!s || s->request.direction != data_direction::write || s->request.write_buffer.size() != replacement.size())
-        return;
-    s->request.write_buffer = replacement;
-    // Closing the socket ends all writing at once: nothing queued leaves.
-    if (s->writes_pending > 0 && impl_->conn_)
-        impl_->conn_->close(session_errc::connection_closed);
-}
 std::uint32_t session::last_task_tag() const noexcept { return impl_->last_itt_; }
 void session::ping(std::function<void(std::error_code)> done) { impl_->ping(std::move(done)); }
 void session::send_targets(std::function<void(std::error_code, const pdu::text_list&)> done)
@@ -518,8 +507,7 @@ void session::impl::connection_lost(std::error_code ec)
         }
         // No segment is landing any more: the connection is gone.
         s->landing = {};
-        if (s->request.placement)
-            s->request.placement->landing_ = false;
+        s->landing_lent = false;
         if (s->response_ready) {
             answered.push_back(&t); // its status arrived; only its Data-Out write was pending
             return;

@@ -3,6 +3,7 @@
 // callback happens on the io_context's thread. No Asio in this header.
 #pragma once
 
+#include "iscsi/buffer_lease.hpp"
 #include "iscsi/clock.hpp"
 #include "iscsi/params.hpp"
 #include "log/log.hpp"
@@ -89,30 +90,6 @@ struct session_config {
 
 enum class data_direction : std::uint8_t { none, read, write };
 
-// Zero-copy placement of a READ's Data-In (optional): the caller puts each
-// segment in memory it may have to give up before the completion runs (the
-// bridge: the midlayer's buffer, lost when it answers a command early).
-// Shared between the caller and the session; single-threaded like the session.
-struct data_in_placement {
-    // Asked when a Data-In header arrives (§11.7), once its offset and length
-    // have been checked against read_buffer: where the segment's `length`
-    // bytes land. A span of any other size (e.g. empty) means read_buffer.
-    std::function<std::span<std::byte>(std::uint32_t offset, std::uint32_t length)> destination;
-
-    // True from the header until the segment is complete (or its connection
-    // is gone) when it is being received into a span `destination` returned.
-    [[nodiscard]] bool landing() const noexcept { return landing_; }
-    // Before giving up such memory: if a segment is landing in it, the
-    // session drops the connection at once so nothing more is written there;
-    // ERL 0 recovery reissues its commands (§6.3.5), whose Data-In asks
-    // `destination` again. Does nothing when no segment is landing.
-    void stop_landing();
-
-    // Set by the session only.
-    bool landing_ = false;
-    std::weak_ptr<void> session_;
-};
-
 // A SCSI command as the caller hands it over. The buffers belong to the
 // caller and must stay valid until the completion runs.
 struct scsi_request {
@@ -121,18 +98,15 @@ struct scsi_request {
     std::uint16_t cdb_length = 0;
     data_direction direction = data_direction::none;
     std::span<std::byte> read_buffer;        // direction read: Data-In lands here
-    std::span<const std::byte> write_buffer; // direction write: data sent from here
+    std::span<const std::byte> write_buffer; // direction write: data sent from here (without a lease)
     std::uint32_t expected_length = 0;       // Expected Data Transfer Length
     pdu::task_attribute attribute = pdu::task_attribute::simple;
-    // Called as each Data-In segment lands in read_buffer, in offset order
-    // (DataPDUInOrder=Yes), before the completion. After a reconnect the
-    // command is reissued and its data may be delivered again from offset 0.
-    // `data` is where the segment landed: in read_buffer, or where
-    // placement->destination put it.
-    std::function<void(std::uint32_t offset, std::span<const std::byte> data)> on_data_in;
-    // Optional (direction read): where Data-In lands instead of read_buffer,
-    // which still bounds every segment and takes what placement declines.
-    std::shared_ptr<data_in_placement> placement;
+    // Optional zero copy (iscsi/buffer_lease.hpp): READ segments may land
+    // where the lease says instead of read_buffer, which still bounds each
+    // of them, and the lease hears of every segment that landed; a WRITE
+    // sends from the lease's data_out(). The caller may take that memory
+    // back (withdraw) before the completion. Valid until the completion runs.
+    buffer_lease* lease = nullptr;
 
     void set_cdb(std::span<const std::byte> bytes);
 };
@@ -195,14 +169,6 @@ public:
     // given by last_task_tag() right after that submit.
     using tmf_completion = std::function<void(std::error_code, pdu::tmf_response)>;
     void abort_task(std::uint32_t task_tag, tmf_completion done);
-    // The caller gives up the write_buffer of a command it is still owed a
-    // completion for (task_tag as for abort_task): `replacement` holds the
-    // same bytes and is what Data-Out for later R2Ts (§11.8) and a reissue
-    // after a reconnect send from now on. PDUs already queued point at the
-    // old buffer, so if any is still unsent the connection is dropped at
-    // once and ERL 0 recovery reissues the command (§6.3.5). Nothing happens
-    // for another tag or a replacement of another size.
-    void replace_write_buffer(std::uint32_t task_tag, std::span<const std::byte> replacement);
     void lun_reset(std::uint64_t lun, tmf_completion done);
     std::uint32_t last_task_tag() const noexcept;
 

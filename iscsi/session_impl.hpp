@@ -33,6 +33,8 @@ struct scsi_task {
     std::uint32_t next_data_sn = 0;   // DataSN expected next (§11.7.5)
     std::uint32_t received = 0;       // bytes landed, the Buffer Offset expected next
     std::span<std::byte> landing;     // where the Data-In segment under way lands
+    bool landing_lent = false;        // ... in memory the request's lease lent
+    std::span<const std::byte> data_out; // WRITE: what Data-Out is sent from (write_buffer, or the lease's)
     std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
     std::uint32_t r2t_bytes = 0;      // bytes R2Ts asked for so far
     std::uint32_t data_out_bytes = 0; // bytes sent unsolicited or asked for by R2Ts
@@ -97,6 +99,17 @@ struct session_task {
     }
 };
 
+// The session's side of a buffer_lease: the command it is lent to. Set when
+// the command is accepted, cleared before its completion runs.
+struct lease_link {
+    static void bind(buffer_lease& l, std::weak_ptr<void> session, std::uint32_t itt)
+    {
+        l.session_ = std::move(session);
+        l.task_tag_ = itt;
+    }
+    static void unbind(buffer_lease& l) noexcept { l.session_.reset(); }
+};
+
 class session::impl final : public connection_receiver, public std::enable_shared_from_this<session::impl> {
 public:
     impl(boost::asio::io_context& io, session_config config);
@@ -143,6 +156,10 @@ public:
     void submit(const scsi_request& request, scsi_completion done);
     void submit_tmf(pdu::tmf_function fn, std::uint64_t lun, std::uint32_t ref_itt, tmf_completion done);
     void abort_task(std::uint32_t itt, tmf_completion done);
+    void withdraw(std::uint32_t itt, buffer_lease& lease); // buffer_lease::withdraw
+    // Data-Out [offset, offset + length) of `s`, or false (nothing sent, the
+    // connection dropped) when the memory lent for it is too short.
+    bool data_out_available(session_task& t, scsi_task& s, std::uint32_t offset, std::uint32_t length);
     void plug_cmd_sn_hole(std::uint32_t itt, std::uint32_t cmd_sn, std::uint64_t lun);
     void logout_requested(std::chrono::seconds within);
     void renegotiate();

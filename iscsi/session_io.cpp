@@ -114,9 +114,12 @@ void session::impl::submit(const scsi_request& request, scsi_completion done)
         done(failed);
         return;
     }
+    std::span<const std::byte> data_out;
+    if (request.direction == data_direction::write)
+        data_out = request.lease ? request.lease->data_out() : request.write_buffer;
     const bool bad_buffers =
         (request.direction == data_direction::read && request.read_buffer.size() < request.expected_length) ||
-        (request.direction == data_direction::write && request.write_buffer.size() < request.expected_length);
+        (request.direction == data_direction::write && data_out.size() < request.expected_length);
     if (request.cdb_length == 0 || request.cdb_length > pdu::max_cdb_size || bad_buffers ||
         request.lun > pdu::max_flat_lun) {
         failed.error = session_errc::bad_command;
@@ -131,7 +134,10 @@ void session::impl::submit(const scsi_request& request, scsi_completion done)
     }
     scsi_task& s = t->work.emplace<scsi_task>();
     s.request = request;
+    s.data_out = data_out;
     s.done = std::move(done);
+    if (request.lease)
+        lease_link::bind(*request.lease, weak_from_this(), t->itt);
     progress(s);
     last_itt_ = t->itt;
     ++counters_.commands;
@@ -275,13 +281,15 @@ void session::impl::send_scsi(session_task& t, scsi_task& s)
     }
     cmd.final_bit = unsolicited <= immediate;
 
+    if (!data_out_available(t, s, 0, unsolicited))
+        return;
     std::array<std::byte, pdu::max_ahs_size> ahs;
     const std::size_t ahs_len = cmd.encode_ahs(ahs);
     pdu::bhs_bytes bhs;
     cmd.encode(bhs);
     ++s.writes_pending;
     s.data_out_bytes = unsolicited;
-    conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), r.write_buffer.first(immediate),
+    conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), s.data_out.first(immediate),
                 task_cookie(t.itt));
     if (unsolicited > immediate)
         send_data_out(t, s, pdu::reserved_tag, immediate, unsolicited - immediate);
@@ -292,6 +300,8 @@ void session::impl::send_scsi(session_task& t, scsi_task& s)
 void session::impl::send_data_out(session_task& t, scsi_task& s, std::uint32_t ttt, std::uint32_t offset,
                                   std::uint32_t length)
 {
+    if (!data_out_available(t, s, offset, length))
+        return;
     pdu::data_out d;
     d.lun = pdu::encode_lun(static_cast<std::uint16_t>(s.request.lun));
     d.initiator_task_tag = t.itt;
@@ -308,10 +318,21 @@ void session::impl::send_data_out(session_task& t, scsi_task& s, std::uint32_t t
         pdu::bhs_bytes bhs;
         d.encode(bhs);
         ++s.writes_pending;
-        conn_->send(bhs, {}, s.request.write_buffer.subspan(offset + sent, n), task_cookie(t.itt));
+        conn_->send(bhs, {}, s.data_out.subspan(offset + sent, n), task_cookie(t.itt));
         sent += n;
     }
     counters_.bytes_written += length;
+}
+
+bool session::impl::data_out_available(session_task& t, scsi_task& s, std::uint32_t offset, std::uint32_t length)
+{
+    if (std::size_t{offset} + length <= s.data_out.size())
+        return true;
+    // The caller's lease took its data back and lent too little in its
+    // place: other bytes are never sent. Recovery reissues the command,
+    // charged to it (§6.3.5).
+    protocol_failure(session_errc::bad_command, "a WRITE's data is shorter than the command", t.itt);
+    return false;
 }
 
 void session::impl::on_sent(std::uint64_t cookie)
@@ -335,6 +356,8 @@ void session::impl::complete_scsi(session_task& t, scsi_task& s)
     }
     scsi_completion done = std::move(s.done);
     scsi_result result = s.result;
+    if (s.request.lease)
+        lease_link::unbind(*s.request.lease); // the caller may lend it to its next command
     tasks_.release(&t);
     if (isolating_)
         pump(); // the next suspect (or the first command after them)
@@ -437,28 +460,48 @@ connection_receiver::destination session::impl::data_destination(const pdu::bhs_
         return {{}, ec};
     }
     s->landing = s->request.read_buffer.subspan(d.buffer_offset, length);
-    if (auto* p = s->request.placement.get(); p && p->destination && length > 0) {
-        const std::span<std::byte> placed = p->destination(d.buffer_offset, length);
-        if (placed.size() == length) {
-            s->landing = placed;
-            p->landing_ = true;
-            p->session_ = weak_from_this();
+    s->landing_lent = false;
+    if (buffer_lease* lease = s->request.lease; lease && length > 0) {
+        const std::span<std::byte> lent = lease->data_in_destination(d.buffer_offset, length);
+        if (lent.size() == length) {
+            s->landing = lent;
+            s->landing_lent = true;
         }
     }
     rx_data_in_ = d;
     return {s->landing, {}};
 }
 
-void data_in_placement::stop_landing()
+// ---- zero copy (buffer_lease.hpp) ----
+
+std::span<std::byte> buffer_lease::data_in_destination(std::uint32_t, std::uint32_t) { return {}; }
+void buffer_lease::data_in_landed(std::uint32_t, std::span<const std::byte>) {}
+std::span<const std::byte> buffer_lease::data_out() { return {}; }
+
+void buffer_lease::withdraw()
 {
-    if (!landing_)
+    if (auto s = std::static_pointer_cast<session::impl>(session_.lock()))
+        s->withdraw(task_tag_, *this);
+}
+
+void session::impl::withdraw(std::uint32_t itt, buffer_lease& lease)
+{
+    session_task* t = tasks_.find(itt);
+    scsi_task* s = t ? t->as<scsi_task>() : nullptr;
+    if (!s || s->request.lease != &lease)
         return;
-    landing_ = false;
-    // The reader writes the rest of the segment into that memory as it
-    // arrives; closing the socket ends that at once (no read is left pending).
-    auto s = std::static_pointer_cast<session::impl>(session_.lock());
-    if (s && s->conn_)
-        s->conn_->close(session_errc::connection_closed);
+    // The reader writes the rest of a segment into the lent memory as it
+    // arrives, and queued PDUs point at the lent data: closing the socket
+    // ends both at once (nothing queued leaves, no read is left pending).
+    bool drop = s->landing_lent;
+    if (s->request.direction == data_direction::write) {
+        drop = drop || s->writes_pending > 0;
+        const std::span<const std::byte> again = lease.data_out();
+        s->data_out = again.size() >= s->request.expected_length ? again : std::span<const std::byte>{};
+    }
+    s->landing_lent = false;
+    if (drop && conn_)
+        conn_->close(session_errc::connection_closed);
 }
 
 void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>, std::span<const std::byte> data)
@@ -545,23 +588,22 @@ void session::impl::on_data_in(const pdu::data_in& d, bool checked)
     // The segment is complete: nothing more lands where data_destination put it.
     const std::span<const std::byte> landed = s->landing;
     s->landing = {};
-    if (s->request.placement)
-        s->request.placement->landing_ = false;
+    s->landing_lent = false;
     ++s->next_data_sn;
     s->received += d.data_segment_length; // only what landed
     progress(*s);
     counters_.bytes_read += d.data_segment_length;
     if (!update_sn(d.exp_cmd_sn, d.max_cmd_sn))
         return;
-    if (s->request.on_data_in && d.data_segment_length > 0) {
+    if (s->request.lease && d.data_segment_length > 0) {
         auto self = shared_from_this();
         const std::uint32_t itt = t->itt;
-        s->request.on_data_in(d.buffer_offset, landed.size() == d.data_segment_length
-                                                   ? landed
-                                                   : s->request.read_buffer.subspan(d.buffer_offset,
-                                                                                    d.data_segment_length));
+        s->request.lease->data_in_landed(d.buffer_offset,
+                                         landed.size() == d.data_segment_length
+                                             ? landed
+                                             : s->request.read_buffer.subspan(d.buffer_offset, d.data_segment_length));
         if (tasks_.find(itt) != t || conn_ == nullptr)
-            return; // the handler ended the task or the session
+            return; // the lease ended the task or the session
     }
     if (!d.status_bit)
         return;

@@ -3,6 +3,7 @@
 #include "vscsi/embedded_vscsi.hpp"
 #include "vscsi/embedded_ccb.hpp"
 
+#include "vscsi/direct_access.hpp"
 #include "vscsi/readiness_signal.hpp"
 
 #include <algorithm>
@@ -13,7 +14,8 @@
 namespace ivs::vscsi {
 
 // The daemon's handle: the one opener; its destruction is the last close.
-class embedded_vscsi::handle final : public vscsi_device {
+// The midlayer runs in this process, so it offers direct access too.
+class embedded_vscsi::handle final : public vscsi_device, public direct_access {
 public:
     explicit handle(embedded_vscsi& dev) : dev_(dev) {}
     ~handle() override { dev_.do_close(); }
@@ -26,6 +28,19 @@ public:
     std::error_code data_write(int tag, std::span<std::byte> data) override {
         return dev_.do_data(tag, vscsi_dir::write, data.data(), nullptr, data.size());
     }
+    std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
+        return dev_.do_t2i(tag, status, sense, false);
+    }
+    using vscsi_device::t2i;
+    std::error_code request_probe(int target, int lun) override {
+        return dev_.do_devevent(true, target, lun);
+    }
+    std::error_code request_detach(int target, int lun) override {
+        return dev_.do_devevent(false, target, lun);
+    }
+    direct_access* direct() noexcept override { return this; }
+
+    // direct_access
     std::span<std::byte> data_read_buffer(int tag) override { return dev_.do_data_read_buffer(tag); }
     std::error_code data_read_placed(int tag, std::size_t n) override {
         return dev_.do_data(tag, vscsi_dir::read, nullptr, nullptr, n);
@@ -34,18 +49,8 @@ public:
     std::error_code data_write_taken(int tag, std::size_t n) override {
         return dev_.do_data(tag, vscsi_dir::write, nullptr, nullptr, n);
     }
-    std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
-        return dev_.do_t2i(tag, status, sense, false);
-    }
     std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
         return dev_.do_t2i(tag, status, sense, true);
-    }
-    using vscsi_device::t2i;
-    std::error_code request_probe(int target, int lun) override {
-        return dev_.do_devevent(true, target, lun);
-    }
-    std::error_code request_detach(int target, int lun) override {
-        return dev_.do_devevent(false, target, lun);
     }
 
 private:

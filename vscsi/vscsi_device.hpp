@@ -20,6 +20,8 @@
 
 namespace ivs::vscsi {
 
+class direct_access;
+
 // Data direction of a command (VSCSI_DIR_NONE/READ/WRITE).
 enum class vscsi_dir : int { none = 0, read = 1, write = 2 };
 
@@ -70,57 +72,20 @@ public:
     virtual std::error_code data_read(int tag, std::span<const std::byte> data) = 0;
     virtual std::error_code data_write(int tag, std::span<std::byte> data) = 0;
 
-    // Optional zero-copy DATA_READ (not in the kernel's ioctls; the default
-    // is "unsupported", as on /dev/vscsi0). data_read_buffer: the midlayer's
-    // own buffer of a dequeued READ, datalen bytes, or an empty span (not
-    // supported, unknown tag, not a READ, no data). The daemon may write into
-    // it only until it calls t2i for the tag: the midlayer may free or reuse
-    // it as soon as the command completes (early RESET included).
-    // data_read_placed: the daemon has put the next n bytes in that buffer
-    // itself; accounts them exactly like data_read (same EFAULT / EINVAL /
-    // ENOMEM, same residual) without copying. ENOTSUP when not supported.
-    virtual std::span<std::byte> data_read_buffer(int tag) { (void)tag; return {}; }
-    virtual std::error_code data_read_placed(int tag, std::size_t n)
-    {
-        (void)tag;
-        (void)n;
-        return std::make_error_code(std::errc::not_supported);
-    }
-
-    // Optional zero-copy DATA_WRITE, the same way round (default
-    // "unsupported"). data_write_buffer: the midlayer's own data of a
-    // dequeued WRITE, datalen bytes, or an empty span (not supported, unknown
-    // tag, not a WRITE, no data). The daemon may read it only until it calls
-    // t2i for the tag. data_write_taken: the daemon takes the next n bytes
-    // from that buffer itself; accounts them exactly like data_write (same
-    // errors, same residual) without copying. ENOTSUP when not supported.
-    virtual std::span<const std::byte> data_write_buffer(int tag) { (void)tag; return {}; }
-    virtual std::error_code data_write_taken(int tag, std::size_t n)
-    {
-        (void)tag;
-        (void)n;
-        return std::make_error_code(std::errc::not_supported);
-    }
-
     // VSCSI_T2I: completes the command. `sense` is used with
     // vscsi_status::sense only. EFAULT: unknown tag.
     virtual std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) = 0;
     std::error_code t2i(int tag, vscsi_status status) { return t2i(tag, status, scsi::fixed_sense{}); }
 
-    // Optional: t2i from a daemon that calls i2t until EAGAIN right after
-    // it, before it waits on the readiness fd again. Commands the midlayer
-    // queues from inside this completion on the daemon's own thread then
-    // need not wake the fd (the embedded vscsi saves an eventfd write and
-    // read per command); other threads still wake it. Default: t2i.
-    virtual std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi::fixed_sense& sense)
-    {
-        return t2i(tag, status, sense);
-    }
-
     // VSCSI_REQPROBE / VSCSI_REQDETACH: queue a midlayer probe or detach of
     // target/lun (-1 = all) and return at once; failures are never reported.
     virtual std::error_code request_probe(int target, int lun) = 0;
     virtual std::error_code request_detach(int target, int lun) = 0;
+
+    // Beyond the ioctls (vscsi/direct_access.hpp): the midlayer's buffers
+    // and a cheaper T2I when the midlayer runs in this process; nullptr (the
+    // default) on /dev/vscsi0.
+    [[nodiscard]] virtual direct_access* direct() noexcept { return nullptr; }
 };
 
 } // namespace ivs::vscsi

@@ -3,6 +3,7 @@
 // a tag that is not in progress (never dequeued, or answered already).
 #pragma once
 
+#include "vscsi/direct_access.hpp"
 #include "vscsi/vscsi_device.hpp"
 
 #include <map>
@@ -11,7 +12,7 @@
 
 namespace ivs::test::chaos {
 
-class audit_device final : public vscsi::vscsi_device {
+class audit_device final : public vscsi::vscsi_device, public vscsi::direct_access {
 public:
     explicit audit_device(vscsi::vscsi_device& real) : real_(real) {}
 
@@ -53,39 +54,42 @@ public:
         check_live(tag, "DATA_WRITE");
         return real_.data_write(tag, d);
     }
-    std::span<std::byte> data_read_buffer(int tag) override
-    {
-        check_live(tag, "data_read_buffer");
-        return real_.data_read_buffer(tag);
-    }
-    std::error_code data_read_placed(int tag, std::size_t n) override
-    {
-        check_live(tag, "data_read_placed");
-        return real_.data_read_placed(tag, n);
-    }
-    std::span<const std::byte> data_write_buffer(int tag) override
-    {
-        check_live(tag, "data_write_buffer");
-        return real_.data_write_buffer(tag);
-    }
-    std::error_code data_write_taken(int tag, std::size_t n) override
-    {
-        check_live(tag, "data_write_taken");
-        return real_.data_write_taken(tag, n);
-    }
     std::error_code t2i(int tag, vscsi::vscsi_status st, const scsi::fixed_sense& s) override
     {
         answered(tag);
         return real_.t2i(tag, st, s);
     }
     using vscsi_device::t2i;
+    std::error_code request_probe(int t, int l) override { return real_.request_probe(t, l); }
+    std::error_code request_detach(int t, int l) override { return real_.request_detach(t, l); }
+    vscsi::direct_access* direct() noexcept override { return real_.direct() ? this : nullptr; }
+
+    // vscsi::direct_access, audited the same way
+    std::span<std::byte> data_read_buffer(int tag) override
+    {
+        check_live(tag, "data_read_buffer");
+        return real_.direct()->data_read_buffer(tag);
+    }
+    std::error_code data_read_placed(int tag, std::size_t n) override
+    {
+        check_live(tag, "data_read_placed");
+        return real_.direct()->data_read_placed(tag, n);
+    }
+    std::span<const std::byte> data_write_buffer(int tag) override
+    {
+        check_live(tag, "data_write_buffer");
+        return real_.direct()->data_write_buffer(tag);
+    }
+    std::error_code data_write_taken(int tag, std::size_t n) override
+    {
+        check_live(tag, "data_write_taken");
+        return real_.direct()->data_write_taken(tag, n);
+    }
     std::error_code t2i_then_dequeue(int tag, vscsi::vscsi_status st, const scsi::fixed_sense& s) override
     {
         answered(tag);
-        return real_.t2i_then_dequeue(tag, st, s);
+        return real_.direct()->t2i_then_dequeue(tag, st, s);
     }
-    std::error_code request_probe(int t, int l) override { return real_.request_probe(t, l); }
-    std::error_code request_detach(int t, int l) override { return real_.request_detach(t, l); }
 
 private:
     enum class state { live, answered };

@@ -2,6 +2,9 @@
 #include "bridge/lun_map.hpp"
 #include "test/support/bytes.hpp"
 
+#include "iscsi/session.hpp"
+
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include <vector>
@@ -27,7 +30,18 @@ std::vector<std::byte> report(const std::vector<std::uint64_t>& luns, bool flat 
     return out;
 }
 
-const int a = 1, b = 2;  // two owners (sessions)
+// Two owners: sessions, never started (the map never touches them).
+struct owners {
+    boost::asio::io_context io;
+    ivs::iscsi::session a{io, {}}, b{io, {}};
+};
+owners& the_owners()
+{
+    static owners o;
+    return o;
+}
+ivs::iscsi::session& a = the_owners().a;
+ivs::iscsi::session& b = the_owners().b;
 
 } // namespace
 
@@ -157,7 +171,6 @@ TEST_CASE("lun_map: a rescan adds LUNs on the owner's own target first, then fre
 {
     using namespace ivs::bridge;
     lun_map m(lun_geometry{4, 4});
-    int a = 0, b = 0;
     std::vector<slot> out;
     const std::vector<std::uint64_t> a_luns{1, 2, 3};
     REQUIRE_FALSE(m.add(&a, a_luns, out));

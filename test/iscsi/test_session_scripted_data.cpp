@@ -54,7 +54,7 @@ TEST_CASE("READ: Data-In over several PDUs, status in the last, residual underfl
     finish(h, t);
 }
 
-TEST_CASE("READ with a placement: each segment lands where the caller says, or in read_buffer",
+TEST_CASE("READ with a lease: each segment lands where the lease says, or in read_buffer",
           "[session][scripted][data]")
 {
     scripted_target t;
@@ -73,36 +73,117 @@ TEST_CASE("READ with a placement: each segment lands where the caller says, or i
     REQUIRE(h.login(s) == std::error_code{});
     std::vector<std::byte> own(4096, std::byte{0xee}), other(4096, std::byte{0xee});
     auto req = rw16(false, 0, 0, 8, own);
-    auto placement = std::make_shared<iscsi::data_in_placement>();
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> asked;
-    bool landing_seen = true;
-    placement->destination = [&](std::uint32_t offset, std::uint32_t length) {
-        asked.emplace_back(offset, length);
-        landing_seen = landing_seen && !placement->landing();  // the previous one landed
-        if (offset == 1024)
-            return std::span<std::byte>{};  // declined: read_buffer
-        if (offset == 2048)
-            return std::span<std::byte>(other).subspan(offset, length - 1);  // wrong size: read_buffer
-        return std::span<std::byte>(other).subspan(offset, length);
-    };
-    req.placement = placement;
-    std::vector<const std::byte*> landed;
-    req.on_data_in = [&](std::uint32_t, std::span<const std::byte> data) { landed.push_back(data.data()); };
+    // Lends `other` (zero copy: the caller's memory, not read_buffer).
+    struct lease final : iscsi::buffer_lease {
+        std::vector<std::byte>* other = nullptr;
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> asked;
+        std::vector<std::pair<std::uint32_t, const std::byte*>> landed;
+        std::span<std::byte> data_in_destination(std::uint32_t offset, std::uint32_t length) override
+        {
+            asked.emplace_back(offset, length);
+            if (offset == 1024)
+                return {};  // declined: read_buffer
+            if (offset == 2048)
+                return std::span<std::byte>(*other).subspan(offset, length - 1);  // wrong size: read_buffer
+            return std::span<std::byte>(*other).subspan(offset, length);
+        }
+        void data_in_landed(std::uint32_t offset, std::span<const std::byte> data) override
+        {
+            landed.emplace_back(offset, data.data());
+        }
+    } l;
+    l.other = &other;
+    req.lease = &l;
     submit(s, req, done);
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
     CHECK(done.result.data_in_bytes == 4096);
-    CHECK(asked == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 1024}, {1024, 1024}, {2048, 2048}});
-    CHECK(landing_seen);
-    CHECK_FALSE(placement->landing());
-    CHECK(landed == std::vector<const std::byte*>{other.data(), own.data() + 1024, own.data() + 2048});
+    CHECK(l.asked == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 1024}, {1024, 1024}, {2048, 2048}});
+    CHECK(l.landed == std::vector<std::pair<std::uint32_t, const std::byte*>>{
+                          {0, other.data()}, {1024, own.data() + 1024}, {2048, own.data() + 2048}});
     CHECK(std::equal(payload.begin(), payload.begin() + 1024, other.begin()));
     CHECK(std::all_of(own.begin(), own.begin() + 1024, [](std::byte b) { return b == std::byte{0xee}; }));
     CHECK(std::equal(payload.begin() + 1024, payload.end(), own.begin() + 1024));
-    placement->stop_landing();  // nothing is landing: the connection stays
+    l.withdraw();  // no longer in the session: the connection stays
     CHECK(s.logged_in());
     CHECK(h.logout(s) == std::error_code{});
     finish(h, t);
+}
+
+TEST_CASE("READ with a lease withdrawn while a segment lands in it: the connection drops, the reissue lands "
+          "where the lease says next",
+          "[session][scripted][data][recovery]")
+{
+    // The first target sends the header of a 4096-byte Data-In and half its
+    // data, then waits: the segment is landing in the lent memory.
+    const auto payload = test::random_bytes(4096, 13);
+    std::atomic<bool> half_sent{false}, go{false};
+    scripted_target first, second;
+    first.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        pdu::data_in d;
+        d.initiator_task_tag = p.itt();
+        d.data_sn = 0;
+        d.buffer_offset = 0;
+        d.data_segment_length = 4096;
+        d.final_bit = true;
+        tg.stamp(d, false);
+        pdu::bhs_bytes bhs;
+        d.encode(bhs);
+        tg.send_bytes(bhs);
+        tg.send_bytes(bytes_of(payload, 0, 2048));
+        half_sent = true;
+        wait_for_go(tg, go);
+        tg.send_bytes(bytes_of(payload, 2048, 2048)); // EPIPE is ignored
+        tg.expect_closed();
+    });
+    second.run([&](scripted_target& tg) {
+        tg.login();
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 4096), true);
+        tg.logout();
+    });
+    tracked done;
+    test::session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.recover = true;
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    std::vector<std::byte> own(4096, std::byte{0xee}), lent(4096, std::byte{0xee});
+    struct lease final : iscsi::buffer_lease {
+        std::span<std::byte> lent;
+        std::size_t delivered = 0;
+        std::span<std::byte> data_in_destination(std::uint32_t offset, std::uint32_t length) override
+        {
+            return lent.empty() ? std::span<std::byte>{} : lent.subspan(offset, length);
+        }
+        void data_in_landed(std::uint32_t offset, std::span<const std::byte> data) override
+        {
+            delivered = std::max<std::size_t>(delivered, offset + data.size());
+        }
+    } l;
+    l.lent = lent;
+    auto req = rw16(false, 0, 0, 8, own);
+    req.lease = &l;
+    submit(s, req, done);
+    REQUIRE(h.run_until([&] { return half_sent.load(); }, 20s));
+    settle(h, 100ms);  // the header and half the data are read
+    CHECK(l.delivered == 0);
+    l.lent = {};
+    l.withdraw();  // the rest of the segment must not land there
+    std::fill(lent.begin(), lent.end(), std::byte{0x5a});  // given back: reused at once
+    go = true;
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    CHECK(done.result.good());
+    CHECK(s.counters().reconnects == 1);
+    CHECK(std::all_of(lent.begin(), lent.end(), [](std::byte b) { return b == std::byte{0x5a}; }));
+    CHECK(std::equal(payload.begin(), payload.end(), own.begin()));
+    CHECK(l.delivered == 4096);
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, first);
+    finish(h, second);
 }
 
 TEST_CASE("WRITE answers each R2T with Data-Out bounded by the target's MaxRecvDataSegmentLength",

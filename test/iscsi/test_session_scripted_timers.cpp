@@ -129,9 +129,13 @@ TEST_CASE("keepalive: data still arriving keeps a late NOP answer from killing t
     REQUIRE(h.login(s) == std::error_code{});
     std::vector<std::byte> buf(length);
     tracked done;
-    std::uint32_t landed = 0;
+    struct counting final : iscsi::buffer_lease {
+        std::uint32_t segments = 0;
+        void data_in_landed(std::uint32_t, std::span<const std::byte>) override { ++segments; }
+    } lease;
+    const std::uint32_t& landed = lease.segments;
     auto req = rw16(false, 0, 0, length / 512, buf);
-    req.on_data_in = [&](std::uint32_t, std::span<const std::byte>) { ++landed; };
+    req.lease = &lease;
     submit(s, req, done);
     REQUIRE(h.advance_until([&] { return t.received_count() >= 4; }, 1s)); // the command, the ping
     for (std::uint32_t i = 0; i < pdus; ++i) {

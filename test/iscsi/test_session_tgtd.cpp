@@ -74,15 +74,22 @@ void write_read_compare(test::session_harness& h, iscsi::session& s, const std::
     for (std::size_t off = 0; off < total; off += chunk) {
         auto r = rw16(false, 1, off / 512, static_cast<std::uint32_t>(chunk / 512),
                       std::span<std::byte>(back.data() + off, chunk));
-        std::size_t delivered = 0;
-        bool in_order = true;
-        r.on_data_in = [&](std::uint32_t offset, std::span<const std::byte> d) {
-            in_order = in_order && offset == delivered && d.data() == back.data() + off + offset;
-            delivered += d.size();
-        };
+        // Told of each segment, in order, where it landed (read_buffer).
+        struct in_order final : iscsi::buffer_lease {
+            const std::byte* buffer = nullptr;
+            std::size_t delivered = 0;
+            bool ordered = true;
+            void data_in_landed(std::uint32_t offset, std::span<const std::byte> d) override
+            {
+                ordered = ordered && offset == delivered && d.data() == buffer + offset;
+                delivered += d.size();
+            }
+        } lease;
+        lease.buffer = back.data() + off;
+        r.lease = &lease;
         auto res = h.execute(s, r);
-        CHECK(in_order);
-        CHECK(delivered == chunk);
+        CHECK(lease.ordered);
+        CHECK(lease.delivered == chunk);
         INFO("read at " << off << ": " << res.error.message());
         REQUIRE(res.good());
         REQUIRE(res.data_in_bytes == chunk);

@@ -1,9 +1,11 @@
-// session::replace_write_buffer: the caller gives up a WRITE's buffer while
-// the command is still in flight (the bridge, answering a zero-copy WRITE
-// early). Later Data-Out and a reissue send from the replacement; PDUs still
-// queued with the old buffer never leave (the connection is dropped).
-// RFC 7143 §11.8 (R2T), §6.3.5 (ERL 0 reissue).
+// A WRITE's data lent through an iscsi::buffer_lease and withdrawn while the
+// command is still in flight (the bridge, answering a zero-copy WRITE
+// early): later Data-Out and a reissue send from what the lease lends next;
+// PDUs still queued with the old data never leave (the connection is
+// dropped). RFC 7143 §11.8 (R2T), §6.3.5 (ERL 0 reissue).
 #include "test/support/scripted_session.hpp"
+
+#include "iscsi/session_error.hpp"
 
 #include <atomic>
 
@@ -24,9 +26,20 @@ login_script solicited_only(std::uint32_t length)
     return ls;
 }
 
+// Lends `data`; the test switches it to a copy and withdraws.
+struct write_lease final : iscsi::buffer_lease {
+    std::span<const std::byte> data;
+    int asked = 0;
+    std::span<const std::byte> data_out() override
+    {
+        ++asked;
+        return data;
+    }
+};
+
 } // namespace
 
-TEST_CASE("replace_write_buffer: Data-Out for later R2Ts comes from the replacement",
+TEST_CASE("withdraw: Data-Out for later R2Ts comes from the replacement",
           "[session][scripted][data]")
 {
     constexpr std::uint32_t length = 16384;
@@ -49,11 +62,17 @@ TEST_CASE("replace_write_buffer: Data-Out for later R2Ts comes from the replacem
     iscsi::session s(h.io, make_config({&t}));
     REQUIRE(h.login(s) == std::error_code{});
     auto buf = data;
-    submit(s, rw16(true, 0, 0, length / 512, buf), done);
-    const std::uint32_t tag = s.last_task_tag();
+    write_lease lease;
+    lease.data = buf;
+    auto req = rw16(true, 0, 0, length / 512, buf);
+    req.write_buffer = {};  // the lease's data is sent, not this
+    req.lease = &lease;
+    submit(s, req, done);
     REQUIRE(h.run_until([&] { return got_command.load(); }));
     const auto copy = data;
-    s.replace_write_buffer(tag, copy);
+    lease.data = copy;
+    lease.withdraw();
+    CHECK(lease.asked == 2);                              // at submit, and at withdraw
     std::fill(buf.begin(), buf.end(), std::byte{0xa5});  // the old buffer is reused at once
     go = true;
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
@@ -64,7 +83,7 @@ TEST_CASE("replace_write_buffer: Data-Out for later R2Ts comes from the replacem
     CHECK(compare_bytes(written, data) == "");
 }
 
-TEST_CASE("replace_write_buffer with Data-Out still queued drops the connection; the reissue sends the replacement",
+TEST_CASE("withdraw with Data-Out still queued drops the connection; the reissue sends the replacement",
           "[session][scripted][data][recovery]")
 {
     // InitialR2T=No: the command and 256 KiB of unsolicited Data-Out are
@@ -98,9 +117,14 @@ TEST_CASE("replace_write_buffer with Data-Out still queued drops the connection;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
     auto buf = data;
-    submit(s, rw16(true, 0, 0, length / 512, buf), done);
+    write_lease lease;
+    lease.data = buf;
+    auto req = rw16(true, 0, 0, length / 512, buf);
+    req.lease = &lease;
+    submit(s, req, done);
     const auto copy = data;
-    s.replace_write_buffer(s.last_task_tag(), copy);
+    lease.data = copy;
+    lease.withdraw();
     std::fill(buf.begin(), buf.end(), std::byte{0xa5});
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
@@ -114,7 +138,7 @@ TEST_CASE("replace_write_buffer with Data-Out still queued drops the connection;
         CHECK(p.op() != opcode::scsi_command);
 }
 
-TEST_CASE("replace_write_buffer ignores another tag or another size", "[session][scripted][data]")
+TEST_CASE("withdraw does nothing for a lease in no command of the session", "[session][scripted][data]")
 {
     constexpr std::uint32_t length = 8192;
     const auto data = random_bytes(length, 45);
@@ -133,16 +157,69 @@ TEST_CASE("replace_write_buffer ignores another tag or another size", "[session]
     iscsi::session s(h.io, make_config({&t}));
     REQUIRE(h.login(s) == std::error_code{});
     auto buf = data;
-    submit(s, rw16(true, 0, 0, length / 512, buf), done);
-    const std::uint32_t tag = s.last_task_tag();
-    const std::vector<std::byte> wrong(length / 2, std::byte{0xa5}), other(length, std::byte{0xa5});
-    s.replace_write_buffer(tag, wrong);      // another size
-    s.replace_write_buffer(tag + 1, other);  // no such command
-    s.replace_write_buffer(pdu::reserved_tag, other);
+    write_lease lease, other;
+    lease.data = buf;
+    const std::vector<std::byte> wrong(length, std::byte{0xa5});
+    other.data = wrong;
+    other.withdraw();  // never submitted
+    auto req = rw16(true, 0, 0, length / 512, buf);
+    req.lease = &lease;
+    submit(s, req, done);
+    other.withdraw();
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
+    lease.data = wrong;
+    lease.withdraw();  // completed: no longer in the session
+    CHECK(lease.asked == 1);
     CHECK(s.counters().reconnects == 0);
     CHECK(h.logout(s) == std::error_code{});
     finish(h, t);
     CHECK(compare_bytes(written, data) == "");
+}
+
+TEST_CASE("a lease that lends less than the command after withdraw: nothing more is sent, the command fails",
+          "[session][scripted][data][recovery]")
+{
+    constexpr std::uint32_t length = 8192;
+    const auto data = random_bytes(length, 47);
+    std::atomic<bool> got_command{false}, go{false};
+    scripted_target first, second;
+    first.run([&](scripted_target& tg) {
+        tg.login(solicited_only(length));
+        const received_pdu p = tg.expect(opcode::scsi_command);
+        got_command = true;
+        wait_for_go(tg, go);
+        tg.send_r2t(p.itt(), 0x300, 0, 0, length);
+        tg.expect_closed();  // no Data-Out: the session drops the connection
+    });
+    second.run([&](scripted_target& tg) {
+        tg.login(solicited_only(length));
+        tg.logout();
+    });
+    tracked done;
+    session_harness h;
+    auto cfg = make_config({&first, &second});
+    cfg.recover = true;
+    cfg.max_reissues = 0;  // the command fails at its first lost connection
+    cfg.login.proposals.default_time2wait = 0;
+    iscsi::session s(h.io, cfg);
+    REQUIRE(h.login(s) == std::error_code{});
+    auto buf = data;
+    write_lease lease;
+    lease.data = buf;
+    auto req = rw16(true, 0, 0, length / 512, buf);
+    req.lease = &lease;
+    submit(s, req, done);
+    REQUIRE(h.run_until([&] { return got_command.load(); }));
+    lease.data = std::span<const std::byte>(buf).first(length - 1);
+    lease.withdraw();
+    go = true;
+    REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
+    CHECK(done.result.error == iscsi::session_errc::reissue_limit);
+    REQUIRE(h.run_until([&] { return s.logged_in(); }, 20s));  // the session itself recovers
+    CHECK(h.logout(s) == std::error_code{});
+    finish(h, first);
+    finish(h, second);
+    for (const auto& p : first.received())
+        CHECK(p.op() != opcode::data_out);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bridge/bridge.hpp"
+#include "vscsi/direct_access.hpp"
 #include "vscsi/embedded_vscsi.hpp"
 #include "test/support/scripted_session.hpp"
 
@@ -137,7 +138,7 @@ struct rig {
 
 // A device that forwards to another and fails chosen calls (EFAULT), to
 // check that the bridge survives device errors.
-struct faulty_device : vscsi_device {
+struct faulty_device : vscsi_device, direct_access {
     explicit faulty_device(vscsi_device& d) : real(d) {}
     vscsi_device& real;
     int fail_data_read = 0;  // the next N data_read (and data_read_placed) calls fail
@@ -163,32 +164,10 @@ struct faulty_device : vscsi_device {
         ++data_read_calls;
         return real.data_read(tag, d);
     }
-    std::span<std::byte> data_read_buffer(int tag) override
-    {
-        return zero_copy ? real.data_read_buffer(tag) : std::span<std::byte>{};
-    }
-    std::error_code data_read_placed(int tag, std::size_t n) override
-    {
-        if (fail_data_read > 0) {
-            --fail_data_read;
-            return make_error_code(std::errc::bad_address);
-        }
-        ++placed_calls;
-        return real.data_read_placed(tag, n);
-    }
     std::error_code data_write(int tag, std::span<std::byte> d) override
     {
         ++data_write_calls;
         return real.data_write(tag, d);
-    }
-    std::span<const std::byte> data_write_buffer(int tag) override
-    {
-        return zero_copy ? real.data_write_buffer(tag) : std::span<const std::byte>{};
-    }
-    std::error_code data_write_taken(int tag, std::size_t n) override
-    {
-        ++taken_calls;
-        return real.data_write_taken(tag, n);
     }
     std::error_code t2i(int tag, vscsi_status st, const scsi::fixed_sense& s) override
     {
@@ -200,6 +179,36 @@ struct faulty_device : vscsi_device {
     }
     std::error_code request_probe(int t, int l) override { return real.request_probe(t, l); }
     std::error_code request_detach(int t, int l) override { return real.request_detach(t, l); }
+    direct_access* direct() noexcept override { return real.direct() ? this : nullptr; }
+
+    // direct_access, forwarded
+    std::span<std::byte> data_read_buffer(int tag) override
+    {
+        return zero_copy ? real.direct()->data_read_buffer(tag) : std::span<std::byte>{};
+    }
+    std::error_code data_read_placed(int tag, std::size_t n) override
+    {
+        if (fail_data_read > 0) {
+            --fail_data_read;
+            return make_error_code(std::errc::bad_address);
+        }
+        ++placed_calls;
+        return real.direct()->data_read_placed(tag, n);
+    }
+    std::span<const std::byte> data_write_buffer(int tag) override
+    {
+        return zero_copy ? real.direct()->data_write_buffer(tag) : std::span<const std::byte>{};
+    }
+    std::error_code data_write_taken(int tag, std::size_t n) override
+    {
+        ++taken_calls;
+        return real.direct()->data_write_taken(tag, n);
+    }
+    // Through this device's own t2i (fail_t2i), without the hint.
+    std::error_code t2i_then_dequeue(int tag, vscsi_status st, const scsi::fixed_sense& s) override
+    {
+        return t2i(tag, st, s);
+    }
 };
 
 } // namespace ivs::bridge::test

@@ -1,6 +1,7 @@
 // The embedded vscsi against every rule of the vscsi(4) contract: the test
 // thread plays the daemon, the midlayer side submits commands.
 #include "test/support/embedded_unit_support.hpp"
+#include "vscsi/direct_access.hpp"
 
 #include <climits>
 #include <thread>
@@ -280,7 +281,7 @@ TEST_CASE("t2i_then_dequeue: the daemon's own thread queueing from the completio
     REQUIRE_FALSE(o.h->i2t(c));
     CHECK_FALSE(readable(fd));
 
-    REQUIRE_FALSE(o.h->t2i_then_dequeue(c.tag, vscsi_status::done, scsi::fixed_sense{}));
+    REQUIRE_FALSE(o.h->direct()->t2i_then_dequeue(c.tag, vscsi_status::done, scsi::fixed_sense{}));
     CHECK_FALSE(readable(fd));          // queued quietly: the daemon takes it now
     REQUIRE_FALSE(o.h->i2t(c));         // it is there all the same
     CHECK(o.h->i2t(c) == eagain);
@@ -292,15 +293,15 @@ TEST_CASE("t2i_then_dequeue: the daemon's own thread queueing from the completio
     CHECK_FALSE(readable(fd));
 
     from_other_thread = true;
-    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}));
+    REQUIRE_FALSE(o.h->direct()->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}));
     CHECK(readable(fd));                // another thread's command always wakes it
     REQUIRE_FALSE(o.h->i2t(d));
     CHECK_FALSE(readable(fd));
-    REQUIRE_FALSE(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}));
+    REQUIRE_FALSE(o.h->direct()->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}));
     REQUIRE(rec.size() == 4);
     for (int i = 0; i < 4; ++i)
         CHECK(rec.got[static_cast<std::size_t>(i)].first == i);
-    CHECK(o.h->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}) == efault);
+    CHECK(o.h->direct()->t2i_then_dequeue(d.tag, vscsi_status::done, scsi::fixed_sense{}) == efault);
     // After it, the daemon's thread is an ordinary submitter again.
     REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0), rec.handler(9)));
     CHECK(readable(fd));

@@ -1,9 +1,10 @@
 // The embedded vscsi's zero-copy DATA_READ and DATA_WRITE
-// (vscsi_device::data_read_buffer / data_read_placed, data_write_buffer /
-// data_write_taken): the midlayer's own buffer, and accounting with the same
+// (vscsi::direct_access: data_read_buffer / data_read_placed,
+// data_write_buffer / data_write_taken): the midlayer's own buffer, and accounting with the same
 // errors and residuals as data_read and data_write. Also the pooled command blocks: many
 // commands, reused, keep every completion and residual right.
 #include "test/support/embedded_unit_support.hpp"
+#include "vscsi/direct_access.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -14,7 +15,7 @@ using namespace ivs::vscsi::test;
 
 namespace {
 
-// A device that only implements the ioctls: the defaults of vscsi_device.
+// A device that only implements the ioctls, as /dev/vscsi0 does.
 struct ioctl_only final : vscsi_device {
     int readiness_fd() const override { return -1; }
     std::error_code i2t(vscsi_i2t&) override { return {}; }
@@ -27,13 +28,13 @@ struct ioctl_only final : vscsi_device {
 
 } // namespace
 
-TEST_CASE("zero-copy is unsupported by default (the /dev/vscsi0 ioctls)", "[vscsi][zero-copy]") {
+TEST_CASE("direct access is optional: none by default (the /dev/vscsi0 ioctls), the embedded handle's own",
+          "[vscsi][zero-copy]") {
     ioctl_only d;
-    CHECK(d.data_read_buffer(1).empty());
-    CHECK(d.data_read_placed(1, 4) == std::make_error_code(std::errc::not_supported));
-    CHECK(d.data_write_buffer(1).empty());
-    CHECK(d.data_write_taken(1, 4) == std::make_error_code(std::errc::not_supported));
-    CHECK_FALSE(d.t2i_then_dequeue(1, vscsi_status::done, scsi::fixed_sense{}));  // t2i's answer
+    CHECK(d.direct() == nullptr);
+    opened o;
+    REQUIRE(o.h->direct() != nullptr);
+    CHECK(dynamic_cast<vscsi_device*>(o.h->direct()) == o.h.get());
 }
 
 TEST_CASE("data_read_buffer is the midlayer's buffer of a dequeued READ only", "[vscsi][zero-copy]") {
@@ -43,19 +44,19 @@ TEST_CASE("data_read_buffer is the midlayer's buffer of a dequeued READ only", "
     REQUIRE_FALSE(o.dev.submit(read_cmd(rbuf), rec.handler(1)));
     REQUIRE_FALSE(o.dev.submit(write_cmd(wbuf), rec.handler(2)));
     REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0x00), rec.handler(3)));
-    CHECK(o.h->data_read_buffer(0).empty());  // tag 0 is waiting, not dequeued
+    CHECK(o.h->direct()->data_read_buffer(0).empty());  // tag 0 is waiting, not dequeued
     vscsi_i2t rd, wr, none;
     REQUIRE_FALSE(o.h->i2t(rd));
     REQUIRE_FALSE(o.h->i2t(wr));
     REQUIRE_FALSE(o.h->i2t(none));
-    const auto span = o.h->data_read_buffer(rd.tag);
+    const auto span = o.h->direct()->data_read_buffer(rd.tag);
     CHECK(span.data() == rbuf.data());
     CHECK(span.size() == rbuf.size());
-    CHECK(o.h->data_read_buffer(wr.tag).empty());
-    CHECK(o.h->data_read_buffer(none.tag).empty());
-    CHECK(o.h->data_read_buffer(12345).empty());
+    CHECK(o.h->direct()->data_read_buffer(wr.tag).empty());
+    CHECK(o.h->direct()->data_read_buffer(none.tag).empty());
+    CHECK(o.h->direct()->data_read_buffer(12345).empty());
     REQUIRE_FALSE(o.h->t2i(rd.tag, vscsi_status::done));
-    CHECK(o.h->data_read_buffer(rd.tag).empty());  // completed: the midlayer's again
+    CHECK(o.h->direct()->data_read_buffer(rd.tag).empty());  // completed: the midlayer's again
 }
 
 TEST_CASE("data_read_placed accounts like data_read, without copying", "[vscsi][zero-copy]") {
@@ -65,23 +66,23 @@ TEST_CASE("data_read_placed accounts like data_read, without copying", "[vscsi][
     REQUIRE_FALSE(o.dev.submit(read_cmd(buf), rec.handler(1)));
     vscsi_i2t c;
     REQUIRE_FALSE(o.h->i2t(c));
-    const auto mid = o.h->data_read_buffer(c.tag);
+    const auto mid = o.h->direct()->data_read_buffer(c.tag);
     REQUIRE(mid.size() == 8);
     std::memset(mid.data(), 0x11, 3);
-    CHECK_FALSE(o.h->data_read_placed(c.tag, 3));
-    CHECK_FALSE(o.h->data_read_placed(c.tag, 0));  // nothing, legal
+    CHECK_FALSE(o.h->direct()->data_read_placed(c.tag, 3));
+    CHECK_FALSE(o.h->direct()->data_read_placed(c.tag, 0));  // nothing, legal
     // Mixed with data_read: it continues where the placed bytes stopped.
     const std::vector<std::byte> two{std::byte{0x22}, std::byte{0x22}};
     CHECK_FALSE(o.h->data_read(c.tag, two));
-    CHECK(o.h->data_read_placed(c.tag, 4) == enomem);  // 3 remain
-    CHECK_FALSE(o.h->data_read_placed(c.tag, 1));
+    CHECK(o.h->direct()->data_read_placed(c.tag, 4) == enomem);  // 3 remain
+    CHECK_FALSE(o.h->direct()->data_read_placed(c.tag, 1));
     CHECK(buf[3] == std::byte{0x22});
     CHECK(buf[4] == std::byte{0x22});
     CHECK(buf[5] == std::byte{0xee});  // placed, but nothing written by the device
     REQUIRE_FALSE(o.h->t2i(c.tag, vscsi_status::done));
     REQUIRE(rec.size() == 1);
     CHECK(rec.got[0].second.residual == 2);  // 8 - (3 + 2 + 1)
-    CHECK(o.h->data_read_placed(c.tag, 1) == efault);  // completed
+    CHECK(o.h->direct()->data_read_placed(c.tag, 1) == efault);  // completed
 }
 
 TEST_CASE("data_read_placed: EFAULT for unknown or waiting tags, EINVAL for non-READs", "[vscsi][zero-copy]") {
@@ -89,18 +90,18 @@ TEST_CASE("data_read_placed: EFAULT for unknown or waiting tags, EINVAL for non-
     opened o;
     std::vector<std::byte> buf(4);
     REQUIRE_FALSE(o.dev.submit(read_cmd(buf), rec.handler(1)));
-    CHECK(o.h->data_read_placed(0, 1) == efault);  // waiting
-    CHECK(o.h->data_read_placed(-3, 1) == efault);
+    CHECK(o.h->direct()->data_read_placed(0, 1) == efault);  // waiting
+    CHECK(o.h->direct()->data_read_placed(-3, 1) == efault);
     REQUIRE_FALSE(o.dev.submit(write_cmd(buf), rec.handler(2)));
     REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0x00), rec.handler(3)));
     vscsi_i2t rd, wr, none;
     REQUIRE_FALSE(o.h->i2t(rd));
     REQUIRE_FALSE(o.h->i2t(wr));
     REQUIRE_FALSE(o.h->i2t(none));
-    CHECK(o.h->data_read_placed(wr.tag, 1) == einval);
-    CHECK(o.h->data_read_placed(none.tag, 0) == einval);
-    CHECK(o.h->data_read_placed(rd.tag, 5) == enomem);
-    CHECK_FALSE(o.h->data_read_placed(rd.tag, 4));
+    CHECK(o.h->direct()->data_read_placed(wr.tag, 1) == einval);
+    CHECK(o.h->direct()->data_read_placed(none.tag, 0) == einval);
+    CHECK(o.h->direct()->data_read_placed(rd.tag, 5) == enomem);
+    CHECK_FALSE(o.h->direct()->data_read_placed(rd.tag, 4));
     REQUIRE_FALSE(o.h->t2i(rd.tag, vscsi_status::done));
     CHECK(rec.got.at(0).second.residual == 0);
 }
@@ -112,19 +113,19 @@ TEST_CASE("data_write_buffer is the midlayer's data of a dequeued WRITE only", "
     REQUIRE_FALSE(o.dev.submit(write_cmd(wbuf), rec.handler(1)));
     REQUIRE_FALSE(o.dev.submit(read_cmd(rbuf), rec.handler(2)));
     REQUIRE_FALSE(o.dev.submit(cmd6(0, 0, 0x00), rec.handler(3)));
-    CHECK(o.h->data_write_buffer(0).empty());  // waiting, not dequeued
+    CHECK(o.h->direct()->data_write_buffer(0).empty());  // waiting, not dequeued
     vscsi_i2t wr, rd, none;
     REQUIRE_FALSE(o.h->i2t(wr));
     REQUIRE_FALSE(o.h->i2t(rd));
     REQUIRE_FALSE(o.h->i2t(none));
-    const auto span = o.h->data_write_buffer(wr.tag);
+    const auto span = o.h->direct()->data_write_buffer(wr.tag);
     CHECK(span.data() == wbuf.data());
     CHECK(span.size() == wbuf.size());
-    CHECK(o.h->data_write_buffer(rd.tag).empty());
-    CHECK(o.h->data_write_buffer(none.tag).empty());
-    CHECK(o.h->data_write_buffer(-7).empty());
+    CHECK(o.h->direct()->data_write_buffer(rd.tag).empty());
+    CHECK(o.h->direct()->data_write_buffer(none.tag).empty());
+    CHECK(o.h->direct()->data_write_buffer(-7).empty());
     REQUIRE_FALSE(o.h->t2i(wr.tag, vscsi_status::done));
-    CHECK(o.h->data_write_buffer(wr.tag).empty());  // completed: the midlayer's again
+    CHECK(o.h->direct()->data_write_buffer(wr.tag).empty());  // completed: the midlayer's again
 }
 
 TEST_CASE("data_write_taken accounts like data_write, with the same errors", "[vscsi][zero-copy]") {
@@ -132,25 +133,25 @@ TEST_CASE("data_write_taken accounts like data_write, with the same errors", "[v
     opened o;
     std::vector<std::byte> wbuf(8, std::byte{0x5a}), rbuf(4);
     REQUIRE_FALSE(o.dev.submit(write_cmd(wbuf), rec.handler(1)));
-    CHECK(o.h->data_write_taken(0, 1) == efault);  // waiting
+    CHECK(o.h->direct()->data_write_taken(0, 1) == efault);  // waiting
     REQUIRE_FALSE(o.dev.submit(read_cmd(rbuf), rec.handler(2)));
     vscsi_i2t wr, rd;
     REQUIRE_FALSE(o.h->i2t(wr));
     REQUIRE_FALSE(o.h->i2t(rd));
-    CHECK(o.h->data_write_taken(rd.tag, 1) == einval);
-    CHECK_FALSE(o.h->data_write_taken(wr.tag, 3));
-    CHECK_FALSE(o.h->data_write_taken(wr.tag, 0));  // nothing, legal
+    CHECK(o.h->direct()->data_write_taken(rd.tag, 1) == einval);
+    CHECK_FALSE(o.h->direct()->data_write_taken(wr.tag, 3));
+    CHECK_FALSE(o.h->direct()->data_write_taken(wr.tag, 0));  // nothing, legal
     // Mixed with data_write: it continues where the taken bytes stopped.
     std::vector<std::byte> two(2);
     wbuf[3] = std::byte{0x33};
     CHECK_FALSE(o.h->data_write(wr.tag, two));
     CHECK(two[0] == std::byte{0x33});
-    CHECK(o.h->data_write_taken(wr.tag, 4) == enomem);  // 3 remain
-    CHECK_FALSE(o.h->data_write_taken(wr.tag, 1));
+    CHECK(o.h->direct()->data_write_taken(wr.tag, 4) == enomem);  // 3 remain
+    CHECK_FALSE(o.h->direct()->data_write_taken(wr.tag, 1));
     REQUIRE_FALSE(o.h->t2i(wr.tag, vscsi_status::done));
     REQUIRE(rec.size() == 1);
     CHECK(rec.got[0].second.residual == 2);  // 8 - (3 + 2 + 1)
-    CHECK(o.h->data_write_taken(wr.tag, 1) == efault);  // completed
+    CHECK(o.h->direct()->data_write_taken(wr.tag, 1) == efault);  // completed
     CHECK(std::all_of(wbuf.begin(), wbuf.end(), [](std::byte b) { return b == std::byte{0x5a} || b == std::byte{0x33}; }));
 }
 
@@ -166,8 +167,8 @@ TEST_CASE("reused command blocks keep tags, residuals and completions apart", "[
         for (int i = 0; i < width; ++i) {
             vscsi_i2t c;
             REQUIRE_FALSE(o.h->i2t(c));
-            REQUIRE(o.h->data_read_buffer(c.tag).size() == 64);
-            REQUIRE_FALSE(o.h->data_read_placed(c.tag, static_cast<std::size_t>(i)));
+            REQUIRE(o.h->direct()->data_read_buffer(c.tag).size() == 64);
+            REQUIRE_FALSE(o.h->direct()->data_read_placed(c.tag, static_cast<std::size_t>(i)));
             REQUIRE_FALSE(o.h->t2i(c.tag, vscsi_status::done));
         }
     }
