@@ -204,7 +204,7 @@ TEST_CASE("attach --initiator-address: tgtd admitting only 127.0.0.2 sees the co
     tgtd.add_file_lun(1, 1, 8 << 20);
     tgtd.allow_initiator_address(1, "127.0.0.2"); // Linux routes all of 127/8 on lo
     {
-        attach_process a(tgtd, tgtd.temp_dir(), {"--initiator-address", "127.0.0.2"});
+        test::attach_process a(tgtd.portal(), target_iqn, tgtd.temp_dir(), {"--initiator-address", "127.0.0.2"});
         CHECK(fs::file_size(a.export_dir() / "lun1") == (8u << 20));
         const auto conns = tgtd.connections(1);
         REQUIRE(conns.size() == 1);
@@ -212,18 +212,18 @@ TEST_CASE("attach --initiator-address: tgtd admitting only 127.0.0.2 sees the co
         CHECK(a.stop() == 0);
     }
     // Without it the system chooses 127.0.0.1, which tgtd refuses.
-    auto r = test::run({program(), "attach", tgtd.portal(), target_iqn}, 60s);
+    auto r = test::run({test::ivs_program(), "attach", tgtd.portal(), target_iqn}, 60s);
     CHECK(r.exit_code == 1);
     CHECK(tgtd.connections(1).empty());
 
     // An address not on this host: one clear line at once, not after the connect timeout.
     const auto started = std::chrono::steady_clock::now();
-    r = test::run({program(), "attach", tgtd.portal(), target_iqn, "--initiator-address", "192.0.2.1"}, 60s);
+    r = test::run({test::ivs_program(), "attach", tgtd.portal(), target_iqn, "--initiator-address", "192.0.2.1"}, 60s);
     CHECK(std::chrono::steady_clock::now() - started < 5s);
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("cannot connect to " + tgtd.portal() + ": cannot bind to local address 192.0.2.1: ") !=
           std::string::npos);
-    r = test::run({program(), "attach", tgtd.portal(), target_iqn, "--initiator-address", "127.0.0.300"});
+    r = test::run({test::ivs_program(), "attach", tgtd.portal(), target_iqn, "--initiator-address", "127.0.0.300"});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("bad --initiator-address '127.0.0.300'") != std::string::npos);
 }

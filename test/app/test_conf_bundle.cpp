@@ -125,7 +125,7 @@ TEST_CASE("resolve_host: literals and names, by family", "[privsep][bundle]")
 
 TEST_CASE("conf_bundle: initiatoraddr host names are resolved by the parent, literals kept", "[privsep][bundle]")
 {
-    temp_dir d;
+    test::temp_dir d("bundle");
     const fs::path file = d.write("main.conf",
                                   "initiatoraddr localhost inet\n"
                                   "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
