@@ -68,7 +68,7 @@ int attach(const config::attach_options& o)
         if (sig != SIGUSR1)
             continue;
         std::string summary;
-        (void)disks.rescan(summary);  // logged by the attachment
+        (void)disks.rescan(summary); // logged by the attachment
         sig = 0;
     }
     out.info("detaching");
@@ -85,17 +85,12 @@ int run_attach(std::span<const std::string> args)
     config::attach_options opts;
     std::string error;
     switch (config::parse_attach_options(args, opts, error)) {
-    case config::parse_outcome::help:
-        std::cout << config::attach_help();
-        return 0;
+    case config::parse_outcome::help: std::cout << config::attach_help(); return 0;
     case config::parse_outcome::usage_error:
         std::cerr << "iscsi-vscsi: attach: " << error << " (try --help)\n";
         return 2;
-    case config::parse_outcome::bad_value:
-        std::cerr << "iscsi-vscsi: attach: " << error << '\n';
-        return 1;
-    case config::parse_outcome::ok:
-        break;
+    case config::parse_outcome::bad_value: std::cerr << "iscsi-vscsi: attach: " << error << '\n'; return 1;
+    case config::parse_outcome::ok: break;
     }
     return attach(opts);
 }

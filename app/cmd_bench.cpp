@@ -38,9 +38,12 @@ constexpr config::option_spec bench_specs[] = {
     {"read", false, false, {}, "READ requests (the default)"},
     {"write", false, false, {}, "WRITE requests (overwrites the LUN's data)"},
     {"random", false, false, {}, "random offsets aligned to --bs (default sequential)"},
-    {"max-transfer", true, false, "BYTES", "largest command of the vscsi split (default 1048576, as attach and serve on Linux; 65536 is OpenBSD's MAXPHYS)"},
-    {"openings", true, false, "N", "commands in flight per LUN in the vscsi (default: enough for qd requests split by max-transfer, at least 16)"},
-    {"header-digest", true, false, "LIST", "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
+    {"max-transfer", true, false, "BYTES",
+     "largest command of the vscsi split (default 1048576, as attach and serve on Linux; 65536 is OpenBSD's MAXPHYS)"},
+    {"openings", true, false, "N",
+     "commands in flight per LUN in the vscsi (default: enough for qd requests split by max-transfer, at least 16)"},
+    {"header-digest", true, false, "LIST",
+     "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
     {"data-digest", true, false, "LIST", "data digests in preference order, as --header-digest (default none)"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
     {"json", false, false, {}, "print the result as one JSON object"},
@@ -56,7 +59,7 @@ struct bench_options {
     bool write = false;
     bool random = false;
     std::size_t max_transfer = host_options{}.max_transfer;
-    unsigned openings = 0;  // 0: default_openings()
+    unsigned openings = 0; // 0: default_openings()
     bool json = false;
 };
 
@@ -140,7 +143,8 @@ int parse_bench_options(std::span<const std::string> args, bench_options& out, s
     out.write = o.has("write");
     out.random = o.has("random");
     out.json = o.has("json");
-    if (o.has("header-digest") && !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
+    if (o.has("header-digest") &&
+        !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
         error = "bad --header-digest '" + o.get("header-digest") + "' (none, crc32c, crc32c,none or none,crc32c)";
         return 1;
     }
@@ -177,7 +181,7 @@ struct bench_result {
     double cpu_s = 0;
     double lat_mean_us = 0;
     double lat_p99_us = 0;
-    std::uint64_t max_in_flight = 0;  // most SCSI commands dequeued by the bridge at once
+    std::uint64_t max_in_flight = 0; // most SCSI commands dequeued by the bridge at once
 };
 
 class bench_run {
@@ -206,12 +210,12 @@ private:
     std::mutex m_;
     std::condition_variable idle_cv_;
     std::vector<std::vector<std::byte>> buffers_;
-    std::vector<clock_type::time_point> started_;  // per slot: when its request was submitted
+    std::vector<clock_type::time_point> started_; // per slot: when its request was submitted
     unsigned in_flight_ = 0;
     bool stop_ = false;
     clock_type::time_point deadline_;
-    std::uint64_t next_block_ = 0;  // sequential cursor, in units of bs
-    std::uint64_t span_ = 0;        // bs-sized units in the LUN
+    std::uint64_t next_block_ = 0; // sequential cursor, in units of bs
+    std::uint64_t span_ = 0;       // bs-sized units in the LUN
     std::mt19937_64 rng_{0x1505c51};
     std::vector<std::uint32_t> lat_us_;
     std::uint64_t failed_ = 0;
@@ -245,8 +249,7 @@ bool bench_run::attach()
         log_.error("bench: " + error);
         return false;
     }
-    const auto params =
-        host_->io().call<iscsi::session_params>([&](auto done) { done(disks_->session()->params()); });
+    const auto params = host_->io().call<iscsi::session_params>([&](auto done) { done(disks_->session()->params()); });
     header_digest_ = params.header_digest;
     data_digest_ = params.data_digest;
     disk_ = disks_->luns().front();
@@ -332,9 +335,9 @@ bool bench_run::drive()
             b[i] = static_cast<std::byte>(i * 131 + 7);
     lat_us_.reserve(1u << 20);
     log_.info(disk_.device + ": " + std::to_string(disk_.block_count) + " blocks of " +
-         std::to_string(disk_.block_size) + " bytes; " + (opts_.random ? "random " : "sequential ") +
-         (opts_.write ? "writes" : "reads") + " of " + std::to_string(opts_.bs) + " bytes at QD " +
-         std::to_string(opts_.qd) + " for " + std::to_string(opts_.seconds) + " s");
+              std::to_string(disk_.block_size) + " bytes; " + (opts_.random ? "random " : "sequential ") +
+              (opts_.write ? "writes" : "reads") + " of " + std::to_string(opts_.bs) + " bytes at QD " +
+              std::to_string(opts_.qd) + " for " + std::to_string(opts_.seconds) + " s");
     const double cpu0 = cpu_seconds();
     const auto t0 = clock_type::now();
     {
@@ -382,18 +385,17 @@ void bench_run::print() const
                       "\"mbps\":%.2f,\"lat_mean_us\":%.1f,\"lat_p99_us\":%.1f,\"cpu_s\":%.3f,"
                       "\"cpu_us_per_io\":%.2f,\"max_transfer\":%zu,\"openings\":%u,\"max_in_flight\":%llu,"
                       "\"header_digest\":%s,\"data_digest\":%s}",
-                      mode, opts_.bs, opts_.qd, result_.elapsed_s, static_cast<unsigned long long>(result_.ios),
-                      iops, mbps, result_.lat_mean_us, result_.lat_p99_us, result_.cpu_s,
-                      result_.ios ? result_.cpu_s * 1e6 / static_cast<double>(result_.ios) : 0.0,
-                      opts_.max_transfer, openings(),
-                      static_cast<unsigned long long>(result_.max_in_flight), header_digest_ ? "true" : "false",
-                      data_digest_ ? "true" : "false");
+                      mode, opts_.bs, opts_.qd, result_.elapsed_s, static_cast<unsigned long long>(result_.ios), iops,
+                      mbps, result_.lat_mean_us, result_.lat_p99_us, result_.cpu_s,
+                      result_.ios ? result_.cpu_s * 1e6 / static_cast<double>(result_.ios) : 0.0, opts_.max_transfer,
+                      openings(), static_cast<unsigned long long>(result_.max_in_flight),
+                      header_digest_ ? "true" : "false", data_digest_ ? "true" : "false");
     } else {
         std::snprintf(line, sizeof line,
                       "%s bs=%zu qd=%u: %llu I/Os in %.2f s: %.0f IOPS, %.2f MB/s, latency mean %.1f us, "
                       "p99 %.1f us, CPU %.3f s (%.2f us/IO)",
-                      mode, opts_.bs, opts_.qd, static_cast<unsigned long long>(result_.ios), result_.elapsed_s,
-                      iops, mbps, result_.lat_mean_us, result_.lat_p99_us, result_.cpu_s,
+                      mode, opts_.bs, opts_.qd, static_cast<unsigned long long>(result_.ios), result_.elapsed_s, iops,
+                      mbps, result_.lat_mean_us, result_.lat_p99_us, result_.cpu_s,
                       result_.ios ? result_.cpu_s * 1e6 / static_cast<double>(result_.ios) : 0.0);
     }
     std::cout << line << std::endl;

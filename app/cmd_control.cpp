@@ -23,7 +23,7 @@ constexpr config::option_spec control_specs[] = {
 
 struct command {
     const char* name;
-    const char* usage;  // after the name
+    const char* usage; // after the name
     bool json = false;
     bool force = false;
 };
@@ -33,8 +33,7 @@ int ask(const char* name, const std::string& socket, const std::string& request)
 {
     std::string answer;
     if (auto ec = control_request(socket, request, answer)) {
-        std::cerr << "iscsi-vscsi: " << name << ": cannot reach serve on " << socket << ": " << ec.message()
-                  << '\n';
+        std::cerr << "iscsi-vscsi: " << name << ": cannot reach serve on " << socket << ": " << ec.message() << '\n';
         return 1;
     }
     if (answer.rfind("ok\n", 0) == 0) {

@@ -20,7 +20,8 @@ constexpr config::option_spec discover_options[] = {
     {"chap-user", true, false, "NAME", "CHAP user name (CHAP_N) to log in with"},
     {"chap-secret-file", true, false, "FILE", "file holding the CHAP secret"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
-    {"initiator-address", true, false, "ADDR", "bind the connection to local address ADDR (IPv4 or IPv6; default: the system chooses)"},
+    {"initiator-address", true, false, "ADDR",
+     "bind the connection to local address ADDR (IPv4 or IPv6; default: the system chooses)"},
     {"timeout", true, false, "SECONDS", "give up after this long (default 30)"},
     {"help", false, false, {}, "show this help"},
 };
@@ -69,7 +70,8 @@ int run_discover(std::span<const std::string> args)
     if (opts.has("initiator-address")) {
         cfg.local_address = opts.get("initiator-address");
         if (config::classify_address_literal(cfg.local_address) == config::address_literal::none)
-            return fail("bad --initiator-address '" + cfg.local_address + "' (expected an IPv4 or IPv6 address of this host)");
+            return fail("bad --initiator-address '" + cfg.local_address +
+                        "' (expected an IPv4 or IPv6 address of this host)");
     }
     if (opts.has("chap-user") != opts.has("chap-secret-file"))
         return fail("--chap-user and --chap-secret-file go together");

@@ -56,8 +56,9 @@ bool resolve_host(const std::string& host, config::address_family family, std::s
     addrinfo* res = nullptr;
     const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
     if (rc != 0) {
-        error = "cannot resolve " + host + (family == config::address_family::any ? "" : std::string(" as ") + family_name(family)) +
-                ": " + ::gai_strerror(rc);
+        error = "cannot resolve " + host +
+                (family == config::address_family::any ? "" : std::string(" as ") + family_name(family)) + ": " +
+                ::gai_strerror(rc);
         return false;
     }
     char text[INET6_ADDRSTRLEN] = {};
@@ -108,10 +109,10 @@ std::error_code make_conf_bundle(const std::filesystem::path& file, conf_bundle&
         // The target's address, and the host name of the local address its
         // connections bind to (a literal is used as written).
         const auto& local = t.initiator_addr ? t.initiator_addr : parsed.initiator_addr;
-        for (const auto* a : {&t.target_addr, local && config::classify_address_literal(local->host) ==
-                                                           config::address_literal::none
-                                                  ? &*local
-                                                  : nullptr}) {
+        for (const auto* a :
+             {&t.target_addr, local && config::classify_address_literal(local->host) == config::address_literal::none
+                                  ? &*local
+                                  : nullptr}) {
             if (!a || std::any_of(out.addresses.begin(), out.addresses.end(),
                                   [&](const auto& x) { return x.host == a->host && x.family == a->family; }))
                 continue;
@@ -180,7 +181,7 @@ target_inputs inputs_from(const conf_bundle& b)
 {
     struct held {
         std::string file;
-        iscsi::chap_secret secret;  // wiped when the last copy of the inputs goes
+        iscsi::chap_secret secret; // wiped when the last copy of the inputs goes
         std::string error;
     };
     auto secrets = std::make_shared<std::vector<held>>();

@@ -20,8 +20,8 @@ namespace ivs::app {
 struct conf_bundle {
     config::conf_sources sources;
     struct secret {
-        std::string file;   // as the configuration names it
-        std::string bytes;  // the secret (chap_secret::load_file's reading); empty when `error` says why not
+        std::string file;  // as the configuration names it
+        std::string bytes; // the secret (chap_secret::load_file's reading); empty when `error` says why not
         std::string error;
 
         secret() = default;
@@ -29,13 +29,13 @@ struct conf_bundle {
         secret(secret&&) = default;
         secret& operator=(const secret&) = default;
         secret& operator=(secret&&) = default;
-        ~secret();  // wipes `bytes`
+        ~secret(); // wipes `bytes`
     };
     std::vector<secret> secrets;
     struct address {
-        std::string host;   // as written
+        std::string host; // as written
         config::address_family family = config::address_family::any;
-        std::string numeric;  // the first address getaddrinfo gave; empty when `error` says why not
+        std::string numeric; // the first address getaddrinfo gave; empty when `error` says why not
         std::string error;
     };
     std::vector<address> addresses;

@@ -89,7 +89,7 @@ std::error_code control_server::open(const std::filesystem::path& path, std::str
         error = "control socket path " + path.string() + " is empty or too long";
         return make_error_code(std::errc::filename_too_long);
     }
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             error = path.string() + " exists and is not a socket";

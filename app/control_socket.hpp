@@ -47,7 +47,7 @@ private:
     void serve();
 
     std::filesystem::path path_;
-    uid_t allowed_uid_ = 0;  // besides root: the effective uid at open(), kept by the worker that changes user
+    uid_t allowed_uid_ = 0; // besides root: the effective uid at open(), kept by the worker that changes user
     int fd_ = -1;
     int wake_[2] = {-1, -1};
     handler handler_;
@@ -55,7 +55,6 @@ private:
 };
 
 // Client side: sends `request`, returns the answer (status line and body).
-std::error_code control_request(const std::filesystem::path& path, const std::string& request,
-                                std::string& answer);
+std::error_code control_request(const std::filesystem::path& path, const std::string& request, std::string& answer);
 
 } // namespace ivs::app

@@ -31,15 +31,15 @@ bool same_inputs(const std::optional<iscsi::session_config>& a, const std::optio
     if (!a || !b)
         return false;
     return a->target_portal.host == b->target_portal.host && a->target_portal.port == b->target_portal.port &&
-           a->local_address == b->local_address &&
-           same_identity(a->login.chap, b->login.chap) && same_identity(a->login.mutual_chap, b->login.mutual_chap);
+           a->local_address == b->local_address && same_identity(a->login.chap, b->login.chap) &&
+           same_identity(a->login.mutual_chap, b->login.mutual_chap);
 }
 
 } // namespace
 
-serve_daemon::impl::impl(serve_daemon_options o) : options(std::move(o)), log(options.log), machine(host_options_of(options))
-{
-}
+serve_daemon::impl::impl(serve_daemon_options o)
+    : options(std::move(o)), log(options.log), machine(host_options_of(options))
+{}
 
 serve_daemon::serve_daemon(serve_daemon_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
 
@@ -54,7 +54,7 @@ std::error_code serve_daemon::open(std::string& error)
     d.opened = true;
     d.rescans = std::make_unique<rescan_worker>([this](const std::string& name) {
         std::string summary;
-        (void)rescan(name, summary);  // logged by the attachments
+        (void)rescan(name, summary); // logged by the attachments
     });
     return {};
 }
@@ -150,8 +150,8 @@ unsigned serve_daemon::retry_failed()
     std::vector<attached_target*> failed;
     d.machine.io().call<bool>([&](auto done) {
         for (auto& t : d.targets)
-            if (!t->error.empty() ||
-                std::any_of(t->sessions.begin(), t->sessions.end(), [](const auto& s) { return s->state() == "failed"; }))
+            if (!t->error.empty() || std::any_of(t->sessions.begin(), t->sessions.end(),
+                                                 [](const auto& s) { return s->state() == "failed"; }))
                 failed.push_back(t.get());
         done(true);
     });
@@ -198,7 +198,7 @@ bool serve_daemon::detach(const std::string& name, bool force, std::string& erro
 std::vector<std::string> serve_daemon::shutdown(bool force)
 {
     if (impl_->rescans)
-        impl_->rescans->stop();  // outside the lock: a rescan under way takes it
+        impl_->rescans->stop(); // outside the lock: a rescan under way takes it
     std::lock_guard lock(impl_->m);
     auto& d = *impl_;
     if (d.closed)

@@ -26,7 +26,7 @@ namespace ivs::app {
 
 struct serve_daemon_options {
     log::sink log;
-    host_options host;      // its log is `log`
+    host_options host; // its log is `log`
     // Who else uses the disks (serve's parent asks the system); empty:
     // only the export's own open handles count.
     disk_users_fn disk_users;

@@ -23,7 +23,7 @@ struct attached_target {
     // The session settings made from `conf` (secrets and resolved address
     // included): a reload compares them; empty when they could not be made.
     std::optional<iscsi::session_config> settings;
-    std::string error;  // why attaching failed; empty when it did not
+    std::string error; // why attaching failed; empty when it did not
     std::vector<std::unique_ptr<disk_attachment>> sessions;
 };
 
@@ -36,8 +36,8 @@ struct serve_daemon::impl {
     host machine;
     bool opened = false;
     bool closed = false;
-    config::conf current;  // global settings of the configuration last applied
-    target_inputs inputs;  // its secrets and addresses
+    config::conf current; // global settings of the configuration last applied
+    target_inputs inputs; // its secrets and addresses
     std::vector<std::unique_ptr<attached_target>> targets;
 
     void info(const std::string& s) const { log.info(s); }
@@ -53,7 +53,7 @@ struct serve_daemon::impl {
     // daemon_rescan.cpp: rescans on their own thread (set up by open()).
     std::unique_ptr<rescan_worker> rescans;
     bool rescan_target(const std::string& name, std::string& summary);
-    void lun_change(const std::string& name);  // any thread
+    void lun_change(const std::string& name); // any thread
     // daemon_in_use.cpp: one line per disk of `t` in use ("target NAME: ...").
     std::vector<std::string> disks_in_use(const attached_target& t);
     // Flushes `t`'s sessions, logging what fails.

@@ -22,8 +22,9 @@ std::vector<std::string> serve_daemon::impl::disks_in_use(const attached_target&
             continue;
         for (const auto& l : s->luns()) {
             which.push_back({s.get(), &l});
-            queries.push_back({l.where.target, l.where.lun,
-                               l.export_name.empty() ? std::string() : (s->options().export_dir / l.export_name).string()});
+            queries.push_back(
+                {l.where.target, l.where.lun,
+                 l.export_name.empty() ? std::string() : (s->options().export_dir / l.export_name).string()});
         }
     }
     std::vector<disk_use> users(queries.size());

@@ -89,8 +89,8 @@ std::string serve_daemon::show_summary()
             o << "    InitiatorName: " << t.settings->login.initiator_name << '\n';
         o << "    InitiatorAddr: "
           << (t.settings && !t.settings->local_address.empty() ? t.settings->local_address
-              : t.conf.initiator_addr                           ? t.conf.initiator_addr->host
-                                                                : "any")
+              : t.conf.initiator_addr                          ? t.conf.initiator_addr->host
+                                                               : "any")
           << '\n';
         if (!t.error.empty())
             o << "    Error: " << t.error << '\n';
@@ -128,8 +128,8 @@ std::string serve_daemon::vscsi_stats()
       << c.commands << " I2T calls (" << c.commands_read << " read, " << c.commands_write << " writes)\n"
       << c.data_reads << " data reads (" << scaled(c.bytes_read) << " bytes read)\n"
       << c.data_writes << " data writes (" << scaled(c.bytes_written) << " bytes written)\n"
-      << c.done + c.sense + c.reset + c.err << " T2I calls (" << c.done << " done, " << c.sense
-      << " sense errors, " << c.reset + c.err << " errors)\n"
+      << c.done + c.sense + c.reset + c.err << " T2I calls (" << c.done << " done, " << c.sense << " sense errors, "
+      << c.reset + c.err << " errors)\n"
       << c.device_errors << " failed device calls, " << c.retries << " commands retried, " << c.max_outstanding
       << " outstanding at most\n";
     return o.str();

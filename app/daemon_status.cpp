@@ -101,9 +101,8 @@ std::string serve_daemon::impl::status_json()
                   << "\",\"DataDigest\":\"" << (p.data_digest ? "CRC32C" : "None")
                   << "\",\"MaxRecvDataSegmentLength\":" << p.max_recv_data_segment_length
                   << ",\"TargetMaxRecvDataSegmentLength\":" << p.target_max_recv_data_segment_length
-                  << ",\"MaxBurstLength\":" << p.max_burst_length
-                  << ",\"FirstBurstLength\":" << p.first_burst_length << ",\"InitialR2T\":" << yes(p.initial_r2t)
-                  << ",\"ImmediateData\":" << yes(p.immediate_data)
+                  << ",\"MaxBurstLength\":" << p.max_burst_length << ",\"FirstBurstLength\":" << p.first_burst_length
+                  << ",\"InitialR2T\":" << yes(p.initial_r2t) << ",\"ImmediateData\":" << yes(p.immediate_data)
                   << ",\"MaxOutstandingR2T\":" << p.max_outstanding_r2t << "}";
                 o << ",\"counters\":{\"commands\":" << c.commands << ",\"bytes_read\":" << c.bytes_read
                   << ",\"bytes_written\":" << c.bytes_written << ",\"reissued\":" << c.reissued
@@ -146,8 +145,7 @@ std::string serve_daemon::impl::status_text()
             const auto& snap = snaps[s.get()];
             const auto& cfg = s->options().session;
             o << "  session " << cfg.login.target_name << " at " << iscsi::format_portal(cfg.target_portal) << ": "
-              << snap.state
-              << '\n';
+              << snap.state << '\n';
             if (snap.present) {
                 const auto& p = snap.params;
                 const auto& c = snap.counters;
@@ -155,9 +153,8 @@ std::string serve_daemon::impl::status_text()
                   << (p.data_digest ? "CRC32C" : "None") << ", MaxRecvDataSegmentLength "
                   << p.max_recv_data_segment_length << ", MaxBurstLength " << p.max_burst_length
                   << ", FirstBurstLength " << p.first_burst_length << '\n';
-                o << "    commands " << c.commands << ", read " << c.bytes_read << " bytes, written "
-                  << c.bytes_written << " bytes, reissued " << c.reissued << ", reconnects " << c.reconnects
-                  << '\n';
+                o << "    commands " << c.commands << ", read " << c.bytes_read << " bytes, written " << c.bytes_written
+                  << " bytes, reissued " << c.reissued << ", reconnects " << c.reconnects << '\n';
             }
             for (const auto& l : s->luns()) {
                 o << "    LUN " << l.remote << ": vscsi targ " << l.where.target << " lun " << l.where.lun;

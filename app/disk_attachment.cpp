@@ -10,17 +10,13 @@ namespace ivs::app {
 
 namespace {
 
-std::string seconds(std::chrono::milliseconds d)
-{
-    return std::to_string((d.count() + 999) / 1000) + " s";
-}
+std::string seconds(std::chrono::milliseconds d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
 
 } // namespace
 
 disk_attachment::disk_attachment(host& h, disk_attachment_options options)
     : host_(h), options_(std::move(options)), state_(std::make_shared<std::string>("not attached"))
-{
-}
+{}
 
 disk_attachment::~disk_attachment() { detach(); }
 
@@ -211,8 +207,7 @@ std::error_code disk_attachment::flush()
 {
     if (!mapped_ || !session_)
         return {};
-    return host_.io().call_for([&](auto done) { host_.bridge().sync_cache(*session_, done); },
-                               options_.flush_timeout);
+    return host_.io().call_for([&](auto done) { host_.bridge().sync_cache(*session_, done); }, options_.flush_timeout);
 }
 
 void disk_attachment::detach()

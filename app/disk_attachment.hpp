@@ -30,15 +30,15 @@ namespace ivs::app {
 
 struct disk_attachment_options {
     iscsi::session_config session;
-    std::vector<std::uint64_t> luns;   // empty: every LUN REPORT LUNS lists
-    std::filesystem::path export_dir;  // empty: no FUSE export
-    std::string export_prefix;         // file names are export_prefix + "lun<N>"
+    std::vector<std::uint64_t> luns;  // empty: every LUN REPORT LUNS lists
+    std::filesystem::path export_dir; // empty: no FUSE export
+    std::string export_prefix;        // file names are export_prefix + "lun<N>"
     // A disk that cannot be exported fails the attach; false: it is logged
     // and left out (serve, where several targets share a directory).
     bool export_all = true;
     // The attach fails unless the midlayer attaches at least one disk.
     bool require_disk = false;
-    std::string log_prefix;            // in front of every line, e.g. "target lab (iqn...): "
+    std::string log_prefix; // in front of every line, e.g. "target lab (iqn...): "
     std::chrono::milliseconds probe_timeout{60000};
     std::chrono::milliseconds flush_timeout{30000};
     std::chrono::milliseconds detach_timeout{10000};
@@ -54,10 +54,10 @@ struct disk_attachment_options {
 struct attached_lun {
     std::uint64_t remote = 0;
     bridge::slot where;
-    std::string device;          // "sd0"; empty when no driver took it (or the kernel probes)
+    std::string device; // "sd0"; empty when no driver took it (or the kernel probes)
     std::uint32_t block_size = 0;
-    std::uint64_t block_count = 0;  // 0: capacity unknown
-    std::string export_name;     // file name in export_dir; empty: not exported
+    std::uint64_t block_count = 0; // 0: capacity unknown
+    std::string export_name;       // file name in export_dir; empty: not exported
 
     [[nodiscard]] std::uint64_t bytes() const noexcept { return block_count * block_size; }
 };
@@ -65,7 +65,7 @@ struct attached_lun {
 class disk_attachment {
 public:
     disk_attachment(host& h, disk_attachment_options options);
-    ~disk_attachment();  // detach()
+    ~disk_attachment(); // detach()
     disk_attachment(const disk_attachment&) = delete;
     disk_attachment& operator=(const disk_attachment&) = delete;
 
@@ -105,8 +105,8 @@ private:
 
     host& host_;
     disk_attachment_options options_;
-    std::unique_ptr<iscsi::session> session_;     // created, used and destroyed on the io thread
-    std::shared_ptr<std::string> state_;          // io thread; shared with the session's event handler
+    std::unique_ptr<iscsi::session> session_; // created, used and destroyed on the io thread
+    std::shared_ptr<std::string> state_;      // io thread; shared with the session's event handler
     std::vector<attached_lun> luns_;
     bool logged_in_ = false;
     bool mapped_ = false;

@@ -22,8 +22,9 @@ bool disk_attachment::rescan(std::string& summary)
     // The gone LUNs' files go first, before their disks do; the map tells
     // which are gone, so ask it (on the io thread) after REPORT LUNS.
     auto [ec, changes] = host_.io().call<std::pair<std::error_code, bridge::lun_changes>>([&](auto done) {
-        bridge::rescan_luns(host_.bridge(), *session_, options_.luns,
-                            [done](std::error_code e, bridge::lun_changes c) { done({e, std::move(c)}); });
+        bridge::rescan_luns(host_.bridge(), *session_, options_.luns, [done](std::error_code e, bridge::lun_changes c) {
+            done({e, std::move(c)});
+        });
     });
     for (const auto& [remote, where] : changes.removed) {
         auto it = std::find_if(luns_.begin(), luns_.end(), [&](const attached_lun& l) { return l.remote == remote; });
@@ -63,8 +64,8 @@ bool disk_attachment::rescan(std::string& summary)
         }
         luns_.push_back(std::move(l));
     }
-    summary = std::to_string(changes.added.size()) + " LUNs added, " + std::to_string(changes.removed.size()) +
-              " removed";
+    summary =
+        std::to_string(changes.added.size()) + " LUNs added, " + std::to_string(changes.removed.size()) + " removed";
     if (!probed)
         summary += "; probing did not finish in time";
     if (ec) {

@@ -55,7 +55,7 @@ int unit_of(const std::string& device)
 }
 
 struct mounted_disk {
-    std::string mounts;  // "sd3a on /mnt, sd3d on /home"
+    std::string mounts; // "sd3a on /mnt, sd3d on /home"
     struct scsi_addr addr {};
     bool identified = false;
 };
@@ -76,7 +76,7 @@ std::vector<disk_use> find_disk_users(const std::vector<disk_use_query>& queries
             if (from.rfind("/dev/sd", 0) != 0 || from.size() < 9)
                 continue;
             const std::string part = from.substr(5);                  // "sd3a"
-            const std::string disk = part.substr(0, part.size() - 1);  // "sd3"
+            const std::string disk = part.substr(0, part.size() - 1); // "sd3"
             auto& d = disks[disk];
             if (!d.mounts.empty())
                 d.mounts += ", ";
@@ -162,13 +162,14 @@ std::vector<disk_use> find_disk_users(const std::vector<disk_use_query>& queries
             for (const auto& d : devs) {
                 const auto [lo, hi] = mounts.equal_range(read_line((d / "dev").string()));
                 for (auto it = lo; it != hi; ++it)
-                    where += (where.empty() ? "" : ", ") + ("/dev/" + d.filename().string() + " mounted on " + it->second);
+                    where +=
+                        (where.empty() ? "" : ", ") + ("/dev/" + d.filename().string() + " mounted on " + it->second);
                 for (const auto& h : fs::directory_iterator(d / "holders", ec))
                     where += (where.empty() ? "" : ", ") + ("held by " + h.path().filename().string());
             }
             out[i].in_use = true;
-            out[i].what += (out[i].what.empty() ? "" : "; ") + ("/dev/" + name + " backs it" +
-                                                                 (where.empty() ? "" : " (" + where + ")"));
+            out[i].what += (out[i].what.empty() ? "" : "; ") +
+                           ("/dev/" + name + " backs it" + (where.empty() ? "" : " (" + where + ")"));
         }
     }
     return out;

@@ -14,14 +14,14 @@
 namespace ivs::app {
 
 struct disk_use_query {
-    int target = 0;           // the vscsi slot
+    int target = 0; // the vscsi slot
     int lun = 0;
-    std::string export_file;  // the FUSE export's file; empty: not exported
+    std::string export_file; // the FUSE export's file; empty: not exported
 };
 
 struct disk_use {
-    bool in_use = false;  // mounted (OpenBSD) or backing a loop device (Linux)
-    std::string what;     // e.g. "sd3 (sd3a mounted on /mnt)", "/dev/loop2 (mounted on /mnt)"
+    bool in_use = false; // mounted (OpenBSD) or backing a loop device (Linux)
+    std::string what;    // e.g. "sd3 (sd3a mounted on /mnt)", "/dev/loop2 (mounted on /mnt)"
 };
 
 // One answer per query, in order.

@@ -36,16 +36,14 @@ public:
     void serve()
     {
         switch (export_.pump(batch)) {
-        case fuse::fuse_export::pump_result::drained:
-            return wait();
+        case fuse::fuse_export::pump_result::drained: return wait();
         case fuse::fuse_export::pump_result::more:
             boost::asio::post(fd_.get_executor(), [self = shared_from_this()] {
                 if (!self->cancelled_)
                     self->serve();
             });
             return;
-        case fuse::fuse_export::pump_result::ended:
-            return;  // unmounted or aborted: stop() follows
+        case fuse::fuse_export::pump_result::ended: return; // unmounted or aborted: stop() follows
         }
     }
 
@@ -72,7 +70,7 @@ std::shared_ptr<export_loop> export_loop::start(boost::asio::io_context& io, fus
     if (fd < 0)
         return nullptr;
     auto l = std::make_shared<loop_impl>(io, e, fd);
-    l->serve();  // what came before the wait (INIT), then wait
+    l->serve(); // what came before the wait (INIT), then wait
     return l;
 }
 

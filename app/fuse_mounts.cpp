@@ -107,8 +107,8 @@ std::error_code fuse_mounts::mount(const std::filesystem::path& dir, unique_fd& 
     }
     char mode[16];
     std::snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(st.st_mode & S_IFMT));
-    const std::string options = "fd=" + std::to_string(fd.get()) + ",rootmode=" + mode + ",user_id=" +
-                                std::to_string(::getuid()) + ",group_id=" + std::to_string(::getgid()) +
+    const std::string options = "fd=" + std::to_string(fd.get()) + ",rootmode=" + mode +
+                                ",user_id=" + std::to_string(::getuid()) + ",group_id=" + std::to_string(::getgid()) +
                                 ",default_permissions";
     if (::mount("iscsi-vscsi", dir.c_str(), "fuse.iscsi-vscsi", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
         const auto ec = std::error_code(errno, std::generic_category());

@@ -48,9 +48,9 @@ struct host::impl {
 #if IVS_HAVE_FUSE
     struct export_entry {
         std::unique_ptr<fuse::fuse_export> mount;
-        std::shared_ptr<export_loop> loop;  // its requests, read on the io thread
-        std::size_t users = 0;  // attachments exporting here
-        bool mounted_by_other = false;  // options.mount_fuse mounted it
+        std::shared_ptr<export_loop> loop; // its requests, read on the io thread
+        std::size_t users = 0;             // attachments exporting here
+        bool mounted_by_other = false;     // options.mount_fuse mounted it
     };
     std::map<std::filesystem::path, export_entry> exports;
 #endif
@@ -169,7 +169,7 @@ std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
     if (!e.mount) {
         fuse::fuse_export_options fo;
         fo.log = options_.log;
-        fo.workers = 0;  // the io thread reads the requests (export_loop)
+        fo.workers = 0; // the io thread reads the requests (export_loop)
         std::filesystem::path mountpoint = dir;
         int fuse_fd = -1;
         if (options_.mount_fuse) {
@@ -185,7 +185,7 @@ std::error_code host::mount(const std::filesystem::path& dir, std::string& why)
         if (auto ec = e.mount->start()) {
             if (e.mounted_by_other) {
                 options_.unmount_fuse(dir);
-                ::close(fuse_fd);  // start() failed before the session took it
+                ::close(fuse_fd); // start() failed before the session took it
             }
             impl_->exports.erase(dir);
             return ec;
@@ -227,7 +227,8 @@ void host::stop_export(const std::filesystem::path& dir)
     // stays until its descriptor closes (stop() below, once the requests in
     // flight are answered), which ends the connection.
     if (e.mounted_by_other && !options_.unmount_fuse(dir))
-        options_.log.error("fuse: " + dir.string() + " could not be unmounted; its connection ends when the "
+        options_.log.error("fuse: " + dir.string() +
+                           " could not be unmounted; its connection ends when the "
                            "export stops");
     e.mount->stop();
 }
@@ -246,9 +247,9 @@ void host::unmount(const std::filesystem::path& dir)
 #endif
 }
 
-std::error_code host::export_disk(const std::filesystem::path& dir, const std::string& prefix,
-                                  std::uint64_t remote_lun, bridge::slot where, std::uint32_t block_size,
-                                  std::uint64_t block_count, std::string& name)
+std::error_code host::export_disk(const std::filesystem::path& dir, const std::string& prefix, std::uint64_t remote_lun,
+                                  bridge::slot where, std::uint32_t block_size, std::uint64_t block_count,
+                                  std::string& name)
 {
 #if IVS_HAVE_FUSE
     auto it = impl_->exports.find(dir);

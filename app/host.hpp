@@ -26,12 +26,12 @@
 namespace ivs::vscsi {
 class embedded_vscsi;
 class vscsi_device;
-}
+} // namespace ivs::vscsi
 
 namespace ivs::app {
 
 struct host_options {
-    std::string device;                    // OpenBSD: the vscsi device (default /dev/vscsi0)
+    std::string device; // OpenBSD: the vscsi device (default /dev/vscsi0)
     // OpenBSD: the vscsi device, already opened O_RDWR (serve opens it as
     // root before dropping privileges); the host takes it. -1: open `device`.
     int device_fd = -1;
@@ -43,23 +43,23 @@ struct host_options {
     std::function<std::error_code(const std::filesystem::path& dir, int& fuse_fd, std::string& why)> mount_fuse;
     std::function<bool(const std::filesystem::path& dir)> unmount_fuse;
 #if defined(__OpenBSD__)
-    std::size_t max_transfer = 64 * 1024;    // the largest command: the kernel's MAXPHYS
+    std::size_t max_transfer = 64 * 1024; // the largest command: the kernel's MAXPHYS
 #else
     // The embedded vscsi is not held to OpenBSD's MAXPHYS and sd(4)'s 16
     // openings (embedded_vscsi_config keeps those for the vscsi contract's
     // tests): one command per FUSE request of up to 1 MiB (max_write), and
     // as many in flight per LUN as the export lets the kernel keep
     // (max_background). doc/performance.md has the measurements.
-    std::size_t max_transfer = 1024 * 1024;  // the largest command
+    std::size_t max_transfer = 1024 * 1024; // the largest command
 #endif
-    int openings = 128;                      // embedded vscsi: commands in flight per LUN
-    log::sink log;                         // the host's, the bridge's, the device's and FUSE's lines
+    int openings = 128; // embedded vscsi: commands in flight per LUN
+    log::sink log;      // the host's, the bridge's, the device's and FUSE's lines
 };
 
 class host {
 public:
     explicit host(host_options options);
-    ~host();  // close()
+    ~host(); // close()
     host(const host&) = delete;
     host& operator=(const host&) = delete;
 
@@ -98,9 +98,9 @@ public:
     void unmount(const std::filesystem::path& dir);
     // The disk of remote LUN `remote_lun` as file `prefix` + "lun<N>" in a
     // mounted `dir` (`name` gets the file name), and out of it again.
-    std::error_code export_disk(const std::filesystem::path& dir, const std::string& prefix,
-                                std::uint64_t remote_lun, bridge::slot where, std::uint32_t block_size,
-                                std::uint64_t block_count, std::string& name);
+    std::error_code export_disk(const std::filesystem::path& dir, const std::string& prefix, std::uint64_t remote_lun,
+                                bridge::slot where, std::uint32_t block_size, std::uint64_t block_count,
+                                std::string& name);
     void unexport_disk(const std::filesystem::path& dir, const std::string& name);
     // How many handles of the exported file `name` in `dir` are open (an
     // open(2), a loop device over it); 0 when not exported.
@@ -128,8 +128,8 @@ private:
 
 // The errors of host::export_disk beyond fuse_export's own.
 enum class host_errc {
-    no_fuse = 1,   // this build has no FUSE export
-    no_midlayer,   // the kernel's vscsi: nothing to export from userland
+    no_fuse = 1, // this build has no FUSE export
+    no_midlayer, // the kernel's vscsi: nothing to export from userland
 };
 [[nodiscard]] const std::error_category& host_category() noexcept;
 [[nodiscard]] std::error_code make_error_code(host_errc e) noexcept;

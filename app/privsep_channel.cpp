@@ -15,10 +15,10 @@ namespace {
 struct frame_header {
     std::uint32_t type;
     std::uint32_t id;
-    std::uint32_t length;  // bytes of data after the header
+    std::uint32_t length; // bytes of data after the header
     std::uint32_t flags;
 };
-constexpr std::uint32_t flag_fd = 1;  // one descriptor travels with the header's first byte
+constexpr std::uint32_t flag_fd = 1; // one descriptor travels with the header's first byte
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
 

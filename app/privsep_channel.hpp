@@ -42,15 +42,15 @@ private:
 
 struct message {
     std::uint32_t type = 0;
-    std::uint32_t id = 0;  // a request's number, repeated in its answer; 0: not an answer
+    std::uint32_t id = 0; // a request's number, repeated in its answer; 0: not an answer
     std::string data;
-    unique_fd fd;          // the descriptor passed with the message, if any
+    unique_fd fd; // the descriptor passed with the message, if any
 };
 
 enum class channel_errc {
-    closed = 1,     // the peer closed its end (or shut the channel down)
-    too_large,      // a message over the limit, sent or announced
-    bad_frame,      // a header or descriptor that breaks the framing
+    closed = 1, // the peer closed its end (or shut the channel down)
+    too_large,  // a message over the limit, sent or announced
+    bad_frame,  // a header or descriptor that breaks the framing
 };
 [[nodiscard]] const std::error_category& channel_category() noexcept;
 [[nodiscard]] std::error_code make_error_code(channel_errc e) noexcept;

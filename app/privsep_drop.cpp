@@ -40,23 +40,25 @@ bool capabilities_empty()
 
 } // namespace
 
-bool find_sandbox_user(const std::string& name, bool given, sandbox_user& out, std::string& warning,
-                       std::string& error)
+bool find_sandbox_user(const std::string& name, bool given, sandbox_user& out, std::string& warning, std::string& error)
 {
     const passwd* pw = ::getpwnam(name.c_str());
 #if defined(__linux__)
     if (pw == nullptr && !given) {
         pw = ::getpwnam("nobody");
         if (pw != nullptr)
-            warning = "user " + name + " does not exist: the worker runs as nobody, which other daemons may "
-                      "share (create " + name + ", or name a user with -u)";
+            warning = "user " + name +
+                      " does not exist: the worker runs as nobody, which other daemons may "
+                      "share (create " +
+                      name + ", or name a user with -u)";
     }
 #else
     (void)given;
     (void)warning;
 #endif
     if (pw == nullptr) {
-        error = "unknown user " + name + " (the unprivileged user serve's worker runs as; create it, "
+        error = "unknown user " + name +
+                " (the unprivileged user serve's worker runs as; create it, "
                 "or name another with -u)";
         return false;
     }

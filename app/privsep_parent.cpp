@@ -32,8 +32,7 @@ class parent {
 public:
     parent(channel& ch, const parent_options& o, const config::conf& parsed)
         : ch_(ch), o_(o), current_(parsed), mounts_(o.log)
-    {
-    }
+    {}
 
     int run(const conf_bundle& initial);
 
@@ -128,7 +127,7 @@ void parent::resolve(std::uint32_t id, payload_reader& r)
     if (!r.next(host) || !r.next(family) || !r.done() || host.empty() || host.size() > 255 ||
         (family != "any" && family != "inet" && family != "inet6"))
         return answer_error(id, "malformed resolve request");
-    const auto f = family == "inet" ? config::address_family::inet
+    const auto f = family == "inet"    ? config::address_family::inet
                    : family == "inet6" ? config::address_family::inet6
                                        : config::address_family::any;
     if (!resolve_host(host, f, numeric, why))

@@ -23,8 +23,8 @@ inline constexpr std::size_t max_from_worker = 64 * 1024;
 
 struct parent_options {
     std::filesystem::path conf_file;
-    std::filesystem::path socket;  // the control socket, removed when the worker is gone
-    std::string device;            // the vscsi device (OpenBSD: whose disks are looked up)
+    std::filesystem::path socket; // the control socket, removed when the worker is gone
+    std::string device;           // the vscsi device (OpenBSD: whose disks are looked up)
     pid_t worker = -1;
     log::sink log;
 };

@@ -14,22 +14,22 @@ namespace ivs::app {
 
 enum class privsep_msg : std::uint32_t {
     // parent -> worker
-    configuration = 1,  // a conf_bundle (app/conf_bundle.hpp): at start, on SIGHUP, answering `reload`
-    ok,                 // a request succeeded; data per request, fd for `mount`
-    error,              // a request failed; data: one field, the reason
+    configuration = 1, // a conf_bundle (app/conf_bundle.hpp): at start, on SIGHUP, answering `reload`
+    ok,                // a request succeeded; data per request, fd for `mount`
+    error,             // a request failed; data: one field, the reason
     // worker -> parent
-    reload = 16,        // read the configuration again; answer: configuration or error
-    mount,              // FUSE-mount the export directory [dir]; answer: ok with the /dev/fuse fd
-    unmount,            // unmount [dir] that the parent mounted; answer: ok or error
-    resolve,            // [host, family ("any", "inet", "inet6")]; answer: ok [address...]
-    disk_users,         // [n, then n x (target, lun, export file)]; answer: ok [n, then n x (in use 0|1, what)]
+    reload = 16, // read the configuration again; answer: configuration or error
+    mount,       // FUSE-mount the export directory [dir]; answer: ok with the /dev/fuse fd
+    unmount,     // unmount [dir] that the parent mounted; answer: ok or error
+    resolve,     // [host, family ("any", "inet", "inet6")]; answer: ok [address...]
+    disk_users,  // [n, then n x (target, lun, export file)]; answer: ok [n, then n x (in use 0|1, what)]
 };
 
 // Fields: a u32 length (host order: both ends are this program) and bytes.
 class payload_writer {
 public:
     payload_writer& add(std::string_view field);
-    payload_writer& add(std::uint64_t number);  // as its decimal text
+    payload_writer& add(std::uint64_t number); // as its decimal text
     [[nodiscard]] const std::string& data() const noexcept { return data_; }
     [[nodiscard]] std::string take() noexcept { return std::move(data_); }
 

@@ -67,12 +67,13 @@ bool parent_link::request(privsep_msg type, const std::string& data, message& an
     lock.unlock();
     const auto sent = ch_.send(static_cast<std::uint32_t>(type), id, data);
     lock.lock();
-    const bool arrived = !sent && cv_.wait_for(lock, limit, [&] { return gone_ || answers_.count(id) != 0; }) &&
-                         answers_.count(id) != 0;
+    const bool arrived =
+        !sent && cv_.wait_for(lock, limit, [&] { return gone_ || answers_.count(id) != 0; }) && answers_.count(id) != 0;
     waiting_.erase(id);
     if (!arrived) {
-        error = sent ? "cannot ask the privileged process: " + sent.message()
-                     : gone_ ? "the privileged process is gone" : "the privileged process did not answer in time";
+        error = sent    ? "cannot ask the privileged process: " + sent.message()
+                : gone_ ? "the privileged process is gone"
+                        : "the privileged process did not answer in time";
         return false;
     }
     answer = std::move(answers_[id]);

@@ -25,7 +25,7 @@ namespace ivs::app {
 class parent_link {
 public:
     parent_link(unique_fd fd, log::sink log);
-    ~parent_link();  // stop()
+    ~parent_link(); // stop()
     parent_link(const parent_link&) = delete;
     parent_link& operator=(const parent_link&) = delete;
 
@@ -53,8 +53,8 @@ private:
     std::mutex m_;
     std::condition_variable cv_;
     std::uint32_t next_id_ = 1;
-    std::map<std::uint32_t, message> answers_;       // arrived, not yet taken
-    std::map<std::uint32_t, bool> waiting_;          // ids someone waits for
+    std::map<std::uint32_t, message> answers_; // arrived, not yet taken
+    std::map<std::uint32_t, bool> waiting_;    // ids someone waits for
     bool gone_ = false;
     std::thread reader_;
 };

@@ -18,14 +18,10 @@ std::string at(const config::conf_target& t)
 iscsi::digest_offer digest_of(config::conf_digest d)
 {
     switch (d) {
-    case config::conf_digest::none:
-        return iscsi::digest_offer::none;
-    case config::conf_digest::crc32c:
-        return iscsi::digest_offer::crc32c;
-    case config::conf_digest::crc32c_or_none:
-        return iscsi::digest_offer::crc32c_or_none;
-    case config::conf_digest::none_or_crc32c:
-        return iscsi::digest_offer::none_or_crc32c;
+    case config::conf_digest::none: return iscsi::digest_offer::none;
+    case config::conf_digest::crc32c: return iscsi::digest_offer::crc32c;
+    case config::conf_digest::crc32c_or_none: return iscsi::digest_offer::crc32c_or_none;
+    case config::conf_digest::none_or_crc32c: return iscsi::digest_offer::none_or_crc32c;
     }
     return iscsi::digest_offer::none;
 }
@@ -65,7 +61,8 @@ std::error_code load_serve_conf(const std::filesystem::path& file, config::conf&
                                 config::conf_sources* sources)
 {
     config::conf c;
-    if (auto ec = sources ? config::load_checked_conf(file, c, error, *sources) : config::load_checked_conf(file, c, error))
+    if (auto ec =
+            sources ? config::load_checked_conf(file, c, error, *sources) : config::load_checked_conf(file, c, error))
         return ec;
     for (const auto& t : c.targets) {
         for (const auto* chap : {&t.chap, &t.mutual_chap}) {
@@ -113,7 +110,7 @@ bool make_session_config(const config::conf& c, const config::conf_target& t, co
         }
     }
     auto& l = s.login;
-    l.initiator_name = !t.initiator_name.empty() ? t.initiator_name
+    l.initiator_name = !t.initiator_name.empty()   ? t.initiator_name
                        : !c.initiator_name.empty() ? c.initiator_name
                                                    : config::default_initiator_name();
     if (t.type == config::conf_session_type::discovery) {
@@ -174,10 +171,9 @@ bool same_target(const config::conf_target& a, const config::conf_target& b)
                                             : std::make_tuple(false, std::string(), config::address_family::any);
         return std::make_tuple(t.enabled, t.type, address_key(t.target_addr), local, t.target_name, t.initiator_name,
                                chap_key(t.chap), chap_key(t.mutual_chap), t.chap_algorithms, t.header_digest,
-                               t.data_digest, t.nop_interval, t.nop_timeout, t.replacement_timeout,
-                               t.command_timeout, t.max_recv_data_segment_length, t.max_burst_length,
-                               t.first_burst_length, t.max_outstanding_r2t, t.initial_r2t, t.immediate_data,
-                               t.luns, t.export_dir);
+                               t.data_digest, t.nop_interval, t.nop_timeout, t.replacement_timeout, t.command_timeout,
+                               t.max_recv_data_segment_length, t.max_burst_length, t.first_burst_length,
+                               t.max_outstanding_r2t, t.initial_r2t, t.immediate_data, t.luns, t.export_dir);
     };
     return key(a) == key(b);
 }

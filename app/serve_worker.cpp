@@ -160,8 +160,13 @@ int run_worker(unique_fd parent_end, control_server& control, const worker_optio
 
     event_queue events;
     parent_link link(std::move(parent_end), log);
-    link.start([&](std::string data) { events.push({event::kind::configuration, 0, std::move(data)}); },
-               [&] { events.push({event::kind::parent_gone, 0, {}}); });
+    link.start(
+        [&](std::string data) {
+            events.push({event::kind::configuration, 0, std::move(data)});
+        },
+        [&] {
+            events.push({event::kind::parent_gone, 0, {}});
+        });
 
     serve_daemon daemon(daemon_options(link, o, device_fd));
     if (daemon.open(error)) {
@@ -255,9 +260,7 @@ int run_worker(unique_fd parent_end, control_server& control, const worker_optio
     while (run) {
         event e = events.pop();
         switch (e.what) {
-        case event::kind::configuration:
-            log.info("reloaded: " + apply_configuration(daemon, e.data, log));
-            break;
+        case event::kind::configuration: log.info("reloaded: " + apply_configuration(daemon, e.data, log)); break;
         case event::kind::parent_gone:
             log.error("the privileged process is gone: no more reloads, FUSE mounts or name lookups; "
                       "the disks attached stay");

@@ -16,8 +16,8 @@
 namespace ivs::app {
 
 struct worker_options {
-    std::filesystem::path socket;  // for its log lines
-    std::string device;            // OpenBSD: the vscsi device (empty: /dev/vscsi0)
+    std::filesystem::path socket; // for its log lines
+    std::string device;           // OpenBSD: the vscsi device (empty: /dev/vscsi0)
     sandbox_user user;
     log::sink log;
 };

@@ -30,23 +30,22 @@
 
 static char zeros[MAX_IO];
 
-static void null_init(void *userdata, struct fuse_conn_info *conn)
+static void null_init(void* userdata, struct fuse_conn_info* conn)
 {
     (void)userdata;
     conn->max_write = MAX_IO;
     conn->max_background = 128;
     conn->congestion_threshold = 96;
-    conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-                    FUSE_CAP_WRITEBACK_CACHE);
+    conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_WRITEBACK_CACHE);
     if (conn->capable & FUSE_CAP_ASYNC_DIO)
         conn->want |= FUSE_CAP_ASYNC_DIO;
     if (conn->capable & FUSE_CAP_ASYNC_READ)
         conn->want |= FUSE_CAP_ASYNC_READ;
-    fprintf(stderr, "fuse_null: init: proto %u.%u, max_write %u, max_read %u, max_background %u\n",
-            conn->proto_major, conn->proto_minor, conn->max_write, conn->max_read, conn->max_background);
+    fprintf(stderr, "fuse_null: init: proto %u.%u, max_write %u, max_read %u, max_background %u\n", conn->proto_major,
+            conn->proto_minor, conn->max_write, conn->max_read, conn->max_background);
 }
 
-static void fill(fuse_ino_t ino, struct stat *st)
+static void fill(fuse_ino_t ino, struct stat* st)
 {
     memset(st, 0, sizeof *st);
     st->st_ino = ino;
@@ -56,7 +55,7 @@ static void fill(fuse_ino_t ino, struct stat *st)
     st->st_blksize = 4096;
 }
 
-static void null_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void null_lookup(fuse_req_t req, fuse_ino_t parent, const char* name)
 {
     struct fuse_entry_param e;
     if (parent != FUSE_ROOT_ID || strcmp(name, "null") != 0) {
@@ -70,7 +69,7 @@ static void null_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     fuse_reply_entry(req, &e);
 }
 
-static void null_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void null_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi)
 {
     struct stat st;
     (void)fi;
@@ -82,7 +81,7 @@ static void null_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
     fuse_reply_attr(req, &st, 1.0);
 }
 
-static void null_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void null_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi)
 {
     if (ino != NULL_INO) {
         fuse_reply_err(req, EISDIR);
@@ -92,7 +91,7 @@ static void null_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fuse_reply_open(req, fi);
 }
 
-static void null_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+static void null_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info* fi)
 {
     (void)ino;
     (void)fi;
@@ -101,8 +100,8 @@ static void null_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
     fuse_reply_buf(req, zeros, size < sizeof zeros ? size : sizeof zeros);
 }
 
-static void null_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-                       struct fuse_file_info *fi)
+static void null_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                       struct fuse_file_info* fi)
 {
     (void)ino;
     (void)buf;
@@ -111,7 +110,7 @@ static void null_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t s
     fuse_reply_write(req, size);
 }
 
-static void null_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void null_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi)
 {
     (void)ino;
     (void)fi;
@@ -128,12 +127,12 @@ static const struct fuse_lowlevel_ops ops = {
     .flush = null_flush,
 };
 
-int main(int argc, char **argv)
+int main(int argc, char** argv)
 {
-    char *fake[] = {argv[0], "-ofsname=fuse_null", NULL};
+    char* fake[] = {argv[0], "-ofsname=fuse_null", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(2, fake);
-    struct fuse_session *se;
-    const char *mountpoint;
+    struct fuse_session* se;
+    const char* mountpoint;
     int threads = 0;
     int r;
 
@@ -154,7 +153,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (threads > 0) {
-        struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+        struct fuse_loop_config* cfg = fuse_loop_cfg_create();
         fuse_loop_cfg_set_clone_fd(cfg, 1);
         fuse_loop_cfg_set_max_threads(cfg, (unsigned)threads);
         fuse_loop_cfg_set_idle_threads(cfg, (unsigned)threads);

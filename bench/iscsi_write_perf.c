@@ -19,14 +19,14 @@
 #include <unistd.h>
 
 struct state {
-    struct iscsi_context *iscsi;
+    struct iscsi_context* iscsi;
     int lun;
     uint32_t block_size;
-    uint64_t blocks;        /* LUN capacity */
-    uint32_t per_request;   /* blocks per WRITE */
-    uint64_t cursor;        /* next sequential LBA */
+    uint64_t blocks;      /* LUN capacity */
+    uint32_t per_request; /* blocks per WRITE */
+    uint64_t cursor;      /* next sequential LBA */
     int random;
-    unsigned char *data;
+    unsigned char* data;
     double deadline;
     int in_flight;
     uint64_t completed;
@@ -48,7 +48,7 @@ static double cpu_seconds(void)
            (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static uint64_t next_lba(struct state *s)
+static uint64_t next_lba(struct state* s)
 {
     const uint64_t units = s->blocks / s->per_request;
     uint64_t unit;
@@ -61,12 +61,12 @@ static uint64_t next_lba(struct state *s)
     return unit * s->per_request;
 }
 
-static void issue(struct state *s);
+static void issue(struct state* s);
 
-static void done(struct iscsi_context *iscsi, int status, void *command_data, void *private_data)
+static void done(struct iscsi_context* iscsi, int status, void* command_data, void* private_data)
 {
-    struct state *s = private_data;
-    struct scsi_task *task = command_data;
+    struct state* s = private_data;
+    struct scsi_task* task = command_data;
     (void)iscsi;
     s->in_flight--;
     if (status != SCSI_STATUS_GOOD) {
@@ -81,11 +81,11 @@ static void done(struct iscsi_context *iscsi, int status, void *command_data, vo
         issue(s);
 }
 
-static void issue(struct state *s)
+static void issue(struct state* s)
 {
     const uint32_t len = s->per_request * s->block_size;
-    struct scsi_task *t = iscsi_write16_task(s->iscsi, s->lun, next_lba(s), s->data, len, (int)s->block_size, 0, 0,
-                                             0, 0, 0, done, s);
+    struct scsi_task* t =
+        iscsi_write16_task(s->iscsi, s->lun, next_lba(s), s->data, len, (int)s->block_size, 0, 0, 0, 0, 0, done, s);
     if (t == NULL) {
         fprintf(stderr, "iscsi_write_perf: cannot queue a WRITE: %s\n", iscsi_get_error(s->iscsi));
         s->failed = 1;
@@ -101,9 +101,9 @@ static void usage(void)
     exit(2);
 }
 
-int main(int argc, char **argv)
+int main(int argc, char** argv)
 {
-    const char *initiator = "iqn.2026-11.org.iscsi-vscsi:write-perf";
+    const char* initiator = "iqn.2026-11.org.iscsi-vscsi:write-perf";
     int qd = 32, seconds = 10, opt;
     struct state s;
     memset(&s, 0, sizeof s);
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "iscsi_write_perf: cannot create a context\n");
         return 1;
     }
-    struct iscsi_url *url = iscsi_parse_full_url(s.iscsi, argv[optind]);
+    struct iscsi_url* url = iscsi_parse_full_url(s.iscsi, argv[optind]);
     if (url == NULL) {
         fprintf(stderr, "iscsi_write_perf: bad URL: %s\n", iscsi_get_error(s.iscsi));
         return 1;
@@ -140,8 +140,8 @@ int main(int argc, char **argv)
     s.lun = url->lun;
     iscsi_destroy_url(url);
 
-    struct scsi_task *cap = iscsi_readcapacity16_sync(s.iscsi, s.lun);
-    struct scsi_readcapacity16 *rc = cap && cap->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(cap) : NULL;
+    struct scsi_task* cap = iscsi_readcapacity16_sync(s.iscsi, s.lun);
+    struct scsi_readcapacity16* rc = cap && cap->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(cap) : NULL;
     if (rc == NULL || rc->block_length == 0) {
         fprintf(stderr, "iscsi_write_perf: READ CAPACITY(16) failed: %s\n", iscsi_get_error(s.iscsi));
         return 1;

@@ -30,16 +30,16 @@ struct write_task {
     bool live = false;
     std::uint32_t itt = 0;
     std::uint64_t lun = 0;
-    std::uint32_t edtl = 0;              // Expected Data Transfer Length
-    std::uint64_t cdb_length = 0;        // bytes the CDB asks for (residuals)
-    std::uint32_t unsolicited_end = 0;   // immediate + unsolicited Data-Out end here
+    std::uint32_t edtl = 0;            // Expected Data Transfer Length
+    std::uint64_t cdb_length = 0;      // bytes the CDB asks for (residuals)
+    std::uint32_t unsolicited_end = 0; // immediate + unsolicited Data-Out end here
     std::uint32_t received = 0;
     std::uint32_t next_r2t_offset = 0;
     std::uint32_t r2t_sn = 0;
     std::uint32_t outstanding_r2t = 0;
 };
 
-constexpr std::size_t max_tasks = 128; // TTT low byte: the slot (never 0xff..ff)
+constexpr std::size_t max_tasks = 128;             // TTT low byte: the slot (never 0xff..ff)
 constexpr std::size_t direct_read_min = 16 * 1024; // smaller data-segment rests come through rx_
 constexpr std::uint32_t text_continue_ttt = 0x7fff0001;
 
@@ -65,8 +65,7 @@ residual residual_of(std::uint64_t wanted, std::uint32_t edtl) noexcept
 class connection {
 public:
     connection(int fd, const connection_settings& s)
-        : fd_(fd), settings_(s), lun_(s.lun), login_(s.target), tx_(fd), rx_(16 * 1024),
-          text_in_(pdu::text_limits{})
+        : fd_(fd), settings_(s), lun_(s.lun), login_(s.target), tx_(fd), rx_(16 * 1024), text_in_(pdu::text_limits{})
     {
         pdu::reader_config rc;
         rc.max_recv_data_segment_length = std::max<std::uint32_t>(8192, s.target.max_recv_data_segment_length);
@@ -174,7 +173,8 @@ std::string connection::run()
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
-                return n == 0 ? std::string("connection closed mid-PDU") : fail(std::string("recv: ") + std::strerror(errno));
+                return n == 0 ? std::string("connection closed mid-PDU")
+                              : fail(std::string("recv: ") + std::strerror(errno));
             const auto r = reader_.commit_direct(static_cast<std::size_t>(n));
             if (r.ev == pdu::pdu_reader::event::failed)
                 return fail("framing: " + reader_.error().message());
@@ -210,7 +210,8 @@ bool connection::on_pdu()
         const std::uint32_t cmd_sn = pdu::load32(bhs.data() + 24);
         if (!pdu::raw_immediate(bhs)) {
             if (cmd_sn != exp_cmd_sn_) {
-                failure_ = "CmdSN " + std::to_string(cmd_sn) + " where " + std::to_string(exp_cmd_sn_) + " was expected";
+                failure_ =
+                    "CmdSN " + std::to_string(cmd_sn) + " where " + std::to_string(exp_cmd_sn_) + " was expected";
                 return false;
             }
             ++exp_cmd_sn_;
@@ -221,18 +222,12 @@ bool connection::on_pdu()
         if (params_.discovery)
             return reject(bhs, pdu::reject_reason::protocol_error); // §4.3: no SCSI in discovery
         return on_command(bhs);
-    case pdu::opcode::data_out:
-        return on_data_out(bhs);
-    case pdu::opcode::nop_out:
-        return on_nop_out(bhs);
-    case pdu::opcode::text_request:
-        return on_text(bhs);
-    case pdu::opcode::task_mgmt_request:
-        return on_task_mgmt(bhs);
-    case pdu::opcode::logout_request:
-        return on_logout(bhs);
-    case pdu::opcode::snack_request:
-        return reject(bhs, pdu::reject_reason::snack_reject); // ErrorRecoveryLevel 0
+    case pdu::opcode::data_out: return on_data_out(bhs);
+    case pdu::opcode::nop_out: return on_nop_out(bhs);
+    case pdu::opcode::text_request: return on_text(bhs);
+    case pdu::opcode::task_mgmt_request: return on_task_mgmt(bhs);
+    case pdu::opcode::logout_request: return on_logout(bhs);
+    case pdu::opcode::snack_request: return reject(bhs, pdu::reject_reason::snack_reject); // ErrorRecoveryLevel 0
     default:
         failure_ = "unexpected opcode " + std::to_string(pdu::raw_opcode(bhs)) + " in the full feature phase";
         return false;
@@ -352,7 +347,8 @@ bool connection::send_data_in(const pdu::scsi_command& cmd, const scsi_outcome& 
         }
         pdu::bhs_bytes b;
         d.encode(b);
-        const std::error_code ec = o.reads_zeros() ? tx_.queue_zeros(b, len) : tx_.queue(b, o.data.subspan(offset, len));
+        const std::error_code ec =
+            o.reads_zeros() ? tx_.queue_zeros(b, len) : tx_.queue(b, o.data.subspan(offset, len));
         if (!check(ec, "send Data-In"))
             return false;
         ++d.data_sn;
@@ -385,7 +381,8 @@ bool connection::on_command(const pdu::bhs_bytes& bhs)
     if (o.write_length == 0 || cmd.expected_data_transfer_length == 0) {
         if (o.write_length != 0 || !cmd.write_bit)
             return send_data_in(cmd, o);
-        return send_status(cmd.initiator_task_tag, scsi::status::good, residual_of(0, cmd.expected_data_transfer_length));
+        return send_status(cmd.initiator_task_tag, scsi::status::good,
+                           residual_of(0, cmd.expected_data_transfer_length));
     }
     // A WRITE: take the immediate data, expect unsolicited Data-Out up to
     // FirstBurstLength when F=0 (§13.13), solicit the rest with R2Ts.
@@ -518,7 +515,8 @@ bool connection::on_text(const pdu::bhs_bytes& bhs)
                 }
             } else {
                 // No renegotiation in the full feature phase.
-                ec = pdu::append_pair(out, kv.key, pdu::find_key(kv.key) ? pdu::value_reject : pdu::value_not_understood);
+                ec = pdu::append_pair(out, kv.key,
+                                      pdu::find_key(kv.key) ? pdu::value_reject : pdu::value_not_understood);
             }
             if (!check(ec, "Text Response"))
                 return false;
@@ -546,8 +544,7 @@ bool connection::on_task_mgmt(const pdu::bhs_bytes& bhs)
     case pdu::tmf_function::task_reassign:
         r.response = pdu::tmf_response::task_allegiance_reassignment_not_supported; // ErrorRecoveryLevel 0
         break;
-    case pdu::tmf_function::clear_aca:
-        break;
+    case pdu::tmf_function::clear_aca: break;
     default: // task sets, LU and target resets: every pending WRITE ends
         for (auto& t : tasks_)
             t.live = false;

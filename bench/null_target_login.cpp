@@ -60,7 +60,7 @@ login_negotiator::answer login_negotiator::base(const pdu::login_request& req) c
 login_negotiator::answer login_negotiator::reject(const pdu::login_request& req, iscsi::login_status status)
 {
     answer a = base(req);
-    const auto value = static_cast<std::uint16_t>(status);  // (class << 8) | detail, §11.13.5
+    const auto value = static_cast<std::uint16_t>(status); // (class << 8) | detail, §11.13.5
     a.rsp.status_class = static_cast<std::uint8_t>(value >> 8);
     a.rsp.status_detail = static_cast<std::uint8_t>(value & 0xff);
     a.failed = true;
@@ -81,7 +81,7 @@ std::string login_negotiator::mine(std::string_view k) const
     if (k == "MaxConnections")
         return "1";
     if (k == "InitialR2T")
-        return "No";  // OR: the initiator's choice
+        return "No"; // OR: the initiator's choice
     if (k == "ImmediateData")
         return "Yes"; // AND: the initiator's choice
     if (k == "MaxBurstLength" || k == "FirstBurstLength")
@@ -152,8 +152,8 @@ std::error_code login_negotiator::negotiate(const pdu::text_pair& kv, bool secur
 
 login_negotiator::answer login_negotiator::on_request(const pdu::login_request& req, const pdu::text_list& keys)
 {
-    using pdu::login_stage;
     using iscsi::login_status;
+    using pdu::login_stage;
     if (first_) {
         first_ = false;
         isid_ = req.isid;

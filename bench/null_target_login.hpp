@@ -15,10 +15,10 @@ namespace ivs::bench {
 
 struct target_settings {
     std::string iqn;
-    std::string portal;                      // "ADDR:PORT", for SendTargets
+    std::string portal;                                  // "ADDR:PORT", for SendTargets
     std::uint32_t max_recv_data_segment_length = 262144; // what we declare (§13.12)
-    bool digests = true;                     // accept CRC32C digests (§13.1)
-    std::uint32_t max_outstanding_r2t = 16;  // our limit (§13.17)
+    bool digests = true;                                 // accept CRC32C digests (§13.1)
+    std::uint32_t max_outstanding_r2t = 16;              // our limit (§13.17)
 };
 
 // The session's operational parameters once negotiated (RFC defaults until then).
@@ -26,7 +26,7 @@ struct session_params {
     bool discovery = false;
     bool header_digest = false;
     bool data_digest = false;
-    std::uint32_t initiator_mrdsl = 8192;    // bounds the PDUs we send
+    std::uint32_t initiator_mrdsl = 8192; // bounds the PDUs we send
     std::uint32_t max_burst_length = 262144;
     std::uint32_t first_burst_length = 65536;
     bool initial_r2t = true;
@@ -40,10 +40,10 @@ public:
     explicit login_negotiator(const target_settings& s) : settings_(s) {}
 
     struct answer {
-        pdu::login_response rsp;        // all but StatSN/ExpCmdSN/MaxCmdSN
-        std::vector<std::byte> text;    // the response's data segment
-        bool full_feature = false;      // the final response: full feature phase follows
-        bool failed = false;            // an error status: close after sending
+        pdu::login_response rsp;     // all but StatSN/ExpCmdSN/MaxCmdSN
+        std::vector<std::byte> text; // the response's data segment
+        bool full_feature = false;   // the final response: full feature phase follows
+        bool failed = false;         // an error status: close after sending
     };
 
     // A complete Login Request (its text reassembled, §6.1) and its keys.

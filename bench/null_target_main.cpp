@@ -30,9 +30,8 @@ namespace {
 
 using namespace ivs::bench;
 
-constexpr const char* usage =
-    "usage: null_target --port N [--address 127.0.0.1] [--iqn IQN] [--size BYTES]\n"
-    "                   [--block-size 512] [--max-recv-dsl 262144] [--no-digests]\n";
+constexpr const char* usage = "usage: null_target --port N [--address 127.0.0.1] [--iqn IQN] [--size BYTES]\n"
+                              "                   [--block-size 512] [--max-recv-dsl 262144] [--no-digests]\n";
 
 bool parse_u64(std::string_view s, std::uint64_t lo, std::uint64_t hi, std::uint64_t& out)
 {

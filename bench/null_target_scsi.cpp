@@ -22,7 +22,10 @@ using pdu::store16;
 using pdu::store32;
 using pdu::store64;
 
-std::uint8_t u8(std::span<const std::byte> cdb, std::size_t i) noexcept { return std::to_integer<std::uint8_t>(cdb[i]); }
+std::uint8_t u8(std::span<const std::byte> cdb, std::size_t i) noexcept
+{
+    return std::to_integer<std::uint8_t>(cdb[i]);
+}
 
 void put_ascii(std::byte* at, std::size_t width, std::string_view s) noexcept
 {
@@ -73,8 +76,7 @@ scsi_outcome null_lun::execute(std::span<const std::byte> cdb, bool lun_exists)
     case op::test_unit_ready:
     case op::start_stop_unit:
     case op::synchronize_cache_10:
-    case op::synchronize_cache_16:
-        return {};
+    case op::synchronize_cache_16: return {};
     case op::read_capacity_10: {
         const std::uint64_t last = geo_.blocks - 1;
         store32(buf_.data(), last > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(last));
@@ -88,10 +90,8 @@ scsi_outcome null_lun::execute(std::span<const std::byte> cdb, bool lun_exists)
         store64(buf_.data(), geo_.blocks - 1);
         store32(buf_.data() + 8, geo_.block_size);
         return reply(32, load32(cdb.data() + 10));
-    case op::mode_sense_6:
-        return mode_sense(cdb, false);
-    case op::mode_sense_10:
-        return mode_sense(cdb, true);
+    case op::mode_sense_6: return mode_sense(cdb, false);
+    case op::mode_sense_10: return mode_sense(cdb, true);
     case op::read_6:
     case op::write_6: {
         // SBC-3 §5.13: 21-bit LBA; a transfer length of 0 means 256 blocks.
@@ -100,16 +100,12 @@ scsi_outcome null_lun::execute(std::span<const std::byte> cdb, bool lun_exists)
         return read_write(lba, count, opcode == op::write_6);
     }
     case op::read_10:
-    case op::write_10:
-        return read_write(load32(cdb.data() + 2), load16(cdb.data() + 7), opcode == op::write_10);
+    case op::write_10: return read_write(load32(cdb.data() + 2), load16(cdb.data() + 7), opcode == op::write_10);
     case op::read_12:
-    case op::write_12:
-        return read_write(load32(cdb.data() + 2), load32(cdb.data() + 6), opcode == op::write_12);
+    case op::write_12: return read_write(load32(cdb.data() + 2), load32(cdb.data() + 6), opcode == op::write_12);
     case op::read_16:
-    case op::write_16:
-        return read_write(load64(cdb.data() + 2), load32(cdb.data() + 10), opcode == op::write_16);
-    default:
-        return check_condition(scsi::key::illegal_request, scsi::asc::invalid_command_operation_code);
+    case op::write_16: return read_write(load64(cdb.data() + 2), load32(cdb.data() + 10), opcode == op::write_16);
+    default: return check_condition(scsi::key::illegal_request, scsi::asc::invalid_command_operation_code);
     }
 }
 
@@ -135,10 +131,10 @@ scsi_outcome null_lun::inquiry(std::span<const std::byte> cdb, bool lun_exists)
     // Byte 0: peripheral qualifier and device type (SPC-4 §6.6.2).
     b[0] = std::byte{lun_exists ? scsi::device_type::direct_access : scsi::no_logical_unit};
     if (!evpd) {
-        b[2] = std::byte{0x06};      // SPC-4
-        b[3] = std::byte{0x02};      // response data format 2
-        b[4] = std::byte{96 - 5};    // additional length
-        b[7] = std::byte{0x02};      // CmdQue
+        b[2] = std::byte{0x06};   // SPC-4
+        b[3] = std::byte{0x02};   // response data format 2
+        b[4] = std::byte{96 - 5}; // additional length
+        b[7] = std::byte{0x02};   // CmdQue
         put_ascii(b + 8, 8, vendor);
         put_ascii(b + 16, 16, product);
         put_ascii(b + 32, 4, revision);
@@ -162,8 +158,8 @@ scsi_outcome null_lun::inquiry(std::span<const std::byte> cdb, bool lun_exists)
         return reply(4 + serial_len, alloc);
     case 0x83: { // device identification (§7.8.6): one T10 vendor ID designator
         std::byte* d = b + 4;
-        d[0] = std::byte{0x02};                                  // code set: ASCII
-        d[1] = std::byte{0x01};                                  // LU association, type 1 (T10 vendor ID)
+        d[0] = std::byte{0x02}; // code set: ASCII
+        d[1] = std::byte{0x01}; // LU association, type 1 (T10 vendor ID)
         d[3] = std::byte{static_cast<std::uint8_t>(8 + serial_len)};
         put_ascii(d + 4, 8, vendor);
         std::memcpy(d + 12, geo_.serial.data(), serial_len);
@@ -174,8 +170,7 @@ scsi_outcome null_lun::inquiry(std::span<const std::byte> cdb, bool lun_exists)
     case 0xb0: // block limits (SBC-3 §6.5.3): no limits reported
         store16(b + 2, 0x3c);
         return reply(4 + 0x3c, alloc);
-    default:
-        return check_condition(scsi::key::illegal_request, scsi::asc::invalid_field_in_cdb);
+    default: return check_condition(scsi::key::illegal_request, scsi::asc::invalid_field_in_cdb);
     }
 }
 

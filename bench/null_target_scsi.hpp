@@ -27,10 +27,10 @@ struct lun_geometry {
 // What one command does.
 struct scsi_outcome {
     std::uint8_t status = scsi::status::good;
-    sense_bytes sense{};                  // meaningful with check_condition
-    std::span<const std::byte> data;      // Data-In held by the null_lun (valid until the next execute)
-    std::uint64_t zero_length = 0;        // Data-In of this many zero bytes (READ)
-    std::uint64_t write_length = 0;       // Data-Out the command expects (WRITE)
+    sense_bytes sense{};             // meaningful with check_condition
+    std::span<const std::byte> data; // Data-In held by the null_lun (valid until the next execute)
+    std::uint64_t zero_length = 0;   // Data-In of this many zero bytes (READ)
+    std::uint64_t write_length = 0;  // Data-Out the command expects (WRITE)
     bool reads_zeros() const noexcept { return zero_length != 0; }
     std::uint64_t data_in_length() const noexcept { return data.empty() ? zero_length : data.size(); }
 };

@@ -29,9 +29,9 @@ std::vector<std::byte> make_stream(digest_settings digests, const std::vector<st
     std::vector<std::byte> stream;
     for (std::size_t i = 0; i < pdus_per_task; ++i) {
         bhs_bytes bhs{};
-        bhs[0] = std::byte{0x25};                                   // SCSI Data-In
-        store32(bhs.data() + 16, 0x1234);                           // Initiator Task Tag
-        store32(bhs.data() + 36, static_cast<std::uint32_t>(i));    // DataSN
+        bhs[0] = std::byte{0x25};                                          // SCSI Data-In
+        store32(bhs.data() + 16, 0x1234);                                  // Initiator Task Tag
+        store32(bhs.data() + 36, static_cast<std::uint32_t>(i));           // DataSN
         store32(bhs.data() + 40, static_cast<std::uint32_t>(i * segment)); // Buffer Offset
         outgoing_pdu pdu;
         if (pdu.assemble(bhs, {}, std::span(payload).subspan(i * segment, segment), digests)) {

@@ -101,8 +101,7 @@ void bridge::impl::release(command_ctx& c)
 
 bridge::bridge(boost::asio::io_context& io, vscsi::vscsi_device& device, bridge_options options)
     : impl_(std::make_unique<impl>(io, device, std::move(options)))
-{
-}
+{}
 
 bridge::~bridge()
 {

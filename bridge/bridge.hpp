@@ -43,13 +43,13 @@ class io_context;
 namespace ivs::iscsi {
 class clock;
 class session;
-}
+} // namespace ivs::iscsi
 
 namespace ivs::bridge {
 
 struct bridge_options {
-    lun_geometry geometry{};               // the device's targets and LUNs per target
-    std::size_t max_transfer = 64 * 1024;  // the device's largest datalen
+    lun_geometry geometry{};              // the device's targets and LUNs per target
+    std::size_t max_transfer = 64 * 1024; // the device's largest datalen
     // BUSY / TASK SET FULL: first delay, doubling up to max_delay, for at
     // most retry_budget in total; then the command completes with RESET.
     std::chrono::milliseconds retry_delay{10};
@@ -63,16 +63,16 @@ struct bridge_options {
 };
 
 struct bridge_counters {
-    std::uint64_t commands = 0;       // I2Ts dequeued
-    std::uint64_t commands_read = 0, commands_write = 0;  // of those, by direction
-    std::uint64_t submitted = 0;      // SCSI Commands submitted (retries included)
-    std::uint64_t retries = 0;        // BUSY / TASK SET FULL resubmissions
-    std::uint64_t bytes_read = 0;     // DATA_READ bytes (to the midlayer)
-    std::uint64_t bytes_written = 0;  // DATA_WRITE bytes (from the midlayer)
-    std::uint64_t data_reads = 0, data_writes = 0;  // DATA_READ / DATA_WRITE calls that succeeded
-    std::uint64_t done = 0, sense = 0, reset = 0, err = 0;  // T2Is by status
-    std::uint64_t device_errors = 0;  // failed I2T / DATA / T2I calls
-    std::uint64_t max_outstanding = 0;  // most commands dequeued at once
+    std::uint64_t commands = 0;                            // I2Ts dequeued
+    std::uint64_t commands_read = 0, commands_write = 0;   // of those, by direction
+    std::uint64_t submitted = 0;                           // SCSI Commands submitted (retries included)
+    std::uint64_t retries = 0;                             // BUSY / TASK SET FULL resubmissions
+    std::uint64_t bytes_read = 0;                          // DATA_READ bytes (to the midlayer)
+    std::uint64_t bytes_written = 0;                       // DATA_WRITE bytes (from the midlayer)
+    std::uint64_t data_reads = 0, data_writes = 0;         // DATA_READ / DATA_WRITE calls that succeeded
+    std::uint64_t done = 0, sense = 0, reset = 0, err = 0; // T2Is by status
+    std::uint64_t device_errors = 0;                       // failed I2T / DATA / T2I calls
+    std::uint64_t max_outstanding = 0;                     // most commands dequeued at once
 };
 
 class bridge {
@@ -97,8 +97,7 @@ public:
     // add_luns maps more remote LUNs of `s` (lun_map::add_more) and asks the
     // device to probe each new slot (VSCSI_REQPROBE); `out` gets the slots.
     // invalid_argument for a session not added here.
-    std::error_code add_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns,
-                             std::vector<slot>& out);
+    std::error_code add_luns(iscsi::session& s, const std::vector<std::uint64_t>& remote_luns, std::vector<slot>& out);
     // remove_luns unmaps these remote LUNs of `s`, answers the commands still
     // outstanding on their slots at once (CHECK CONDITION, LOGICAL UNIT NOT
     // SUPPORTED: the LUN is gone; the session's late completion is dropped),

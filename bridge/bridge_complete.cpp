@@ -89,17 +89,16 @@ void bridge::impl::on_complete(command_ctx& c, const iscsi::scsi_result& res)
 {
     c.in_session = false;
     if (!c.live) {
-        release(c);  // answered already (shutdown, remove_session)
+        release(c); // answered already (shutdown, remove_session)
         return;
     }
     if (res.error)
         return finish(c, session_error_status(res.error));
     if (res.response != 0)
-        return finish(c, vscsi_status::err);  // target failure (§11.4.3)
+        return finish(c, vscsi_status::err); // target failure (§11.4.3)
     switch (res.status) {
     case scsi::status::busy:
-    case scsi::status::task_set_full:
-        return retry(c);
+    case scsi::status::task_set_full: return retry(c);
     case scsi::status::good:
     case scsi::status::condition_met:
         if (!complete_data(c, res))
@@ -127,9 +126,8 @@ void bridge::impl::on_complete(command_ctx& c, const iscsi::scsi_result& res)
             lun_change();
         return;
     }
-    case scsi::status::task_aborted:
-        return finish(c, vscsi_status::reset);
-    default:  // RESERVATION CONFLICT and the rest cannot be expressed
+    case scsi::status::task_aborted: return finish(c, vscsi_status::reset);
+    default: // RESERVATION CONFLICT and the rest cannot be expressed
         return finish(c, vscsi_status::err);
     }
 }
@@ -181,8 +179,8 @@ void bridge::impl::complete_all(iscsi::session* only, vscsi_status st, const std
 {
     std::vector<command_ctx*> victims;
     live.for_each([&](int, command_ctx* c) {
-        const bool on_slot = where == nullptr ||
-                             std::find(where->begin(), where->end(), slot{c->io.target, c->io.lun}) != where->end();
+        const bool on_slot =
+            where == nullptr || std::find(where->begin(), where->end(), slot{c->io.target, c->io.lun}) != where->end();
         if ((only == nullptr || c->session == only) && on_slot)
             victims.push_back(c);
     });

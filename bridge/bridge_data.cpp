@@ -90,7 +90,7 @@ void bridge::impl::on_data(command_ctx& c, std::uint32_t offset, std::span<const
     if (!c.live || c.data_failed)
         return;
     if (offset > c.delivered) {
-        c.data_failed = true;  // a gap: never filled from an old buffer
+        c.data_failed = true; // a gap: never filled from an old buffer
         log_once(log_data, "bridge: Data-In with a gap; the command ends with an error");
         return;
     }
@@ -111,8 +111,8 @@ bool bridge::impl::deliver(command_ctx& c, const std::byte* from, std::size_t n)
         return false;
     if (n == 0)
         return true;
-    const auto ec = from ? dev.data_read(c.io.tag, std::span<const std::byte>(from, n))
-                         : direct->data_read_placed(c.io.tag, n);
+    const auto ec =
+        from ? dev.data_read(c.io.tag, std::span<const std::byte>(from, n)) : direct->data_read_placed(c.io.tag, n);
     if (ec) {
         c.data_failed = true;
         ++counters.device_errors;

@@ -53,8 +53,8 @@ void bridge::impl::dispatch(const vscsi::vscsi_i2t& in)
     live.insert(in.tag, &c);
     counters.max_outstanding = std::max<std::uint64_t>(counters.max_outstanding, live.size());
 
-    const bool dir_ok = in.direction == vscsi_dir::none || in.direction == vscsi_dir::read ||
-                        in.direction == vscsi_dir::write;
+    const bool dir_ok =
+        in.direction == vscsi_dir::none || in.direction == vscsi_dir::read || in.direction == vscsi_dir::write;
     if (!dir_ok || in.cmdlen == 0 || in.cmdlen > vscsi::vscsi_max_cdb || in.datalen > opt.max_transfer ||
         (in.direction == vscsi_dir::none && in.datalen != 0)) {
         log_once(log_input, "bridge: malformed command from vscsi (direction, CDB or length)");
@@ -120,7 +120,7 @@ void bridge::impl::submit(command_ctx& c)
     command_ctx* p = &c;
     c.session->submit(c.req, [p](const iscsi::scsi_result& res) {
         if (!p->owner) {
-            delete p;  // the bridge is gone
+            delete p; // the bridge is gone
             return;
         }
         p->owner->on_complete(*p, res);

@@ -64,14 +64,14 @@ struct command_ctx final : iscsi::buffer_lease {
     // that the session sends from while the command is live. Answering it
     // early copies it into `buffer` and withdraws the lease first.
     std::span<const std::byte> midlayer_out;
-    std::size_t delivered = 0;       // READ bytes handed to DATA_READ
-    std::size_t landed = 0;          // REPORT LUNS bytes [0, landed) in `buffer`
-    std::uint32_t generation = 0;    // bumped on each reuse (stale timer guard)
-    bool live = false;               // dequeued and not answered yet
-    bool in_session = false;         // the session owes a completion
+    std::size_t delivered = 0;    // READ bytes handed to DATA_READ
+    std::size_t landed = 0;       // REPORT LUNS bytes [0, landed) in `buffer`
+    std::uint32_t generation = 0; // bumped on each reuse (stale timer guard)
+    bool live = false;            // dequeued and not answered yet
+    bool in_session = false;      // the session owes a completion
     bool waiting_retry = false;
     bool report_luns = false;
-    bool data_failed = false;        // a DATA call failed: the answer is ERR
+    bool data_failed = false; // a DATA call failed: the answer is ERR
     std::chrono::milliseconds next_delay{0};
     std::chrono::milliseconds waited{0};
     std::shared_ptr<iscsi::clock> clock; // outlives the bridge with the context
@@ -83,37 +83,37 @@ struct bridge::impl {
 
     boost::asio::io_context& io;
     vscsi::vscsi_device& dev;
-    vscsi::direct_access* direct;  // the device's zero copy, or null (/dev/vscsi0)
+    vscsi::direct_access* direct; // the device's zero copy, or null (/dev/vscsi0)
     bridge_options opt;
     lun_map map;
     bridge_counters counters;
     boost::asio::posix::stream_descriptor ready;
     boost::asio::steady_timer rearm;
-    std::shared_ptr<int> alive = std::make_shared<int>(0);  // guards Asio handlers
+    std::shared_ptr<int> alive = std::make_shared<int>(0); // guards Asio handlers
     std::vector<std::unique_ptr<command_ctx>> pool;
     std::vector<command_ctx*> free_list;
     vscsi::tag_table<command_ctx> live;
     bool running = false;
     bool stopped = false;
-    bool dequeuing = false;       // inside dequeue_all()
-    bool completing_all = false;  // inside complete_all(): no new commands
+    bool dequeuing = false;      // inside dequeue_all()
+    bool completing_all = false; // inside complete_all(): no new commands
     struct added_session {
         iscsi::session* s = nullptr;
-        std::function<void()> on_lun_change;  // may be empty
+        std::function<void()> on_lun_change; // may be empty
     };
-    std::vector<added_session> sessions;  // added and not removed
+    std::vector<added_session> sessions; // added and not removed
     unsigned logged = 0;
 
     void log_once(unsigned kind, const std::string& what);
 
     // ---- readiness and contexts (bridge.cpp) ----
     void arm();
-    void drain();  // the readiness fd fired
+    void drain(); // the readiness fd fired
     command_ctx* acquire();
     void release(command_ctx& c);
 
     // ---- I2T and submission (bridge_dispatch.cpp) ----
-    bool dequeue_all();  // I2T until EAGAIN; false after a device error
+    bool dequeue_all(); // I2T until EAGAIN; false after a device error
     void dispatch(const vscsi::vscsi_i2t& in);
     void build_request(command_ctx& c, std::uint64_t remote_lun);
     void submit(command_ctx& c);

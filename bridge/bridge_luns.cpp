@@ -88,7 +88,7 @@ void bridge::sync_cache(iscsi::session& s, std::function<void(std::error_code)> 
     auto st = std::make_shared<state>();
     st->done = std::move(done);
     const auto all = impl_->map.slots(&s);
-    st->pending = all.size() + 1;  // +1 until every submit is made
+    st->pending = all.size() + 1; // +1 until every submit is made
     auto one = [st](std::error_code ec) {
         if (ec && !st->first)
             st->first = ec;

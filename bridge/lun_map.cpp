@@ -21,8 +21,7 @@ bool lun_map::target_free(int target) const noexcept
     return true;
 }
 
-std::error_code lun_map::add(owner_id owner, std::span<const std::uint64_t> remote_luns,
-                             std::vector<slot>& out)
+std::error_code lun_map::add(owner_id owner, std::span<const std::uint64_t> remote_luns, std::vector<slot>& out)
 {
     out.clear();
     if (owner == nullptr)
@@ -105,8 +104,8 @@ std::vector<std::pair<slot, lun_map::mapping>> lun_map::slots(owner_id owner) co
     return out;
 }
 
-void lun_map::rewrite_report_luns(int target, std::span<const std::byte> remote,
-                                  std::size_t allocation_length, std::vector<std::byte>& out) const
+void lun_map::rewrite_report_luns(int target, std::span<const std::byte> remote, std::size_t allocation_length,
+                                  std::vector<std::byte>& out) const
 {
     // Which local LUNs of this target the remote list names.
     std::vector<bool> listed(static_cast<std::size_t>(geo_.luns_per_target), false);

@@ -27,8 +27,8 @@ struct slot {
 };
 
 struct lun_geometry {
-    int targets = 256;        // vscsi targets 0..targets-1
-    int luns_per_target = 8;  // LUNs 0..luns_per_target-1 on each
+    int targets = 256;       // vscsi targets 0..targets-1
+    int luns_per_target = 8; // LUNs 0..luns_per_target-1 on each
 };
 
 class lun_map {
@@ -50,8 +50,7 @@ public:
     // std::errc::no_space_on_device when too few targets are free (nothing is
     // placed); std::errc::invalid_argument for a null owner or an owner
     // already mapped. `out` gets one slot per distinct remote LUN, in order.
-    std::error_code add(owner_id owner, std::span<const std::uint64_t> remote_luns,
-                        std::vector<slot>& out);
+    std::error_code add(owner_id owner, std::span<const std::uint64_t> remote_luns, std::vector<slot>& out);
     // Frees every slot of `owner`; returns them.
     std::vector<slot> remove(owner_id owner);
     // More LUNs for `owner` (a rescan found them): free LUNs of the targets
@@ -59,8 +58,7 @@ public:
     // and duplicates are skipped; `out` gets one slot per LUN placed, in
     // order. std::errc::no_space_on_device when they do not all fit (nothing
     // is placed); invalid_argument for a null owner.
-    std::error_code add_more(owner_id owner, std::span<const std::uint64_t> remote_luns,
-                             std::vector<slot>& out);
+    std::error_code add_more(owner_id owner, std::span<const std::uint64_t> remote_luns, std::vector<slot>& out);
     // Frees the slots of these remote LUNs of `owner`; returns them.
     std::vector<slot> remove_luns(owner_id owner, std::span<const std::uint64_t> remote_luns);
 
@@ -81,8 +79,8 @@ public:
     // `out` holds at most `allocation_length` bytes (SPC-4 §4.2.5.6). Remote
     // entries that cannot be decoded are skipped; a list length beyond the
     // data given counts only the entries present.
-    void rewrite_report_luns(int target, std::span<const std::byte> remote,
-                             std::size_t allocation_length, std::vector<std::byte>& out) const;
+    void rewrite_report_luns(int target, std::span<const std::byte> remote, std::size_t allocation_length,
+                             std::vector<std::byte>& out) const;
 
 private:
     struct entry {
@@ -98,7 +96,7 @@ private:
     }
 
     lun_geometry geo_;
-    std::vector<entry> table_;  // targets * luns_per_target
+    std::vector<entry> table_; // targets * luns_per_target
 };
 
 } // namespace ivs::bridge

@@ -5,8 +5,7 @@
 
 namespace ivs::bridge {
 
-std::error_code lun_map::add_more(owner_id owner, std::span<const std::uint64_t> remote_luns,
-                                  std::vector<slot>& out)
+std::error_code lun_map::add_more(owner_id owner, std::span<const std::uint64_t> remote_luns, std::vector<slot>& out)
 {
     out.clear();
     if (owner == nullptr)

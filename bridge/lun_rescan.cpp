@@ -10,10 +10,7 @@ namespace ivs::bridge {
 
 namespace {
 
-bool contains(std::span<const std::uint64_t> v, std::uint64_t x)
-{
-    return std::find(v.begin(), v.end(), x) != v.end();
-}
+bool contains(std::span<const std::uint64_t> v, std::uint64_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
 } // namespace
 
@@ -39,8 +36,8 @@ bool reported_luns_changed(std::span<const std::byte> sense) noexcept
 void rescan_luns(bridge& b, iscsi::session& s, std::vector<std::uint64_t> wanted,
                  std::function<void(std::error_code, lun_changes)> done)
 {
-    report_remote_luns(s, [&b, &s, wanted = std::move(wanted), done = std::move(done)](
-                              std::error_code ec, std::vector<std::uint64_t> reported) {
+    report_remote_luns(s, [&b, &s, wanted = std::move(wanted),
+                           done = std::move(done)](std::error_code ec, std::vector<std::uint64_t> reported) {
         if (ec)
             return done(ec, {});
         std::vector<std::uint64_t> mapped;

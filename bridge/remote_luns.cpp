@@ -23,8 +23,7 @@ struct report_luns_op : std::enable_shared_from_this<report_luns_op> {
 
     report_luns_op(iscsi::session& s, std::function<void(std::error_code, std::vector<std::uint64_t>)> d)
         : session(s), done(std::move(d))
-    {
-    }
+    {}
 
     void send()
     {

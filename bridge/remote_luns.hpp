@@ -16,7 +16,6 @@ namespace ivs::bridge {
 
 // `done` gets the LUN numbers in the target's order, or an error
 // (std::errc::io_error with a SCSI failure, the session's error otherwise).
-void report_remote_luns(iscsi::session& s,
-                        std::function<void(std::error_code, std::vector<std::uint64_t>)> done);
+void report_remote_luns(iscsi::session& s, std::function<void(std::error_code, std::vector<std::uint64_t>)> done);
 
 } // namespace ivs::bridge

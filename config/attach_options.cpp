@@ -15,10 +15,12 @@ constexpr option_spec attach_specs[] = {
     {"chap-secret-file", true, false, "FILE", "file holding the initiator's CHAP secret"},
     {"mutual-user", true, false, "NAME", "name the target must answer with (mutual CHAP)"},
     {"mutual-secret-file", true, false, "FILE", "file holding the target's CHAP secret"},
-    {"header-digest", true, false, "LIST", "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
+    {"header-digest", true, false, "LIST",
+     "header digests in preference order: none, crc32c, crc32c,none or none,crc32c (default none)"},
     {"data-digest", true, false, "LIST", "data digests in preference order, as --header-digest (default none)"},
     {"initiator-name", true, false, "IQN", "initiator name (default: derived from the host name)"},
-    {"initiator-address", true, false, "ADDR", "bind every connection to local address ADDR (IPv4 or IPv6; default: the system chooses)"},
+    {"initiator-address", true, false, "ADDR",
+     "bind every connection to local address ADDR (IPv4 or IPv6; default: the system chooses)"},
     {"device", true, false, "PATH", "vscsi device on OpenBSD (default /dev/vscsi0)"},
     {"replacement-timeout", true, false, "SECONDS", "fail I/O after the session is lost this long (default 120)"},
     {"help", false, false, {}, "show this help"},
@@ -94,7 +96,8 @@ parse_outcome parse_attach_options(std::span<const std::string> args, attach_opt
     if (o.has("initiator-address")) {
         cfg.local_address = o.get("initiator-address");
         if (classify_address_literal(cfg.local_address) == address_literal::none) {
-            error = "bad --initiator-address '" + cfg.local_address + "' (expected an IPv4 or IPv6 address of this host)";
+            error =
+                "bad --initiator-address '" + cfg.local_address + "' (expected an IPv4 or IPv6 address of this host)";
             return parse_outcome::bad_value;
         }
     }
@@ -106,7 +109,8 @@ parse_outcome parse_attach_options(std::span<const std::string> args, attach_opt
         }
         out.luns.push_back(n);
     }
-    if (o.has("header-digest") && !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
+    if (o.has("header-digest") &&
+        !iscsi::parse_digest_offer(o.get("header-digest"), cfg.login.proposals.header_digest)) {
         error = "bad --header-digest '" + o.get("header-digest") + "' (none, crc32c, crc32c,none or none,crc32c)";
         return parse_outcome::bad_value;
     }

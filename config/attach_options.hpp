@@ -15,9 +15,9 @@ namespace ivs::config {
 
 struct attach_options {
     iscsi::session_config session;
-    std::vector<std::uint64_t> luns;      // empty: every LUN REPORT LUNS lists
-    std::filesystem::path export_dir;     // empty: no FUSE export
-    std::string device;                   // OpenBSD: /dev/vscsiN
+    std::vector<std::uint64_t> luns;  // empty: every LUN REPORT LUNS lists
+    std::filesystem::path export_dir; // empty: no FUSE export
+    std::string device;               // OpenBSD: /dev/vscsiN
     std::chrono::milliseconds probe_timeout{60000};
 };
 

@@ -48,7 +48,7 @@ enum class address_family : std::uint8_t { any, inet, inet6 };
 inline constexpr std::uint16_t default_iscsi_port = 3260; // RFC 7143 §4.1.1 (well-known port)
 
 struct conf_address {
-    std::string host;                    // name, IPv4 or IPv6 literal, as written
+    std::string host; // name, IPv4 or IPv6 literal, as written
     std::uint16_t port = default_iscsi_port;
     address_family family = address_family::any;
 };
@@ -67,11 +67,11 @@ struct conf_chap {
 };
 
 struct conf_target {
-    std::string name;       // the block's name, unique in the file
-    conf_location where;    // the `target` line
+    std::string name;    // the block's name, unique in the file
+    conf_location where; // the `target` line
     bool enabled = true;
     conf_session_type type = conf_session_type::normal;
-    conf_address target_addr;                   // required
+    conf_address target_addr; // required
     // Local address to bind: an IPv4 or IPv6 literal, or a host name that
     // serve resolves when it loads the file (as iscsictl(8) does), in
     // `family` when given; port always 0. Empty: the global one, if any.
@@ -81,28 +81,28 @@ struct conf_target {
 
     // Extensions.
     std::optional<conf_chap> chap;
-    std::optional<conf_chap> mutual_chap;                 // needs chap
-    std::vector<conf_chap_algorithm> chap_algorithms;     // preference order; empty: default
+    std::optional<conf_chap> mutual_chap;             // needs chap
+    std::vector<conf_chap_algorithm> chap_algorithms; // preference order; empty: default
     std::optional<conf_digest> header_digest;
     std::optional<conf_digest> data_digest;
-    std::optional<std::uint32_t> nop_interval;            // seconds, 0 disables
-    std::optional<std::uint32_t> nop_timeout;             // seconds
-    std::optional<std::uint32_t> replacement_timeout;     // seconds
-    std::optional<std::uint32_t> command_timeout;         // seconds
+    std::optional<std::uint32_t> nop_interval;                 // seconds, 0 disables
+    std::optional<std::uint32_t> nop_timeout;                  // seconds
+    std::optional<std::uint32_t> replacement_timeout;          // seconds
+    std::optional<std::uint32_t> command_timeout;              // seconds
     std::optional<std::uint32_t> max_recv_data_segment_length; // §13.12
-    std::optional<std::uint32_t> max_burst_length;        // §13.13
-    std::optional<std::uint32_t> first_burst_length;      // §13.14
-    std::optional<std::uint16_t> max_outstanding_r2t;     // §13.17
-    std::optional<bool> initial_r2t;                      // §13.10
-    std::optional<bool> immediate_data;                   // §13.11
-    std::vector<std::uint16_t> luns;                      // in file order; empty: every LUN
-    std::filesystem::path export_dir;                     // FUSE export; empty: none
+    std::optional<std::uint32_t> max_burst_length;             // §13.13
+    std::optional<std::uint32_t> first_burst_length;           // §13.14
+    std::optional<std::uint16_t> max_outstanding_r2t;          // §13.17
+    std::optional<bool> initial_r2t;                           // §13.10
+    std::optional<bool> immediate_data;                        // §13.11
+    std::vector<std::uint16_t> luns;                           // in file order; empty: every LUN
+    std::filesystem::path export_dir;                          // FUSE export; empty: none
 };
 
 struct conf {
-    std::string initiator_name;     // global `initiatorname`; empty: the built-in default
+    std::string initiator_name;                 // global `initiatorname`; empty: the built-in default
     std::optional<conf_address> initiator_addr; // global `initiatoraddr`, for targets without one
-    std::optional<conf_isid> isid;  // empty: random at startup
+    std::optional<conf_isid> isid;              // empty: random at startup
     std::vector<conf_target> targets;
     // "file:line: ..." about what iscsictl(8) accepts and this program takes
     // the same way, but that is likely a mistake (a setting given twice, ...).
@@ -111,16 +111,13 @@ struct conf {
 
 // Error codes of this file's functions; the message with file:line is in `error`.
 enum class conf_errc {
-    syntax = 1,       // one or more "file:line: reason" lines
-    read_failed,      // the file could not be opened or read
-    too_large,        // a file over max_conf_file_size
-    insecure_file,    // check_conf_file or check_secret_file refused it
+    syntax = 1,    // one or more "file:line: reason" lines
+    read_failed,   // the file could not be opened or read
+    too_large,     // a file over max_conf_file_size
+    insecure_file, // check_conf_file or check_secret_file refused it
 };
 const std::error_category& conf_category() noexcept;
-inline std::error_code make_error_code(conf_errc e) noexcept
-{
-    return {static_cast<int>(e), conf_category()};
-}
+inline std::error_code make_error_code(conf_errc e) noexcept { return {static_cast<int>(e), conf_category()}; }
 
 inline constexpr std::size_t max_conf_file_size = 1 << 20;
 inline constexpr unsigned max_include_depth = 16;   // files open at once
@@ -128,18 +125,16 @@ inline constexpr unsigned max_included_files = 256; // files read in all
 inline constexpr std::size_t max_reported_errors = 8;
 
 // Reads an included file into `text`; `error` gets a reason on failure.
-using conf_reader =
-    std::function<std::error_code(const std::filesystem::path&, std::string& text, std::string& error)>;
+using conf_reader = std::function<std::error_code(const std::filesystem::path&, std::string& text, std::string& error)>;
 
 // The I/O-free parser: `filename` names `text` in messages and its directory
 // is the base of relative includes, which `read` supplies. On failure `out`
 // is left empty and `error` holds up to max_reported_errors lines.
-std::error_code parse_conf(std::string_view text, std::string_view filename, const conf_reader& read,
-                           conf& out, std::string& error);
+std::error_code parse_conf(std::string_view text, std::string_view filename, const conf_reader& read, conf& out,
+                           std::string& error);
 
 // parse_conf with includes read from the file system.
-std::error_code parse_conf_text(std::string_view text, std::string_view filename, conf& out,
-                                std::string& error);
+std::error_code parse_conf_text(std::string_view text, std::string_view filename, conf& out, std::string& error);
 
 // Reads and parses a configuration file and what it includes.
 std::error_code load_conf(const std::filesystem::path& file, conf& out, std::string& error);
@@ -158,7 +153,7 @@ std::error_code check_conf_file(const std::filesystem::path& file, std::string& 
 // path the parser asked for: enough for parse_conf to read them again
 // without the file system (serve's worker, which cannot open them).
 struct conf_sources {
-    std::string file;  // the configuration file, as given
+    std::string file; // the configuration file, as given
     std::string text;
     std::vector<std::pair<std::filesystem::path, std::string>> included;
 };

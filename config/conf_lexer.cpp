@@ -29,17 +29,19 @@ std::string describe(int c)
 bool conf_word_delimiter(char c) noexcept
 {
     switch (c) {
-    case '{': case '}': case '(': case ')': case '!': case '=': case '#': case ',':
-        return true;
-    default:
-        return false;
+    case '{':
+    case '}':
+    case '(':
+    case ')':
+    case '!':
+    case '=':
+    case '#':
+    case ',': return true;
+    default: return false;
     }
 }
 
-conf_lexer::conf_lexer(std::string_view text, conf_macro_lookup macros)
-    : text_(text), macros_(std::move(macros))
-{
-}
+conf_lexer::conf_lexer(std::string_view text, conf_macro_lookup macros) : text_(text), macros_(std::move(macros)) {}
 
 int conf_lexer::peek_raw(std::size_t ahead) const
 {
@@ -55,9 +57,7 @@ conf_lexer::outside_char conf_lexer::look() const
 {
     std::size_t p = pos_;
     unsigned lines = 0;
-    const auto at = [this](std::size_t i) {
-        return i < text_.size() ? static_cast<unsigned char>(text_[i]) : -1;
-    };
+    const auto at = [this](std::size_t i) { return i < text_.size() ? static_cast<unsigned char>(text_[i]) : -1; };
     for (;;) {
         const int c = at(p);
         if (c != '\\')
@@ -128,7 +128,8 @@ conf_token conf_lexer::lex_one()
         const unsigned line = line_ + oc.lines;
         switch (c) {
         case '\n': take(oc); return {conf_token_kind::newline, {}, line_++};
-        case '"': case '\'': take(oc); return lex_quoted(static_cast<char>(c));
+        case '"':
+        case '\'': take(oc); return lex_quoted(static_cast<char>(c));
         case '{': take(oc); return {conf_token_kind::lbrace, "{", line};
         case '}': take(oc); return {conf_token_kind::rbrace, "}", line};
         case '=': take(oc); return {conf_token_kind::equals, "=", line};

@@ -18,7 +18,7 @@ enum class conf_token_kind { word, quoted, lbrace, rbrace, equals, comma, newlin
 
 struct conf_token {
     conf_token_kind kind = conf_token_kind::end;
-    std::string text;  // word or quoted contents; the reason for `error`
+    std::string text; // word or quoted contents; the reason for `error`
     unsigned line = 0;
 };
 

@@ -125,8 +125,7 @@ std::error_code read_conf_file(const std::filesystem::path& file, std::string& t
     return read_file(file, false, text, error);
 }
 
-std::error_code parse_conf_text(std::string_view text, std::string_view filename, conf& out,
-                                std::string& error)
+std::error_code parse_conf_text(std::string_view text, std::string_view filename, conf& out, std::string& error)
 {
     return parse_conf(text, filename, read_conf_file, out, error);
 }

@@ -106,7 +106,9 @@ void conf_parser::parse_file(std::string_view text, const std::filesystem::path&
                             value = it->second;
                             return true;
                         }),
-             name.string(), name.parent_path(), {}};
+             name.string(),
+             name.parent_path(),
+             {}};
     advance(s);
     while (!too_many_errors() && s.tok.kind != conf_token_kind::end) {
         if (s.tok.kind == conf_token_kind::newline) {
@@ -258,14 +260,15 @@ bool conf_parser::isid(source& s, unsigned line)
     if (!take_signed(s, "isid base", v.base) || !take_signed(s, "isid qualifier", v.qualifier))
         return false;
     if (isid_at_)
-        warning(s, line, "isid: replaces the isid set at " + isid_at_->file + ":" +
-                             std::to_string(isid_at_->line));
+        warning(s, line, "isid: replaces the isid set at " + isid_at_->file + ":" + std::to_string(isid_at_->line));
     if (isid_ignored_bits(v))
-        warning(s, line, v.format == isid_format::oui
-                             ? "isid oui: only bits 8-29 of the base (the OUI) and bits 0-23 of the "
-                               "qualifier are used; the others are ignored, as by iscsictl(8)"
-                             : "isid " + type + ": only the low 24 bits of the base and the low 16 bits "
-                               "of the qualifier are used; the others are ignored, as by iscsictl(8)");
+        warning(s, line,
+                v.format == isid_format::oui
+                    ? "isid oui: only bits 8-29 of the base (the OUI) and bits 0-23 of the "
+                      "qualifier are used; the others are ignored, as by iscsictl(8)"
+                    : "isid " + type +
+                          ": only the low 24 bits of the base and the low 16 bits "
+                          "of the qualifier are used; the others are ignored, as by iscsictl(8)");
     out_.isid = v;
     isid_at_ = conf_location{s.name, line};
     return true;
@@ -275,8 +278,9 @@ bool conf_parser::isid(source& s, unsigned line)
 bool conf_parser::initiator_name(source& s, unsigned line)
 {
     if (initiator_name_at_) {
-        error(s, line, "initiatorname: already set at " + initiator_name_at_->file + ":" +
-                           std::to_string(initiator_name_at_->line));
+        error(s, line,
+              "initiatorname: already set at " + initiator_name_at_->file + ":" +
+                  std::to_string(initiator_name_at_->line));
         return false;
     }
     if (!take_iscsi_name(s, "initiatorname", out_.initiator_name))
@@ -290,8 +294,9 @@ bool conf_parser::initiator_name(source& s, unsigned line)
 bool conf_parser::initiator_addr(source& s, unsigned line)
 {
     if (initiator_addr_at_) {
-        error(s, line, "initiatoraddr: already set at " + initiator_addr_at_->file + ":" +
-                           std::to_string(initiator_addr_at_->line));
+        error(s, line,
+              "initiatoraddr: already set at " + initiator_addr_at_->file + ":" +
+                  std::to_string(initiator_addr_at_->line));
         return false;
     }
     conf_address a;
@@ -304,8 +309,8 @@ bool conf_parser::initiator_addr(source& s, unsigned line)
 
 // --- entry points ----------------------------------------------------------------------
 
-std::error_code parse_conf(std::string_view text, std::string_view filename, const conf_reader& read,
-                           conf& out, std::string& error)
+std::error_code parse_conf(std::string_view text, std::string_view filename, const conf_reader& read, conf& out,
+                           std::string& error)
 {
     out = {};
     error.clear();

@@ -35,9 +35,9 @@ public:
 private:
     struct source {
         conf_lexer lexer;
-        std::string name;                 // for messages
-        std::filesystem::path dir;        // base of relative paths
-        conf_token tok;                   // current token
+        std::string name;          // for messages
+        std::filesystem::path dir; // base of relative paths
+        conf_token tok;            // current token
     };
 
     // Per-block bookkeeping: the line each keyword (or keyword group) was set.
@@ -58,8 +58,7 @@ private:
 
     // values; each reports its own error and returns false
     bool take_string(source& s, std::string_view what, std::string_view noun, std::string& out);
-    bool take_number(source& s, std::string_view what, std::uint64_t min, std::uint64_t max,
-                     std::uint64_t& out);
+    bool take_number(source& s, std::string_view what, std::uint64_t min, std::uint64_t max, std::uint64_t& out);
     bool take_signed(source& s, std::string_view what, std::int64_t& out);
     bool take_list(source& s, std::string_view what, std::vector<std::string>& items);
     bool take_yes_no(source& s, std::string_view what, bool& out);
@@ -80,8 +79,7 @@ private:
     bool target(source& s, unsigned line);
     bool target_option(source& s, conf_target& t, block_state& b);
     bool option_value(source& s, conf_target& t, const std::string& kw, unsigned line);
-    bool mark_once(const source& s, block_state& b, std::string_view key, std::string_view keyword,
-                   unsigned line);
+    bool mark_once(const source& s, block_state& b, std::string_view key, std::string_view keyword, unsigned line);
     void mark_repeatable(const source& s, block_state& b, std::string_view key, std::string_view keyword,
                          unsigned line);
     void check_target(const source& s, const conf_target& t, const block_state& b);

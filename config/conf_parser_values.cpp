@@ -49,19 +49,20 @@ bool conf_parser::take_number(source& s, std::string_view what, std::uint64_t mi
     if (!take_string(s, what, "number", text))
         return false;
     std::uint64_t value = 0;
-    const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
-                                                     [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!parse_conf_number(text, value)) {
         if (digits)
-            error(s, line, std::string(what) + ": " + text + " is out of range " + std::to_string(min) +
-                               ".." + std::to_string(max));
+            error(s, line,
+                  std::string(what) + ": " + text + " is out of range " + std::to_string(min) + ".." +
+                      std::to_string(max));
         else
             error(s, line, std::string(what) + ": \"" + text + "\" is not a number");
         return false;
     }
     if (value < min || value > max) {
-        error(s, line, std::string(what) + ": " + text + " is out of range " + std::to_string(min) +
-                           ".." + std::to_string(max));
+        error(s, line,
+              std::string(what) + ": " + text + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
         return false;
     }
     out = value;
@@ -75,8 +76,9 @@ bool conf_parser::take_signed(source& s, std::string_view what, std::int64_t& ou
     if (!take_string(s, what, "number", text))
         return false;
     if (!parse_conf_signed(text, out)) {
-        error(s, line, std::string(what) + ": \"" + text + "\" is not a number from " +
-                           std::to_string(INT64_MIN) + " to " + std::to_string(INT64_MAX));
+        error(s, line,
+              std::string(what) + ": \"" + text + "\" is not a number from " + std::to_string(INT64_MIN) + " to " +
+                  std::to_string(INT64_MAX));
         return false;
     }
     return true;
@@ -152,8 +154,7 @@ bool conf_parser::take_iscsi_name(source& s, std::string_view what, std::string&
 }
 
 // ADDR [inet | inet6] [port N], options in any order (iscsi.conf(5)).
-bool conf_parser::take_address(source& s, std::string_view what, std::uint16_t default_port,
-                               conf_address& out)
+bool conf_parser::take_address(source& s, std::string_view what, std::uint16_t default_port, conf_address& out)
 {
     const unsigned line = s.tok.line;
     conf_address a;

@@ -33,28 +33,45 @@ constexpr number_option number_options[] = {
 // OpenBSD's options that take values: given again, the last one counts, as
 // with iscsictl(8) (with a warning).
 constexpr std::string_view openbsd_keywords[] = {
-    "targetaddr", "initiatoraddr", "targetname", "initiatorname",
+    "targetaddr",
+    "initiatoraddr",
+    "targetname",
+    "initiatorname",
 };
 
 // Options that take values; the extensions may appear once per block.
 constexpr std::string_view option_keywords[] = {
-    "targetaddr", "initiatoraddr", "targetname", "initiatorname", "chap", "mutual-chap",
-    "chap-algorithms", "header-digest", "data-digest", "nop-interval", "nop-timeout",
-    "replacement-timeout", "command-timeout", "max-recv-data-segment-length", "max-burst-length",
-    "first-burst-length", "max-outstanding-r2t", "initial-r2t", "immediate-data", "luns", "export",
+    "targetaddr",
+    "initiatoraddr",
+    "targetname",
+    "initiatorname",
+    "chap",
+    "mutual-chap",
+    "chap-algorithms",
+    "header-digest",
+    "data-digest",
+    "nop-interval",
+    "nop-timeout",
+    "replacement-timeout",
+    "command-timeout",
+    "max-recv-data-segment-length",
+    "max-burst-length",
+    "first-burst-length",
+    "max-outstanding-r2t",
+    "initial-r2t",
+    "immediate-data",
+    "luns",
+    "export",
 };
 
 constexpr std::uint64_t max_lun = 16383; // flat space addressing (SAM), 14 bits
 
-std::string at(const conf_location& where)
-{
-    return where.file + ":" + std::to_string(where.line);
-}
+std::string at(const conf_location& where) { return where.file + ":" + std::to_string(where.line); }
 
 } // namespace
 
-bool conf_parser::mark_once(const source& s, block_state& b, std::string_view key,
-                            std::string_view keyword, unsigned line)
+bool conf_parser::mark_once(const source& s, block_state& b, std::string_view key, std::string_view keyword,
+                            unsigned line)
 {
     const auto it = b.seen.find(key);
     if (it != b.seen.end()) {
@@ -69,13 +86,14 @@ bool conf_parser::mark_once(const source& s, block_state& b, std::string_view ke
     return true;
 }
 
-void conf_parser::mark_repeatable(const source& s, block_state& b, std::string_view key,
-                                  std::string_view keyword, unsigned line)
+void conf_parser::mark_repeatable(const source& s, block_state& b, std::string_view key, std::string_view keyword,
+                                  unsigned line)
 {
     const auto it = b.seen.find(key);
     if (it != b.seen.end()) {
-        warning(s, line, std::string(keyword) + ": replaces the setting of line " + std::to_string(it->second) +
-                             " (iscsictl(8) keeps the last one too)");
+        warning(s, line,
+                std::string(keyword) + ": replaces the setting of line " + std::to_string(it->second) +
+                    " (iscsictl(8) keeps the last one too)");
         it->second = line;
         return;
     }
@@ -93,18 +111,21 @@ bool conf_parser::take_initiator_addr(source& s, unsigned line, conf_address& ou
     const address_literal kind = classify_address_literal(a.host);
     if (kind == address_literal::none) {
         if (const std::string why = check_host_name(a.host); !why.empty()) {
-            error(s, line, "initiatoraddr: \"" + a.host + "\" is not an IPv4 or IPv6 address or a host name (" +
-                               why + ")");
+            error(s, line,
+                  "initiatoraddr: \"" + a.host + "\" is not an IPv4 or IPv6 address or a host name (" + why + ")");
             return false;
         }
-    } else if (a.family != address_family::any && (kind == address_literal::ipv6) != (a.family == address_family::inet6)) {
-        error(s, line, "initiatoraddr: " + a.host + " is not an " +
-                           (a.family == address_family::inet6 ? "inet6" : "inet") + " address");
+    } else if (a.family != address_family::any &&
+               (kind == address_literal::ipv6) != (a.family == address_family::inet6)) {
+        error(s, line,
+              "initiatoraddr: " + a.host + " is not an " + (a.family == address_family::inet6 ? "inet6" : "inet") +
+                  " address");
         return false;
     }
     if (a.port != 0)
-        warning(s, line, "initiatoraddr: port " + std::to_string(a.port) +
-                             " is not used: connections are bound to any local port");
+        warning(s, line,
+                "initiatoraddr: port " + std::to_string(a.port) +
+                    " is not used: connections are bound to any local port");
     a.port = 0;
     out = std::move(a);
     return true;
@@ -152,11 +173,12 @@ bool conf_parser::target(source& s, unsigned line)
     b.options_failed = errors_.size() != errors_before;
     // A block named again replaces the earlier one, as when iscsid(8) is
     // handed both: the later configuration of the session counts.
-    const auto same = std::find_if(out_.targets.begin(), out_.targets.end(),
-                                   [&](const conf_target& o) { return o.name == t.name; });
+    const auto same =
+        std::find_if(out_.targets.begin(), out_.targets.end(), [&](const conf_target& o) { return o.name == t.name; });
     if (same != out_.targets.end()) {
-        warning(s, line, "target \"" + t.name + "\": replaces the target of the same name at " +
-                             at(same->where) + " (iscsid(8) keeps the last one too)");
+        warning(s, line,
+                "target \"" + t.name + "\": replaces the target of the same name at " + at(same->where) +
+                    " (iscsid(8) keeps the last one too)");
         out_.targets.erase(same);
     }
     check_target(s, t, b);
@@ -327,8 +349,9 @@ void conf_parser::check_target(const source& s, const conf_target& t, const bloc
     const std::string prefix = "target \"" + t.name + "\": ";
     for (const conf_target& other : out_.targets) {
         if (!t.export_dir.empty() && other.name != t.name && other.export_dir == t.export_dir)
-            error(s, line, prefix + "export directory \"" + t.export_dir.string() +
-                               "\" is also used by target \"" + other.name + "\"");
+            error(s, line,
+                  prefix + "export directory \"" + t.export_dir.string() + "\" is also used by target \"" + other.name +
+                      "\"");
     }
     if (b.options_failed)
         return;
@@ -346,9 +369,9 @@ void conf_parser::check_target(const source& s, const conf_target& t, const bloc
     if (!t.chap_algorithms.empty() && !t.chap)
         error(s, line, prefix + "chap-algorithms needs chap");
     if (t.first_burst_length && t.max_burst_length && *t.first_burst_length > *t.max_burst_length)
-        error(s, line, prefix + "first-burst-length " + std::to_string(*t.first_burst_length) +
-                           " exceeds max-burst-length " + std::to_string(*t.max_burst_length) +
-                           " (RFC 7143 section 13.14)");
+        error(s, line,
+              prefix + "first-burst-length " + std::to_string(*t.first_burst_length) + " exceeds max-burst-length " +
+                  std::to_string(*t.max_burst_length) + " (RFC 7143 section 13.14)");
 }
 
 } // namespace ivs::config

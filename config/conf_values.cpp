@@ -29,8 +29,8 @@ bool all_hex(std::string_view s) { return std::all_of(s.begin(), s.end(), is_hex
 // name a macro. This program's extension keywords can (they appear only
 // inside target blocks, where no macro is defined).
 constexpr std::array<std::string_view, 16> reserved = {
-    "address", "disabled", "discovery", "enabled", "include", "inet", "inet4", "inet6",
-    "initiatoraddr", "initiatorname", "isid", "normal", "port", "target", "targetaddr", "targetname",
+    "address",       "disabled",      "discovery", "enabled", "include", "inet",   "inet4",      "inet6",
+    "initiatoraddr", "initiatorname", "isid",      "normal",  "port",    "target", "targetaddr", "targetname",
 };
 
 class conf_category_impl final : public std::error_category {
@@ -106,9 +106,9 @@ std::string check_iscsi_name(std::string_view name)
     if (starts_with_ignore_case(name, "iqn.")) {
         // iqn.YYYY-MM.reversed.domain[:anything] (§4.2.7.3)
         const std::string_view rest = name.substr(4);
-        const bool dated = rest.size() >= 9 && is_digit(rest[0]) && is_digit(rest[1]) &&
-                           is_digit(rest[2]) && is_digit(rest[3]) && rest[4] == '-' &&
-                           is_digit(rest[5]) && is_digit(rest[6]) && rest[7] == '.';
+        const bool dated = rest.size() >= 9 && is_digit(rest[0]) && is_digit(rest[1]) && is_digit(rest[2]) &&
+                           is_digit(rest[3]) && rest[4] == '-' && is_digit(rest[5]) && is_digit(rest[6]) &&
+                           rest[7] == '.';
         if (!dated)
             return "iqn. name without a yyyy-mm. date and naming authority";
         return {};
@@ -185,12 +185,8 @@ std::array<std::uint8_t, 6> isid_bytes(const conf_isid& isid) noexcept
     case isid_format::oui:
         word = static_cast<std::uint32_t>((base & isid_base_mask(isid.format)) | ((qual >> 16) & 0xffu));
         break;
-    case isid_format::en:
-        word = 0x40000000u | static_cast<std::uint32_t>(base & isid_base_mask(isid.format));
-        break;
-    case isid_format::rand:
-        word = 0x80000000u | static_cast<std::uint32_t>(base & isid_base_mask(isid.format));
-        break;
+    case isid_format::en: word = 0x40000000u | static_cast<std::uint32_t>(base & isid_base_mask(isid.format)); break;
+    case isid_format::rand: word = 0x80000000u | static_cast<std::uint32_t>(base & isid_base_mask(isid.format)); break;
     }
     const std::uint64_t v = (std::uint64_t{word} << 16) | (qual & 0xffffu);
     std::array<std::uint8_t, 6> out{};

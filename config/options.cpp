@@ -21,8 +21,8 @@ const std::vector<std::string>& parsed_options::all(std::string_view name) const
     return it == values.end() ? none : it->second;
 }
 
-bool parse_options(std::span<const std::string> args, std::span<const option_spec> specs,
-                   parsed_options& out, std::string& error)
+bool parse_options(std::span<const std::string> args, std::span<const option_spec> specs, parsed_options& out,
+                   std::string& error)
 {
     out = {};
     bool options_done = false;
@@ -99,8 +99,7 @@ std::string format_options_help(std::span<const option_spec> specs)
     return out;
 }
 
-bool parse_unsigned(std::string_view text, unsigned long long min, unsigned long long max,
-                    unsigned long long& out)
+bool parse_unsigned(std::string_view text, unsigned long long min, unsigned long long max, unsigned long long& out)
 {
     if (text.empty() || text.size() > 20)
         return false;

@@ -12,7 +12,7 @@
 namespace ivs::config {
 
 struct option_spec {
-    std::string_view name;   // without the leading "--"
+    std::string_view name; // without the leading "--"
     bool takes_value = true;
     bool repeatable = false;
     std::string_view value_name = {}; // for --help: "IQN", "FILE", ...
@@ -31,14 +31,13 @@ struct parsed_options {
 
 // Parses args (without the program and subcommand names). Returns false and
 // sets `error` ("unknown option --foo", "option --lun needs a value", ...).
-bool parse_options(std::span<const std::string> args, std::span<const option_spec> specs,
-                   parsed_options& out, std::string& error);
+bool parse_options(std::span<const std::string> args, std::span<const option_spec> specs, parsed_options& out,
+                   std::string& error);
 
 // "  --name VALUE   help" lines, aligned.
 std::string format_options_help(std::span<const option_spec> specs);
 
 // Strict unsigned decimal in [min, max]; false when malformed.
-bool parse_unsigned(std::string_view text, unsigned long long min, unsigned long long max,
-                    unsigned long long& out);
+bool parse_unsigned(std::string_view text, unsigned long long min, unsigned long long max, unsigned long long& out);
 
 } // namespace ivs::config

@@ -26,7 +26,8 @@ thread_local int tls_reply_fd = -1;
 
 // libfuse reads a request: a worker reads its own descriptor into its own
 // buffer (which may be smaller than libfuse's default size).
-ssize_t io_read(int fd, void* buf, size_t len, void*) {
+ssize_t io_read(int fd, void* buf, size_t len, void*)
+{
     if (channel::worker* w = tls_worker) {
         fd = w->fd;
         if (w->slot != nullptr && buf == w->slot->mem)
@@ -37,12 +38,13 @@ ssize_t io_read(int fd, void* buf, size_t len, void*) {
 
 // libfuse sends a reply or a notification: to the descriptor the request
 // came from (the kernel finds a request only on the channel that read it).
-ssize_t io_writev(int fd, struct iovec* iov, int count, void*) {
+ssize_t io_writev(int fd, struct iovec* iov, int count, void*)
+{
     if (tls_reply_fd >= 0)
         fd = tls_reply_fd;
     const ssize_t r = ::writev(fd, iov, count);
     if (r < 0 && errno == ENODEV)
-        errno = ENOENT;  // the connection is gone (unmounted, aborted): nobody waits for the reply
+        errno = ENOENT; // the connection is gone (unmounted, aborted): nobody waits for the reply
     return r;
 }
 
@@ -58,7 +60,8 @@ reply_fd_scope::~reply_fd_scope() { tls_reply_fd = previous_; }
 
 channel::channel(fuse_session* s, channel_options o) : se(s), opts(std::move(o)) {}
 
-channel::~channel() {
+channel::~channel()
+{
     // The connection has ended (stop() unmounted it before letting go), so
     // this only closes the session's descriptor; then ours.
     fuse_session_unmount(se);
@@ -73,7 +76,8 @@ channel::~channel() {
     }
 }
 
-void channel::start_workers() {
+void channel::start_workers()
+{
     const int base = fuse_session_fd(se);
     const unsigned n = std::max(1u, opts.workers);
     const bool threads = opts.workers > 0;
@@ -95,7 +99,7 @@ void channel::start_workers() {
         }
         if (fd < 0)
             fd = ::fcntl(base, F_DUPFD_CLOEXEC, 3);
-        if (!threads && fd >= 0)  // the owner's loop waits for it to be readable
+        if (!threads && fd >= 0) // the owner's loop waits for it to be readable
             ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
         fds.push_back(fd);
         workers_[i].fd = fd;
@@ -105,11 +109,12 @@ void channel::start_workers() {
             threads_.emplace_back([this, &w] { worker_main(w); });
 }
 
-void channel::join_workers() {
+void channel::join_workers()
+{
     for (auto& t : threads_)
         t.join();
     threads_.clear();
-    if (opts.workers == 0)  // the owner's loop has stopped: its buffer goes back
+    if (opts.workers == 0) // the owner's loop has stopped: its buffer goes back
         for (auto& w : workers_)
             if (w.slot != nullptr) {
                 request* r = w.slot;
@@ -118,7 +123,8 @@ void channel::join_workers() {
             }
 }
 
-channel::pump_result channel::pump(std::size_t limit) {
+channel::pump_result channel::pump(std::size_t limit)
+{
     worker& w = workers_.front();
     worker* const outer = tls_worker;
     tls_worker = &w;
@@ -155,7 +161,8 @@ channel::pump_result channel::pump(std::size_t limit) {
     return result;
 }
 
-void channel::worker_main(worker& w) {
+void channel::worker_main(worker& w)
+{
     tls_worker = &w;
     reply_fd_scope replies(w.fd);
     while (!fuse_session_exited(se)) {
@@ -183,7 +190,8 @@ void channel::worker_main(worker& w) {
     tls_worker = nullptr;
 }
 
-request* channel::take() {
+request* channel::take()
+{
     refs.fetch_add(1, std::memory_order_relaxed);
     {
         std::lock_guard lk(pool_m_);
@@ -202,7 +210,8 @@ request* channel::take() {
     return r;
 }
 
-request* channel::take_current() {
+request* channel::take_current()
+{
     worker* w = tls_worker;
     request* r = w->slot;
     w->slot = nullptr;
@@ -212,15 +221,16 @@ request* channel::take_current() {
     return r;
 }
 
-void channel::give(request* r) {
+void channel::give(request* r)
+{
     if (r->in_flight) {
         r->in_flight = false;
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
     }
     r->req = nullptr;
     r->disk_ref.reset();
-    std::vector<std::byte>().swap(r->big);     // a rare large read
-    std::vector<std::byte>().swap(r->bounce);  // a read-modify-write
+    std::vector<std::byte>().swap(r->big);    // a rare large read
+    std::vector<std::byte>().swap(r->bounce); // a read-modify-write
     bool keep = false;
     {
         std::lock_guard lk(pool_m_);
@@ -238,7 +248,8 @@ void channel::give(request* r) {
     unref();
 }
 
-void channel::unref() {
+void channel::unref()
+{
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
         delete this;
 }

@@ -33,14 +33,14 @@ struct request : disk_op {
     enum class kind : std::uint8_t { read, write, sync };
 
     channel* owner = nullptr;
-    std::byte* mem = nullptr;         // the receive buffer, `cap` bytes, page aligned
+    std::byte* mem = nullptr; // the receive buffer, `cap` bytes, page aligned
     std::size_t cap = 0;
-    std::vector<std::byte> big;       // a read whose blocks exceed cap
+    std::vector<std::byte> big; // a read whose blocks exceed cap
     fuse_req_t req = nullptr;
-    int reply_fd = -1;                // the /dev/fuse descriptor it came from
+    int reply_fd = -1; // the /dev/fuse descriptor it came from
     kind what = kind::read;
     std::shared_ptr<fuse_disk> disk_ref;
-    bool in_flight = false;           // taken by a handler, not yet answered
+    bool in_flight = false; // taken by a handler, not yet answered
     request* next_free = nullptr;
 };
 
@@ -49,8 +49,8 @@ struct channel_options {
     // thread when loop_fd() is readable.
     unsigned workers = 2;
     bool clone_fd = true;
-    std::size_t buffer_size = 0;      // each receive buffer (max_write and headers)
-    std::size_t idle_requests = 64;   // pooled requests kept when idle
+    std::size_t buffer_size = 0;    // each receive buffer (max_write and headers)
+    std::size_t idle_requests = 64; // pooled requests kept when idle
     log::sink log;
 };
 
@@ -70,7 +70,8 @@ struct channel {
     // reading and handling what is there (at most `limit` requests) on the
     // calling thread. pump_result::ended once the connection is gone.
     enum class pump_result { drained, more, ended };
-    [[nodiscard]] int loop_fd() const noexcept {
+    [[nodiscard]] int loop_fd() const noexcept
+    {
         return opts.workers > 0 || workers_.empty() ? -1 : workers_.front().fd;
     }
     pump_result pump(std::size_t limit);
@@ -86,12 +87,12 @@ struct channel {
 
     fuse_session* se;
     channel_options opts;
-    std::atomic<long> refs{1};        // the export's, plus one per request taken
-    std::vector<int> fds;             // one per worker
+    std::atomic<long> refs{1}; // the export's, plus one per request taken
+    std::vector<int> fds;      // one per worker
 
     struct worker {
         int fd = -1;
-        request* slot = nullptr;      // the buffer the next request is read into
+        request* slot = nullptr; // the buffer the next request is read into
     };
 
 private:

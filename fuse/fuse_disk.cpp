@@ -17,13 +17,15 @@ namespace ivs::fuse {
 // ---- block_range_lock -------------------------------------------------------
 
 namespace {
-bool overlaps(std::uint64_t a_first, std::uint64_t a_last, std::uint64_t b_first, std::uint64_t b_last) {
+bool overlaps(std::uint64_t a_first, std::uint64_t a_last, std::uint64_t b_first, std::uint64_t b_last)
+{
     return a_first <= b_last && b_first <= a_last;
 }
 } // namespace
 
 // True when a held range, or a waiter queued before `stop`, overlaps w.
-bool block_range_lock::blocked_locked(const waiter& w, const waiter* stop) const {
+bool block_range_lock::blocked_locked(const waiter& w, const waiter* stop) const
+{
     for (const auto& [f, l] : held_)
         if (overlaps(w.first, w.last, f, l))
             return true;
@@ -33,7 +35,8 @@ bool block_range_lock::blocked_locked(const waiter& w, const waiter* stop) const
     return false;
 }
 
-void block_range_lock::acquire(waiter& w) {
+void block_range_lock::acquire(waiter& w)
+{
     {
         std::lock_guard lk(m_);
         w.next = nullptr;
@@ -47,8 +50,9 @@ void block_range_lock::acquire(waiter& w) {
     w.granted(w);
 }
 
-void block_range_lock::release(const waiter& w) {
-    waiter* grant = nullptr;  // granted here, in queue order
+void block_range_lock::release(const waiter& w)
+{
+    waiter* grant = nullptr; // granted here, in queue order
     waiter** grant_tail = &grant;
     {
         std::lock_guard lk(m_);
@@ -75,18 +79,20 @@ void block_range_lock::release(const waiter& w) {
         }
     }
     while (grant != nullptr) {
-        waiter* next = grant->next;  // read first: granted() may reuse the node
+        waiter* next = grant->next; // read first: granted() may reuse the node
         grant->granted(*grant);
         grant = next;
     }
 }
 
-std::size_t block_range_lock::held() const {
+std::size_t block_range_lock::held() const
+{
     std::lock_guard lk(m_);
     return held_.size();
 }
 
-std::size_t block_range_lock::waiting() const {
+std::size_t block_range_lock::waiting() const
+{
     std::lock_guard lk(m_);
     std::size_t n = 0;
     for (const waiter* q = head_; q != nullptr; q = q->next)
@@ -96,16 +102,15 @@ std::size_t block_range_lock::waiting() const {
 
 // ---- fuse_disk -------------------------------------------------------------
 
-int completion_errno(const vscsi::scsi_completion& c) noexcept {
-    return -vscsi::completion_error(c);
-}
+int completion_errno(const vscsi::scsi_completion& c) noexcept { return -vscsi::completion_error(c); }
 
 fuse_disk::fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
                      std::uint64_t block_count)
-    : dev_(dev), target_(target), lun_(lun), block_size_(block_size),
-      size_(block_count * block_size) {}
+    : dev_(dev), target_(target), lun_(lun), block_size_(block_size), size_(block_count * block_size)
+{}
 
-std::size_t fuse_disk::read_buffer_size(std::uint64_t offset, std::size_t length) const noexcept {
+std::size_t fuse_disk::read_buffer_size(std::uint64_t offset, std::size_t length) const noexcept
+{
     if (offset >= size_ || length == 0)
         return 0;
     const std::uint64_t n = std::min<std::uint64_t>(length, size_ - offset);
@@ -114,7 +119,8 @@ std::size_t fuse_disk::read_buffer_size(std::uint64_t offset, std::size_t length
     return static_cast<std::size_t>((last - first + 1) * block_size_);
 }
 
-void fuse_disk::issue(disk_command& c) {
+void fuse_disk::issue(disk_command& c)
+{
     // One pointer captured: fits std::function's inline storage.
     auto done = [cp = &c](const vscsi::scsi_completion& comp) { cp->op->disk->completed(*cp, comp); };
     std::error_code ec;
@@ -122,9 +128,9 @@ void fuse_disk::issue(disk_command& c) {
         vscsi::scsi_command cmd;
         cmd.target = target_;
         cmd.lun = lun_;
-        cmd.set_cdb(scsi::synchronize_cache_10());  // LBA 0, 0 blocks: the whole medium
+        cmd.set_cdb(scsi::synchronize_cache_10()); // LBA 0, 0 blocks: the whole medium
         cmd.dir = vscsi::vscsi_dir::none;
-        cmd.retries = dev_.config().retry.retries;  // sd's bound, as for READ/WRITE
+        cmd.retries = dev_.config().retry.retries; // sd's bound, as for READ/WRITE
         ec = dev_.submit(cmd, std::move(done));
     } else if (!c.in.empty()) {
         ec = dev_.submit_read(target_, lun_, c.lba, block_size_, c.in, std::move(done));
@@ -132,20 +138,22 @@ void fuse_disk::issue(disk_command& c) {
         ec = dev_.submit_write(target_, lun_, c.lba, block_size_, c.out, std::move(done));
     }
     if (ec)
-        c.then(c, -EIO);  // device closed (ENXIO) or refused: nothing was queued
+        c.then(c, -EIO); // device closed (ENXIO) or refused: nothing was queued
 }
 
-void fuse_disk::completed(disk_command& c, const vscsi::scsi_completion& comp) {
+void fuse_disk::completed(disk_command& c, const vscsi::scsi_completion& comp)
+{
     if (c.sync && comp.status == vscsi::vscsi_status::sense &&
         scsi::sense_key(comp.sense) == scsi::key::illegal_request)
-        return c.then(c, 0);  // no cache to synchronize
+        return c.then(c, 0); // no cache to synchronize
     // The midlayer has retried what its rules retry (vscsi/retry_rules.hpp).
     c.then(c, completion_errno(comp));
 }
 
 namespace {
 void start_command(disk_command& c, disk_op& op, std::uint64_t lba, std::span<std::byte> in,
-                   std::span<const std::byte> out, bool sync, void (*then)(disk_command&, int)) {
+                   std::span<const std::byte> out, bool sync, void (*then)(disk_command&, int))
+{
     c.op = &op;
     c.lba = lba;
     c.in = in;
@@ -155,7 +163,8 @@ void start_command(disk_command& c, disk_op& op, std::uint64_t lba, std::span<st
 }
 } // namespace
 
-void fuse_disk::read(disk_op& op, std::uint64_t offset, std::size_t length, std::span<std::byte> blocks) {
+void fuse_disk::read(disk_op& op, std::uint64_t offset, std::size_t length, std::span<std::byte> blocks)
+{
     op.disk = this;
     op.head = 0;
     op.length = 0;
@@ -175,19 +184,21 @@ void fuse_disk::read(disk_op& op, std::uint64_t offset, std::size_t length, std:
     issue(op.cmd[0]);
 }
 
-void fuse_disk::read_done(disk_command& c, int r) {
+void fuse_disk::read_done(disk_command& c, int r)
+{
     disk_op& op = *c.op;
     op.done(op, r < 0 ? r : static_cast<long>(op.length));
 }
 
-void fuse_disk::write(disk_op& op, std::uint64_t offset, std::span<const std::byte> data) {
+void fuse_disk::write(disk_op& op, std::uint64_t offset, std::span<const std::byte> data)
+{
     op.disk = this;
     if (removed())
         return op.done(op, -EIO);
     if (data.empty())
         return op.done(op, 0);
     if (offset >= size_)
-        return op.done(op, -ENOSPC);  // the file cannot grow
+        return op.done(op, -ENOSPC); // the file cannot grow
     op.length = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), size_ - offset));
     op.data = data.first(op.length);
     op.first = offset / block_size_;
@@ -200,7 +211,8 @@ void fuse_disk::write(disk_op& op, std::uint64_t offset, std::span<const std::by
     writers_.acquire(op.range);
 }
 
-void fuse_disk::write_granted(block_range_lock::waiter& w) {
+void fuse_disk::write_granted(block_range_lock::waiter& w)
+{
     disk_op& op = *static_cast<disk_op*>(w.context);
     fuse_disk& d = *op.disk;
     const std::size_t bs = d.block_size_;
@@ -228,7 +240,8 @@ void fuse_disk::write_granted(block_range_lock::waiter& w) {
         d.issue(op.cmd[1]);
 }
 
-void fuse_disk::rmw_read_done(disk_command& c, int r) {
+void fuse_disk::rmw_read_done(disk_command& c, int r)
+{
     disk_op& op = *c.op;
     if (r < 0) {
         int none = 0;
@@ -243,18 +256,18 @@ void fuse_disk::rmw_read_done(disk_command& c, int r) {
     op.disk->issue(op.cmd[0]);
 }
 
-void fuse_disk::write_done(disk_command& c, int r) {
-    c.op->disk->finish_write(*c.op, r);
-}
+void fuse_disk::write_done(disk_command& c, int r) { c.op->disk->finish_write(*c.op, r); }
 
-void fuse_disk::finish_write(disk_op& op, int r) {
+void fuse_disk::finish_write(disk_op& op, int r)
+{
     if (r == 0)
         written_.store(true);
-    writers_.release(op.range);  // before done: done may free op
+    writers_.release(op.range); // before done: done may free op
     op.done(op, r < 0 ? r : static_cast<long>(op.length));
 }
 
-void fuse_disk::sync(disk_op& op, bool only_if_written) {
+void fuse_disk::sync(disk_op& op, bool only_if_written)
+{
     op.disk = this;
     if (removed())
         return op.done(op, -EIO);
@@ -265,10 +278,11 @@ void fuse_disk::sync(disk_op& op, bool only_if_written) {
     issue(op.cmd[0]);
 }
 
-void fuse_disk::sync_done(disk_command& c, int r) {
+void fuse_disk::sync_done(disk_command& c, int r)
+{
     disk_op& op = *c.op;
     if (r < 0)
-        op.disk->written_.store(true);  // still to be flushed
+        op.disk->written_.store(true); // still to be flushed
     op.done(op, r);
 }
 

@@ -17,7 +17,7 @@
 namespace ivs::vscsi {
 class embedded_vscsi;
 struct scsi_completion;
-}
+} // namespace ivs::vscsi
 
 namespace ivs::fuse {
 
@@ -30,9 +30,9 @@ public:
     struct waiter {
         std::uint64_t first = 0;
         std::uint64_t last = 0;
-        void (*granted)(waiter&) = nullptr;  // runs without the lock's mutex held
-        void* context = nullptr;             // the owner's, for granted
-        waiter* next = nullptr;              // the queue's link
+        void (*granted)(waiter&) = nullptr; // runs without the lock's mutex held
+        void* context = nullptr;            // the owner's, for granted
+        waiter* next = nullptr;             // the queue's link
     };
 
     // granted(w) runs before acquire returns when the range is free, else
@@ -60,32 +60,32 @@ class fuse_disk;
 struct disk_command {
     struct disk_op* op = nullptr;
     std::uint64_t lba = 0;
-    std::span<std::byte> in;          // READ into
-    std::span<const std::byte> out;   // WRITE from
-    bool sync = false;                // SYNCHRONIZE CACHE(10) instead
-    void (*then)(disk_command&, int result) = nullptr;  // 0 or -errno
+    std::span<std::byte> in;                           // READ into
+    std::span<const std::byte> out;                    // WRITE from
+    bool sync = false;                                 // SYNCHRONIZE CACHE(10) instead
+    void (*then)(disk_command&, int result) = nullptr; // 0 or -errno
 };
 
 // An operation in flight. The caller owns it (usually inside its request),
 // sets `done`, and keeps it alive until done runs; done runs exactly once,
 // possibly before the starting call returns.
 struct disk_op {
-    void (*done)(disk_op&, long result) = nullptr;  // bytes (>= 0) or -errno
+    void (*done)(disk_op&, long result) = nullptr; // bytes (>= 0) or -errno
 
     // Read result: `result` bytes start at read_data().
     [[nodiscard]] const std::byte* read_data() const noexcept { return blocks.data() + head; }
 
     // ---- fuse_disk's state ----
     fuse_disk* disk = nullptr;
-    std::uint64_t first = 0;          // blocks first..last
+    std::uint64_t first = 0; // blocks first..last
     std::uint64_t last = 0;
-    std::size_t head = 0;             // offset of the first byte in block `first`
-    std::size_t length = 0;           // bytes of the request (clamped to the disk)
-    std::span<std::byte> blocks;      // read: the whole blocks
-    std::span<const std::byte> data;  // write: the caller's bytes
-    std::vector<std::byte> bounce;    // read-modify-write: the whole blocks
-    std::atomic<int> pending{0};      // commands of the current phase
-    std::atomic<int> failure{0};      // first -errno of the current phase
+    std::size_t head = 0;            // offset of the first byte in block `first`
+    std::size_t length = 0;          // bytes of the request (clamped to the disk)
+    std::span<std::byte> blocks;     // read: the whole blocks
+    std::span<const std::byte> data; // write: the caller's bytes
+    std::vector<std::byte> bounce;   // read-modify-write: the whole blocks
+    std::atomic<int> pending{0};     // commands of the current phase
+    std::atomic<int> failure{0};     // first -errno of the current phase
     block_range_lock::waiter range;
     disk_command cmd[2];
 };
@@ -94,8 +94,7 @@ class fuse_disk {
 public:
     // block_size must be 1..max_transfer and block_count * block_size must
     // not overflow (checked by fuse_export::add_disk).
-    fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint32_t block_size,
-              std::uint64_t block_count);
+    fuse_disk(vscsi::embedded_vscsi& dev, int target, int lun, std::uint32_t block_size, std::uint64_t block_count);
 
     [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
     [[nodiscard]] std::uint32_t block_size() const noexcept { return block_size_; }

@@ -30,7 +30,8 @@ namespace {
 class fuse_export_category_impl : public std::error_category {
 public:
     const char* name() const noexcept override { return "fuse_export"; }
-    std::string message(int ev) const override {
+    std::string message(int ev) const override
+    {
         switch (static_cast<fuse_export_errc>(ev)) {
         case fuse_export_errc::already_started: return "FUSE export already started";
         case fuse_export_errc::not_a_directory: return "FUSE mountpoint is not an existing directory";
@@ -47,24 +48,22 @@ public:
 
 } // namespace
 
-const std::error_category& fuse_export_category() noexcept {
+const std::error_category& fuse_export_category() noexcept
+{
     static const fuse_export_category_impl cat;
     return cat;
 }
 
-std::error_code make_error_code(fuse_export_errc e) noexcept {
-    return {static_cast<int>(e), fuse_export_category()};
-}
+std::error_code make_error_code(fuse_export_errc e) noexcept { return {static_cast<int>(e), fuse_export_category()}; }
 
-std::string fuse_disk_file_name(std::uint64_t remote_lun) {
-    return "lun" + std::to_string(remote_lun);
-}
+std::string fuse_disk_file_name(std::uint64_t remote_lun) { return "lun" + std::to_string(remote_lun); }
 
 namespace {
 
 // The device number of the file system mounted at `mp` (the last mount
 // there), from /proc/self/mountinfo; 0 when not found.
-dev_t mount_device(const std::string& mp) {
+dev_t mount_device(const std::string& mp)
+{
     std::ifstream in("/proc/self/mountinfo");
     std::string line;
     dev_t found = 0;
@@ -79,7 +78,8 @@ dev_t mount_device(const std::string& mp) {
         for (std::size_t i = 0; i < escaped.size(); ++i) {
             auto octal = [&](std::size_t k) { return escaped[k] >= '0' && escaped[k] <= '7'; };
             if (escaped[i] == '\\' && escaped.size() - i > 3 && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-                point += static_cast<char>((escaped[i + 1] - '0') * 64 + (escaped[i + 2] - '0') * 8 + (escaped[i + 3] - '0'));
+                point += static_cast<char>((escaped[i + 1] - '0') * 64 + (escaped[i + 2] - '0') * 8 +
+                                           (escaped[i + 3] - '0'));
                 i += 3;
             } else {
                 point += escaped[i];
@@ -93,7 +93,8 @@ dev_t mount_device(const std::string& mp) {
 }
 
 // libfuse's "/dev/fd/N" (fuse_session_mount takes descriptor N as mounted).
-bool is_premounted(const std::filesystem::path& mp) {
+bool is_premounted(const std::filesystem::path& mp)
+{
     const std::string s = mp.string();
     constexpr std::string_view prefix = "/dev/fd/";
     return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0 &&
@@ -101,11 +102,11 @@ bool is_premounted(const std::filesystem::path& mp) {
 }
 
 // fusermount3 -u -z for an unprivileged mount; false if it did not succeed.
-bool run_fusermount_lazy(const std::string& mp) {
+bool run_fusermount_lazy(const std::string& mp)
+{
     const char* argv[] = {"fusermount3", "-u", "-z", "-q", mp.c_str(), nullptr};
     pid_t pid = 0;
-    if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv),
-                       environ) != 0)
+    if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0)
         return false;
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -113,7 +114,8 @@ bool run_fusermount_lazy(const std::string& mp) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-bool write_abort(const std::filesystem::path& connections, dev_t dev) {
+bool write_abort(const std::filesystem::path& connections, dev_t dev)
+{
     // The connection's directory is named after the kernel dev_t (major << 20 | minor).
     const auto id = (static_cast<unsigned long>(major(dev)) << 20) | minor(dev);
     std::ofstream out(connections / std::to_string(id) / "abort");
@@ -128,7 +130,8 @@ bool write_abort(const std::filesystem::path& connections, dev_t dev) {
 
 // A lazily detached mount that files still use keeps its connection alive;
 // writing to fusectl's abort ends it (the workers see ENODEV).
-void fuse_export::impl::abort_connection() {
+void fuse_export::impl::abort_connection()
+{
     if (write_abort("/sys/fs/fuse/connections", conn_dev))
         return;
     // fusectl is not mounted there: mount a private instance for a moment.
@@ -145,7 +148,8 @@ void fuse_export::impl::abort_connection() {
     ::rmdir(tmpl);
 }
 
-void fuse_export::impl::unmount_and_join() {
+void fuse_export::impl::unmount_and_join()
+{
     const std::string mp = mountpoint.string();
     bool detached = false;
     // premounted: who mounted it has unmounted it, the connection is ending.
@@ -183,15 +187,16 @@ void fuse_export::impl::unmount_and_join() {
     options.log.info("fuse: unmounted " + mp);
 }
 
-fuse_export::fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint,
-                         fuse_export_options options)
-    : impl_(std::make_unique<impl>(dev, std::move(mountpoint), std::move(options))) {}
+fuse_export::fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint, fuse_export_options options)
+    : impl_(std::make_unique<impl>(dev, std::move(mountpoint), std::move(options)))
+{}
 
 fuse_export::~fuse_export() { stop(); }
 
 bool fuse_export::running() const noexcept { return impl_->running.load(); }
 
-std::size_t fuse_export::open_handles(const std::string& name) const {
+std::size_t fuse_export::open_handles(const std::string& name) const
+{
     std::lock_guard lk(impl_->disks_m);
     auto it = impl_->by_name.find(name);
     if (it == impl_->by_name.end())
@@ -204,15 +209,17 @@ std::size_t fuse_export::open_handles(const std::string& name) const {
 
 const std::filesystem::path& fuse_export::mountpoint() const noexcept { return impl_->mountpoint; }
 
-long fuse_export::requests_in_flight() const {
+long fuse_export::requests_in_flight() const
+{
     std::lock_guard lk(impl_->life_m);
     return impl_->ch != nullptr ? impl_->ch->requests_in_flight() : 0;
 }
 
-std::error_code fuse_export::add_disk(const std::string& name, int target, int lun,
-                                      std::uint32_t block_size, std::uint64_t block_count) {
-    if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
-        name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
+std::error_code fuse_export::add_disk(const std::string& name, int target, int lun, std::uint32_t block_size,
+                                      std::uint64_t block_count)
+{
+    if (name.empty() || name.size() > 255 || name == "." || name == ".." || name.find('/') != std::string::npos ||
+        name.find('\0') != std::string::npos)
         return fuse_export_errc::invalid_name;
     if (block_size == 0 || block_size > impl_->dev.config().max_transfer || block_count == 0 ||
         block_count > static_cast<std::uint64_t>(INT64_MAX) / block_size)
@@ -228,7 +235,8 @@ std::error_code fuse_export::add_disk(const std::string& name, int target, int l
     return {};
 }
 
-std::error_code fuse_export::remove_disk(const std::string& name) {
+std::error_code fuse_export::remove_disk(const std::string& name)
+{
     auto& s = *impl_;
     std::shared_ptr<fuse_disk> d;
     {
@@ -242,12 +250,13 @@ std::error_code fuse_export::remove_disk(const std::string& name) {
     }
     d->mark_removed();
     std::lock_guard lk(s.life_m);
-    if (s.se != nullptr)  // drop the kernel's cached lookup of the name
+    if (s.se != nullptr) // drop the kernel's cached lookup of the name
         fuse_lowlevel_notify_inval_entry(s.se, FUSE_ROOT_ID, name.c_str(), name.size());
     return {};
 }
 
-std::error_code fuse_export::start() {
+std::error_code fuse_export::start()
+{
     auto& s = *impl_;
     std::lock_guard lk(s.life_m);
     if (s.se != nullptr)
@@ -259,7 +268,7 @@ std::error_code fuse_export::start() {
             return fuse_export_errc::not_a_directory;
         s.mountpoint = std::filesystem::absolute(s.mountpoint, fs_ec).lexically_normal();
         if (!s.mountpoint.has_filename() && s.mountpoint.has_relative_path())
-            s.mountpoint = s.mountpoint.parent_path();  // drop a trailing '/'
+            s.mountpoint = s.mountpoint.parent_path(); // drop a trailing '/'
     }
 
     const std::string opts = "-ofsname=" + s.options.fsname + ",subtype=iscsi-vscsi,default_permissions";
@@ -314,12 +323,14 @@ std::error_code fuse_export::start() {
     return {};
 }
 
-int fuse_export::loop_fd() const {
+int fuse_export::loop_fd() const
+{
     std::lock_guard lk(impl_->life_m);
     return impl_->ch != nullptr ? impl_->ch->loop_fd() : -1;
 }
 
-fuse_export::pump_result fuse_export::pump(std::size_t limit) {
+fuse_export::pump_result fuse_export::pump(std::size_t limit)
+{
     // Not under life_m: stop() is not called while the owner pumps.
     channel* c = impl_->ch;
     if (c == nullptr)
@@ -332,7 +343,8 @@ fuse_export::pump_result fuse_export::pump(std::size_t limit) {
     return pump_result::ended;
 }
 
-void fuse_export::stop() {
+void fuse_export::stop()
+{
     auto& s = *impl_;
     std::lock_guard lk(s.life_m);
     if (s.se == nullptr)

@@ -47,14 +47,14 @@ class embedded_vscsi;
 namespace ivs::fuse {
 
 enum class fuse_export_errc {
-    already_started = 1,    // start() twice
-    not_a_directory,        // the mountpoint is missing or not a directory
-    session_failed,         // fuse_session_new() refused the options
-    mount_failed,           // fuse_session_mount() failed (no /dev/fuse, no permission, ...)
-    invalid_name,           // empty, '/', ".", "..", or over 255 bytes
-    name_exists,            // add_disk() with a name already exported
-    no_such_disk,           // remove_disk() of a name not exported
-    invalid_geometry,       // block size 0 or over the maximum transfer, no blocks, size overflow
+    already_started = 1, // start() twice
+    not_a_directory,     // the mountpoint is missing or not a directory
+    session_failed,      // fuse_session_new() refused the options
+    mount_failed,        // fuse_session_mount() failed (no /dev/fuse, no permission, ...)
+    invalid_name,        // empty, '/', ".", "..", or over 255 bytes
+    name_exists,         // add_disk() with a name already exported
+    no_such_disk,        // remove_disk() of a name not exported
+    invalid_geometry,    // block size 0 or over the maximum transfer, no blocks, size overflow
 };
 
 [[nodiscard]] const std::error_category& fuse_export_category() noexcept;
@@ -70,9 +70,9 @@ struct fuse_export_options {
     // thread that completes the commands (the daemon's), which saves a
     // thread hop per request.
     unsigned workers = 2;
-    bool clone_fd = true;              // one /dev/fuse channel per worker
-    std::size_t max_write = 1 << 20;   // largest read/write request (max_pages); 4 KiB..1 MiB
-    unsigned max_background = 128;     // asynchronous requests the kernel keeps in flight
+    bool clone_fd = true;            // one /dev/fuse channel per worker
+    std::size_t max_write = 1 << 20; // largest read/write request (max_pages); 4 KiB..1 MiB
+    unsigned max_background = 128;   // asynchronous requests the kernel keeps in flight
     std::string fsname = "iscsi-vscsi";
     // Mount, unmount and their fallbacks; written from any thread.
     log::sink log;
@@ -83,16 +83,15 @@ struct fuse_export_options {
 
 class fuse_export {
 public:
-    fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint,
-                fuse_export_options options = {});
-    ~fuse_export();  // stop()
+    fuse_export(vscsi::embedded_vscsi& dev, std::filesystem::path mountpoint, fuse_export_options options = {});
+    ~fuse_export(); // stop()
     fuse_export(const fuse_export&) = delete;
     fuse_export& operator=(const fuse_export&) = delete;
 
     // Export vscsi target/lun as `name` (thread-safe, any time). The file has
     // block_count * block_size bytes; I/O uses whole blocks of block_size.
-    std::error_code add_disk(const std::string& name, int target, int lun,
-                             std::uint32_t block_size, std::uint64_t block_count);
+    std::error_code add_disk(const std::string& name, int target, int lun, std::uint32_t block_size,
+                             std::uint64_t block_count);
     // The file disappears; I/O through handles still open fails with EIO.
     std::error_code remove_disk(const std::string& name);
 
@@ -122,7 +121,7 @@ public:
     // Requests whose commands are in flight (answered when they complete).
     [[nodiscard]] long requests_in_flight() const;
 
-    struct impl;  // fuse_export.cpp (the FUSE callbacks reach it too)
+    struct impl; // fuse_export.cpp (the FUSE callbacks reach it too)
 
 private:
     std::unique_ptr<impl> impl_;

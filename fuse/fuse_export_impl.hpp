@@ -42,17 +42,19 @@ struct fuse_export::impl {
     // Handles of open files; an aborted connection never releases them.
     std::unordered_set<open_file*> handles;
 
-    mutable std::mutex life_m;      // start/stop, se and ch
+    mutable std::mutex life_m; // start/stop, se and ch
     fuse_session* se = nullptr;
-    channel* ch = nullptr;          // the export's reference while mounted
+    channel* ch = nullptr; // the export's reference while mounted
     std::atomic<bool> running{false};
-    dev_t conn_dev = 0;             // the mount's device: its fusectl connection id
-    bool premounted = false;        // "/dev/fd/N": mounted and unmounted by the caller
+    dev_t conn_dev = 0;      // the mount's device: its fusectl connection id
+    bool premounted = false; // "/dev/fd/N": mounted and unmounted by the caller
 
     impl(vscsi::embedded_vscsi& d, std::filesystem::path mp, fuse_export_options o)
-        : dev(d), mountpoint(std::move(mp)), options(std::move(o)) {}
+        : dev(d), mountpoint(std::move(mp)), options(std::move(o))
+    {}
 
-    [[nodiscard]] std::shared_ptr<fuse_disk> find(fuse_ino_t ino) const {
+    [[nodiscard]] std::shared_ptr<fuse_disk> find(fuse_ino_t ino) const
+    {
         std::lock_guard lk(disks_m);
         auto it = by_ino.find(ino);
         return it == by_ino.end() ? nullptr : it->second;

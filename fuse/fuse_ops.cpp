@@ -22,15 +22,15 @@ namespace {
 constexpr double entry_timeout = 1.0;
 constexpr double attr_timeout = 1.0;
 
-fuse_export::impl& self(fuse_req_t req) {
-    return *static_cast<fuse_export::impl*>(fuse_req_userdata(req));
-}
+fuse_export::impl& self(fuse_req_t req) { return *static_cast<fuse_export::impl*>(fuse_req_userdata(req)); }
 
-open_file* handle_of(const fuse_file_info* fi) {
+open_file* handle_of(const fuse_file_info* fi)
+{
     return fi != nullptr ? reinterpret_cast<open_file*>(fi->fh) : nullptr;
 }
 
-void op_init(void* userdata, fuse_conn_info* conn) {
+void op_init(void* userdata, fuse_conn_info* conn)
+{
     auto& s = *static_cast<fuse_export::impl*>(userdata);
     // libfuse caps max_write at its buffer and derives max_pages from it, so
     // reads are as large as writes.
@@ -40,8 +40,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
     // Data is copied through /dev/fuse: splicing would remove no copy on
     // this path (doc/performance.md, "Splice (not tried)"), and a writeback cache would
     // acknowledge writes the target has not seen.
-    conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-                    FUSE_CAP_WRITEBACK_CACHE);
+    conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_WRITEBACK_CACHE);
     // Asynchronous direct I/O (libaio, io_uring) keeps its queue depth.
     for (unsigned cap : {FUSE_CAP_ASYNC_DIO, FUSE_CAP_ASYNC_READ, FUSE_CAP_ATOMIC_O_TRUNC})
         if (conn->capable & cap)
@@ -51,7 +50,8 @@ void op_init(void* userdata, fuse_conn_info* conn) {
     // still refused.
 }
 
-void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name)
+{
     auto& s = self(req);
     if (parent != FUSE_ROOT_ID) {
         fuse_reply_err(req, ENOENT);
@@ -68,7 +68,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
         }
     }
     if (!d) {
-        fuse_reply_err(req, ENOENT);  // not cached: a disk may appear any time
+        fuse_reply_err(req, ENOENT); // not cached: a disk may appear any time
         return;
     }
     s.fill_disk_stat(e.ino, *d, e.attr);
@@ -78,7 +78,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_reply_entry(req, &e);
 }
 
-void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi)
+{
     auto& s = self(req);
     struct stat st {};
     if (ino == FUSE_ROOT_ID) {
@@ -96,7 +97,8 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_attr(req, &st, attr_timeout);
 }
 
-void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi)
+{
     auto& s = self(req);
     if (ino == FUSE_ROOT_ID) {
         fuse_reply_err(req, EPERM);
@@ -119,7 +121,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
         }
         const auto want = static_cast<std::uint64_t>(attr->st_size);
         if (want != d->size()) {
-            fuse_reply_err(req, want > d->size() ? EFBIG : EPERM);  // a disk has a fixed size
+            fuse_reply_err(req, want > d->size() ? EFBIG : EPERM); // a disk has a fixed size
             return;
         }
     }
@@ -129,7 +131,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     fuse_reply_attr(req, &st, attr_timeout);
 }
 
-void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*)
+{
     auto& s = self(req);
     if (ino != FUSE_ROOT_ID) {
         fuse_reply_err(req, ENOTDIR);
@@ -156,7 +159,8 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
     fuse_reply_buf(req, buf.data(), used);
 }
 
-void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi)
+{
     auto& s = self(req);
     if (ino == FUSE_ROOT_ID) {
         fuse_reply_err(req, EISDIR);
@@ -174,7 +178,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     fi->fh = reinterpret_cast<std::uint64_t>(h);
     fi->direct_io = s.options.direct_io ? 1 : 0;
-    fi->keep_cache = 0;  // what another initiator wrote shows after the next open
+    fi->keep_cache = 0; // what another initiator wrote shows after the next open
     if (fuse_reply_open(req, fi) != 0) {
         // Interrupted: the kernel never releases this handle.
         std::lock_guard lk(s.disks_m);
@@ -183,7 +187,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
 }
 
-void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi)
+{
     auto& s = self(req);
     auto* h = handle_of(fi);
     {
@@ -196,7 +201,8 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 // The completion of a READ, WRITE, FLUSH or FSYNC: the reply, on the
 // descriptor the request came from, then the request back to the pool.
-void request_done(disk_op& op, long result) {
+void request_done(disk_op& op, long result)
+{
     auto& r = static_cast<request&>(op);
     {
         reply_fd_scope replies(r.reply_fd);
@@ -213,7 +219,8 @@ void request_done(disk_op& op, long result) {
 }
 
 // The worker's receive buffer becomes the request of req.
-request& start_request(fuse_req_t req, request::kind what, const open_file& h) {
+request& start_request(fuse_req_t req, request::kind what, const open_file& h)
+{
     request& r = *self(req).ch->take_current();
     r.req = req;
     r.what = what;
@@ -222,7 +229,8 @@ request& start_request(fuse_req_t req, request::kind what, const open_file& h) {
     return r;
 }
 
-void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi)
+{
     const open_file* h = handle_of(fi);
     if (h == nullptr || off < 0) {
         fuse_reply_err(req, h == nullptr ? EBADF : EINVAL);
@@ -232,13 +240,14 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
     const auto offset = static_cast<std::uint64_t>(off);
     std::span<std::byte> blocks(r.mem, r.cap);
     if (const std::size_t need = r.disk_ref->read_buffer_size(offset, size); need > r.cap) {
-        r.big.resize(need);  // blocks larger than the page cache's: rare
+        r.big.resize(need); // blocks larger than the page cache's: rare
         blocks = r.big;
     }
     r.disk_ref->read(r, offset, size, blocks);
 }
 
-void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi)
+{
     const open_file* h = handle_of(fi);
     if (h == nullptr || off < 0) {
         fuse_reply_err(req, h == nullptr ? EBADF : EINVAL);
@@ -259,7 +268,8 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
     r.disk_ref->write(r, static_cast<std::uint64_t>(off), data);
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi)
+{
     const open_file* h = handle_of(fi);
     if (h == nullptr) {
         fuse_reply_err(req, EBADF);
@@ -269,7 +279,8 @@ void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     r.disk_ref->sync(r, true);
 }
 
-void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi)
+{
     const open_file* h = handle_of(fi);
     if (h == nullptr) {
         fuse_reply_err(req, EBADF);
@@ -279,7 +290,8 @@ void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
     r.disk_ref->sync(r, false);
 }
 
-void op_statfs(fuse_req_t req, fuse_ino_t) {
+void op_statfs(fuse_req_t req, fuse_ino_t)
+{
     auto& s = self(req);
     struct statvfs st {};
     std::uint64_t bytes = 0, files = 0;
@@ -296,7 +308,8 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
     fuse_reply_statfs(req, &st);
 }
 
-fuse_lowlevel_ops make_operations() {
+fuse_lowlevel_ops make_operations()
+{
     fuse_lowlevel_ops ops{};
     ops.init = op_init;
     ops.lookup = op_lookup;
@@ -319,7 +332,8 @@ const fuse_lowlevel_ops operations = make_operations();
 
 const fuse_lowlevel_ops& export_operations() noexcept { return operations; }
 
-void fuse_export::impl::fill_disk_stat(fuse_ino_t ino, const fuse_disk& d, struct stat& st) const {
+void fuse_export::impl::fill_disk_stat(fuse_ino_t ino, const fuse_disk& d, struct stat& st) const
+{
     st = {};
     st.st_ino = ino;
     st.st_mode = S_IFREG | 0600;
@@ -333,7 +347,8 @@ void fuse_export::impl::fill_disk_stat(fuse_ino_t ino, const fuse_disk& d, struc
     st.st_atime = st.st_mtime = st.st_ctime = created;
 }
 
-void fuse_export::impl::fill_root_stat(struct stat& st) const {
+void fuse_export::impl::fill_root_stat(struct stat& st) const
+{
     st = {};
     st.st_ino = FUSE_ROOT_ID;
     st.st_mode = S_IFDIR | 0755;

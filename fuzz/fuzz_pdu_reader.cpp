@@ -142,9 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     reader.configure(cfg);
                 }
                 break;
-            case event::need_more:
-                check(!fed || chunk.empty());
-                break;
+            case event::need_more: check(!fed || chunk.empty()); break;
             }
         }
     }

@@ -161,8 +161,8 @@ struct completion_count {
     {
         ++calls;
         if (std::getenv("FUZZ_SESSION_TRACE"))
-            std::fprintf(stderr, "%s: error '%s' response %u status %u data-in %u\n", name,
-                         r.error.message().c_str(), r.response, r.status, r.data_in_bytes);
+            std::fprintf(stderr, "%s: error '%s' response %u status %u data-in %u\n", name, r.error.message().c_str(),
+                         r.response, r.status, r.data_in_bytes);
     }
 };
 
@@ -250,7 +250,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         };
         s.submit(rw16(false, read_buf), [&](const iscsi::scsi_result& r) { read_done(r); });
         s.submit(rw16(true, write_buf), [&](const iscsi::scsi_result& r) { write_done(r); });
-        run(io, target, [] { return false; }, 2); // let the commands go out
+        run(
+            io, target, [] { return false; }, 2); // let the commands go out
 
         target.send_all(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size));
         ::shutdown(target.fd, SHUT_WR);
@@ -260,7 +261,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(read_done.calls == 1 && write_done.calls == 1);
     }
     // Destroying the session must not complete anything a second time.
-    run(io, target, [] { return false; }, 2);
+    run(
+        io, target, [] { return false; }, 2);
     check(read_done.calls == 1 && write_done.calls == 1);
     ::close(target.fd);
     return 0;

@@ -34,14 +34,14 @@ namespace ivs::iscsi {
 
 enum class chap_errc {
     ok = 0,
-    empty_offer,              // no algorithm configured
-    algorithm_unknown,        // a name or number that is not 5..8
-    algorithm_unavailable,    // the crypto library lacks the digest (or forbids it, FIPS)
-    algorithm_not_offered,    // the target chose a CHAP_A we did not offer
-    missing_key,              // a CHAP key the step needs is absent or empty
-    bad_identifier,           // CHAP_I not a number 0..255
-    bad_challenge,            // CHAP_C not a 0x/0b binary value
-    challenge_too_short,      // decodes to no bytes
+    empty_offer,           // no algorithm configured
+    algorithm_unknown,     // a name or number that is not 5..8
+    algorithm_unavailable, // the crypto library lacks the digest (or forbids it, FIPS)
+    algorithm_not_offered, // the target chose a CHAP_A we did not offer
+    missing_key,           // a CHAP key the step needs is absent or empty
+    bad_identifier,        // CHAP_I not a number 0..255
+    bad_challenge,         // CHAP_C not a 0x/0b binary value
+    challenge_too_short,   // decodes to no bytes
     challenge_too_long,
     reflected_challenge,      // the peer's challenge equals ours (RFC 7143 §12.1.3)
     bad_response,             // CHAP_R not a binary value of the digest's length
@@ -49,20 +49,17 @@ enum class chap_errc {
     target_response_mismatch, // mutual: the target does not know the target secret
     mutual_same_secret,       // RFC 7143 §12.1.3: one secret per direction
     secret_empty,
-    name_empty,               // no user name (CHAP_N) configured
+    name_empty, // no user name (CHAP_N) configured
     secret_too_long,
     secret_file_unreadable,
     random_failure,
     digest_failure,
-    out_of_order,             // a step called before the previous one succeeded
+    out_of_order, // a step called before the previous one succeeded
 };
 
 const std::error_category& chap_category() noexcept;
 
-inline std::error_code make_error_code(chap_errc e) noexcept
-{
-    return {static_cast<int>(e), chap_category()};
-}
+inline std::error_code make_error_code(chap_errc e) noexcept { return {static_cast<int>(e), chap_category()}; }
 
 // --- algorithms ------------------------------------------------------------------------
 
@@ -83,7 +80,7 @@ std::size_t chap_digest_length(chap_algorithm a) noexcept;
 // False when the linked crypto library cannot compute the digest.
 bool chap_algorithm_available(chap_algorithm a) noexcept;
 
-std::vector<chap_algorithm> chap_default_algorithms();  // 8, 6, 5 (see above)
+std::vector<chap_algorithm> chap_default_algorithms(); // 8, 6, 5 (see above)
 // "8,6,5" for the CHAP_A key.
 std::string chap_algorithm_list(std::span<const chap_algorithm> algorithms);
 // Configuration form: comma-separated names or numbers, e.g. "sha256, md5". Duplicates fail.
@@ -97,33 +94,31 @@ std::error_code chap_parse_identifier(std::string_view text, std::uint8_t& id);
 std::error_code chap_parse_challenge(std::string_view text, std::vector<std::uint8_t>& out);
 // R = H(id || secret || challenge); out gets chap_digest_length(a) bytes.
 std::error_code chap_compute_response(chap_algorithm a, std::uint8_t id, const chap_secret& secret,
-                                      std::span<const std::uint8_t> challenge,
-                                      std::vector<std::uint8_t>& out);
+                                      std::span<const std::uint8_t> challenge, std::vector<std::uint8_t>& out);
 // Decodes `response_text` and compares in constant time. Errors: bad_response when the
 // encoding or length is wrong, target_response_mismatch when the value differs.
 std::error_code chap_verify_response(chap_algorithm a, std::uint8_t id, const chap_secret& secret,
-                                     std::span<const std::uint8_t> challenge,
-                                     std::string_view response_text);
+                                     std::span<const std::uint8_t> challenge, std::string_view response_text);
 
 // Fills `out` with random bytes; returns false on failure. Default: OpenSSL RAND_bytes.
 using chap_random_fn = std::function<bool(std::span<std::uint8_t> out)>;
 
 // A fresh identifier and a challenge of max(16, digest length) random bytes.
-std::error_code chap_make_challenge(chap_algorithm a, const chap_random_fn& random,
-                                    std::uint8_t& id, std::vector<std::uint8_t>& challenge);
+std::error_code chap_make_challenge(chap_algorithm a, const chap_random_fn& random, std::uint8_t& id,
+                                    std::vector<std::uint8_t>& challenge);
 
 // --- initiator -------------------------------------------------------------------------
 
 struct chap_identity {
-    std::string name;     // CHAP_N
+    std::string name; // CHAP_N
     chap_secret secret;
 };
 
 struct chap_initiator_config {
-    chap_identity initiator;              // proves us to the target
-    std::optional<chap_identity> target;  // set for mutual CHAP: what the target must prove
+    chap_identity initiator;             // proves us to the target
+    std::optional<chap_identity> target; // set for mutual CHAP: what the target must prove
     std::vector<chap_algorithm> algorithms = chap_default_algorithms();
-    chap_random_fn random;                // empty: RAND_bytes
+    chap_random_fn random; // empty: RAND_bytes
 };
 
 // Key values we send after the target's challenge. `i` and `c` are empty unless mutual.
@@ -140,8 +135,7 @@ public:
     std::error_code offer(std::string& chap_a);
 
     // Step 2: the target's CHAP_A, CHAP_I, CHAP_C values (empty = key absent).
-    std::error_code respond(std::string_view chap_a, std::string_view chap_i,
-                            std::string_view chap_c, chap_reply& out);
+    std::error_code respond(std::string_view chap_a, std::string_view chap_i, std::string_view chap_c, chap_reply& out);
 
     // Step 3, mutual only: the target's CHAP_N and CHAP_R.
     std::error_code verify_target(std::string_view chap_n, std::string_view chap_r);

@@ -11,14 +11,13 @@
 namespace ivs::iscsi {
 
 chap_secret::chap_secret(std::string_view bytes)
-    : chap_secret(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                                bytes.size()))
-{
-}
+    : chap_secret(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()))
+{}
 
 chap_secret::chap_secret(std::span<const std::uint8_t> bytes)
 {
-    if (bytes.empty()) return;
+    if (bytes.empty())
+        return;
     data_ = std::make_unique<std::uint8_t[]>(bytes.size());
     std::memcpy(data_.get(), bytes.data(), bytes.size());
     size_ = bytes.size();
@@ -26,8 +25,7 @@ chap_secret::chap_secret(std::span<const std::uint8_t> bytes)
 
 chap_secret::chap_secret(const chap_secret& other) : chap_secret(other.bytes()) {}
 
-chap_secret::chap_secret(chap_secret&& other) noexcept
-    : data_(std::move(other.data_)), size_(other.size_)
+chap_secret::chap_secret(chap_secret&& other) noexcept : data_(std::move(other.data_)), size_(other.size_)
 {
     other.size_ = 0;
 }
@@ -56,15 +54,18 @@ chap_secret::~chap_secret() { wipe(); }
 
 void chap_secret::wipe() noexcept
 {
-    if (data_ && size_ != 0) OPENSSL_cleanse(data_.get(), size_);
+    if (data_ && size_ != 0)
+        OPENSSL_cleanse(data_.get(), size_);
     data_.reset();
     size_ = 0;
 }
 
 bool chap_secret::same_as(const chap_secret& other) const noexcept
 {
-    if (size_ != other.size_) return false;
-    if (size_ == 0) return true;
+    if (size_ != other.size_)
+        return false;
+    if (size_ == 0)
+        return true;
     return CRYPTO_memcmp(data_.get(), other.data_.get(), size_) == 0;
 }
 
@@ -83,11 +84,13 @@ chap_secret chap_secret::load_file(const char* path, std::error_code& ec)
     while (len < sizeof buf) {
         const ssize_t n = ::read(fd, buf + len, sizeof buf - len);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             failed = true;
             break;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         len += static_cast<std::size_t>(n);
     }
     ::close(fd);
@@ -101,7 +104,8 @@ chap_secret chap_secret::load_file(const char* path, std::error_code& ec)
         std::size_t used = len;
         if (used > 0 && buf[used - 1] == '\n') {
             --used;
-            if (used > 0 && buf[used - 1] == '\r') --used;
+            if (used > 0 && buf[used - 1] == '\r')
+                --used;
         }
         if (used == 0)
             ec = chap_errc::secret_empty;

@@ -45,9 +45,6 @@ private:
 
 } // namespace
 
-std::shared_ptr<clock> make_steady_clock(boost::asio::io_context& io)
-{
-    return std::make_shared<steady_clock>(io);
-}
+std::shared_ptr<clock> make_steady_clock(boost::asio::io_context& io) { return std::make_shared<steady_clock>(io); }
 
 } // namespace ivs::iscsi

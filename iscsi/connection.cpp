@@ -49,8 +49,7 @@ connection::connection(asio::io_context& io) : io_(io), socket_(io) {}
 connection::~connection() = default;
 
 asio::awaitable<std::error_code> connection::connect(std::string host, std::string port,
-                                                     std::chrono::milliseconds timeout,
-                                                     std::string local_address)
+                                                     std::chrono::milliseconds timeout, std::string local_address)
 {
     failure_detail_.clear();
     boost::system::error_code ec;
@@ -80,8 +79,7 @@ asio::awaitable<std::error_code> connection::connect(std::string host, std::stri
         tcp_socket.close(ignored);
     });
 
-    auto endpoints = co_await resolver.async_resolve(host, port,
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+    auto endpoints = co_await resolver.async_resolve(host, port, asio::redirect_error(asio::use_awaitable, ec));
     // Each address in turn, on a socket of its family (bound to the local
     // address when there is one) until one connects.
     bool tried = false;
@@ -111,8 +109,8 @@ asio::awaitable<std::error_code> connection::connect(std::string host, std::stri
             failure_detail_ = host + " resolved to no address";
         } else if (!tried) {
             ec = asio::error::address_family_not_supported;
-            failure_detail_ = "local address " + local_address + " is " + (local.is_v6() ? "IPv6" : "IPv4") +
-                              " but " + host + " has no " + (local.is_v6() ? "IPv6" : "IPv4") + " address";
+            failure_detail_ = "local address " + local_address + " is " + (local.is_v6() ? "IPv6" : "IPv4") + " but " +
+                              host + " has no " + (local.is_v6() ? "IPv6" : "IPv4") + " address";
         }
     }
     timer.cancel();
@@ -187,8 +185,8 @@ bool connection::enqueue(std::unique_ptr<outgoing> item)
     return true;
 }
 
-bool connection::send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
-                      std::span<const std::byte> data, std::uint64_t cookie)
+bool connection::send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs, std::span<const std::byte> data,
+                      std::uint64_t cookie)
 {
     if (closing_ || writer_failed_)
         return false;
@@ -202,8 +200,7 @@ bool connection::send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
     return enqueue(std::move(item));
 }
 
-bool connection::send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned,
-                            std::uint64_t cookie)
+bool connection::send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned, std::uint64_t cookie)
 {
     if (closing_ || writer_failed_)
         return false;
@@ -246,8 +243,7 @@ bool connection::dispatch(pdu::pdu_reader::feed_result r)
     if (!receiver_)
         return false;
     switch (r.ev) {
-    case event::need_more:
-        return true;
+    case event::need_more: return true;
     case event::header_ready: {
         large_stream_ = reader_.data_segment_length() >= direct_read_min;
         auto dest = receiver_->data_destination(reader_.bhs(), reader_.data_segment_length());
@@ -267,9 +263,7 @@ bool connection::dispatch(pdu::pdu_reader::feed_result r)
         receiver_->on_pdu(reader_.bhs(), reader_.ahs(),
                           reader_.data_in_destination() ? std::span<const std::byte>{} : reader_.data());
         return !closing_ && receiver_;
-    case event::failed:
-        close(reader_.error());
-        return false;
+    case event::failed: close(reader_.error()); return false;
     }
     return false;
 }

@@ -35,8 +35,7 @@ public:
     // A header arrived and a data segment of `length` bytes follows.
     virtual destination data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length) = 0;
     // A complete, digest-checked PDU. `data` is empty when it landed in a destination.
-    virtual void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
-                        std::span<const std::byte> data) = 0;
+    virtual void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs, std::span<const std::byte> data) = 0;
     // A queued PDU that carried a non-zero cookie has been written.
     virtual void on_sent(std::uint64_t cookie) = 0;
     // The connection is gone (error, peer close, or close()); called once.
@@ -61,8 +60,7 @@ public:
     // (any port) before it connects, and only the target's addresses of its
     // family are tried. On failure, failure_detail() says what failed.
     boost::asio::awaitable<std::error_code> connect(std::string host, std::string port,
-                                                    std::chrono::milliseconds timeout,
-                                                    std::string local_address = {});
+                                                    std::chrono::milliseconds timeout, std::string local_address = {});
     // Why the last connect() failed, naming the local address when binding to
     // it failed; empty when the error code says it all.
     const std::string& failure_detail() const noexcept { return failure_detail_; }
@@ -78,10 +76,9 @@ public:
     // Queues one PDU. `data` must stay valid until on_sent(cookie) (or until
     // the connection closes); `owned` is kept by the connection instead.
     // Returns false when the connection is closed (nothing queued).
-    bool send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
-              std::span<const std::byte> data, std::uint64_t cookie = 0);
-    bool send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned,
-                    std::uint64_t cookie = 0);
+    bool send(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs, std::span<const std::byte> data,
+              std::uint64_t cookie = 0);
+    bool send_owned(const pdu::bhs_bytes& bhs, std::vector<std::byte> owned, std::uint64_t cookie = 0);
 
     // Closes the socket; on_closed(ec) follows once the reader and the writer end.
     void close(std::error_code ec);

@@ -33,10 +33,7 @@ public:
     }
 };
 
-bool is_security_key(std::string_view key) noexcept
-{
-    return key == "AuthMethod" || key.starts_with("CHAP_");
-}
+bool is_security_key(std::string_view key) noexcept { return key == "AuthMethod" || key.starts_with("CHAP_"); }
 
 std::string_view value_of(const pdu::text_list& keys, std::string_view key) noexcept
 {
@@ -54,10 +51,9 @@ const std::error_category& login_errc_category() noexcept
     return c;
 }
 
-login_machine::login_machine(const login_config& config, std::uint32_t cmd_sn,
-                             std::uint32_t exp_stat_sn, std::uint32_t initiator_task_tag)
-    : config_(config), negotiation_(config_), cmd_sn_(cmd_sn), exp_stat_sn_(exp_stat_sn),
-      itt_(initiator_task_tag)
+login_machine::login_machine(const login_config& config, std::uint32_t cmd_sn, std::uint32_t exp_stat_sn,
+                             std::uint32_t initiator_task_tag)
+    : config_(config), negotiation_(config_), cmd_sn_(cmd_sn), exp_stat_sn_(exp_stat_sn), itt_(initiator_task_tag)
 {
     if (config_.initiator_name.empty()) {
         fail(login_errc::bad_config, "login failed: no initiator name configured");
@@ -73,8 +69,8 @@ login_machine::login_machine(const login_config& config, std::uint32_t cmd_sn,
     }
     pending_ = negotiation_.declarations();
     if (config_.chap) {
-        chap_.emplace(chap_initiator_config{*config_.chap, config_.mutual_chap,
-                                            config_.chap_algorithms, config_.chap_random});
+        chap_.emplace(
+            chap_initiator_config{*config_.chap, config_.mutual_chap, config_.chap_algorithms, config_.chap_random});
         // Checks secrets (present, distinct for mutual) before anything is sent.
         if (auto ec = chap_->offer(chap_a_offer_)) {
             fail(ec, "login failed: " + ec.message());
@@ -138,7 +134,7 @@ login_request_out login_machine::next_request()
     h.tsih = config_.tsih;
     h.initiator_task_tag = itt_;
     h.cid = config_.cid;
-    h.cmd_sn = cmd_sn_;         // §11.12.6: login requests are immediate, CmdSN stays
+    h.cmd_sn = cmd_sn_; // §11.12.6: login requests are immediate, CmdSN stays
     h.exp_stat_sn = exp_stat_sn_;
     sent_transit_ = h.transit_bit;
     sent_continue_ = more;
@@ -242,8 +238,8 @@ login_step login_machine::process_text(const pdu::login_response& rsp, const pdu
 
     if (!rsp.transit_bit) {
         // Stay in this stage; ask to move on once our side is ready.
-        const bool transit = csg_ != login_stage::security_negotiation ||
-                             auth_ == auth_phase::verify_target || auth_ == auth_phase::done;
+        const bool transit = csg_ != login_stage::security_negotiation || auth_ == auth_phase::verify_target ||
+                             auth_ == auth_phase::done;
         return prepare(transit) ? login_step::send_next : login_step::failed;
     }
     if (csg_ == login_stage::security_negotiation && auth_ != auth_phase::done)
@@ -259,9 +255,9 @@ login_step login_machine::process_text(const pdu::login_response& rsp, const pdu
     }
     // Full feature phase (§7.1.3 S5): nothing may remain to answer.
     if (!pending_.empty())
-        return fail(pdu::errc::negotiation_violation,
-                    "login failed: target offered " + pending_.front().key + "=" +
-                        std::string(value_of(keys, pending_.front().key)) + " in its final login response");
+        return fail(pdu::errc::negotiation_violation, "login failed: target offered " + pending_.front().key + "=" +
+                                                          std::string(value_of(keys, pending_.front().key)) +
+                                                          " in its final login response");
     if (config_.tsih != 0 ? rsp.tsih != config_.tsih : rsp.tsih == 0)
         return fail(login_errc::protocol_error, "login failed: final login response with a wrong TSIH");
     tsih_ = rsp.tsih;
@@ -278,8 +274,8 @@ login_step login_machine::security_step(const pdu::login_response& rsp, const pd
         });
     };
     auto unexpected = [&]() {
-        return fail(login_errc::protocol_error, "login failed: unexpected security key " + keys.front().key +
-                                                    "=" + keys.front().value + " at this point of the login");
+        return fail(login_errc::protocol_error, "login failed: unexpected security key " + keys.front().key + "=" +
+                                                    keys.front().value + " at this point of the login");
     };
     switch (auth_) {
     case auth_phase::offer_method: {
@@ -311,8 +307,7 @@ login_step login_machine::security_step(const pdu::login_response& rsp, const pd
         const std::string_view a = value_of(keys, "CHAP_A");
         if (a == pdu::value_reject || a == pdu::value_not_understood) {
             md5_retry_ = !md5_only();
-            return fail(login_errc::chap_algorithm_rejected,
-                        "login failed: target rejected CHAP_A=" + chap_a_offer_);
+            return fail(login_errc::chap_algorithm_rejected, "login failed: target rejected CHAP_A=" + chap_a_offer_);
         }
         chap_reply reply;
         if (auto ec = chap_->respond(a, value_of(keys, "CHAP_I"), value_of(keys, "CHAP_C"), reply)) {

@@ -48,17 +48,14 @@ enum class login_errc {
     not_ready,                // next_request/on_response called in the wrong state
 };
 const std::error_category& login_errc_category() noexcept;
-inline std::error_code make_error_code(login_errc e) noexcept
-{
-    return {static_cast<int>(e), login_errc_category()};
-}
+inline std::error_code make_error_code(login_errc e) noexcept { return {static_cast<int>(e), login_errc_category()}; }
 
 enum class login_state {
-    need_send,       // call next_request()
-    await_response,  // call on_response()
-    complete,        // full feature phase: params(), tsih(), ...
-    redirected,      // redirect_target()
-    failed,          // error(), error_message()
+    need_send,      // call next_request()
+    await_response, // call on_response()
+    complete,       // full feature phase: params(), tsih(), ...
+    redirected,     // redirect_target()
+    failed,         // error(), error_message()
 };
 
 enum class login_step { send_next, complete, redirect, failed };
@@ -123,21 +120,21 @@ private:
     login_config config_;
     negotiation negotiation_;
     std::optional<chap_initiator> chap_;
-    std::string auth_offer_;            // AuthMethod value we offered
-    std::string chap_a_offer_;          // CHAP_A list we offer
+    std::string auth_offer_;   // AuthMethod value we offered
+    std::string chap_a_offer_; // CHAP_A list we offer
 
     login_state state_ = login_state::need_send;
     pdu::login_stage csg_ = pdu::login_stage::security_negotiation;
     pdu::login_stage nsg_ = pdu::login_stage::operational_negotiation;
     auth_phase auth_ = auth_phase::offer_method;
-    bool next_transit_ = false;         // T for the last PDU of the text being sent
+    bool next_transit_ = false; // T for the last PDU of the text being sent
     bool sent_transit_ = false;
     bool sent_continue_ = false;
     unsigned exchanges_ = 0;
 
-    pdu::text_list pending_;            // keys to send next
-    std::vector<std::byte> out_text_;   // serialized text being sent
-    std::size_t out_offset_ = 0;        // bytes of out_text_ already sent
+    pdu::text_list pending_;          // keys to send next
+    std::vector<std::byte> out_text_; // serialized text being sent
+    std::size_t out_offset_ = 0;      // bytes of out_text_ already sent
     std::size_t max_request_data_ = max_request_data;
     pdu::text_reassembler reassembler_;
 

@@ -10,7 +10,8 @@ public:
     const char* name() const noexcept override { return "iscsi-login"; }
     std::string message(int ev) const override
     {
-        if (ev < 0 || ev > 0xffff) return "login failed: status out of range";
+        if (ev < 0 || ev > 0xffff)
+            return "login failed: status out of range";
         return login_status_message(static_cast<std::uint16_t>(ev));
     }
 };
@@ -65,11 +66,14 @@ std::string login_status_message(std::uint16_t status)
     const auto cls = static_cast<std::uint8_t>(status >> 8);
     const std::string code = " (" + hex4(status) + ")";
     const std::string_view name = login_status_name(status);
-    if (cls == 0) return status == 0 ? "login succeeded" + code : "login succeeded, unknown detail" + code;
+    if (cls == 0)
+        return status == 0 ? "login succeeded" + code : "login succeeded, unknown detail" + code;
     const char* lead = cls == 1 ? "login redirected: " : "login failed: ";
-    if (!name.empty()) return lead + std::string(name) + code;
+    if (!name.empty())
+        return lead + std::string(name) + code;
     const std::string_view cname = login_status_class_name(cls);
-    if (cname.empty()) return "login failed: unknown status class" + code;
+    if (cname.empty())
+        return "login failed: unknown status class" + code;
     return lead + std::string(cname) + ", unknown detail" + code;
 }
 

@@ -68,10 +68,7 @@ constexpr bool login_status_retryable(std::uint16_t status) noexcept
 
 const std::error_category& login_category() noexcept;
 
-inline std::error_code make_error_code(login_status s) noexcept
-{
-    return {static_cast<int>(s), login_category()};
-}
+inline std::error_code make_error_code(login_status s) noexcept { return {static_cast<int>(s), login_category()}; }
 
 inline std::error_code make_login_error(std::uint8_t status_class, std::uint8_t detail) noexcept
 {

@@ -14,11 +14,20 @@ using pdu::merge_rule;
 // ---- how each key maps to login_config (mine) and session_params (active) ----
 
 template <std::uint32_t operational_proposals::*M>
-std::string mine_number(const login_config& c) { return pdu::format_number(c.proposals.*M); }
+std::string mine_number(const login_config& c)
+{
+    return pdu::format_number(c.proposals.*M);
+}
 template <bool operational_proposals::*M>
-std::string mine_bool(const login_config& c) { return std::string(pdu::bool_value(c.proposals.*M)); }
+std::string mine_bool(const login_config& c)
+{
+    return std::string(pdu::bool_value(c.proposals.*M));
+}
 template <digest_offer operational_proposals::*M>
-std::string mine_digest(const login_config& c) { return std::string(digest_offer_value(c.proposals.*M)); }
+std::string mine_digest(const login_config& c)
+{
+    return std::string(digest_offer_value(c.proposals.*M));
+}
 std::string mine_task_reporting(const login_config&) { return "RFC3720"; }
 std::string mine_protocol_level(const login_config&) { return "1"; } // RFC 7143 (§13.24)
 
@@ -30,9 +39,15 @@ void set_number(session_params& p, std::string_view v)
         p.*M = static_cast<std::uint32_t>(n);
 }
 template <bool session_params::*M>
-void set_bool(session_params& p, std::string_view v) { (void)pdu::parse_bool(v, p.*M); }
+void set_bool(session_params& p, std::string_view v)
+{
+    (void)pdu::parse_bool(v, p.*M);
+}
 template <bool session_params::*M>
-void set_digest(session_params& p, std::string_view v) { p.*M = v == "CRC32C"; }
+void set_digest(session_params& p, std::string_view v)
+{
+    p.*M = v == "CRC32C";
+}
 void set_alias(session_params& p, std::string_view v) { p.target_alias = std::string(v); }
 void set_tpgt(session_params& p, std::string_view v)
 {
@@ -43,10 +58,10 @@ void set_tpgt(session_params& p, std::string_view v)
 
 struct binding {
     std::string_view key;
-    std::string (*mine)(const login_config&);     // our offer, declaration or answering limit
-    bool offer;                                    // we offer/declare it in the operational stage
-    bool discovery_irrelevant;                     // §13.x "Irrelevant when: SessionType=Discovery"
-    void (*apply)(session_params&, std::string_view); // the active (or target-declared) value
+    std::string (*mine)(const login_config&);                        // our offer, declaration or answering limit
+    bool offer;                                                      // we offer/declare it in the operational stage
+    bool discovery_irrelevant;                                       // §13.x "Irrelevant when: SessionType=Discovery"
+    void (*apply)(session_params&, std::string_view);                // the active (or target-declared) value
     void (*apply_ours)(session_params&, std::string_view) = nullptr; // our own declaration
 };
 
@@ -91,10 +106,7 @@ std::string pair_text(std::string_view key, std::string_view value)
     return std::string(key) + "=" + std::string(value);
 }
 
-std::string describe(std::error_code ec)
-{
-    return " (" + ec.message() + ")";
-}
+std::string describe(std::error_code ec) { return " (" + ec.message() + ")"; }
 
 } // namespace
 
@@ -137,8 +149,8 @@ pdu::text_list negotiation::operational_offers()
     return out;
 }
 
-std::error_code negotiation::process(const pdu::text_list& keys, pdu::login_stage stage,
-                                     pdu::text_list& answers, std::string& message)
+std::error_code negotiation::process(const pdu::text_list& keys, pdu::login_stage stage, pdu::text_list& answers,
+                                     std::string& message)
 {
     for (const auto& [name, value] : keys) {
         const key_def* def = pdu::find_key(name);
@@ -186,8 +198,8 @@ std::error_code negotiation::answer_of_ours(const key_def& key, key_state& st, s
 {
     pdu::negotiation_result r;
     if (auto ec = pdu::merge_answer(key, *st.mine, value, r)) {
-        message = "target answered " + pair_text(key.name, value) + " to our offer " +
-                  pair_text(key.name, *st.mine) + describe(ec);
+        message = "target answered " + pair_text(key.name, value) + " to our offer " + pair_text(key.name, *st.mine) +
+                  describe(ec);
         return ec;
     }
     st.theirs = std::string(value);
@@ -197,8 +209,8 @@ std::error_code negotiation::answer_of_ours(const key_def& key, key_state& st, s
     if (r.outcome == pdu::negotiation_outcome::agreed)
         st.active = std::move(r.value);
     if (!accepts_in_force(key, st)) {
-        message = "target answered " + pair_text(key.name, value) + " to our offer " +
-                  pair_text(key.name, *st.mine) + ", leaving " + pair_text(key.name, in_force(key, st));
+        message = "target answered " + pair_text(key.name, value) + " to our offer " + pair_text(key.name, *st.mine) +
+                  ", leaving " + pair_text(key.name, in_force(key, st));
         return login_errc::value_refused;
     }
     return {};
@@ -227,9 +239,8 @@ bool negotiation::accepts_in_force(const key_def& key, const key_state& st) cons
     return std::find(accepted.begin(), accepted.end(), in_force(key, st)) != accepted.end();
 }
 
-std::error_code negotiation::offer_of_theirs(const key_def* key, std::string_view name,
-                                             std::string_view value, pdu::text_list& answers,
-                                             std::string& message)
+std::error_code negotiation::offer_of_theirs(const key_def* key, std::string_view name, std::string_view value,
+                                             pdu::text_list& answers, std::string& message)
 {
     auto& st = keys_[std::string(name)];
     if (st.done) {
@@ -263,15 +274,15 @@ std::error_code negotiation::offer_of_theirs(const key_def* key, std::string_vie
         answers.push_back({std::string(name), *answer});
     }
     if (key && !accepts_in_force(*key, st)) {
-        message = "target offered " + pair_text(name, value) + ", none of which we accept (" + mine +
-                  "), leaving " + pair_text(name, in_force(*key, st));
+        message = "target offered " + pair_text(name, value) + ", none of which we accept (" + mine + "), leaving " +
+                  pair_text(name, in_force(*key, st));
         return login_errc::value_refused;
     }
     return {};
 }
 
-std::error_code negotiation::declaration_of_theirs(const key_def& key, key_state& st,
-                                                   std::string_view value, std::string& message)
+std::error_code negotiation::declaration_of_theirs(const key_def& key, key_state& st, std::string_view value,
+                                                   std::string& message)
 {
     if (!pdu::may_send(key, pdu::key_sender::target)) {
         message = "target sent " + pair_text(key.name, value) + ", a key only initiators send";
@@ -285,8 +296,7 @@ std::error_code negotiation::declaration_of_theirs(const key_def& key, key_state
         // A repeated identical declaration is harmless; a changed one is not (§6.2).
         if (*st.theirs == value)
             return {};
-        message = "target declared " + pair_text(key.name, value) + " after " +
-                  pair_text(key.name, *st.theirs);
+        message = "target declared " + pair_text(key.name, value) + " after " + pair_text(key.name, *st.theirs);
         return pdu::errc::negotiation_violation;
     }
     st.theirs = std::string(value);

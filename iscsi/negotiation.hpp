@@ -43,8 +43,8 @@ public:
     // number_out_of_range; login_errc::value_refused when a digest ends on a
     // value our preference list does not hold, e.g. None after Reject to
     // HeaderDigest=CRC32C) come with `message` naming the key and value.
-    std::error_code process(const pdu::text_list& keys, pdu::login_stage stage,
-                            pdu::text_list& answers, std::string& message);
+    std::error_code process(const pdu::text_list& keys, pdu::login_stage stage, pdu::text_list& answers,
+                            std::string& message);
 
     // Our offers the target has not answered yet.
     std::vector<std::string> unanswered() const;
@@ -57,20 +57,19 @@ public:
 
 private:
     struct key_state {
-        std::optional<std::string> mine;    // what we offered/declared/answered
-        std::optional<std::string> theirs;  // what the target offered/declared/answered
-        std::optional<std::string> active;  // outcome; nullopt = default (rejected, ...)
-        bool offered = false;               // we sent an offer awaiting an answer
-        bool done = false;                  // negotiated: no second round (§6.2)
+        std::optional<std::string> mine;   // what we offered/declared/answered
+        std::optional<std::string> theirs; // what the target offered/declared/answered
+        std::optional<std::string> active; // outcome; nullopt = default (rejected, ...)
+        bool offered = false;              // we sent an offer awaiting an answer
+        bool done = false;                 // negotiated: no second round (§6.2)
     };
 
     std::error_code answer_of_ours(const pdu::key_def& key, key_state& st, std::string_view value,
                                    std::string& message);
-    std::error_code offer_of_theirs(const pdu::key_def* key, std::string_view name,
-                                    std::string_view value, pdu::text_list& answers,
-                                    std::string& message);
-    std::error_code declaration_of_theirs(const pdu::key_def& key, key_state& st,
-                                          std::string_view value, std::string& message);
+    std::error_code offer_of_theirs(const pdu::key_def* key, std::string_view name, std::string_view value,
+                                    pdu::text_list& answers, std::string& message);
+    std::error_code declaration_of_theirs(const pdu::key_def& key, key_state& st, std::string_view value,
+                                          std::string& message);
     static std::string in_force(const pdu::key_def& key, const key_state& st);
     bool accepts_in_force(const pdu::key_def& key, const key_state& st) const;
 

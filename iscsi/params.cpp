@@ -21,11 +21,10 @@ std::string_view digest_offer_value(digest_offer d) noexcept
 
 bool parse_digest_offer(std::string_view text, digest_offer& out) noexcept
 {
-    for (auto d : {digest_offer::none, digest_offer::crc32c, digest_offer::crc32c_or_none,
-                   digest_offer::none_or_crc32c}) {
+    for (auto d :
+         {digest_offer::none, digest_offer::crc32c, digest_offer::crc32c_or_none, digest_offer::none_or_crc32c}) {
         const std::string_view v = digest_offer_value(d);
-        if (text.size() == v.size() &&
-            std::equal(text.begin(), text.end(), v.begin(), [](char a, char b) {
+        if (text.size() == v.size() && std::equal(text.begin(), text.end(), v.begin(), [](char a, char b) {
                 return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
             })) {
             out = d;

@@ -16,10 +16,10 @@ enum class session_type { normal, discovery };
 
 // HeaderDigest/DataDigest offers (§13.1), in our order of preference.
 enum class digest_offer {
-    none,            // "None"
-    crc32c,          // "CRC32C"
-    crc32c_or_none,  // "CRC32C,None"
-    none_or_crc32c,  // "None,CRC32C"
+    none,           // "None"
+    crc32c,         // "CRC32C"
+    crc32c_or_none, // "CRC32C,None"
+    none_or_crc32c, // "None,CRC32C"
 };
 std::string_view digest_offer_value(digest_offer d) noexcept;
 // The command-line spelling: "none", "crc32c", "crc32c,none", "none,crc32c".
@@ -49,13 +49,13 @@ struct operational_proposals {
 std::uint64_t random_isid();
 
 struct login_config {
-    std::string initiator_name;   // iqn./eui./naa. name (§4.2.7), required
-    std::string initiator_alias;  // optional InitiatorAlias
-    std::string target_name;      // required for normal sessions, empty for discovery
+    std::string initiator_name;  // iqn./eui./naa. name (§4.2.7), required
+    std::string initiator_alias; // optional InitiatorAlias
+    std::string target_name;     // required for normal sessions, empty for discovery
     session_type type = session_type::normal;
     // Keep the same ISID across reconnects of one session (§4.4.3 reinstatement).
     std::uint64_t isid = random_isid();
-    std::uint16_t tsih = 0;       // 0: a new session (leading connection)
+    std::uint16_t tsih = 0; // 0: a new session (leading connection)
     std::uint16_t cid = 0;
 
     // One-way CHAP when set; mutual when `mutual_chap` is set too (what the
@@ -66,7 +66,7 @@ struct login_config {
     // supports, §12.1.3). Default from chap.hpp: 8,6,5 (no 7: tgtd computes
     // SHA-1 for CHAP_A=7).
     std::vector<chap_algorithm> chap_algorithms = chap_default_algorithms();
-    chap_random_fn chap_random;   // empty: OpenSSL RAND_bytes (tests inject)
+    chap_random_fn chap_random; // empty: OpenSSL RAND_bytes (tests inject)
 
     operational_proposals proposals;
 };
@@ -74,9 +74,9 @@ struct login_config {
 // The values in force after login. Defaults are the RFC defaults, which hold
 // for every key the target did not answer or declare.
 struct session_params {
-    bool header_digest = false;                         // CRC32C on headers
-    bool data_digest = false;                           // CRC32C on data
-    std::uint32_t max_recv_data_segment_length = 8192;  // ours: what the target may send us
+    bool header_digest = false;                               // CRC32C on headers
+    bool data_digest = false;                                 // CRC32C on data
+    std::uint32_t max_recv_data_segment_length = 8192;        // ours: what the target may send us
     std::uint32_t target_max_recv_data_segment_length = 8192; // theirs: bounds our Data-Out / immediate data
     std::uint32_t max_burst_length = 262144;
     std::uint32_t first_burst_length = 65536;

@@ -50,8 +50,8 @@ std::error_code parse_target_address(std::string_view text, target_address& out)
             if (port.empty())
                 return pdu::errc::value_syntax;
         }
-    } else if (auto colon = rest.find(':'); colon != std::string_view::npos &&
-                                            rest.find(':', colon + 1) == std::string_view::npos) {
+    } else if (auto colon = rest.find(':');
+               colon != std::string_view::npos && rest.find(':', colon + 1) == std::string_view::npos) {
         host = rest.substr(0, colon);
         port = rest.substr(colon + 1);
         if (port.empty())

@@ -51,8 +51,8 @@ bool parse_portal(std::string_view text, portal& out)
         if (p.host.empty())
             return false;
     }
-    if (!std::all_of(p.port.begin(), p.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        p.port.size() > 5 || std::stoul(p.port) == 0 || std::stoul(p.port) > 65535)
+    if (!std::all_of(p.port.begin(), p.port.end(), [](char c) { return c >= '0' && c <= '9'; }) || p.port.size() > 5 ||
+        std::stoul(p.port) == 0 || std::stoul(p.port) > 65535)
         return false;
     out = std::move(p);
     return true;
@@ -73,10 +73,7 @@ void scsi_request::set_cdb(std::span<const std::byte> bytes)
 
 // ---- session facade ----
 
-session::session(asio::io_context& io, session_config config)
-    : impl_(std::make_shared<impl>(io, std::move(config)))
-{
-}
+session::session(asio::io_context& io, session_config config) : impl_(std::make_shared<impl>(io, std::move(config))) {}
 
 session::~session()
 {
@@ -100,7 +97,10 @@ void session::send_targets(std::function<void(std::error_code, const pdu::text_l
     impl_->send_targets(std::move(done));
 }
 void session::logout(std::function<void(std::error_code)> done) { impl_->logout(std::move(done)); }
-void session::on_event(std::function<void(const session_event&)> handler) { impl_->event_handler_ = std::move(handler); }
+void session::on_event(std::function<void(const session_event&)> handler)
+{
+    impl_->event_handler_ = std::move(handler);
+}
 bool session::logged_in() const noexcept { return impl_->state_ == session_state::full_feature; }
 const session_params& session::params() const noexcept { return impl_->params_; }
 std::uint16_t session::tsih() const noexcept { return impl_->tsih_; }
@@ -110,12 +110,8 @@ std::size_t session::tasks_in_flight() const noexcept { return impl_->tasks_.in_
 // ---- the transition table at work ----
 
 session::impl::impl(asio::io_context& io, session_config config)
-    : io_(io),
-      config_(std::move(config)),
-      clock_(config_.clock ? config_.clock : make_steady_clock(io)),
-      timer_(*clock_),
-      replacement_timer_(*clock_),
-      tick_timer_(*clock_)
+    : io_(io), config_(std::move(config)), clock_(config_.clock ? config_.clock : make_steady_clock(io)),
+      timer_(*clock_), replacement_timer_(*clock_), tick_timer_(*clock_)
 {
     current_portal_ = config_.target_portal;
     home_portal_ = config_.target_portal;
@@ -125,12 +121,12 @@ bool session::impl::fire(session_event_input on, std::error_code why)
 {
     const session_transition* t = find_transition(state_, on, can_reinstate());
     if (!t) {
-        log_line(log::level::debug, std::string("ignored: ") + std::string(name(on)) + " in state " +
-                                        std::string(name(state_)));
+        log_line(log::level::debug,
+                 std::string("ignored: ") + std::string(name(on)) + " in state " + std::string(name(state_)));
         return false;
     }
-    std::string line = std::string(name(state_)) + " -> " + std::string(name(t->to)) + " on " +
-                       std::string(name(on)) + " (" + std::string(t->rfc) + ")";
+    std::string line = std::string(name(state_)) + " -> " + std::string(name(t->to)) + " on " + std::string(name(on)) +
+                       " (" + std::string(t->rfc) + ")";
     if (why)
         line += ": " + why.message();
     state_ = t->to;
@@ -141,8 +137,8 @@ bool session::impl::fire(session_event_input on, std::error_code why)
 void session::impl::log_line(log::level level, std::string_view line) const
 {
     // Several sessions share one log: each line names its target.
-    const std::string& who = config_.login.target_name.empty() ? format_portal(config_.target_portal)
-                                                                : config_.login.target_name;
+    const std::string& who =
+        config_.login.target_name.empty() ? format_portal(config_.target_portal) : config_.login.target_name;
     std::string text = "session " + who + ": ";
     text.append(line);
     config_.log(level, text);
@@ -440,16 +436,11 @@ void session::impl::on_closed(std::error_code ec)
     auto self = std::move(keep_alive_); // keeps *this alive until we return
     conn_.reset();
     switch (state_) {
-    case session_state::login:
-        login_failed(ec, "login failed: " + ec.message());
-        return;
+    case session_state::login: login_failed(ec, "login failed: " + ec.message()); return;
     case session_state::full_feature:
     case session_state::logout_requested:
-    case session_state::logging_out:
-        connection_lost(ec);
-        return;
-    default:
-        return;
+    case session_state::logging_out: connection_lost(ec); return;
+    default: return;
     }
 }
 
@@ -470,10 +461,8 @@ void session::impl::connection_lost(std::error_code ec)
         fail_all(ec);
         emit(session_event::kind::failed, ec);
         return;
-    case session_state::recovering:
-        break;
-    default:
-        return;
+    case session_state::recovering: break;
+    default: return;
     }
     log_line(log::level::warning, "connection lost (" + ec.message() + "), reinstating the session");
     // ERL 0 (§6.3.5): the target forgets the old session's tasks. Commands
@@ -570,9 +559,10 @@ void session::impl::connection_lost(std::error_code ec)
     // After the replacement timeout, pending commands fail and new ones fail
     // fast until the session is back.
     if (!replacement_timer_.armed())
-        replacement_timer_.arm(config_.replacement_timeout, [self = shared_from_this()] { self->replacement_timed_out(); });
-    const auto delay = std::max<std::chrono::milliseconds>(
-        next_reconnect_delay_, std::chrono::seconds(params_.default_time2wait));
+        replacement_timer_.arm(config_.replacement_timeout,
+                               [self = shared_from_this()] { self->replacement_timed_out(); });
+    const auto delay =
+        std::max<std::chrono::milliseconds>(next_reconnect_delay_, std::chrono::seconds(params_.default_time2wait));
     next_reconnect_delay_ = std::chrono::milliseconds(0);
     current_portal_ = home_portal_;
     schedule_reconnect(delay);

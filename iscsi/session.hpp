@@ -28,7 +28,7 @@ class io_context;
 namespace ivs::iscsi {
 
 struct portal {
-    std::string host;         // name, IPv4 or IPv6 literal (no brackets)
+    std::string host; // name, IPv4 or IPv6 literal (no brackets)
     std::string port = "3260";
 };
 
@@ -93,7 +93,7 @@ enum class data_direction : std::uint8_t { none, read, write };
 // A SCSI command as the caller hands it over. The buffers belong to the
 // caller and must stay valid until the completion runs.
 struct scsi_request {
-    std::uint64_t lun = 0;                 // remote LUN number
+    std::uint64_t lun = 0; // remote LUN number
     std::array<std::byte, pdu::max_cdb_size> cdb{};
     std::uint16_t cdb_length = 0;
     data_direction direction = data_direction::none;
@@ -115,14 +115,14 @@ struct scsi_result {
     // Set: no SCSI status (transport or session failure). Decide by
     // iscsi::session_condition (session_error.hpp), e.g. retryable.
     std::error_code error;
-    std::uint8_t response = 0;    // iSCSI response (§11.4.3); 0 = command completed
-    std::uint8_t status = 0;      // SCSI status (GOOD 0x00, CHECK CONDITION 0x02, ...)
+    std::uint8_t response = 0; // iSCSI response (§11.4.3); 0 = command completed
+    std::uint8_t status = 0;   // SCSI status (GOOD 0x00, CHECK CONDITION 0x02, ...)
     std::uint16_t sense_length = 0;
     std::array<std::byte, 252> sense{};
     bool residual_overflow = false;
     bool residual_underflow = false;
     std::uint32_t residual = 0;
-    std::uint32_t data_in_bytes = 0;  // bytes of Data-In received
+    std::uint32_t data_in_bytes = 0; // bytes of Data-In received
 
     // The sense bytes as the target sent them (§11.4.7.2); iscsi/ does not
     // read them (bridge/sense.hpp does).
@@ -139,8 +139,8 @@ using scsi_completion = std::function<void(const scsi_result&)>;
 struct session_event {
     enum class kind { scsi_async_event, reconnecting, reconnected, failed } what;
     std::uint64_t lun = 0;
-    std::span<const std::byte> sense;  // scsi_async_event only; valid during the handler
-    std::error_code error;             // reconnecting/failed: why
+    std::span<const std::byte> sense; // scsi_async_event only; valid during the handler
+    std::error_code error;            // reconnecting/failed: why
 };
 
 struct session_counters {

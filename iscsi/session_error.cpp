@@ -50,14 +50,12 @@ bool session_errc_is(session_errc e, session_condition c) noexcept
     case E::rejected:
     case E::task_aborted:
     case E::too_many_tasks:
-    case E::reissue_limit:
-        return c == C::retryable;
+    case E::reissue_limit: return c == C::retryable;
     case E::connect_failed:
     case E::connection_closed:
     case E::timeout:
     case E::login_timeout:
-    case E::logout_timeout:
-        return c == C::transport_lost;
+    case E::logout_timeout: return c == C::transport_lost;
     case E::protocol_error:
     case E::unknown_task:
     case E::data_out_of_order:
@@ -65,19 +63,14 @@ bool session_errc_is(session_errc e, session_condition c) noexcept
     case E::r2t_out_of_range:
     case E::r2t_out_of_order:
     case E::stat_sn_gap:
-    case E::transfer_mismatch:
-        return c == C::target_error || c == C::transport_lost;
-    case E::command_timeout:
-        return c == C::timed_out;
+    case E::transfer_mismatch: return c == C::target_error || c == C::transport_lost;
+    case E::command_timeout: return c == C::timed_out;
     case E::not_logged_in:
     case E::session_closed:
     case E::session_failed:
-    case E::redirect_loop:
-        return c == C::session_gone;
-    case E::bad_command:
-        return c == C::bad_request;
-    case E::ok:
-        return false;
+    case E::redirect_loop: return c == C::session_gone;
+    case E::bad_command: return c == C::bad_request;
+    case E::ok: return false;
     }
     return false;
 }

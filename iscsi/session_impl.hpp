@@ -30,16 +30,16 @@ struct scsi_task {
     scsi_result result;
     // Data-In (§11.7): with DataPDUInOrder=Yes every segment starts where
     // the previous one ended, so the bytes that landed are [0, received).
-    std::uint32_t next_data_sn = 0;   // DataSN expected next (§11.7.5)
-    std::uint32_t received = 0;       // bytes landed, the Buffer Offset expected next
-    std::span<std::byte> landing;     // where the Data-In segment under way lands
-    bool landing_lent = false;        // ... in memory the request's lease lent
+    std::uint32_t next_data_sn = 0;      // DataSN expected next (§11.7.5)
+    std::uint32_t received = 0;          // bytes landed, the Buffer Offset expected next
+    std::span<std::byte> landing;        // where the Data-In segment under way lands
+    bool landing_lent = false;           // ... in memory the request's lease lent
     std::span<const std::byte> data_out; // WRITE: what Data-Out is sent from (write_buffer, or the lease's)
-    std::uint32_t next_r2t_sn = 0;    // R2TSN expected next (§11.8.5)
-    std::uint32_t r2t_bytes = 0;      // bytes R2Ts asked for so far
-    std::uint32_t data_out_bytes = 0; // bytes sent unsolicited or asked for by R2Ts
-    std::uint32_t writes_pending = 0; // PDUs queued that reference the caller's buffers
-    bool response_ready = false;      // status arrived while writes were pending
+    std::uint32_t next_r2t_sn = 0;       // R2TSN expected next (§11.8.5)
+    std::uint32_t r2t_bytes = 0;         // bytes R2Ts asked for so far
+    std::uint32_t data_out_bytes = 0;    // bytes sent unsolicited or asked for by R2Ts
+    std::uint32_t writes_pending = 0;    // PDUs queued that reference the caller's buffers
+    bool response_ready = false;         // status arrived while writes were pending
     // Liveness (session_config::command_timeout, max_reissues).
     clock::time_point progress_at{};  // submitted, or the last Data-In, R2T; not a reissue
     std::uint8_t escalation = 0;      // 1 ABORT TASK sent, 2 LUN RESET sent (this connection)
@@ -167,7 +167,7 @@ public:
     void send_targets(std::function<void(std::error_code, const pdu::text_list&)> done);
     void send_logout(std::function<void(std::error_code)> done);
     bool can_send() const noexcept;
-    void pump();                               // sends waiting tasks while the window is open
+    void pump(); // sends waiting tasks while the window is open
     void send_task(session_task& t);
     void send_scsi(session_task& t, scsi_task& s);
     void send_data_out(session_task& t, scsi_task& s, std::uint32_t ttt, std::uint32_t offset, std::uint32_t length);
@@ -199,8 +199,7 @@ public:
 
     // connection_receiver
     destination data_destination(const pdu::bhs_bytes& bhs, std::uint32_t length) override;
-    void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs,
-                std::span<const std::byte> data) override;
+    void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte> ahs, std::span<const std::byte> data) override;
     void on_sent(std::uint64_t cookie) override;
     void on_closed(std::error_code ec) override;
 
@@ -218,8 +217,8 @@ public:
     portal home_portal_; // where recovery reconnects: the configured portal, or a permanent redirect's (§11.13.5)
     unsigned redirects_ = 0;
     bool ever_logged_in_ = false;
-    bool md5_retried_ = false;          // the one login retry offering CHAP_A MD5 alone is used
-    bool replacement_expired_ = false;  // recovery gave up: new commands fail until a login succeeds
+    bool md5_retried_ = false;         // the one login retry offering CHAP_A MD5 alone is used
+    bool replacement_expired_ = false; // recovery gave up: new commands fail until a login succeeds
     session_params params_{};
     std::uint16_t tsih_ = 0;
     std::function<void(std::error_code, const std::string&)> start_done_;
@@ -250,7 +249,7 @@ public:
     std::chrono::milliseconds next_reconnect_delay_{0};
     session_counters counters_{};
 
-    one_shot_timer tick_timer_;           // from start() to shutdown, in every state
+    one_shot_timer tick_timer_; // from start() to shutdown, in every state
     std::uint64_t last_rx_bytes_ = 0;
     clock::time_point last_rx_time_{};
     bool nop_pending_ = false;

@@ -95,16 +95,11 @@ void session::impl::submit(const scsi_request& request, scsi_completion done)
     switch (state_) {
     case session_state::full_feature:
     case session_state::logout_requested:
-    case session_state::recovering:
-        accepted = true;
-        break;
+    case session_state::recovering: accepted = true; break;
     case session_state::connecting:
     case session_state::login:
-    case session_state::redirect:
-        accepted = ever_logged_in_;
-        break;
-    default:
-        break;
+    case session_state::redirect: accepted = ever_logged_in_; break;
+    default: break;
     }
     if (!accepted || replacement_expired_) {
         failed.error = state_ == session_state::failed || replacement_expired_ ? session_errc::session_failed
@@ -289,8 +284,7 @@ void session::impl::send_scsi(session_task& t, scsi_task& s)
     cmd.encode(bhs);
     ++s.writes_pending;
     s.data_out_bytes = unsolicited;
-    conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), s.data_out.first(immediate),
-                task_cookie(t.itt));
+    conn_->send(bhs, std::span<const std::byte>(ahs.data(), ahs_len), s.data_out.first(immediate), task_cookie(t.itt));
     if (unsolicited > immediate)
         send_data_out(t, s, pdu::reserved_tag, immediate, unsolicited - immediate);
 }
@@ -398,8 +392,7 @@ void session::impl::finish_task(session_task& t, std::error_code ec)
 // with DataPDUInOrder=Yes (we offer Yes and the result function is OR,
 // §13.19) each Data-In of a command carries the next DataSN and starts
 // exactly where the previous one ended, zero-length ones included.
-std::error_code session::impl::check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s,
-                                             const char*& what)
+std::error_code session::impl::check_data_in(const pdu::data_in& d, session_task*& t, scsi_task*& s, const char*& what)
 {
     t = tasks_.find(d.initiator_task_tag);
     s = t ? t->as<scsi_task>() : nullptr;
@@ -527,8 +520,7 @@ void session::impl::on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>
     case pdu::opcode::logout_response: return on_logout_response(bhs);
     case pdu::opcode::async_message: return on_async_message(bhs, data);
     case pdu::opcode::reject: return on_reject(bhs, data);
-    default:
-        protocol_failure(session_errc::protocol_error, "unexpected PDU from the target");
+    default: protocol_failure(session_errc::protocol_error, "unexpected PDU from the target");
     }
 }
 
@@ -550,8 +542,8 @@ void session::impl::on_scsi_response(const pdu::bhs_bytes& bhs, std::span<const 
             return protocol_failure(session_errc::transfer_mismatch, "SCSI Response does not match the data", t->itt);
         // §11.4.6: ExpDataSN counts the Data-In PDUs sent (tgtd leaves it 0).
         if (s->request.direction == data_direction::read && r.exp_data_sn != 0 && r.exp_data_sn != s->next_data_sn)
-            return protocol_failure(session_errc::data_out_of_order, "SCSI Response ExpDataSN does not match the Data-In",
-                                    t->itt);
+            return protocol_failure(session_errc::data_out_of_order,
+                                    "SCSI Response ExpDataSN does not match the Data-In", t->itt);
     }
     scsi_result& res = s->result;
     res.response = r.response;
@@ -770,10 +762,9 @@ void session::impl::on_tmf_response(const pdu::bhs_bytes& bhs)
             scsi_task* s = task.as<scsi_task>();
             if (!s || !task.sent || s->response_ready)
                 return;
-            const bool hit =
-                (req.function == pdu::tmf_function::abort_task && task.itt == req.referenced_task_tag) ||
-                (req.function == pdu::tmf_function::logical_unit_reset &&
-                 pdu::encode_lun(static_cast<std::uint16_t>(s->request.lun)) == req.lun);
+            const bool hit = (req.function == pdu::tmf_function::abort_task && task.itt == req.referenced_task_tag) ||
+                             (req.function == pdu::tmf_function::logical_unit_reset &&
+                              pdu::encode_lun(static_cast<std::uint16_t>(s->request.lun)) == req.lun);
             if (hit)
                 ended.push_back(&task);
         });
@@ -827,8 +818,7 @@ void session::impl::on_reject(const pdu::bhs_bytes& bhs, std::span<const std::by
     // command; every later command would wait behind it. Plug the hole with
     // ABORT TASK naming it (§11.5.1), before anything else is sent.
     const std::uint32_t rejected_sn = pdu::load32(rejected.data() + 24);
-    if (!pdu::raw_immediate(rejected) && t->sent && rejected_sn == t->cmd_sn &&
-        pdu::serial32{rejected_sn} < cmd_sn_)
+    if (!pdu::raw_immediate(rejected) && t->sent && rejected_sn == t->cmd_sn && pdu::serial32{rejected_sn} < cmd_sn_)
         plug_cmd_sn_hole(itt, rejected_sn, pdu::load64(rejected.data() + 8)); // the LUN field
     if (s) {
         // The connection lives on and may still send the command's
@@ -892,10 +882,8 @@ void session::impl::on_async_message(const pdu::bhs_bytes& bhs, std::span<const 
         if (conn_)
             conn_->close(session_errc::connection_closed);
         return;
-    case pdu::async_event::negotiation_requested:
-        return renegotiate();
-    case pdu::async_event::vendor_specific:
-        return; // vendor events are ignored
+    case pdu::async_event::negotiation_requested: return renegotiate();
+    case pdu::async_event::vendor_specific: return; // vendor events are ignored
     }
 }
 

@@ -16,7 +16,8 @@ constexpr std::array transitions{
     session_transition{S::connecting, E::connected, G::always, S::login, "§6.3.1 login phase start"},
     session_transition{S::redirect, E::connected, G::always, S::login, "§11.13.5 redirection"},
     session_transition{S::connecting, E::connect_failed, G::cannot_reinstate, S::failed, "§6.3.6 session failure"},
-    session_transition{S::connecting, E::connect_failed, G::can_reinstate, S::recovering, "§6.3.5 session reinstatement"},
+    session_transition{S::connecting, E::connect_failed, G::can_reinstate, S::recovering,
+                       "§6.3.5 session reinstatement"},
     session_transition{S::redirect, E::connect_failed, G::cannot_reinstate, S::failed, "§6.3.6 session failure"},
     session_transition{S::redirect, E::connect_failed, G::can_reinstate, S::recovering, "§6.3.5 session reinstatement"},
     session_transition{S::login, E::login_complete, G::always, S::full_feature, "§6.3 final Login Response, T=1 NSG=3"},
@@ -28,7 +29,8 @@ constexpr std::array transitions{
     // Full feature phase (§4.2.2): commands flow until the connection ends.
     session_transition{S::full_feature, E::connection_closed, G::can_reinstate, S::recovering,
                        "§7.1.4.4 session recovery, §6.3.5 reinstatement"},
-    session_transition{S::full_feature, E::connection_closed, G::cannot_reinstate, S::failed, "§7.14 connection failure"},
+    session_transition{S::full_feature, E::connection_closed, G::cannot_reinstate, S::failed,
+                       "§7.14 connection failure"},
     session_transition{S::full_feature, E::logout_requested, G::always, S::logout_requested,
                        "§11.9.1 AsyncEvent 1, §11.14 Logout"},
     session_transition{S::full_feature, E::logout, G::always, S::logging_out, "§11.14 Logout (close the session)"},
@@ -44,13 +46,17 @@ constexpr std::array transitions{
     session_transition{S::logging_out, E::connection_closed, G::always, S::closed, "§11.15 Logout Response"},
 
     // ERL 0 recovery (§6.3.5): reconnect after Time2Wait, or give up.
-    session_transition{S::recovering, E::reconnect_due, G::always, S::connecting, "§6.3.5 session reinstatement, Time2Wait"},
-    session_transition{S::recovering, E::replacement_timeout, G::always, S::failed, "§7.1.4.4 session recovery gives up"},
+    session_transition{S::recovering, E::reconnect_due, G::always, S::connecting,
+                       "§6.3.5 session reinstatement, Time2Wait"},
+    session_transition{S::recovering, E::replacement_timeout, G::always, S::failed,
+                       "§7.1.4.4 session recovery gives up"},
     // Recovery gives up while a reconnect attempt is under way: the pending
     // commands fail, the attempt goes on.
-    session_transition{S::connecting, E::replacement_timeout, G::always, S::connecting, "§7.1.4.4 session recovery gives up"},
+    session_transition{S::connecting, E::replacement_timeout, G::always, S::connecting,
+                       "§7.1.4.4 session recovery gives up"},
     session_transition{S::login, E::replacement_timeout, G::always, S::login, "§7.1.4.4 session recovery gives up"},
-    session_transition{S::redirect, E::replacement_timeout, G::always, S::redirect, "§7.1.4.4 session recovery gives up"},
+    session_transition{S::redirect, E::replacement_timeout, G::always, S::redirect,
+                       "§7.1.4.4 session recovery gives up"},
     // A failed session that may reinstate keeps trying in the background;
     // its commands fail at once until a login succeeds.
     session_transition{S::failed, E::reconnect_due, G::can_reinstate, S::connecting, "§6.3.5 session reinstatement"},
@@ -61,7 +67,8 @@ constexpr std::array transitions{
     session_transition{S::login, E::shutdown, G::always, S::closed, "§6.3 login abandoned"},
     session_transition{S::redirect, E::shutdown, G::always, S::closed, "§6.3 login abandoned"},
     session_transition{S::full_feature, E::shutdown, G::always, S::closed, "§7.14 connection closed without Logout"},
-    session_transition{S::logout_requested, E::shutdown, G::always, S::closed, "§7.14 connection closed without Logout"},
+    session_transition{S::logout_requested, E::shutdown, G::always, S::closed,
+                       "§7.14 connection closed without Logout"},
     session_transition{S::logging_out, E::shutdown, G::always, S::closed, "§11.14 Logout abandoned"},
     session_transition{S::recovering, E::shutdown, G::always, S::closed, "§6.3.5 recovery abandoned"},
     session_transition{S::failed, E::shutdown, G::always, S::closed, "§6.3.6 session failure"},

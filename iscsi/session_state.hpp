@@ -25,19 +25,19 @@ enum class session_state : std::uint8_t {
 };
 
 enum class session_event_input : std::uint8_t {
-    start,                // the caller starts the session
-    connected,            // the TCP connection is up
-    connect_failed,       // resolving or connecting failed
-    login_complete,       // the final Login Response: full feature phase
-    login_redirect,       // Status-Class 1
-    login_retry,          // refused in a way a fresh login may fix (CHAP_A MD5 only)
-    login_failed,         // any other login failure, timeout included
-    connection_closed,    // the full feature connection is gone
-    logout_requested,     // Asynchronous Message, AsyncEvent 1
-    logout,               // the caller asks to log out
-    reconnect_due,        // Time2Wait or the backoff delay has passed
-    replacement_timeout,  // recovery took too long
-    shutdown,             // the caller closes the session at once
+    start,               // the caller starts the session
+    connected,           // the TCP connection is up
+    connect_failed,      // resolving or connecting failed
+    login_complete,      // the final Login Response: full feature phase
+    login_redirect,      // Status-Class 1
+    login_retry,         // refused in a way a fresh login may fix (CHAP_A MD5 only)
+    login_failed,        // any other login failure, timeout included
+    connection_closed,   // the full feature connection is gone
+    logout_requested,    // Asynchronous Message, AsyncEvent 1
+    logout,              // the caller asks to log out
+    reconnect_due,       // Time2Wait or the backoff delay has passed
+    replacement_timeout, // recovery took too long
+    shutdown,            // the caller closes the session at once
 };
 
 // When a move applies, beyond its state and event.
@@ -59,8 +59,7 @@ std::span<const session_transition> session_transitions() noexcept;
 
 // The move for `on` in `from`, or nullptr: the event does not apply there
 // (it is ignored and logged).
-const session_transition* find_transition(session_state from, session_event_input on,
-                                          bool can_reinstate) noexcept;
+const session_transition* find_transition(session_state from, session_event_input on, bool can_reinstate) noexcept;
 
 std::string_view name(session_state s) noexcept;
 std::string_view name(session_event_input e) noexcept;

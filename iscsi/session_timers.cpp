@@ -207,13 +207,12 @@ void session::impl::escalate(session_task& t, scsi_task& s)
         return;
     case 1:
         s.escalation = 2;
-        log_line(log::level::warning, "ABORT TASK did not end command " + hex_tag(itt) + ", resetting LUN " +
-                                          std::to_string(s.request.lun));
+        log_line(log::level::warning,
+                 "ABORT TASK did not end command " + hex_tag(itt) + ", resetting LUN " + std::to_string(s.request.lun));
         submit_tmf(pdu::tmf_function::logical_unit_reset, lun, pdu::reserved_tag, next_step(2));
         return;
     default: {
-        log_line(log::level::warning,
-                 "LUN reset did not end command " + hex_tag(itt) + ", recovering the session");
+        log_line(log::level::warning, "LUN reset did not end command " + hex_tag(itt) + ", recovering the session");
         // Closing the socket first ends every use of the task's buffers; the
         // other commands are reissued by the recovery that follows, without
         // counting it against them.

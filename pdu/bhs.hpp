@@ -46,15 +46,12 @@ constexpr std::uint8_t ahs_first_vendor_code = 60; // 60..63: non-iSCSI extensio
 // One AHS: AHSLength (2 bytes), AHSType (1 byte), then AHSLength bytes of
 // AHS-specific content (starting with the AHS-specific byte), padded to 4.
 struct ahs_entry {
-    std::uint8_t code = 0;                  // AHSType & ahs_code_mask
-    std::span<const std::byte> specific;    // AHSLength bytes after AHSType
+    std::uint8_t code = 0;               // AHSType & ahs_code_mask
+    std::span<const std::byte> specific; // AHSLength bytes after AHSType
 };
 
 constexpr std::size_t ahs_header_size = 3;
-constexpr std::size_t ahs_entry_size(std::size_t ahs_length) noexcept
-{
-    return padded4(ahs_header_size + ahs_length);
-}
+constexpr std::size_t ahs_entry_size(std::size_t ahs_length) noexcept { return padded4(ahs_header_size + ahs_length); }
 
 // Takes the next AHS off the front of `rest`. errc::ahs_length_inconsistent
 // when the entry does not fit in `rest`. Does not judge the type.

@@ -21,19 +21,13 @@ inline std::uint32_t load24(const std::byte* p) noexcept
 
 inline std::uint32_t load32(const std::byte* p) noexcept
 {
-    return (std::uint32_t{load8(p)} << 24) | (std::uint32_t{load8(p + 1)} << 16) |
-           (std::uint32_t{load8(p + 2)} << 8) | load8(p + 3);
+    return (std::uint32_t{load8(p)} << 24) | (std::uint32_t{load8(p + 1)} << 16) | (std::uint32_t{load8(p + 2)} << 8) |
+           load8(p + 3);
 }
 
-inline std::uint64_t load48(const std::byte* p) noexcept
-{
-    return (std::uint64_t{load16(p)} << 32) | load32(p + 2);
-}
+inline std::uint64_t load48(const std::byte* p) noexcept { return (std::uint64_t{load16(p)} << 32) | load32(p + 2); }
 
-inline std::uint64_t load64(const std::byte* p) noexcept
-{
-    return (std::uint64_t{load32(p)} << 32) | load32(p + 4);
-}
+inline std::uint64_t load64(const std::byte* p) noexcept { return (std::uint64_t{load32(p)} << 32) | load32(p + 4); }
 
 inline void store8(std::byte* p, std::uint8_t v) noexcept { p[0] = std::byte{v}; }
 

@@ -51,12 +51,9 @@ std::uint32_t crc32c_update_portable(std::uint32_t state, std::span<const std::b
     while (n >= 8) {
         // Fold the first four bytes into the state (little-endian order, as
         // the reflected CRC consumes them), the next four stand alone.
-        const std::uint32_t lo = c ^ (byte_at(p, 0) | byte_at(p, 1) << 8 |
-                                      byte_at(p, 2) << 16 | byte_at(p, 3) << 24);
-        c = tables[7][lo & 0xffu] ^ tables[6][(lo >> 8) & 0xffu] ^
-            tables[5][(lo >> 16) & 0xffu] ^ tables[4][lo >> 24] ^
-            tables[3][byte_at(p, 4)] ^ tables[2][byte_at(p, 5)] ^
-            tables[1][byte_at(p, 6)] ^ tables[0][byte_at(p, 7)];
+        const std::uint32_t lo = c ^ (byte_at(p, 0) | byte_at(p, 1) << 8 | byte_at(p, 2) << 16 | byte_at(p, 3) << 24);
+        c = tables[7][lo & 0xffu] ^ tables[6][(lo >> 8) & 0xffu] ^ tables[5][(lo >> 16) & 0xffu] ^ tables[4][lo >> 24] ^
+            tables[3][byte_at(p, 4)] ^ tables[2][byte_at(p, 5)] ^ tables[1][byte_at(p, 6)] ^ tables[0][byte_at(p, 7)];
         p += 8;
         n -= 8;
     }

@@ -13,8 +13,8 @@ namespace {
 
 std::uint8_t bit(bool on, std::uint8_t mask) { return on ? mask : 0; }
 
-constexpr std::uint8_t read_flag = 0x40;     // §11.3.1 R
-constexpr std::uint8_t write_flag = 0x20;    // §11.3.1 W
+constexpr std::uint8_t read_flag = 0x40;  // §11.3.1 R
+constexpr std::uint8_t write_flag = 0x20; // §11.3.1 W
 constexpr std::uint8_t attr_mask = 0x07;
 constexpr std::uint8_t continue_flag = 0x40; // C in Text and Login
 constexpr std::uint8_t transit_flag = 0x80;  // T in Login
@@ -31,7 +31,7 @@ std::uint8_t encode_login_flags(bool transit, bool cont, login_stage csg, login_
 }
 
 std::error_code decode_login_flags(std::uint8_t flags, bool& transit, bool& cont, login_stage& csg,
-                                    login_stage& nsg) noexcept
+                                   login_stage& nsg) noexcept
 {
     transit = (flags & transit_flag) != 0;
     cont = (flags & continue_flag) != 0;
@@ -134,8 +134,7 @@ void scsi_command::encode(bhs_bytes& out) const noexcept
     std::memcpy(out.data() + 32, cdb.data(), in_bhs);
 }
 
-std::error_code scsi_command::decode(const bhs_bytes& in, std::span<const std::byte> ahs,
-                                     scsi_command& out) noexcept
+std::error_code scsi_command::decode(const bhs_bytes& in, std::span<const std::byte> ahs, scsi_command& out) noexcept
 {
     if (auto ec = expect_opcode(in, op))
         return ec;
@@ -370,8 +369,8 @@ std::error_code logout_request::decode(const bhs_bytes& in, logout_request& out)
 
 void snack_request::encode(bhs_bytes& out) const noexcept
 {
-    start_bhs(out, op, false,
-              static_cast<std::uint8_t>(pdu::final_bit | (static_cast<std::uint8_t>(type) & 0x0f)), 0, 0);
+    start_bhs(out, op, false, static_cast<std::uint8_t>(pdu::final_bit | (static_cast<std::uint8_t>(type) & 0x0f)), 0,
+              0);
     store64(out.data() + 8, lun);
     store32(out.data() + 16, initiator_task_tag);
     store32(out.data() + 20, target_transfer_tag);

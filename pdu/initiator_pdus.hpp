@@ -42,8 +42,8 @@ enum class task_attribute : std::uint8_t {
     aca = 4,
 };
 
-constexpr std::size_t bhs_cdb_size = 16;   // CDB bytes held in the BHS
-constexpr std::size_t max_cdb_size = 260;  // largest SCSI CDB (SPC variable length)
+constexpr std::size_t bhs_cdb_size = 16;  // CDB bytes held in the BHS
+constexpr std::size_t max_cdb_size = 260; // largest SCSI CDB (SPC variable length)
 
 // §11.3 SCSI Command, with the Extended CDB AHS (§11.2.2.3, type 1) and the
 // Bidirectional Read Expected Data Transfer Length AHS (§11.2.2.4, type 2).
@@ -79,8 +79,7 @@ struct scsi_command {
 
     void encode(bhs_bytes& out) const noexcept;
     // `ahs` holds exactly TotalAHSLength * 4 bytes following the BHS.
-    static std::error_code decode(const bhs_bytes& in, std::span<const std::byte> ahs,
-                                  scsi_command& out) noexcept;
+    static std::error_code decode(const bhs_bytes& in, std::span<const std::byte> ahs, scsi_command& out) noexcept;
     friend bool operator==(const scsi_command&, const scsi_command&) = default;
 };
 
@@ -231,14 +230,13 @@ struct snack_request {
     friend bool operator==(const snack_request&, const snack_request&) = default;
 };
 
-using initiator_pdu = std::variant<nop_out, scsi_command, task_mgmt_request, login_request, text_request,
-                                   data_out, logout_request, snack_request>;
+using initiator_pdu = std::variant<nop_out, scsi_command, task_mgmt_request, login_request, text_request, data_out,
+                                   logout_request, snack_request>;
 
 // Decodes by opcode. errc::unknown_opcode for opcodes RFC 7143 does not define,
 // errc::wrong_direction for target opcodes; `ahs` must be TotalAHSLength * 4
 // bytes long (errc::ahs_length_inconsistent otherwise).
-std::error_code decode_initiator_pdu(const bhs_bytes& in, std::span<const std::byte> ahs,
-                                     initiator_pdu& out);
+std::error_code decode_initiator_pdu(const bhs_bytes& in, std::span<const std::byte> ahs, initiator_pdu& out);
 
 // Encodes any initiator PDU's BHS; the AHS (SCSI Command only) via encode_ahs.
 void encode_pdu(const initiator_pdu& pdu, bhs_bytes& out) noexcept;

@@ -24,8 +24,10 @@ constexpr std::uint64_t segment_max = 16777215; // 2^24 - 1
 // senders, result function, min, max, default, values, obsolete.
 constexpr key_def table[] = {
     // §13.1 digests: list, first acceptable value
-    {"HeaderDigest", list, operational, initialize_only, co, both, merge_rule::first_in_list, 0, 0, "None", "CRC32C,None"},
-    {"DataDigest", list, operational, initialize_only, co, both, merge_rule::first_in_list, 0, 0, "None", "CRC32C,None"},
+    {"HeaderDigest", list, operational, initialize_only, co, both, merge_rule::first_in_list, 0, 0, "None",
+     "CRC32C,None"},
+    {"DataDigest", list, operational, initialize_only, co, both, merge_rule::first_in_list, 0, 0, "None",
+     "CRC32C,None"},
     // §13.2
     {"MaxConnections", numeric, operational, leading_only, sw, both, merge_rule::minimum, 1, 65535, "1"},
     // §13.3: an enquiry answered by TargetName/TargetAddress lists
@@ -40,7 +42,8 @@ constexpr key_def table[] = {
     // §13.10-§13.20: operational parameters
     {"InitialR2T", boolean, operational, leading_only, sw, both, merge_rule::or_, 0, 0, "Yes"},
     {"ImmediateData", boolean, operational, leading_only, sw, both, merge_rule::and_, 0, 0, "Yes"},
-    {"MaxRecvDataSegmentLength", numeric, operational, all, co, both, merge_rule::declarative, 512, segment_max, "8192"},
+    {"MaxRecvDataSegmentLength", numeric, operational, all, co, both, merge_rule::declarative, 512, segment_max,
+     "8192"},
     {"MaxBurstLength", numeric, operational, leading_only, sw, both, merge_rule::minimum, 512, segment_max, "262144"},
     {"FirstBurstLength", numeric, operational, leading_only, sw, both, merge_rule::minimum, 512, segment_max, "65536"},
     {"DefaultTime2Wait", numeric, operational, leading_only, sw, both, merge_rule::maximum, 0, 3600, "2"},
@@ -50,9 +53,11 @@ constexpr key_def table[] = {
     {"DataSequenceInOrder", boolean, operational, leading_only, sw, both, merge_rule::or_, 0, 0, "Yes"},
     {"ErrorRecoveryLevel", numeric, operational, leading_only, sw, both, merge_rule::minimum, 0, 2, "0"},
     // §13.21: declared by the initiator in its first login request
-    {"SessionType", string, any_stage, leading_only, sw, initiator, merge_rule::declarative, 0, 0, "Normal", "Discovery,Normal"},
+    {"SessionType", string, any_stage, leading_only, sw, initiator, merge_rule::declarative, 0, 0, "Normal",
+     "Discovery,Normal"},
     // §13.23, §13.24
-    {"TaskReporting", list, operational, leading_only, sw, both, merge_rule::first_in_list, 0, 0, "RFC3720", "RFC3720,ResponseFence,FastAbort"},
+    {"TaskReporting", list, operational, leading_only, sw, both, merge_rule::first_in_list, 0, 0, "RFC3720",
+     "RFC3720,ResponseFence,FastAbort"},
     {"iSCSIProtocolLevel", numeric, operational, leading_only, sw, both, merge_rule::minimum, 0, 31, "1"},
     // §13.25: obsoleted marker keys, answered with Reject
     {"OFMarker", boolean, operational, initialize_only, co, both, merge_rule::and_, 0, 0, "No", {}, true},
@@ -60,7 +65,8 @@ constexpr key_def table[] = {
     {"OFMarkInt", numeric_range, operational, initialize_only, co, both, merge_rule::none, 1, 65535, "2048", {}, true},
     {"IFMarkInt", numeric_range, operational, initialize_only, co, both, merge_rule::none, 1, 65535, "2048", {}, true},
     // §12.1: security negotiation
-    {"AuthMethod", list, security, initialize_only, co, both, merge_rule::first_in_list, 0, 0, "None", "KRB5,SPKM1,SPKM2,SRP,CHAP,None"},
+    {"AuthMethod", list, security, initialize_only, co, both, merge_rule::first_in_list, 0, 0, "None",
+     "KRB5,SPKM1,SPKM2,SRP,CHAP,None"},
     // §12.1.3 CHAP: the initiator offers algorithms, the target picks one;
     // CHAP_I/CHAP_C come from the target (and the initiator for mutual CHAP).
     {"CHAP_A", list, security, initialize_only, co, both, merge_rule::first_in_list, 0, 0, {}, "5"},
@@ -132,8 +138,7 @@ std::error_code check_value(const key_def& key, std::string_view value)
         std::vector<std::string_view> items;
         return parse_list(value, items);
     }
-    case string:
-        return check_string(key, value);
+    case string: return check_string(key, value);
     }
     return errc::value_syntax;
 }
@@ -216,8 +221,7 @@ std::error_code merge_answer(const key_def& key, std::string_view offered, std::
     return errc::value_syntax;
 }
 
-std::error_code respond_to_offer(std::string_view name, std::string_view offer,
-                                 std::string_view mine, key_sender peer,
+std::error_code respond_to_offer(std::string_view name, std::string_view offer, std::string_view mine, key_sender peer,
                                  std::optional<std::string>& answer, bool irrelevant)
 {
     answer.reset();
@@ -262,8 +266,7 @@ std::error_code respond_to_offer(std::string_view name, std::string_view offer,
         (void)parse_number(offer, theirs);
         if (auto ec = parse_number(mine, key->min, key->max, ours))
             return ec;
-        const std::uint64_t result =
-            key->rule == merge_rule::minimum ? std::min(theirs, ours) : std::max(theirs, ours);
+        const std::uint64_t result = key->rule == merge_rule::minimum ? std::min(theirs, ours) : std::max(theirs, ours);
         answer = format_number(result);
         return {};
     }
@@ -283,8 +286,7 @@ std::error_code respond_to_offer(std::string_view name, std::string_view offer,
         return {};
     }
     case merge_rule::declarative:
-    case merge_rule::none:
-        break;
+    case merge_rule::none: break;
     }
     return {};
 }

@@ -14,11 +14,11 @@
 namespace ivs::pdu {
 
 enum class key_kind {
-    boolean,          // Yes/No
-    numeric,          // numerical-value in [min, max]
-    numeric_range,    // numeric-range "a~b" (obsolete marker intervals)
-    list,             // list-of-values, the responder picks one
-    string,           // text, iSCSI name, address, "All", ...
+    boolean,       // Yes/No
+    numeric,       // numerical-value in [min, max]
+    numeric_range, // numeric-range "a~b" (obsolete marker intervals)
+    list,          // list-of-values, the responder picks one
+    string,        // text, iSCSI name, address, "All", ...
 };
 
 // Stage in which a key may appear (§13: "Any-Stage" keys also in security negotiation).
@@ -35,13 +35,13 @@ enum class key_sender { initiator, target, both };
 
 // Result function (§6.2.2 and each key in §13).
 enum class merge_rule {
-    and_,           // boolean AND: an offer of No can only be answered No
-    or_,            // boolean OR: an offer of Yes can only be answered Yes
-    minimum,        // the answer cannot exceed the offer
-    maximum,        // the answer cannot be lower than the offer
-    first_in_list,  // the responder selects the first offered value it supports
-    declarative,    // no answer; each side's declaration stands
-    none,           // enquiry/security exchange with its own protocol (SendTargets, CHAP_*)
+    and_,          // boolean AND: an offer of No can only be answered No
+    or_,           // boolean OR: an offer of Yes can only be answered Yes
+    minimum,       // the answer cannot exceed the offer
+    maximum,       // the answer cannot be lower than the offer
+    first_in_list, // the responder selects the first offered value it supports
+    declarative,   // no answer; each side's declaration stands
+    none,          // enquiry/security exchange with its own protocol (SendTargets, CHAP_*)
 };
 
 struct key_def {
@@ -52,11 +52,11 @@ struct key_def {
     key_scope scope;
     key_sender sender;
     merge_rule rule;
-    std::uint64_t min = 0;                // numeric: legal range
+    std::uint64_t min = 0; // numeric: legal range
     std::uint64_t max = 0;
-    std::string_view default_value = {};  // RFC default, empty when none
-    std::string_view values = {};         // list/enumerated keys: the RFC's values, comma-separated
-    bool obsolete = false;                // §13.25: answered with Reject
+    std::string_view default_value = {}; // RFC default, empty when none
+    std::string_view values = {};        // list/enumerated keys: the RFC's values, comma-separated
+    bool obsolete = false;               // §13.25: answered with Reject
     bool declarative() const noexcept { return rule == merge_rule::declarative; }
 };
 
@@ -72,10 +72,10 @@ bool may_send(const key_def& key, key_sender who) noexcept;
 
 // Outcome of one negotiated key as the originator sees it.
 enum class negotiation_outcome {
-    agreed,          // value holds the result
-    irrelevant,      // responder said Irrelevant: the key has no effect
-    rejected,        // responder said Reject: the key keeps its default
-    not_understood,  // responder does not know the key
+    agreed,         // value holds the result
+    irrelevant,     // responder said Irrelevant: the key has no effect
+    rejected,       // responder said Reject: the key keeps its default
+    not_understood, // responder does not know the key
 };
 
 struct negotiation_result {
@@ -101,8 +101,7 @@ std::error_code merge_answer(const key_def& key, std::string_view offered, std::
 //   nullopt for declarative keys (no answer is sent; their value is validated).
 // Errors: key_not_allowed when `peer` may not send the key; value_syntax or
 // number_out_of_range for an invalid declarative value.
-std::error_code respond_to_offer(std::string_view name, std::string_view offer,
-                                 std::string_view mine, key_sender peer,
+std::error_code respond_to_offer(std::string_view name, std::string_view offer, std::string_view mine, key_sender peer,
                                  std::optional<std::string>& answer, bool irrelevant = false);
 
 // Validates a value of `key` as a sender would offer or declare it: syntax,

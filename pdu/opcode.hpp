@@ -30,9 +30,9 @@ enum class opcode : std::uint8_t {
     reject = 0x3f,
 };
 
-constexpr std::size_t bhs_size = 48;        // Basic Header Segment
-constexpr std::size_t max_ahs_size = 255 * 4; // TotalAHSLength is in 4-byte words
-constexpr std::size_t digest_size = 4;       // CRC32C
+constexpr std::size_t bhs_size = 48;                        // Basic Header Segment
+constexpr std::size_t max_ahs_size = 255 * 4;               // TotalAHSLength is in 4-byte words
+constexpr std::size_t digest_size = 4;                      // CRC32C
 constexpr std::uint32_t max_data_segment_length = 0xffffff; // 24-bit field
 constexpr std::uint32_t reserved_tag = 0xffffffffu;
 
@@ -41,22 +41,32 @@ using bhs_bytes = std::array<std::byte, bhs_size>;
 constexpr bool is_known_opcode(std::uint8_t op) noexcept
 {
     switch (op) {
-    case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x10:
-    case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x31:
-    case 0x32: case 0x3f:
-        return true;
-    default:
-        return false;
+    case 0x00:
+    case 0x01:
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x05:
+    case 0x06:
+    case 0x10:
+    case 0x20:
+    case 0x21:
+    case 0x22:
+    case 0x23:
+    case 0x24:
+    case 0x25:
+    case 0x26:
+    case 0x31:
+    case 0x32:
+    case 0x3f: return true;
+    default: return false;
     }
 }
 
 constexpr bool is_target_opcode(std::uint8_t op) noexcept { return is_known_opcode(op) && (op & 0x20); }
 
 // Raw framing fields every BHS has at the same place (RFC 7143 §11.2.1).
-constexpr std::uint8_t raw_opcode(const bhs_bytes& b) noexcept
-{
-    return std::to_integer<std::uint8_t>(b[0]) & 0x3f;
-}
+constexpr std::uint8_t raw_opcode(const bhs_bytes& b) noexcept { return std::to_integer<std::uint8_t>(b[0]) & 0x3f; }
 constexpr std::size_t raw_total_ahs_bytes(const bhs_bytes& b) noexcept
 {
     return std::size_t{std::to_integer<std::uint8_t>(b[4])} * 4;

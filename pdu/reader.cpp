@@ -31,10 +31,7 @@ bool ahs_chain_consistent(std::span<const std::byte> ahs) noexcept
 
 } // namespace
 
-pdu_reader::pdu_reader(const reader_config& config) : pending_(config), active_(config)
-{
-    start_pdu();
-}
+pdu_reader::pdu_reader(const reader_config& config) : pending_(config), active_(config) { start_pdu(); }
 
 void pdu_reader::configure(const reader_config& config) noexcept
 {
@@ -71,15 +68,9 @@ pdu_reader::feed_result pdu_reader::fail(std::error_code ec)
     return {0, event::failed};
 }
 
-std::span<const std::byte> pdu_reader::ahs() const noexcept
-{
-    return {header_.data() + bhs_size, ahs_len_};
-}
+std::span<const std::byte> pdu_reader::ahs() const noexcept { return {header_.data() + bhs_size, ahs_len_}; }
 
-std::span<const std::byte> pdu_reader::data() const noexcept
-{
-    return {dest_.data(), data_have_};
-}
+std::span<const std::byte> pdu_reader::data() const noexcept { return {dest_.data(), data_have_}; }
 
 // Checks run once the whole header is in, so that with a header digest a
 // corrupted header is reported as such rather than as a bogus field. All of
@@ -150,10 +141,7 @@ void pdu_reader::after_data() noexcept
         phase_ = phase::complete;
 }
 
-bool pdu_reader::verify_data_digest() noexcept
-{
-    return crc32c_final(crc_state_) == load32le(digest_.data());
-}
+bool pdu_reader::verify_data_digest() noexcept { return crc32c_final(crc_state_) == load32le(digest_.data()); }
 
 pdu_reader::feed_result pdu_reader::feed(std::span<const std::byte> in)
 {
@@ -162,8 +150,7 @@ pdu_reader::feed_result pdu_reader::feed(std::span<const std::byte> in)
         const std::size_t avail = in.size() - used;
         const std::byte* p = in.data() + used;
         switch (phase_) {
-        case phase::failed:
-            return {used, event::failed};
+        case phase::failed: return {used, event::failed};
 
         case phase::complete:
             // The finished PDU stays readable until a byte of the next arrives.
@@ -296,19 +283,13 @@ std::size_t pdu_reader::bytes_needed() const noexcept
 {
     const std::size_t dd = active_.data_digest ? digest_size : 0;
     switch (phase_) {
-    case phase::header:
-        return header_have_ < bhs_size ? bhs_size - header_have_ : header_wire_size() - header_have_;
+    case phase::header: return header_have_ < bhs_size ? bhs_size - header_have_ : header_wire_size() - header_have_;
     case phase::header_ready:
-    case phase::data:
-        return (dsl_ - data_have_) + trailer_bytes();
-    case phase::padding:
-        return (pad_len_ - pad_have_) + dd;
-    case phase::data_digest:
-        return digest_size - digest_have_;
-    case phase::complete:
-        return bhs_size;
-    case phase::failed:
-        return 0;
+    case phase::data: return (dsl_ - data_have_) + trailer_bytes();
+    case phase::padding: return (pad_len_ - pad_have_) + dd;
+    case phase::data_digest: return digest_size - digest_have_;
+    case phase::complete: return bhs_size;
+    case phase::failed: return 0;
     }
     return 0;
 }

@@ -16,8 +16,8 @@ public:
     // a < b per RFC 1982 §3.2; pairs exactly 2^31 apart are unordered (both false).
     friend constexpr bool operator<(serial32 a, serial32 b) noexcept
     {
-        return a.v_ != b.v_ && ((a.v_ < b.v_ && b.v_ - a.v_ < 0x80000000u) ||
-                                (a.v_ > b.v_ && a.v_ - b.v_ > 0x80000000u));
+        return a.v_ != b.v_ &&
+               ((a.v_ < b.v_ && b.v_ - a.v_ < 0x80000000u) || (a.v_ > b.v_ && a.v_ - b.v_ > 0x80000000u));
     }
     friend constexpr bool operator>(serial32 a, serial32 b) noexcept { return b < a; }
     friend constexpr bool operator<=(serial32 a, serial32 b) noexcept { return a == b || a < b; }
@@ -26,8 +26,16 @@ public:
 
     // Addition of n in [0, 2^31 - 1] (RFC 1982 §3.1).
     constexpr serial32 operator+(std::uint32_t n) const noexcept { return serial32{v_ + n}; }
-    constexpr serial32& operator+=(std::uint32_t n) noexcept { v_ += n; return *this; }
-    constexpr serial32& operator++() noexcept { ++v_; return *this; }
+    constexpr serial32& operator+=(std::uint32_t n) noexcept
+    {
+        v_ += n;
+        return *this;
+    }
+    constexpr serial32& operator++() noexcept
+    {
+        ++v_;
+        return *this;
+    }
 
     // Signed distance b - a, meaningful when the two are ordered.
     friend constexpr std::int32_t distance(serial32 a, serial32 b) noexcept

@@ -18,10 +18,10 @@ constexpr std::uint8_t bidi_underflow_flag = 0x08; // u
 constexpr std::uint8_t overflow_flag = 0x04;       // O (also Data-In)
 constexpr std::uint8_t underflow_flag = 0x02;      // U (also Data-In)
 // §11.7 Data-In flags
-constexpr std::uint8_t acknowledge_flag = 0x40;    // A
-constexpr std::uint8_t status_flag = 0x01;         // S
+constexpr std::uint8_t acknowledge_flag = 0x40; // A
+constexpr std::uint8_t status_flag = 0x01;      // S
 // §11.11 Text Response
-constexpr std::uint8_t continue_flag = 0x40;       // C
+constexpr std::uint8_t continue_flag = 0x40; // C
 
 // StatSN, ExpCmdSN, MaxCmdSN sit at bytes 24..35 in every target PDU that has them.
 void store_sn(bhs_bytes& out, std::uint32_t stat_sn, std::uint32_t exp_cmd_sn, std::uint32_t max_cmd_sn)

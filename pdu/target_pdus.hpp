@@ -63,8 +63,8 @@ struct scsi_response {
 // A SenseLength-prefixed data segment (§11.4.7 SCSI Response, §11.9 Async
 // Message): views into the caller's buffer, no copy.
 struct sense_data_segment {
-    std::span<const std::byte> sense;      // SenseLength bytes
-    std::span<const std::byte> remainder;  // Response Data / iSCSI Event Data
+    std::span<const std::byte> sense;     // SenseLength bytes
+    std::span<const std::byte> remainder; // Response Data / iSCSI Event Data
 };
 
 // Splits a SCSI Response data segment (unpadded, data_segment_length bytes).
@@ -285,8 +285,8 @@ struct reject {
 // the segment is shorter than 48 bytes.
 std::error_code rejected_header(std::span<const std::byte> data, bhs_bytes& out) noexcept;
 
-using target_pdu = std::variant<nop_in, scsi_response, task_mgmt_response, login_response, text_response,
-                                data_in, logout_response, r2t, async_message, reject>;
+using target_pdu = std::variant<nop_in, scsi_response, task_mgmt_response, login_response, text_response, data_in,
+                                logout_response, r2t, async_message, reject>;
 
 // Decodes by opcode. errc::unknown_opcode for opcodes RFC 7143 does not define,
 // errc::wrong_direction for initiator opcodes; `ahs` must be TotalAHSLength * 4

@@ -14,8 +14,8 @@ constexpr bool is_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
 // standard-label characters (§6.1): letters, digits, dot, minus, plus, at, underscore.
 constexpr bool is_label_char(char c) noexcept
 {
-    return (c >= 'a' && c <= 'z') || is_upper(c) || (c >= '0' && c <= '9') || c == '.' ||
-           c == '-' || c == '+' || c == '@' || c == '_';
+    return (c >= 'a' && c <= 'z') || is_upper(c) || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' ||
+           c == '@' || c == '_';
 }
 
 std::string_view as_chars(std::span<const std::byte> bytes) noexcept
@@ -139,8 +139,7 @@ std::error_code append_pair(std::vector<std::byte>& out, std::string_view key, s
     return {};
 }
 
-std::error_code serialize_text(const text_list& pairs, std::vector<std::byte>& out,
-                               const text_limits& limits)
+std::error_code serialize_text(const text_list& pairs, std::vector<std::byte>& out, const text_limits& limits)
 {
     if (auto ec = check_duplicates(pairs, limits.repeatable))
         return ec;
@@ -349,8 +348,7 @@ std::error_code parse_number(std::string_view value, std::uint64_t& out) noexcep
     return {};
 }
 
-std::error_code parse_number(std::string_view value, std::uint64_t min, std::uint64_t max,
-                             std::uint64_t& out) noexcept
+std::error_code parse_number(std::string_view value, std::uint64_t min, std::uint64_t max, std::uint64_t& out) noexcept
 {
     std::uint64_t n = 0;
     if (auto ec = parse_number(value, n))

@@ -73,21 +73,18 @@ std::size_t max_value_length(std::string_view key, const text_limits& limits) no
 // Parses one LTDS: "key=value\0" pairs in order. Empty records (a lone NUL, as
 // some targets pad with) are skipped. Errors: missing_nul, key_syntax,
 // key_too_long, value_too_long, duplicate_key, text_too_long.
-std::error_code parse_text(std::span<const std::byte> data, text_list& out,
-                           const text_limits& limits = {});
+std::error_code parse_text(std::span<const std::byte> data, text_list& out, const text_limits& limits = {});
 
 // Appends "key=value\0" after checking the key, the value length and that the
 // value holds no NUL; `out` never grows past limits.max_total (text_too_long).
-std::error_code append_pair(std::vector<std::byte>& out, std::string_view key,
-                            std::string_view value, const text_limits& limits = {});
+std::error_code append_pair(std::vector<std::byte>& out, std::string_view key, std::string_view value,
+                            const text_limits& limits = {});
 
 // Serializes all pairs (appending to `out`), with the same checks plus duplicates.
-std::error_code serialize_text(const text_list& pairs, std::vector<std::byte>& out,
-                               const text_limits& limits = {});
+std::error_code serialize_text(const text_list& pairs, std::vector<std::byte>& out, const text_limits& limits = {});
 
 // duplicate_key when a key not in `repeatable` occurs twice.
-std::error_code check_duplicates(const text_list& pairs,
-                                 std::span<const std::string_view> repeatable = {});
+std::error_code check_duplicates(const text_list& pairs, std::span<const std::string_view> repeatable = {});
 
 // First pair with `key`, or nullptr.
 const text_pair* find_pair(const text_list& pairs, std::string_view key) noexcept;
@@ -136,8 +133,7 @@ constexpr std::string_view bool_value(bool b) noexcept { return b ? value_yes : 
 // value_syntax or number_out_of_range.
 std::error_code parse_number(std::string_view value, std::uint64_t& out) noexcept;
 // Also requires min <= n <= max (number_out_of_range).
-std::error_code parse_number(std::string_view value, std::uint64_t min, std::uint64_t max,
-                             std::uint64_t& out) noexcept;
+std::error_code parse_number(std::string_view value, std::uint64_t min, std::uint64_t max, std::uint64_t& out) noexcept;
 // numeric-range "a~b" with a <= b.
 std::error_code parse_range(std::string_view value, std::uint64_t& lo, std::uint64_t& hi) noexcept;
 std::string format_number(std::uint64_t n);
@@ -147,8 +143,8 @@ std::string format_number(std::uint64_t n);
 // size is bounded by `max_bytes` before allocation (value_too_long).
 std::error_code parse_binary(std::string_view value, std::vector<std::byte>& out,
                              std::size_t max_bytes = long_value_length);
-std::string encode_hex(std::span<const std::byte> bytes);     // "0x" + lowercase hex
-std::string encode_base64(std::span<const std::byte> bytes);  // "0b" + padded base64
+std::string encode_hex(std::span<const std::byte> bytes);    // "0x" + lowercase hex
+std::string encode_base64(std::span<const std::byte> bytes); // "0b" + padded base64
 
 // list-of-values: comma-separated, no empty items (value_syntax).
 std::error_code parse_list(std::string_view value, std::vector<std::string_view>& out);

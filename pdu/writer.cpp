@@ -17,8 +17,8 @@ void outgoing_pdu::clear() noexcept
     trailer_len_ = 0;
 }
 
-std::error_code outgoing_pdu::frame_header(const bhs_bytes& bhs, std::span<const std::byte> ahs,
-                                           std::size_t data_len, bool header_digest)
+std::error_code outgoing_pdu::frame_header(const bhs_bytes& bhs, std::span<const std::byte> ahs, std::size_t data_len,
+                                           bool header_digest)
 {
     clear();
     // TotalAHSLength counts 4-byte words in one byte (RFC 7143 §11.2.1.4).

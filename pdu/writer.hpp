@@ -29,33 +29,29 @@ public:
     // set from ahs.size() and the data size. Errors: errc::ahs_length_inconsistent
     // (AHS not a multiple of 4 or over 1020 bytes), errc::data_segment_too_long
     // (over the 24-bit field). On error the object is left empty.
-    std::error_code assemble(const bhs_bytes& bhs, std::span<const std::byte> ahs,
-                             std::span<const std::byte> data, digest_settings digests);
+    std::error_code assemble(const bhs_bytes& bhs, std::span<const std::byte> ahs, std::span<const std::byte> data,
+                             digest_settings digests);
 
     // Same with the data segment given in pieces (sent back to back); the data
     // digest runs over all of them. buffers() then carries no data: send
     // header(), the pieces, then trailer().
     std::error_code assemble_scattered(const bhs_bytes& bhs, std::span<const std::byte> ahs,
-                                       std::span<const std::span<const std::byte>> pieces,
-                                       digest_settings digests);
+                                       std::span<const std::span<const std::byte>> pieces, digest_settings digests);
 
     std::span<const std::byte> header() const noexcept { return {header_.data(), header_len_}; }
     std::span<const std::byte> data() const noexcept { return data_; }
     std::span<const std::byte> trailer() const noexcept { return {trailer_.data(), trailer_len_}; }
 
     // The gather list {header, data, trailer}; entries may be empty.
-    std::array<std::span<const std::byte>, 3> buffers() const noexcept
-    {
-        return {header(), data_, trailer()};
-    }
+    std::array<std::span<const std::byte>, 3> buffers() const noexcept { return {header(), data_, trailer()}; }
 
     std::uint32_t data_segment_length() const noexcept { return dsl_; }
     // Total bytes on the wire.
     std::size_t wire_size() const noexcept { return header_len_ + dsl_ + trailer_len_; }
 
 private:
-    std::error_code frame_header(const bhs_bytes& bhs, std::span<const std::byte> ahs,
-                                 std::size_t data_len, bool header_digest);
+    std::error_code frame_header(const bhs_bytes& bhs, std::span<const std::byte> ahs, std::size_t data_len,
+                                 bool header_digest);
     void frame_trailer(std::uint32_t crc_state, bool data_digest);
     void clear() noexcept;
 

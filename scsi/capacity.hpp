@@ -9,8 +9,8 @@
 namespace ivs::scsi {
 
 struct read_capacity_data {
-    std::uint64_t last_lba = 0;       // RETURNED LOGICAL BLOCK ADDRESS
-    std::uint32_t block_length = 0;   // LOGICAL BLOCK LENGTH IN BYTES
+    std::uint64_t last_lba = 0;     // RETURNED LOGICAL BLOCK ADDRESS
+    std::uint32_t block_length = 0; // LOGICAL BLOCK LENGTH IN BYTES
 };
 
 // READ CAPACITY(10): 8 bytes, the last LBA in 32 bits (0xffffffff: ask

@@ -12,7 +12,7 @@ namespace ivs::scsi {
 inline constexpr std::size_t max_cdb_length = 16;
 
 struct cdb {
-    std::array<std::uint8_t, max_cdb_length> bytes{};  // length bytes valid, rest zero
+    std::array<std::uint8_t, max_cdb_length> bytes{}; // length bytes valid, rest zero
     std::size_t length = 0;
 
     [[nodiscard]] std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), length}; }

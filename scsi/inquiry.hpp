@@ -36,9 +36,9 @@ inline constexpr std::uint8_t no_logical_unit = 0x7f;
 {
     std::array<std::byte, 36> d{};
     d[0] = std::byte{no_logical_unit};
-    d[2] = std::byte{0x05};  // VERSION: SPC-3
-    d[3] = std::byte{0x02};  // RESPONSE DATA FORMAT
-    d[4] = std::byte{31};    // ADDITIONAL LENGTH
+    d[2] = std::byte{0x05}; // VERSION: SPC-3
+    d[3] = std::byte{0x02}; // RESPONSE DATA FORMAT
+    d[4] = std::byte{31};   // ADDITIONAL LENGTH
     return d;
 }
 

@@ -78,8 +78,7 @@ fixed_sense from_descriptor(std::span<const std::byte> s) noexcept
             if (len >= 0x02)
                 out[2] = static_cast<std::uint8_t>(out[2] | (at(d, 3) & 0x20));
             break;
-        default:
-            break;
+        default: break;
         }
         pos += 2 + len;
     }
@@ -101,8 +100,7 @@ std::optional<fixed_sense> convert_sense(std::span<const std::byte> sense) noexc
         if (sense.size() < 2)
             return std::nullopt;
         return from_descriptor(sense);
-    default:
-        return std::nullopt;
+    default: return std::nullopt;
     }
 }
 
@@ -119,8 +117,7 @@ std::optional<std::uint8_t> sense_key(std::span<const std::byte> sense) noexcept
         if (sense.size() < 2)
             return std::nullopt;
         return static_cast<std::uint8_t>(at(sense, 1) & 0x0f);
-    default:
-        return std::nullopt;
+    default: return std::nullopt;
     }
 }
 

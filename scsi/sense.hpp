@@ -42,8 +42,7 @@ inline constexpr std::uint8_t reported_luns_data_changed = 0x3f; // ASCQ 0x0e
 using fixed_sense = std::array<std::uint8_t, 18>;
 
 // Build fixed-format sense data (response code 0x70, additional length 10).
-[[nodiscard]] constexpr fixed_sense make_fixed_sense(std::uint8_t key, std::uint8_t asc,
-                                                     std::uint8_t ascq) noexcept
+[[nodiscard]] constexpr fixed_sense make_fixed_sense(std::uint8_t key, std::uint8_t asc, std::uint8_t ascq) noexcept
 {
     fixed_sense s{};
     s[0] = 0x70;
@@ -59,8 +58,10 @@ using fixed_sense = std::array<std::uint8_t, 18>;
 [[nodiscard]] constexpr std::uint8_t sense_key(const fixed_sense& s) noexcept
 {
     switch (s[0] & 0x7f) {
-    case 0x70: case 0x71: return static_cast<std::uint8_t>(s[2] & 0x0f);
-    case 0x72: case 0x73: return static_cast<std::uint8_t>(s[1] & 0x0f);
+    case 0x70:
+    case 0x71: return static_cast<std::uint8_t>(s[2] & 0x0f);
+    case 0x72:
+    case 0x73: return static_cast<std::uint8_t>(s[1] & 0x0f);
     default: return 0;
     }
 }

@@ -10,9 +10,9 @@ struct embedded_vscsi::ccb {
     scsi_command cmd;
     scsi_completion_handler done;
     int tag = 0;
-    bool dequeued = false;      // moved to the in-progress list by i2t
-    std::size_t moved = 0;      // bytes moved by data_read/data_write so far
-    int retries_left = 0;       // re-issues left (vscsi/retry_rules.hpp)
+    bool dequeued = false; // moved to the in-progress list by i2t
+    std::size_t moved = 0; // bytes moved by data_read/data_write so far
+    int retries_left = 0;  // re-issues left (vscsi/retry_rules.hpp)
 };
 
 } // namespace ivs::vscsi

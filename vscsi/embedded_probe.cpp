@@ -8,19 +8,21 @@
 
 namespace ivs::vscsi {
 
-scsi_executor embedded_vscsi::executor() {
+scsi_executor embedded_vscsi::executor()
+{
     return [this](const scsi_command& cmd) {
         scsi_completion out;
         if (execute(cmd, out)) {
             out = scsi_completion{};
-            out.status = vscsi_status::err;  // device closed: like a dead bus
+            out.status = vscsi_status::err; // device closed: like a dead bus
             out.residual = cmd.datalen();
         }
         return out;
     };
 }
 
-void embedded_vscsi::probe_worker() {
+void embedded_vscsi::probe_worker()
+{
     std::unique_lock lk(m_);
     for (;;) {
         events_cv_.wait(lk, [this] { return stopping_ || !events_.empty(); });
@@ -38,7 +40,8 @@ void embedded_vscsi::probe_worker() {
     }
 }
 
-void embedded_vscsi::run_devevent(const devevent& ev) {
+void embedded_vscsi::run_devevent(const devevent& ev)
+{
     // As scsi_probe()/scsi_detach(): target -1 only together with lun -1.
     if (ev.target < -1 || ev.target >= config_.targets || ev.lun < -1 || ev.lun >= config_.luns)
         return;
@@ -60,14 +63,16 @@ void embedded_vscsi::run_devevent(const devevent& ev) {
     }
 }
 
-bool embedded_vscsi::attached_locked(int target, int lun) const {
+bool embedded_vscsi::attached_locked(int target, int lun) const
+{
     for (const auto& d : disks_)
         if (d.target == target && d.lun == lun)
             return true;
     return false;
 }
 
-void embedded_vscsi::probe_target(int target) {
+void embedded_vscsi::probe_target(int target)
+{
     // LUN 0 first; without a device attached there, the target is skipped.
     inquiry_data inq0;
     (void)probe_one(target, 0, nullptr, &inq0);
@@ -92,15 +97,14 @@ void embedded_vscsi::probe_target(int target) {
         for (int l = 0; l < config_.luns; ++l)
             luns.push_back(l);
     for (int l : luns) {
-        if (probe_one(target, l, dumbscan ? &inq0 : nullptr, nullptr) == probe_outcome::stop &&
-            dumbscan)
+        if (probe_one(target, l, dumbscan ? &inq0 : nullptr, nullptr) == probe_outcome::stop && dumbscan)
             return;
     }
 }
 
-embedded_vscsi::probe_outcome embedded_vscsi::probe_one(int target, int lun,
-                                                        const inquiry_data* lun0,
-                                                        inquiry_data* inq_out) {
+embedded_vscsi::probe_outcome embedded_vscsi::probe_one(int target, int lun, const inquiry_data* lun0,
+                                                        inquiry_data* inq_out)
+{
     {
         std::lock_guard lk(m_);
         for (const auto& d : disks_) {
@@ -119,7 +123,7 @@ embedded_vscsi::probe_outcome embedded_vscsi::probe_one(int target, int lun,
     }
     const scsi_executor exec = executor();
     if (lun == 0)
-        (void)test_unit_ready(exec, target, lun, config_.probe);  // clear pending conditions
+        (void)test_unit_ready(exec, target, lun, config_.probe); // clear pending conditions
 
     auto inq = probe_inquiry(exec, target, lun, config_.probe);
     if (!inq)
@@ -132,8 +136,8 @@ embedded_vscsi::probe_outcome embedded_vscsi::probe_one(int target, int lun,
     if (inq->type == 0x1f)
         return probe_outcome::absent;
     if (lun0 && lun != 0 && inq->type == lun0->type && inq->version == lun0->version &&
-        inq->removable == lun0->removable && inq->vendor == lun0->vendor &&
-        inq->product == lun0->product && inq->revision == lun0->revision)
+        inq->removable == lun0->removable && inq->vendor == lun0->vendor && inq->product == lun0->product &&
+        inq->revision == lun0->revision)
         return probe_outcome::stop;
 
     const std::string bus = "scsibus" + std::to_string(config_.scsibus);
@@ -185,7 +189,8 @@ embedded_vscsi::probe_outcome embedded_vscsi::probe_one(int target, int lun,
     return probe_outcome::attached;
 }
 
-void embedded_vscsi::detach_one(int target, int lun) {
+void embedded_vscsi::detach_one(int target, int lun)
+{
     attached_disk gone;
     {
         std::lock_guard lk(m_);

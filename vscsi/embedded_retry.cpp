@@ -47,7 +47,7 @@ void embedded_vscsi::retry_timer()
         const ccb_ptr c = first->second;
         delayed_.erase(first);
         if (!open_)
-            continue;  // do_close completed it already
+            continue; // do_close completed it already
         enqueue_locked(c);
         if (update_readiness_locked()) {
             // The fd is written with m_ released: the daemon it wakes finds m_ free.

@@ -17,7 +17,8 @@ struct rw_join {
     scsi_completion result;
     scsi_completion_handler done;
 
-    void complete(std::size_t index, const scsi_completion& c) {
+    void complete(std::size_t index, const scsi_completion& c)
+    {
         scsi_completion final_result;
         {
             std::lock_guard lk(m);
@@ -38,9 +39,9 @@ struct rw_join {
 
 } // namespace
 
-static std::error_code submit_rw(embedded_vscsi& dev, int target, int lun, std::uint64_t lba,
-                                 std::uint32_t block_size, std::span<std::byte> in,
-                                 std::span<const std::byte> out, scsi_completion_handler done) {
+static std::error_code submit_rw(embedded_vscsi& dev, int target, int lun, std::uint64_t lba, std::uint32_t block_size,
+                                 std::span<std::byte> in, std::span<const std::byte> out, scsi_completion_handler done)
+{
     std::vector<scsi_command> cmds;
     if (auto ec = split_rw(target, lun, lba, block_size, in, out, dev.config().max_transfer, cmds))
         return ec;
@@ -52,7 +53,7 @@ static std::error_code submit_rw(embedded_vscsi& dev, int target, int lun, std::
             done(scsi_completion{vscsi_status::done, {}, 0});
         return {};
     }
-    if (cmds.size() == 1)  // one command's completion is the request's: no join to allocate
+    if (cmds.size() == 1) // one command's completion is the request's: no join to allocate
         return dev.submit(cmds.front(), std::move(done));
     auto join = std::make_shared<rw_join>();
     join->remaining = cmds.size();
@@ -61,7 +62,7 @@ static std::error_code submit_rw(embedded_vscsi& dev, int target, int lun, std::
     for (std::size_t i = 0; i < cmds.size(); ++i) {
         auto ec = dev.submit(cmds[i], [join, i](const scsi_completion& c) { join->complete(i, c); });
         if (ec && i == 0)
-            return ec;  // nothing submitted: the caller's handler is not called
+            return ec; // nothing submitted: the caller's handler is not called
         if (ec) {
             // The device closed under us: the rest fail without being sent.
             for (std::size_t j = i; j < cmds.size(); ++j)
@@ -72,17 +73,17 @@ static std::error_code submit_rw(embedded_vscsi& dev, int target, int lun, std::
     return {};
 }
 
-std::error_code embedded_vscsi::submit_read(int target, int lun, std::uint64_t lba,
-                                            std::uint32_t block_size, std::span<std::byte> buf,
-                                            scsi_completion_handler done) {
+std::error_code embedded_vscsi::submit_read(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
+                                            std::span<std::byte> buf, scsi_completion_handler done)
+{
     if (buf.empty())
         return std::make_error_code(std::errc::invalid_argument);
     return submit_rw(*this, target, lun, lba, block_size, buf, {}, std::move(done));
 }
 
-std::error_code embedded_vscsi::submit_write(int target, int lun, std::uint64_t lba,
-                                             std::uint32_t block_size, std::span<const std::byte> buf,
-                                             scsi_completion_handler done) {
+std::error_code embedded_vscsi::submit_write(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
+                                             std::span<const std::byte> buf, scsi_completion_handler done)
+{
     if (buf.empty())
         return std::make_error_code(std::errc::invalid_argument);
     return submit_rw(*this, target, lun, lba, block_size, {}, buf, std::move(done));
@@ -90,7 +91,8 @@ std::error_code embedded_vscsi::submit_write(int target, int lun, std::uint64_t 
 
 namespace {
 template <class Submit>
-std::error_code wait_for(Submit&& submit, scsi_completion& out) {
+std::error_code wait_for(Submit&& submit, scsi_completion& out)
+{
     auto result = std::make_shared<std::promise<scsi_completion>>();
     auto fut = result->get_future();
     if (auto ec = submit([result](const scsi_completion& c) { result->set_value(c); }))
@@ -101,17 +103,17 @@ std::error_code wait_for(Submit&& submit, scsi_completion& out) {
 } // namespace
 
 std::error_code embedded_vscsi::read(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
-                                     std::span<std::byte> buf, scsi_completion& out) {
-    return wait_for([&](scsi_completion_handler h) {
-        return submit_read(target, lun, lba, block_size, buf, std::move(h));
-    }, out);
+                                     std::span<std::byte> buf, scsi_completion& out)
+{
+    return wait_for(
+        [&](scsi_completion_handler h) { return submit_read(target, lun, lba, block_size, buf, std::move(h)); }, out);
 }
 
 std::error_code embedded_vscsi::write(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
-                                      std::span<const std::byte> buf, scsi_completion& out) {
-    return wait_for([&](scsi_completion_handler h) {
-        return submit_write(target, lun, lba, block_size, buf, std::move(h));
-    }, out);
+                                      std::span<const std::byte> buf, scsi_completion& out)
+{
+    return wait_for(
+        [&](scsi_completion_handler h) { return submit_write(target, lun, lba, block_size, buf, std::move(h)); }, out);
 }
 
 } // namespace ivs::vscsi

@@ -22,34 +22,36 @@ public:
 
     [[nodiscard]] int readiness_fd() const override { return dev_.ready_->fd(); }
     std::error_code i2t(vscsi_i2t& out) override { return dev_.do_i2t(out); }
-    std::error_code data_read(int tag, std::span<const std::byte> data) override {
+    std::error_code data_read(int tag, std::span<const std::byte> data) override
+    {
         return dev_.do_data(tag, vscsi_dir::read, nullptr, data.data(), data.size());
     }
-    std::error_code data_write(int tag, std::span<std::byte> data) override {
+    std::error_code data_write(int tag, std::span<std::byte> data) override
+    {
         return dev_.do_data(tag, vscsi_dir::write, data.data(), nullptr, data.size());
     }
-    std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
+    std::error_code t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) override
+    {
         return dev_.do_t2i(tag, status, sense, false);
     }
     using vscsi_device::t2i;
-    std::error_code request_probe(int target, int lun) override {
-        return dev_.do_devevent(true, target, lun);
-    }
-    std::error_code request_detach(int target, int lun) override {
-        return dev_.do_devevent(false, target, lun);
-    }
+    std::error_code request_probe(int target, int lun) override { return dev_.do_devevent(true, target, lun); }
+    std::error_code request_detach(int target, int lun) override { return dev_.do_devevent(false, target, lun); }
     direct_access* direct() noexcept override { return this; }
 
     // direct_access
     std::span<std::byte> data_read_buffer(int tag) override { return dev_.do_data_read_buffer(tag); }
-    std::error_code data_read_placed(int tag, std::size_t n) override {
+    std::error_code data_read_placed(int tag, std::size_t n) override
+    {
         return dev_.do_data(tag, vscsi_dir::read, nullptr, nullptr, n);
     }
     std::span<const std::byte> data_write_buffer(int tag) override { return dev_.do_data_write_buffer(tag); }
-    std::error_code data_write_taken(int tag, std::size_t n) override {
+    std::error_code data_write_taken(int tag, std::size_t n) override
+    {
         return dev_.do_data(tag, vscsi_dir::write, nullptr, nullptr, n);
     }
-    std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi::fixed_sense& sense) override {
+    std::error_code t2i_then_dequeue(int tag, vscsi_status status, const scsi::fixed_sense& sense) override
+    {
         return dev_.do_t2i(tag, status, sense, true);
     }
 
@@ -59,16 +61,18 @@ private:
 
 embedded_vscsi::embedded_vscsi(embedded_vscsi_config config)
     : config_(std::move(config)), ready_(std::make_unique<readiness_signal>()),
-      tag_counter_(static_cast<unsigned>(config_.first_tag)) {
-    if (config_.targets < 1 || config_.targets > 65536 || config_.luns < 1 ||
-        config_.luns > 65536 || config_.openings < 1 || config_.max_transfer < 1)
+      tag_counter_(static_cast<unsigned>(config_.first_tag))
+{
+    if (config_.targets < 1 || config_.targets > 65536 || config_.luns < 1 || config_.luns > 65536 ||
+        config_.openings < 1 || config_.max_transfer < 1)
         throw std::invalid_argument("embedded_vscsi: bad geometry");
     luns_.resize(static_cast<std::size_t>(config_.targets) * static_cast<std::size_t>(config_.luns));
     worker_ = std::thread([this] { probe_worker(); });
     retry_timer_ = std::thread([this] { retry_timer(); });
 }
 
-embedded_vscsi::~embedded_vscsi() {
+embedded_vscsi::~embedded_vscsi()
+{
     {
         std::lock_guard lk(m_);
         stopping_ = true;
@@ -79,7 +83,8 @@ embedded_vscsi::~embedded_vscsi() {
     retry_timer_.join();
 }
 
-std::error_code embedded_vscsi::open(std::unique_ptr<vscsi_device>& out) {
+std::error_code embedded_vscsi::open(std::unique_ptr<vscsi_device>& out)
+{
     std::lock_guard lk(m_);
     if (open_)
         return std::make_error_code(std::errc::device_or_resource_busy);
@@ -90,26 +95,28 @@ std::error_code embedded_vscsi::open(std::unique_ptr<vscsi_device>& out) {
 
 // ---- midlayer side --------------------------------------------------------
 
-std::error_code embedded_vscsi::check(const scsi_command& cmd) const {
+std::error_code embedded_vscsi::check(const scsi_command& cmd) const
+{
     const auto einval = std::make_error_code(std::errc::invalid_argument);
     if (cmd.target < 0 || cmd.target >= config_.targets || cmd.lun < 0 || cmd.lun >= config_.luns)
         return einval;
     if (cmd.cdblen < 1 || cmd.cdblen > vscsi_max_cdb)
         return einval;
-    if ((cmd.dir != vscsi_dir::read && !cmd.data_in.empty()) ||
-        (cmd.dir != vscsi_dir::write && !cmd.data_out.empty()))
+    if ((cmd.dir != vscsi_dir::read && !cmd.data_in.empty()) || (cmd.dir != vscsi_dir::write && !cmd.data_out.empty()))
         return einval;
     if (cmd.datalen() > config_.max_transfer)
         return std::make_error_code(std::errc::message_size);
     return {};
 }
 
-embedded_vscsi::lun_state& embedded_vscsi::lun_of(const ccb& c) {
+embedded_vscsi::lun_state& embedded_vscsi::lun_of(const ccb& c)
+{
     return luns_[static_cast<std::size_t>(c.cmd.target) * static_cast<std::size_t>(config_.luns) +
                  static_cast<std::size_t>(c.cmd.lun)];
 }
 
-int embedded_vscsi::next_tag_locked() {
+int embedded_vscsi::next_tag_locked()
+{
     // A counter that only grows and wraps; a tag still live is skipped.
     for (;;) {
         const int tag = static_cast<int>(tag_counter_++);
@@ -118,7 +125,8 @@ int embedded_vscsi::next_tag_locked() {
     }
 }
 
-void embedded_vscsi::enqueue_locked(ccb_ptr c) {
+void embedded_vscsi::enqueue_locked(ccb_ptr c)
+{
     c->tag = next_tag_locked();
     c->dequeued = false;
     c->moved = 0;
@@ -132,7 +140,8 @@ namespace {
 thread_local const embedded_vscsi* quiet_device = nullptr;
 } // namespace
 
-bool embedded_vscsi::update_readiness_locked() {
+bool embedded_vscsi::update_readiness_locked()
+{
     if (waiting_.empty()) {
         ready_->clear();
         return false;
@@ -144,7 +153,8 @@ bool embedded_vscsi::update_readiness_locked() {
     return false;
 }
 
-std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_handler done) {
+std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_handler done)
+{
     if (auto ec = check(cmd))
         return ec;
     bool notify = false;
@@ -170,7 +180,7 @@ std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_
             enqueue_locked(c);
             notify = update_readiness_locked();
         } else {
-            ls.pending.push_back(c);  // waits for a free opening
+            ls.pending.push_back(c); // waits for a free opening
         }
     }
     if (notify)
@@ -178,7 +188,8 @@ std::error_code embedded_vscsi::submit(const scsi_command& cmd, scsi_completion_
     return {};
 }
 
-std::error_code embedded_vscsi::execute(const scsi_command& cmd, scsi_completion& out) {
+std::error_code embedded_vscsi::execute(const scsi_command& cmd, scsi_completion& out)
+{
     auto result = std::make_shared<std::promise<scsi_completion>>();
     auto fut = result->get_future();
     if (auto ec = submit(cmd, [result](const scsi_completion& c) { result->set_value(c); }))
@@ -187,7 +198,8 @@ std::error_code embedded_vscsi::execute(const scsi_command& cmd, scsi_completion
     return {};
 }
 
-void embedded_vscsi::finish_locked(ccb_ptr c) {
+void embedded_vscsi::finish_locked(ccb_ptr c)
+{
     // Frees the opening; the oldest command waiting for one gets it.
     live_.erase(c->tag);
     lun_state& ls = lun_of(*c);
@@ -202,7 +214,8 @@ void embedded_vscsi::finish_locked(ccb_ptr c) {
     }
 }
 
-void embedded_vscsi::run_completions(completion_list& done) {
+void embedded_vscsi::run_completions(completion_list& done)
+{
     for (auto& [handler, comp] : done)
         if (handler)
             handler(comp);
@@ -210,7 +223,8 @@ void embedded_vscsi::run_completions(completion_list& done) {
 
 // ---- daemon side ----------------------------------------------------------
 
-std::error_code embedded_vscsi::do_i2t(vscsi_i2t& out) {
+std::error_code embedded_vscsi::do_i2t(vscsi_i2t& out)
+{
     bool notify = false;
     {
         std::lock_guard lk(m_);
@@ -235,42 +249,45 @@ std::error_code embedded_vscsi::do_i2t(vscsi_i2t& out) {
 }
 
 // A dequeued command going `dir`, or nullptr. Call with m_ held.
-embedded_vscsi::ccb* embedded_vscsi::dequeued_locked(int tag, vscsi_dir dir) {
+embedded_vscsi::ccb* embedded_vscsi::dequeued_locked(int tag, vscsi_dir dir)
+{
     ccb* c = live_.find(tag);
     return c != nullptr && c->dequeued && c->cmd.dir == dir ? c : nullptr;
 }
 
 // The midlayer's buffers of a dequeued command: its until the completion.
-std::span<std::byte> embedded_vscsi::do_data_read_buffer(int tag) {
+std::span<std::byte> embedded_vscsi::do_data_read_buffer(int tag)
+{
     std::lock_guard lk(m_);
     const ccb* c = dequeued_locked(tag, vscsi_dir::read);
     return c ? c->cmd.data_in : std::span<std::byte>{};
 }
 
-std::span<const std::byte> embedded_vscsi::do_data_write_buffer(int tag) {
+std::span<const std::byte> embedded_vscsi::do_data_write_buffer(int tag)
+{
     std::lock_guard lk(m_);
     const ccb* c = dequeued_locked(tag, vscsi_dir::write);
     return c ? c->cmd.data_out : std::span<const std::byte>{};
 }
 
-std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out,
-                                        std::size_t len) {
+std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out, std::size_t len)
+{
     std::lock_guard lk(m_);
     ccb* found = live_.find(tag);
     if (found == nullptr || !found->dequeued)
-        return std::make_error_code(std::errc::bad_address);            // EFAULT
+        return std::make_error_code(std::errc::bad_address); // EFAULT
     ccb& c = *found;
     // Direction before size, so a command without data is always EINVAL.
     if (c.cmd.dir != dir)
-        return std::make_error_code(std::errc::invalid_argument);       // EINVAL
+        return std::make_error_code(std::errc::invalid_argument); // EINVAL
     const std::size_t datalen = c.cmd.datalen();
     if (len > datalen - c.moved)
-        return std::make_error_code(std::errc::not_enough_memory);      // ENOMEM
+        return std::make_error_code(std::errc::not_enough_memory); // ENOMEM
     if (len == 0)
         return {};
-    if (dir == vscsi_dir::read && out != nullptr)  // the daemon supplies a SCSI READ's data
+    if (dir == vscsi_dir::read && out != nullptr) // the daemon supplies a SCSI READ's data
         std::memcpy(c.cmd.data_in.data() + c.moved, out, len);
-    else if (dir == vscsi_dir::write && in != nullptr)  // the daemon fetches a SCSI WRITE's data
+    else if (dir == vscsi_dir::write && in != nullptr) // the daemon fetches a SCSI WRITE's data
         std::memcpy(in, c.cmd.data_out.data() + c.moved, len);
     // else data_read_placed / data_write_taken: the daemon used the
     // midlayer's buffer itself
@@ -279,7 +296,8 @@ std::error_code embedded_vscsi::do_data(int tag, vscsi_dir dir, std::byte* in, c
 }
 
 std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense,
-                                      bool daemon_dequeues) {
+                                       bool daemon_dequeues)
+{
     // One completion, run after the lock is dropped (no list: no allocation).
     scsi_completion_handler handler;
     scsi_completion comp;
@@ -298,15 +316,13 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi:
         std::lock_guard lk(m_);
         ccb_ptr c = live_.find(tag);
         if (c == nullptr || !c->dequeued)
-            return std::make_error_code(std::errc::bad_address);        // EFAULT
+            return std::make_error_code(std::errc::bad_address); // EFAULT
         switch (status) {
         case vscsi_status::done:
         case vscsi_status::sense:
-        case vscsi_status::reset:
-            comp.status = status;
-            break;
+        case vscsi_status::reset: comp.status = status; break;
         default:
-            comp.status = vscsi_status::err;  // any other value: EIO, no retry
+            comp.status = vscsi_status::err; // any other value: EIO, no retry
             break;
         }
         if (comp.status == vscsi_status::sense)
@@ -328,7 +344,8 @@ std::error_code embedded_vscsi::do_t2i(int tag, vscsi_status status, const scsi:
     return {};
 }
 
-std::error_code embedded_vscsi::do_devevent(bool probe, int target, int lun) {
+std::error_code embedded_vscsi::do_devevent(bool probe, int target, int lun)
+{
     {
         std::lock_guard lk(m_);
         events_.push_back(devevent{probe, target, lun});
@@ -337,7 +354,8 @@ std::error_code embedded_vscsi::do_devevent(bool probe, int target, int lun) {
     return {};
 }
 
-void embedded_vscsi::do_close() {
+void embedded_vscsi::do_close()
+{
     completion_list done;
     {
         std::lock_guard lk(m_);
@@ -361,14 +379,14 @@ void embedded_vscsi::do_close() {
             ls.active = 0;
         }
         for (ccb* c : all) {
-            reset.residual = c->cmd.datalen() - c->moved;  // moved is 0 unless dequeued
+            reset.residual = c->cmd.datalen() - c->moved; // moved is 0 unless dequeued
             done.emplace_back(std::move(c->done), reset);
             c->done = nullptr;
             free_ccbs_.push_back(c);
         }
         live_ = tag_table<ccb>{};
         waiting_.clear();
-        (void)update_readiness_locked();  // nothing waits: clears
+        (void)update_readiness_locked(); // nothing waits: clears
     }
     run_completions(done);
 
@@ -386,23 +404,24 @@ void embedded_vscsi::do_close() {
     }
 }
 
-std::vector<attached_disk> embedded_vscsi::disks() const {
+std::vector<attached_disk> embedded_vscsi::disks() const
+{
     std::lock_guard lk(m_);
     return disks_;
 }
 
-bool embedded_vscsi::probe_idle() const {
+bool embedded_vscsi::probe_idle() const
+{
     std::lock_guard lk(m_);
     return !worker_busy_ && events_.empty();
 }
 
-bool embedded_vscsi::wait_probe_idle(std::chrono::milliseconds limit) {
+bool embedded_vscsi::wait_probe_idle(std::chrono::milliseconds limit)
+{
     std::unique_lock lk(m_);
     return idle_cv_.wait_for(lk, limit, [this] { return !worker_busy_ && events_.empty(); });
 }
 
-void embedded_vscsi::log(const std::string& line) const {
-    config_.log.info(line);
-}
+void embedded_vscsi::log(const std::string& line) const { config_.log.info(line); }
 
 } // namespace ivs::vscsi

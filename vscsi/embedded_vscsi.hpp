@@ -45,13 +45,13 @@ namespace ivs::vscsi {
 class readiness_signal;
 
 struct embedded_vscsi_config {
-    int targets = 256;                      // 0..targets-1, all usable
-    int luns = 8;                           // per target
-    int openings = 16;                      // commands in flight per LUN
-    std::size_t max_transfer = 64 * 1024;   // MAXPHYS
-    int first_tag = 0;                      // where the tag counter starts
-    int scsibus = 0;                        // N in "scsibusN" of the log lines
-    probe_options probe{};                  // retries of the midlayer probe
+    int targets = 256;                    // 0..targets-1, all usable
+    int luns = 8;                         // per target
+    int openings = 16;                    // commands in flight per LUN
+    std::size_t max_transfer = 64 * 1024; // MAXPHYS
+    int first_tag = 0;                    // where the tag counter starts
+    int scsibus = 0;                      // N in "scsibusN" of the log lines
+    probe_options probe{};                // retries of the midlayer probe
     // sd's retries: what submit_read/submit_write give each command, and
     // the wait before a retry the rules delay (vscsi/retry_rules.hpp).
     retry_policy retry{};
@@ -64,7 +64,7 @@ struct embedded_vscsi_config {
 class embedded_vscsi {
 public:
     explicit embedded_vscsi(embedded_vscsi_config config = {});
-    ~embedded_vscsi();  // the device handle must have been destroyed first
+    ~embedded_vscsi(); // the device handle must have been destroyed first
     embedded_vscsi(const embedded_vscsi&) = delete;
     embedded_vscsi& operator=(const embedded_vscsi&) = delete;
 
@@ -93,8 +93,8 @@ public:
                                 std::span<std::byte> buf, scsi_completion_handler done);
     std::error_code submit_write(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
                                  std::span<const std::byte> buf, scsi_completion_handler done);
-    std::error_code read(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
-                         std::span<std::byte> buf, scsi_completion& out);
+    std::error_code read(int target, int lun, std::uint64_t lba, std::uint32_t block_size, std::span<std::byte> buf,
+                         scsi_completion& out);
     std::error_code write(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
                           std::span<const std::byte> buf, scsi_completion& out);
 
@@ -114,8 +114,8 @@ private:
     // then reused, so the hot path allocates nothing.
     using ccb_ptr = ccb*;
     struct lun_state {
-        int active = 0;                     // openings in use
-        std::deque<ccb_ptr> pending;        // waiting for an opening
+        int active = 0;              // openings in use
+        std::deque<ccb_ptr> pending; // waiting for an opening
     };
     struct devevent {
         bool probe;
@@ -128,8 +128,7 @@ private:
     std::error_code do_i2t(vscsi_i2t& out);
     // in/out both null: the daemon used the midlayer's buffer itself
     // (data_read_placed, data_write_taken).
-    std::error_code do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out,
-                            std::size_t len);
+    std::error_code do_data(int tag, vscsi_dir dir, std::byte* in, const std::byte* out, std::size_t len);
     std::span<std::byte> do_data_read_buffer(int tag);
     std::span<const std::byte> do_data_write_buffer(int tag);
     ccb* dequeued_locked(int tag, vscsi_dir dir);
@@ -139,9 +138,9 @@ private:
 
     std::error_code check(const scsi_command& cmd) const;
     lun_state& lun_of(const ccb& c);
-    void enqueue_locked(ccb_ptr c);  // assigns a tag, makes it visible
+    void enqueue_locked(ccb_ptr c); // assigns a tag, makes it visible
     int next_tag_locked();
-    void finish_locked(ccb_ptr c);   // frees its opening; c returns to the pool
+    void finish_locked(ccb_ptr c); // frees its opening; c returns to the pool
     // embedded_retry.cpp: true when the retry rules re-issue the command
     // (under a new tag, at once or after the delay) instead of completing it.
     bool retry_locked(ccb_ptr c, const scsi_completion& comp);
@@ -166,10 +165,10 @@ private:
 
     mutable std::mutex m_;
     bool open_ = false;
-    unsigned tag_counter_;                  // wraps; converted to int tags
+    unsigned tag_counter_; // wraps; converted to int tags
     std::vector<lun_state> luns_;
-    std::deque<ccb_ptr> waiting_;           // visible to i2t, oldest first
-    tag_table<ccb> live_;                   // waiting or in progress, by tag
+    std::deque<ccb_ptr> waiting_;            // visible to i2t, oldest first
+    tag_table<ccb> live_;                    // waiting or in progress, by tag
     std::vector<std::unique_ptr<ccb>> ccbs_; // every ccb ever allocated
     std::vector<ccb_ptr> free_ccbs_;
 

@@ -33,29 +33,35 @@ static_assert(sizeof(vscsi_ioc_i2t{}.cmd) == vscsi_max_cdb);
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
 
-int do_ioctl(int fd, unsigned long req, void* arg) {
+int do_ioctl(int fd, unsigned long req, void* arg)
+{
     int r;
-    do r = ::ioctl(fd, req, arg); while (r == -1 && errno == EINTR);
+    do
+        r = ::ioctl(fd, req, arg);
+    while (r == -1 && errno == EINTR);
     return r;
 }
 
 } // namespace
 
-std::error_code openbsd_vscsi::open(const char* path, std::unique_ptr<vscsi_device>& out) {
+std::error_code openbsd_vscsi::open(const char* path, std::unique_ptr<vscsi_device>& out)
+{
     const int fd = ::open(path, O_RDWR | O_CLOEXEC);
     if (fd == -1)
-        return last_error();  // EBUSY: another opener
+        return last_error(); // EBUSY: another opener
     out.reset(new openbsd_vscsi(fd));
     return {};
 }
 
-std::unique_ptr<vscsi_device> openbsd_vscsi::adopt(int fd) {
+std::unique_ptr<vscsi_device> openbsd_vscsi::adopt(int fd)
+{
     return std::unique_ptr<vscsi_device>(new openbsd_vscsi(fd));
 }
 
 openbsd_vscsi::~openbsd_vscsi() { ::close(fd_); }
 
-std::error_code openbsd_vscsi::i2t(vscsi_i2t& out) {
+std::error_code openbsd_vscsi::i2t(vscsi_i2t& out)
+{
     struct vscsi_ioc_i2t ioc;
     std::memset(&ioc, 0, sizeof ioc);
     if (do_ioctl(fd_, VSCSI_I2T, &ioc) == -1)
@@ -75,18 +81,20 @@ std::error_code openbsd_vscsi::i2t(vscsi_i2t& out) {
     return {};
 }
 
-std::error_code openbsd_vscsi::data_read(int tag, std::span<const std::byte> data) {
+std::error_code openbsd_vscsi::data_read(int tag, std::span<const std::byte> data)
+{
     struct vscsi_ioc_data d;
     std::memset(&d, 0, sizeof d);
     d.tag = tag;
-    d.data = const_cast<std::byte*>(data.data());  // the kernel only copies in
+    d.data = const_cast<std::byte*>(data.data()); // the kernel only copies in
     d.datalen = data.size();
     if (do_ioctl(fd_, VSCSI_DATA_READ, &d) == -1)
         return last_error();
     return {};
 }
 
-std::error_code openbsd_vscsi::data_write(int tag, std::span<std::byte> data) {
+std::error_code openbsd_vscsi::data_write(int tag, std::span<std::byte> data)
+{
     struct vscsi_ioc_data d;
     std::memset(&d, 0, sizeof d);
     d.tag = tag;
@@ -97,7 +105,8 @@ std::error_code openbsd_vscsi::data_write(int tag, std::span<std::byte> data) {
     return {};
 }
 
-std::error_code openbsd_vscsi::t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense) {
+std::error_code openbsd_vscsi::t2i(int tag, vscsi_status status, const scsi::fixed_sense& sense)
+{
     struct vscsi_ioc_t2i t;
     std::memset(&t, 0, sizeof t);
     t.tag = tag;
@@ -108,7 +117,8 @@ std::error_code openbsd_vscsi::t2i(int tag, vscsi_status status, const scsi::fix
     return {};
 }
 
-std::error_code openbsd_vscsi::request_probe(int target, int lun) {
+std::error_code openbsd_vscsi::request_probe(int target, int lun)
+{
     struct vscsi_ioc_devevent de;
     std::memset(&de, 0, sizeof de);
     de.target = target;
@@ -118,7 +128,8 @@ std::error_code openbsd_vscsi::request_probe(int target, int lun) {
     return {};
 }
 
-std::error_code openbsd_vscsi::request_detach(int target, int lun) {
+std::error_code openbsd_vscsi::request_detach(int target, int lun)
+{
     struct vscsi_ioc_devevent de;
     std::memset(&de, 0, sizeof de);
     de.target = target;

@@ -16,7 +16,7 @@ public:
     // Takes `fd`, a /dev/vscsiN opened O_RDWR by someone else (serve opens
     // it as root, then runs the device as an unprivileged user).
     static std::unique_ptr<vscsi_device> adopt(int fd);
-    ~openbsd_vscsi() override;  // the last close
+    ~openbsd_vscsi() override; // the last close
 
     [[nodiscard]] int readiness_fd() const override { return fd_; }
     std::error_code i2t(vscsi_i2t& out) override;

@@ -10,7 +10,8 @@
 
 namespace ivs::vscsi {
 
-readiness_signal::readiness_signal() {
+readiness_signal::readiness_signal()
+{
 #if defined(__linux__)
     read_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (read_fd_ < 0)
@@ -29,35 +30,42 @@ readiness_signal::readiness_signal() {
 #endif
 }
 
-readiness_signal::~readiness_signal() {
+readiness_signal::~readiness_signal()
+{
     if (write_fd_ != read_fd_)
         ::close(write_fd_);
     ::close(read_fd_);
 }
 
-bool readiness_signal::arm() noexcept {
+bool readiness_signal::arm() noexcept
+{
     if (armed_)
         return false;
     armed_ = true;
     return true;
 }
 
-void readiness_signal::notify() noexcept {
+void readiness_signal::notify() noexcept
+{
 #if defined(__linux__)
     const std::uint64_t one = 1;
 #else
     const char one = 1;
 #endif
     ssize_t r;
-    do r = ::write(write_fd_, &one, sizeof one); while (r < 0 && errno == EINTR);
+    do
+        r = ::write(write_fd_, &one, sizeof one);
+    while (r < 0 && errno == EINTR);
 }
 
-void readiness_signal::set() noexcept {
+void readiness_signal::set() noexcept
+{
     if (arm())
         notify();
 }
 
-void readiness_signal::clear() noexcept {
+void readiness_signal::clear() noexcept
+{
     if (!armed_)
         return;
     // Drain everything: the counter of an eventfd, the byte(s) of a pipe.

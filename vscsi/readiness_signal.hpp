@@ -15,7 +15,7 @@ namespace ivs::vscsi {
 
 class readiness_signal {
 public:
-    readiness_signal();   // throws std::system_error if no fd can be created
+    readiness_signal(); // throws std::system_error if no fd can be created
     ~readiness_signal();
     readiness_signal(const readiness_signal&) = delete;
     readiness_signal& operator=(const readiness_signal&) = delete;
@@ -24,13 +24,13 @@ public:
     // True when this arms the fd: the caller must then notify(), at once or
     // after releasing its lock. False when already armed.
     [[nodiscard]] bool arm() noexcept;
-    void notify() noexcept;  // the write of an arm()
-    void set() noexcept;     // arm() and notify() in one (idempotent)
-    void clear() noexcept;   // idempotent
+    void notify() noexcept; // the write of an arm()
+    void set() noexcept;    // arm() and notify() in one (idempotent)
+    void clear() noexcept;  // idempotent
 
 private:
     int read_fd_ = -1;
-    int write_fd_ = -1;      // == read_fd_ for an eventfd
+    int write_fd_ = -1; // == read_fd_ for an eventfd
     bool armed_ = false;
 };
 

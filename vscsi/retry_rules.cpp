@@ -103,8 +103,7 @@ sense_fields fields_of(const scsi::fixed_sense& s) noexcept
         f.ascq = s[3];
         f.deferred = (s[0] & 0x7f) == 0x73;
         break;
-    default:
-        break;
+    default: break;
     }
     return f;
 }
@@ -113,8 +112,8 @@ bool matches(int want, int have) noexcept { return want == any_value || want == 
 
 bool matches(const retry_rule& r, const scsi_completion& c, const sense_fields& f) noexcept
 {
-    const bool known = c.status == done || c.status == sense || c.status == vscsi_status::reset ||
-                       c.status == vscsi_status::err;
+    const bool known =
+        c.status == done || c.status == sense || c.status == vscsi_status::reset || c.status == vscsi_status::err;
     const vscsi_status status = known ? c.status : vscsi_status::err;
     if (r.status != status)
         return false;
@@ -126,7 +125,8 @@ bool matches(const retry_rule& r, const scsi_completion& c, const sense_fields& 
         return true;
     if (r.deferred)
         return f.deferred && f.key != unknown_format;
-    return matches(r.sense_key, f.key) && (f.key == unknown_format || (matches(r.asc, f.asc) && matches(r.ascq, f.ascq)));
+    return matches(r.sense_key, f.key) &&
+           (f.key == unknown_format || (matches(r.asc, f.asc) && matches(r.ascq, f.ascq)));
 }
 
 } // namespace

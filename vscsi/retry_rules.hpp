@@ -17,9 +17,9 @@
 namespace ivs::vscsi {
 
 enum class retry_verdict : std::uint8_t {
-    end,             // the command ends here with `error`
-    retry,           // re-issued at once while retries remain, else ends with `error`
-    retry_after_delay,  // the same after retry_policy::delay (the kernel's scsi_delay)
+    end,               // the command ends here with `error`
+    retry,             // re-issued at once while retries remain, else ends with `error`
+    retry_after_delay, // the same after retry_policy::delay (the kernel's scsi_delay)
 };
 
 // How much of the data moved (DONE and sense rows).
@@ -32,13 +32,13 @@ inline constexpr int unknown_format = -2;
 
 struct retry_rule {
     vscsi_status status;
-    int sense_key = any_value;  // status sense only
+    int sense_key = any_value; // status sense only
     int asc = any_value;
     int ascq = any_value;
     transfer moved = transfer::any;
-    bool deferred = false;      // the row is for deferred errors (0x71 / 0x73) only
+    bool deferred = false; // the row is for deferred errors (0x71 / 0x73) only
     retry_verdict verdict = retry_verdict::end;
-    int error = 0;              // errno when the command ends on this row (0: success)
+    int error = 0; // errno when the command ends on this row (0: success)
     const char* why = "";
 };
 

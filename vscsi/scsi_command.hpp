@@ -18,10 +18,10 @@ struct scsi_command {
     int target = 0;
     int lun = 0;
     std::array<std::uint8_t, vscsi_max_cdb> cdb{};
-    std::size_t cdblen = 0;                 // 1..16
+    std::size_t cdblen = 0; // 1..16
     vscsi_dir dir = vscsi_dir::none;
-    std::span<std::byte> data_in;           // dir == read: filled through data_read
-    std::span<const std::byte> data_out;    // dir == write: fetched through data_write
+    std::span<std::byte> data_in;        // dir == read: filled through data_read
+    std::span<const std::byte> data_out; // dir == write: fetched through data_write
     // Re-issued (new tag) at most this many times when the midlayer's retry
     // rules say so (vscsi/retry_rules.hpp); 0: every completion as it comes.
     int retries = 0;
@@ -33,16 +33,16 @@ struct scsi_command {
     }
 
     // The transfer length the daemon sees as datalen.
-    [[nodiscard]] std::size_t datalen() const noexcept {
-        return dir == vscsi_dir::read ? data_in.size()
-             : dir == vscsi_dir::write ? data_out.size() : 0;
+    [[nodiscard]] std::size_t datalen() const noexcept
+    {
+        return dir == vscsi_dir::read ? data_in.size() : dir == vscsi_dir::write ? data_out.size() : 0;
     }
 };
 
 struct scsi_completion {
     vscsi_status status = vscsi_status::err;
-    scsi::fixed_sense sense{};                     // valid with vscsi_status::sense
-    std::size_t residual = 0;               // datalen - bytes moved
+    scsi::fixed_sense sense{}; // valid with vscsi_status::sense
+    std::size_t residual = 0;  // datalen - bytes moved
 };
 
 // Called exactly once per accepted command, from the thread that completes it

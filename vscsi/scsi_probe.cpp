@@ -14,7 +14,8 @@ namespace {
 
 std::uint8_t u8(std::byte b) { return std::to_integer<std::uint8_t>(b); }
 
-scsi_command make_cmd(int target, int lun, const scsi::cdb& cdb) {
+scsi_command make_cmd(int target, int lun, const scsi::cdb& cdb)
+{
     scsi_command c;
     c.target = target;
     c.lun = lun;
@@ -24,9 +25,9 @@ scsi_command make_cmd(int target, int lun, const scsi::cdb& cdb) {
 
 // Runs a data-in command, re-issuing it on RESET and UNIT ATTENTION as the
 // midlayer's retry count allows. Returns the bytes received, or nullopt.
-std::optional<std::size_t> run_in(const scsi_executor& exec, scsi_command cmd,
-                                  std::span<std::byte> buf, int retries,
-                                  scsi_completion* last = nullptr) {
+std::optional<std::size_t> run_in(const scsi_executor& exec, scsi_command cmd, std::span<std::byte> buf, int retries,
+                                  scsi_completion* last = nullptr)
+{
     cmd.dir = vscsi_dir::read;
     cmd.data_in = buf;
     for (int attempt = 0; attempt <= retries; ++attempt) {
@@ -45,7 +46,8 @@ std::optional<std::size_t> run_in(const scsi_executor& exec, scsi_command cmd,
     return std::nullopt;
 }
 
-const char* type_name(std::uint8_t type) {
+const char* type_name(std::uint8_t type)
+{
     namespace dt = scsi::device_type;
     switch (type) {
     case dt::direct_access: return "direct";
@@ -66,11 +68,14 @@ const char* type_name(std::uint8_t type) {
 
 } // namespace
 
-std::string scsi_visible(std::span<const std::byte> field) {
+std::string scsi_visible(std::span<const std::byte> field)
+{
     auto blank = [](std::uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == 0 || c == 0xff; };
     std::size_t b = 0, e = field.size();
-    while (b < e && blank(u8(field[b]))) ++b;
-    while (e > b && blank(u8(field[e - 1]))) --e;
+    while (b < e && blank(u8(field[b])))
+        ++b;
+    while (e > b && blank(u8(field[e - 1])))
+        --e;
     std::string s;
     bool last_blank = false;
     for (std::size_t i = b; i < e; ++i) {
@@ -96,7 +101,8 @@ std::string scsi_visible(std::span<const std::byte> field) {
     return s;
 }
 
-std::optional<inquiry_data> parse_inquiry(std::span<const std::byte> data) {
+std::optional<inquiry_data> parse_inquiry(std::span<const std::byte> data)
+{
     if (data.size() < 5)
         return std::nullopt;
     inquiry_data inq;
@@ -115,31 +121,32 @@ std::optional<inquiry_data> parse_inquiry(std::span<const std::byte> data) {
     return inq;
 }
 
-bool sd_drives(const inquiry_data& inq) noexcept {
+bool sd_drives(const inquiry_data& inq) noexcept
+{
     namespace dt = scsi::device_type;
-    return inq.type == dt::direct_access || inq.type == dt::optical_memory ||
-           inq.type == dt::simplified_direct_access;
+    return inq.type == dt::direct_access || inq.type == dt::optical_memory || inq.type == dt::simplified_direct_access;
 }
 
-std::string attach_line(const std::string& prefix, int target, int lun, const inquiry_data& inq) {
+std::string attach_line(const std::string& prefix, int target, int lun, const inquiry_data& inq)
+{
     const int ver = inq.version >= 3 ? 3 : inq.version;
-    return prefix + " targ " + std::to_string(target) + " lun " + std::to_string(lun) + ": <" +
-           inq.vendor + ", " + inq.product + ", " + inq.revision + "> SCSI" + std::to_string(ver) +
-           " " + std::to_string(inq.type) + "/" + type_name(inq.type) + " " +
-           (inq.removable ? "removable" : "fixed");
+    return prefix + " targ " + std::to_string(target) + " lun " + std::to_string(lun) + ": <" + inq.vendor + ", " +
+           inq.product + ", " + inq.revision + "> SCSI" + std::to_string(ver) + " " + std::to_string(inq.type) + "/" +
+           type_name(inq.type) + " " + (inq.removable ? "removable" : "fixed");
 }
 
-std::string sd_size_line(const std::string& name, const capacity& cap) {
+std::string sd_size_line(const std::string& name, const capacity& cap)
+{
     // sd(4): size in MB = blocks * block size / 2^20 (integer).
     // (q * 2^20 + r) * bs / 2^20 without overflow: q * bs + r * bs / 2^20.
     const std::uint64_t q = cap.block_count >> 20, r = cap.block_count & 0xfffff;
     const auto mb = static_cast<unsigned long long>(q * cap.block_size + ((r * cap.block_size) >> 20));
-    return name + ": " + std::to_string(mb) + "MB, " + std::to_string(cap.block_size) +
-           " bytes/sector, " + std::to_string(cap.block_count) + " sectors";
+    return name + ": " + std::to_string(mb) + "MB, " + std::to_string(cap.block_size) + " bytes/sector, " +
+           std::to_string(cap.block_count) + " sectors";
 }
 
-std::optional<inquiry_data> probe_inquiry(const scsi_executor& exec, int target, int lun,
-                                          const probe_options& opt) {
+std::optional<inquiry_data> probe_inquiry(const scsi_executor& exec, int target, int lun, const probe_options& opt)
+{
     // INQUIRY, standard data, allocation length 36.
     std::array<std::byte, 36> buf{};
     auto n = run_in(exec, make_cmd(target, lun, scsi::inquiry(sizeof buf)), buf, opt.command_retries);
@@ -148,7 +155,8 @@ std::optional<inquiry_data> probe_inquiry(const scsi_executor& exec, int target,
     return parse_inquiry(std::span<const std::byte>(buf.data(), *n));
 }
 
-bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe_options& opt) {
+bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe_options& opt)
+{
     const scsi_command tur = make_cmd(target, lun, scsi::test_unit_ready());
     for (int attempt = 0; attempt < std::max(1, opt.tur_retries); ++attempt) {
         scsi_completion c = exec(tur);
@@ -158,13 +166,13 @@ bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe
             continue;
         if (c.status == vscsi_status::sense && scsi::sense_key(c.sense) == scsi::key::unit_attention)
             continue;
-        return false;  // NOT READY, ILLEGAL REQUEST, errors: ignored by the caller
+        return false; // NOT READY, ILLEGAL REQUEST, errors: ignored by the caller
     }
     return false;
 }
 
-std::optional<std::vector<int>> report_luns(const scsi_executor& exec, int target,
-                                            const probe_options& opt) {
+std::optional<std::vector<int>> report_luns(const scsi_executor& exec, int target, const probe_options& opt)
+{
     std::vector<std::byte> buf(8 + 8 * 256);
     auto n = run_in(exec, make_cmd(target, 0, scsi::report_luns(static_cast<std::uint32_t>(buf.size()))), buf,
                     opt.command_retries);
@@ -183,8 +191,9 @@ std::optional<std::vector<int>> report_luns(const scsi_executor& exec, int targe
     return luns;
 }
 
-std::optional<capacity> read_capacity(const scsi_executor& exec, int target, int lun,
-                                      std::uint8_t version, const probe_options& opt) {
+std::optional<capacity> read_capacity(const scsi_executor& exec, int target, int lun, std::uint8_t version,
+                                      const probe_options& opt)
+{
     auto rc10 = [&]() -> std::optional<scsi::read_capacity_data> {
         std::array<std::byte, 8> buf{};
         auto n = run_in(exec, make_cmd(target, lun, scsi::read_capacity_10()), buf, opt.command_retries);

@@ -16,31 +16,31 @@
 namespace ivs::vscsi {
 
 struct probe_options {
-    int command_retries = 3;  // re-issue on RESET or UNIT ATTENTION (INQUIRY, READ CAPACITY)
-    int tur_retries = 5;      // TEST UNIT READY attempts while UNIT ATTENTION / RESET
+    int command_retries = 3; // re-issue on RESET or UNIT ATTENTION (INQUIRY, READ CAPACITY)
+    int tur_retries = 5;     // TEST UNIT READY attempts while UNIT ATTENTION / RESET
 };
 
 // Standard INQUIRY data, the fields the midlayer looks at (SPC-4 §6.4.2).
 struct inquiry_data {
-    std::uint8_t qualifier = 0;   // byte 0 bits 7..5
-    std::uint8_t type = 0;        // byte 0 bits 4..0 (0 direct, 0x0c storage array, 0x1f none)
-    bool removable = false;       // byte 1 RMB
-    std::uint8_t version = 0;     // byte 2 bits 2..0 (3 SPC, 4 SPC-2, 5 SPC-3, ...)
-    std::string vendor;           // bytes 8..15, made visible like scsi_strvis()
-    std::string product;          // bytes 16..31
-    std::string revision;         // bytes 32..35
+    std::uint8_t qualifier = 0; // byte 0 bits 7..5
+    std::uint8_t type = 0;      // byte 0 bits 4..0 (0 direct, 0x0c storage array, 0x1f none)
+    bool removable = false;     // byte 1 RMB
+    std::uint8_t version = 0;   // byte 2 bits 2..0 (3 SPC, 4 SPC-2, 5 SPC-3, ...)
+    std::string vendor;         // bytes 8..15, made visible like scsi_strvis()
+    std::string product;        // bytes 16..31
+    std::string revision;       // bytes 32..35
 };
 
 // A disk attached as sdN.
 struct attached_disk {
     int target = 0;
     int lun = 0;
-    std::string name;             // "sd0", "sd1", ...
+    std::string name; // "sd0", "sd1", ...
     std::string vendor, product, revision;
     bool removable = false;
-    std::uint8_t device_type = 0;   // INQUIRY peripheral device type
-    std::uint8_t scsi_version = 0;  // INQUIRY version (bits 2..0)
-    std::uint32_t block_size = 0; // 0 with block_count 0: capacity unknown (drive offline)
+    std::uint8_t device_type = 0;  // INQUIRY peripheral device type
+    std::uint8_t scsi_version = 0; // INQUIRY version (bits 2..0)
+    std::uint32_t block_size = 0;  // 0 with block_count 0: capacity unknown (drive offline)
     std::uint64_t block_count = 0;
 };
 
@@ -66,14 +66,13 @@ struct capacity {
 // prefix being "sd0 at scsibus0" or, for a device no driver takes, "scsibus0"
 // (followed by " not configured" by the caller). SCSI<n> is the ANSI version
 // below 3 and SCSI3 from SPC on.
-[[nodiscard]] std::string attach_line(const std::string& prefix, int target, int lun,
-                                      const inquiry_data& inq);
+[[nodiscard]] std::string attach_line(const std::string& prefix, int target, int lun, const inquiry_data& inq);
 // "sd0: 256MB, 512 bytes/sector, 524288 sectors"
 [[nodiscard]] std::string sd_size_line(const std::string& name, const capacity& cap);
 
 // The midlayer's commands (blocking, through `exec`); nullopt on failure.
-[[nodiscard]] std::optional<inquiry_data> probe_inquiry(const scsi_executor& exec, int target,
-                                                        int lun, const probe_options& opt);
+[[nodiscard]] std::optional<inquiry_data> probe_inquiry(const scsi_executor& exec, int target, int lun,
+                                                        const probe_options& opt);
 // TEST UNIT READY, retried on UNIT ATTENTION and RESET; other failures are
 // ignored as the midlayer does (ILLEGAL REQUEST, NOT READY). True when ready.
 bool test_unit_ready(const scsi_executor& exec, int target, int lun, const probe_options& opt);

@@ -5,9 +5,9 @@
 
 namespace ivs::vscsi {
 
-std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
-                         std::span<std::byte> in, std::span<const std::byte> out,
-                         std::size_t max_transfer, std::vector<scsi_command>& cmds) {
+std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t block_size, std::span<std::byte> in,
+                         std::span<const std::byte> out, std::size_t max_transfer, std::vector<scsi_command>& cmds)
+{
     cmds.clear();
     const auto einval = std::make_error_code(std::errc::invalid_argument);
     if (block_size == 0 || block_size > max_transfer)

@@ -19,8 +19,7 @@ namespace ivs::vscsi {
 // blocks * block_size long. EINVAL: block_size 0 or over max_transfer, a
 // buffer that is not a whole number of blocks, both or no buffers, or an LBA
 // range past 2^64.
-std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t block_size,
-                         std::span<std::byte> in, std::span<const std::byte> out,
-                         std::size_t max_transfer, std::vector<scsi_command>& cmds);
+std::error_code split_rw(int target, int lun, std::uint64_t lba, std::uint32_t block_size, std::span<std::byte> in,
+                         std::span<const std::byte> out, std::size_t max_transfer, std::vector<scsi_command>& cmds);
 
 } // namespace ivs::vscsi

@@ -79,9 +79,8 @@ TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[c
             auto data = make_random(64 << 20, 42);
             std::ofstream(src, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
         }
-        auto dd = test::run({"dd", "if=" + src.string(), "of=" + file.string(), "bs=1M", "conv=fsync",
-                             "status=none"},
-                            120s);
+        auto dd =
+            test::run({"dd", "if=" + src.string(), "of=" + file.string(), "bs=1M", "conv=fsync", "status=none"}, 120s);
         INFO(dd.describe({"dd"}));
         REQUIRE(dd.ok());
         CHECK(test::run({"cmp", "-n", std::to_string(64 << 20), src.string(), file.string()}).ok());
@@ -94,8 +93,8 @@ TEST_CASE("attach exports a LUN that dd, cmp and ext4 on a loop device use", "[c
         fs::create_directories(mnt);
         bool ok = test::run({"mkfs.ext4", "-q", "-F", dev}, 120s).ok() && test::run({"mount", dev, mnt.string()}).ok();
         if (ok) {
-            ok = test::run({"cp", src.string(), (mnt / "copy.bin").string()}, 120s).ok() &&
-                 test::run({"sync"}).ok() && test::run({"cmp", src.string(), (mnt / "copy.bin").string()}).ok();
+            ok = test::run({"cp", src.string(), (mnt / "copy.bin").string()}, 120s).ok() && test::run({"sync"}).ok() &&
+                 test::run({"cmp", src.string(), (mnt / "copy.bin").string()}).ok();
             test::run({"umount", mnt.string()});
         }
         test::run({"losetup", "-d", dev});
@@ -190,9 +189,9 @@ TEST_CASE("attach failures are one clear line", "[cli][attach]")
     CHECK(r.exit_code == 1);
     r = test::run({test::ivs_program(), "attach", "--help"});
     CHECK(r.exit_code == 0);
-    for (const char* opt : {"--export", "--lun", "--chap-user", "--chap-secret-file", "--mutual-user",
-                            "--mutual-secret-file", "--header-digest", "--data-digest", "--initiator-name",
-                            "--initiator-address", "--device"})
+    for (const char* opt :
+         {"--export", "--lun", "--chap-user", "--chap-secret-file", "--mutual-user", "--mutual-secret-file",
+          "--header-digest", "--data-digest", "--initiator-name", "--initiator-address", "--device"})
         CHECK(r.out.find(opt) != std::string::npos);
 }
 
@@ -266,7 +265,7 @@ TEST_CASE("attach: SIGUSR1 rescans: a LUN added to the running target is exporte
     REQUIRE(fs::exists(lun2));
     CHECK(fs::file_size(lun2) == (8u << 20));
     CHECK(read_range(lun2, 0, 1 << 20) == read_range(backing2, 0, 1 << 20));
-    CHECK(read_range(lun1, 0, 4096).size() == 4096);  // the first one still works
+    CHECK(read_range(lun1, 0, 4096).size() == 4096); // the first one still works
 
     // The LUN deleted on the target: its file goes on the next rescan.
     tgtd.tgtadm({"--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", "2"});

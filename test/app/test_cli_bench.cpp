@@ -26,7 +26,6 @@ std::string program()
     return p;
 }
 
-
 } // namespace
 
 TEST_CASE("bench reads and writes a null LUN and reports JSON figures", "[cli][tgtd]")
@@ -38,8 +37,9 @@ TEST_CASE("bench reads and writes a null LUN and reports JSON figures", "[cli][t
 
     for (const std::string mode : {"--read", "--write"}) {
         for (const std::string qd : {"1", "8"}) {
-            const std::vector<std::string> argv{program(), "bench", tgtd.portal(), target_iqn, "--lun", "1",
-                                                "--seconds", "1", "--bs", "8192", "--qd", qd, mode, "--json"};
+            const std::vector<std::string> argv{program(), "bench",     tgtd.portal(), target_iqn, "--lun",
+                                                "1",       "--seconds", "1",           "--bs",     "8192",
+                                                "--qd",    qd,          mode,          "--json"};
             auto r = test::run(argv, std::chrono::seconds(60));
             INFO(r.describe(argv));
             REQUIRE(r.ok());
@@ -66,9 +66,9 @@ TEST_CASE("bench reads and writes a null LUN and reports JSON figures", "[cli][t
 
     // QD counts requests: 4 requests of 1 MiB split by the 64 KiB MAXPHYS are
     // 64 commands, and the default openings let all of them be in flight.
-    const std::vector<std::string> argv{program(), "bench", tgtd.portal(), target_iqn, "--lun", "1", "--seconds",
-                                        "1", "--bs", "1048576", "--qd", "4", "--read", "--json",
-                                        "--max-transfer", "65536"};
+    const std::vector<std::string> argv{program(),   "bench",  tgtd.portal(),    target_iqn, "--lun", "1",
+                                        "--seconds", "1",      "--bs",           "1048576",  "--qd",  "4",
+                                        "--read",    "--json", "--max-transfer", "65536"};
     auto r = test::run(argv, std::chrono::seconds(60));
     INFO(r.describe(argv));
     REQUIRE(r.ok());
@@ -79,8 +79,8 @@ TEST_CASE("bench reads and writes a null LUN and reports JSON figures", "[cli][t
 
     // By default a request of 1 MiB is one command, as attach and serve
     // send it on Linux (and as libiscsi does).
-    const std::vector<std::string> whole{program(), "bench", tgtd.portal(), target_iqn, "--lun", "1", "--seconds",
-                                         "1", "--bs", "1048576", "--qd", "4", "--write", "--json"};
+    const std::vector<std::string> whole{program(), "bench", tgtd.portal(), target_iqn, "--lun", "1",       "--seconds",
+                                         "1",       "--bs",  "1048576",     "--qd",     "4",     "--write", "--json"};
     r = test::run(whole, std::chrono::seconds(60));
     INFO(r.describe(whole));
     REQUIRE(r.ok());
@@ -103,7 +103,8 @@ TEST_CASE("bench rejects bad command lines and an absent LUN", "[cli][tgtd]")
     tgtd.add_target(1, target_iqn);
     tgtd.allow_initiator_address(1);
     tgtd.add_null_lun(1, 1);
-    r = test::run({program(), "bench", tgtd.portal(), target_iqn, "--lun", "5", "--seconds", "1"}, std::chrono::seconds(90));
+    r = test::run({program(), "bench", tgtd.portal(), target_iqn, "--lun", "5", "--seconds", "1"},
+                  std::chrono::seconds(90));
     CHECK(r.exit_code == 1);
     CHECK(r.out.empty());
     // --bs not a multiple of the 512-byte blocks

@@ -51,8 +51,8 @@ TEST_CASE("discover failures are one line that never shows the secret", "[cli][t
     test::tgtd_fixture tgtd;
     auto secret = tgtd.temp_dir() / "secret";
     std::ofstream(secret) << "a-secret-of-16-bytes\n";
-    auto r = test::run({program(), "discover", "127.0.0.1:1", "--chap-user", "u", "--chap-secret-file",
-                        secret.string(), "--timeout", "5"});
+    auto r = test::run({program(), "discover", "127.0.0.1:1", "--chap-user", "u", "--chap-secret-file", secret.string(),
+                        "--timeout", "5"});
     CHECK(r.exit_code == 1);
     CHECK(lines(r.err).size() == 1);
     CHECK(r.err.find("cannot connect") != std::string::npos);

@@ -81,7 +81,8 @@ struct loop_mount {
 
 } // namespace
 
-TEST_CASE("serve's worker runs unprivileged, chrooted, without the configuration's files", "[cli][serve][privsep][tgtd]")
+TEST_CASE("serve's worker runs unprivileged, chrooted, without the configuration's files",
+          "[cli][serve][privsep][tgtd]")
 {
     test::tgtd_fixture filer;
     filer.add_target(1, iqn_base + "chap");
@@ -143,8 +144,8 @@ TEST_CASE("serve's worker runs unprivileged, chrooted, without the configuration
     REQUIRE(test::run({"dd", "if=" + (work / "pattern.bin").string(), "of=" + (exp / "lun1").string(), "bs=64k",
                        "oflag=direct", "conv=notrunc,fsync", "status=none"})
                 .ok());
-    CHECK(test::run({"cmp", "-n", std::to_string(1 << 20), (work / "pattern.bin").string(),
-                     filer.lun_path(1, 1).string()})
+    CHECK(test::run(
+              {"cmp", "-n", std::to_string(1 << 20), (work / "pattern.bin").string(), filer.lun_path(1, 1).string()})
               .ok());
 
     CHECK(serve.stop() == 0);
@@ -238,8 +239,10 @@ TEST_CASE("a disk in use is not detached by detach or SIGTERM unless forced", "[
     auto dt = serve.ctl({"detach", "busy"});
     INFO(dt.describe({"detach", "busy"}));
     CHECK(dt.exit_code == 1);
-    CHECK(contains(dt.err, "target busy: disk LUN 1 (sd0), " + file.string() + ", is in use: 1 open handle on the "
-                           "export file; " + lm.loop + " backs it (" + lm.loop + " mounted on " + mnt.string() + ")"));
+    CHECK(contains(dt.err, "target busy: disk LUN 1 (sd0), " + file.string() +
+                               ", is in use: 1 open handle on the "
+                               "export file; " +
+                               lm.loop + " backs it (" + lm.loop + " mounted on " + mnt.string() + ")"));
     CHECK(contains(dt.err, "detach -f busy"));
     CHECK(filer.connections(1).size() == 1);
     // A disk nobody uses detaches.
@@ -331,9 +334,9 @@ TEST_CASE("show, show summary, show vscsi stats and status as an OpenBSD admin u
     const fs::path exp = work / "exp";
     fs::create_directories(exp);
     const fs::path conf = work / "iscsi-vscsi.conf";
-    test::write_file_mode(conf, "isid en 32473 17\n" +
-                                    target_block("shown", filer, iqn_base + "shown", exp,
-                                                 "\theader-digest crc32c\n\tdata-digest none,crc32c\n"));
+    test::write_file_mode(conf,
+                          "isid en 32473 17\n" + target_block("shown", filer, iqn_base + "shown", exp,
+                                                              "\theader-digest crc32c\n\tdata-digest none,crc32c\n"));
     serve_process serve(conf, work);
     serve.watch_mount(exp);
     INFO(serve.log());

@@ -117,8 +117,9 @@ TEST_CASE("a write survives tgtd killed with SIGKILL and restarted 3 s later", "
     }
 
     test::attach_process a(tgtd.portal(), target_iqn, work);
-    test::child_process dd({"dd", "if=" + src.string(), "of=" + a.lun(1).string(), "bs=1M", "conv=fsync", "status=none"},
-                  {work / "dd.log", ""});
+    test::child_process dd(
+        {"dd", "if=" + src.string(), "of=" + a.lun(1).string(), "bs=1M", "conv=fsync", "status=none"},
+        {work / "dd.log", ""});
     // Kill once the first data has reached the target, while dd still runs.
     REQUIRE(wait_for([&] { return allocated_bytes(backing) >= 1 * mib || !dd.running(); }, 30s));
     REQUIRE(dd.running());
@@ -152,9 +153,9 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
     {
         test::attach_process a(tgtd.portal(), target_iqn, work);
         const fs::path out = work / "read.bin";
-        test::child_process dd({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "iflag=direct",
-                       "status=none"},
-                      {work / "dd.log", ""});
+        test::child_process dd(
+            {"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "iflag=direct", "status=none"},
+            {work / "dd.log", ""});
         REQUIRE(wait_for([&] { return size_or_zero(out) >= 1 * mib || !dd.running(); }, 30s));
         REQUIRE(dd.running());
         std::uintmax_t stalled_at = 0;
@@ -181,8 +182,8 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
         std::optional<portal_blackhole> drop(std::in_place, tgtd);
         const auto dropped_at = std::chrono::steady_clock::now();
         test::child_process dd({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "count=16",
-                       "iflag=direct", "status=none"},
-                      {work / "dd.log", ""});
+                                "iflag=direct", "status=none"},
+                               {work / "dd.log", ""});
         // NOP-Out keepalive declares the connection dead after ~10 s, the
         // replacement timeout fails the read 3 s later.
         const int rc = dd.wait(30s);
@@ -195,8 +196,8 @@ TEST_CASE("reads stall while the network drops traffic and fail after the replac
 
         // Still dropped: new reads fail fast instead of waiting again.
         const auto t0 = std::chrono::steady_clock::now();
-        auto again = test::run({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "count=1",
-                                "skip=100", "iflag=direct", "status=none"},
+        auto again = test::run({"dd", "if=" + a.lun(1).string(), "of=" + out.string(), "bs=64K", "count=1", "skip=100",
+                                "iflag=direct", "status=none"},
                                30s);
         CHECK(again.exit_code > 0);
         CHECK(std::chrono::steady_clock::now() - t0 < 2s);
@@ -241,14 +242,14 @@ TEST_CASE("an idle mutual-CHAP session logs in again to a restarted tgtd", "[cli
         write_random(p, mib, seed);
     }
     auto dd_to = [](const fs::path& src, const fs::path& dst, const std::string& seek) {
-        return test::run({"dd", "if=" + src.string(), "of=" + dst.string(), "bs=64K", "seek=" + seek,
-                          "oflag=direct", "conv=fsync,notrunc", "status=none"},
+        return test::run({"dd", "if=" + src.string(), "of=" + dst.string(), "bs=64K", "seek=" + seek, "oflag=direct",
+                          "conv=fsync,notrunc", "status=none"},
                          60s);
     };
 
     test::attach_process a(tgtd.portal(), target_iqn, work,
-                     {"--chap-user", "recovery-user", "--chap-secret-file", (work / "secret1").string(),
-                      "--mutual-user", "recovery-target", "--mutual-secret-file", (work / "secret2").string()});
+                           {"--chap-user", "recovery-user", "--chap-secret-file", (work / "secret1").string(),
+                            "--mutual-user", "recovery-target", "--mutual-secret-file", (work / "secret2").string()});
     REQUIRE(dd_to(a_src, a.lun(1), "0").ok());
 
     tgtd.restart(3s); // same portal, targets, LUN file and accounts
@@ -258,14 +259,14 @@ TEST_CASE("an idle mutual-CHAP session logs in again to a restarted tgtd", "[cli
 
     // Written before the crash and read back after it; written after it.
     const fs::path back = work / "back.bin";
-    CHECK(test::run({"dd", "if=" + a.lun(1).string(), "of=" + back.string(), "bs=64K", "count=16",
-                     "iflag=direct", "status=none"},
+    CHECK(test::run({"dd", "if=" + a.lun(1).string(), "of=" + back.string(), "bs=64K", "count=16", "iflag=direct",
+                     "status=none"},
                     60s)
               .ok());
     CHECK(test::run({"cmp", a_src.string(), back.string()}).ok());
     CHECK(dd_to(b_src, a.lun(1), "16").ok());
-    CHECK(test::run({"cmp", "-n", std::to_string(mib), "-i", "0:" + std::to_string(mib), b_src.string(),
-                     backing.string()})
+    CHECK(test::run(
+              {"cmp", "-n", std::to_string(mib), "-i", "0:" + std::to_string(mib), b_src.string(), backing.string()})
               .ok());
     CHECK(a.stop() == 0);
 }

@@ -28,8 +28,8 @@ const std::string iqn_base = "iqn.2026-11.org.iscsi-vscsi.test:";
 
 std::string program() { return test::ivs_program(); }
 bool mounted(const fs::path& dir) { return test::is_mounted(dir); }
-void write_private(const fs::path& p, const std::string& text, fs::perms mode = fs::perms::owner_read |
-                                                                               fs::perms::owner_write)
+void write_private(const fs::path& p, const std::string& text,
+                   fs::perms mode = fs::perms::owner_read | fs::perms::owner_write)
 {
     test::write_file_mode(p, text, mode);
 }
@@ -115,7 +115,7 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
     }
     CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-a\""));
     CHECK(contains(st.out, "\"target\":\"" + iqn_base + "lab-b\""));
-    struct stat sb{};
+    struct stat sb {};
     REQUIRE(::lstat(serve.socket().c_str(), &sb) == 0);
     CHECK((sb.st_mode & 0777) == 0600);
     auto text = serve.ctl({"status"});
@@ -131,8 +131,8 @@ TEST_CASE("serve attaches plain, mutual-CHAP and discovered targets; reload, det
             c = static_cast<char>(rng());
         std::ofstream(src, std::ios::binary).write(v.data(), static_cast<std::streamsize>(v.size()));
     }
-    test::child_process dd({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=16k",
-                            "oflag=direct", "conv=fsync", "status=none"},
+    test::child_process dd({"dd", "if=" + src.string(), "of=" + (exp_plain / "lun1").string(), "bs=16k", "oflag=direct",
+                            "conv=fsync", "status=none"},
                            {work / "dd.log", ""});
     write_private(conf, "initiatorname iqn.2026-11.org.iscsi-vscsi.test:host1\n" + plain + discovery + extra);
     auto rl = serve.ctl({"reload"});
@@ -196,9 +196,10 @@ TEST_CASE("serve accepts OpenBSD iscsi.conf syntax", "[cli][serve][tgtd]")
     filer.allow_initiator_address(1);
     const fs::path work = filer.temp_dir();
     const fs::path conf = work / "iscsi.conf";
-    write_private(conf, "# as iscsid(8) reads it\nfiler = \"" + filer.host() + "\"\nisid en 32473 17\n\n"
-                        "target disk1 {\n\ttargetaddr $filer port " + std::to_string(filer.port()) +
-                        "\n\ttargetname \"" + iqn_base + "obsd\"\n}\n");
+    write_private(conf, "# as iscsid(8) reads it\nfiler = \"" + filer.host() +
+                            "\"\nisid en 32473 17\n\n"
+                            "target disk1 {\n\ttargetaddr $filer port " +
+                            std::to_string(filer.port()) + "\n\ttargetname \"" + iqn_base + "obsd\"\n}\n");
     serve_process serve(conf, work);
     INFO(serve.log());
     auto st = serve.ctl({"status"});
@@ -320,14 +321,16 @@ TEST_CASE("serve -n checks the configuration, prints its warnings and exits", "[
     // OpenBSD's 0644 iscsi.conf, a target address given twice (iscsictl
     // keeps the last), a readable file without secrets: fine, with a warning.
     const fs::path ok = work / "iscsi.conf";
-    write_private(ok, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetaddr 127.0.0.2\n"
-                      "\ttargetname iqn.2026-11.org.example:a\n}\n",
+    write_private(ok,
+                  "target a {\n\ttargetaddr 127.0.0.1\n\ttargetaddr 127.0.0.2\n"
+                  "\ttargetname iqn.2026-11.org.example:a\n}\n",
                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
     auto r = test::run({program(), "serve", "-n", "-f", ok.string(), "-s", sock.string()}, 10s);
     INFO(r.describe({"serve", "-n"}));
     CHECK(r.exit_code == 0);
-    CHECK(r.err == "warning: " + ok.string() + ":3: targetaddr: replaces the setting of line 2 (iscsictl(8) "
-                   "keeps the last one too)\nconfiguration OK\n");
+    CHECK(r.err == "warning: " + ok.string() +
+                       ":3: targetaddr: replaces the setting of line 2 (iscsictl(8) "
+                       "keeps the last one too)\nconfiguration OK\n");
     CHECK(r.out.empty());
     CHECK_FALSE(fs::exists(sock)); // nothing opened
 
@@ -380,7 +383,8 @@ TEST_CASE("serve refuses broken and insecure configuration files", "[cli][serve]
                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
     const fs::path chap_conf = work / "chap.conf";
     write_private(chap_conf, "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n"
-                             "\tchap user u secret-file \"" + (work / "open.secret").string() + "\"\n}\n");
+                             "\tchap user u secret-file \"" +
+                                 (work / "open.secret").string() + "\"\n}\n");
     r = test::run({program(), "serve", "-d", "-f", chap_conf.string(), "-s", (work / "s.sock").string()});
     CHECK(r.exit_code == 1);
     CHECK(contains(r.err, "open.secret: holds a secret and is readable by group or others (mode 0640)"));
@@ -482,8 +486,8 @@ TEST_CASE("serve: a LUN added to the running target appears on the next command'
     // and sends no AsyncEvent: a READ on LUN 1 (past the page cache) is
     // answered with it, and that alone starts the rescan.
     filer.add_file_lun(1, 2, 8 << 20);
-    const auto r = test::run({"dd", "if=" + lun1.string(), "of=/dev/null", "bs=4k", "count=1", "skip=7",
-                              "iflag=direct", "status=none"});
+    const auto r = test::run(
+        {"dd", "if=" + lun1.string(), "of=/dev/null", "bs=4k", "count=1", "skip=7", "iflag=direct", "status=none"});
     INFO(r.describe({"dd"}));
     CHECK(r.ok());
     for (int i = 0; i < 300 && !fs::exists(lun2); ++i)

@@ -24,14 +24,19 @@ TEST_CASE("conf_bundle: what the parent read, the worker parses again without fi
     d.write("s1.secret", "initiator-secret\n");
     d.write("empty.secret", ""); // private, but no secret in it
     d.write("more.conf", "target b {\n\ttargetaddr localhost inet port 3261\n\ttargetname iqn.2026-11.org.example:b\n"
-                         "\tchap user u secret-file \"" + (d.path / "s1.secret").string() + "\"\n"
-                         "\tmutual-chap user t secret-file \"" + (d.path / "empty.secret").string() + "\"\n}\n");
-    const fs::path file = d.write("main.conf", "include \"" + (d.path / "more.conf").string() + "\"\n"
-                                               "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
-                                               "target c {\n\tdisabled\n\ttargetaddr no-such-host.invalid\n"
-                                               "\ttargetname iqn.2026-11.org.example:c\n}\n"
-                                               "target v6 {\n\ttargetaddr 127.0.0.1 inet6\n"
-                                               "\ttargetname iqn.2026-11.org.example:v6\n}\n");
+                         "\tchap user u secret-file \"" +
+                             (d.path / "s1.secret").string() +
+                             "\"\n"
+                             "\tmutual-chap user t secret-file \"" +
+                             (d.path / "empty.secret").string() + "\"\n}\n");
+    const fs::path file =
+        d.write("main.conf", "include \"" + (d.path / "more.conf").string() +
+                                 "\"\n"
+                                 "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
+                                 "target c {\n\tdisabled\n\ttargetaddr no-such-host.invalid\n"
+                                 "\ttargetname iqn.2026-11.org.example:c\n}\n"
+                                 "target v6 {\n\ttargetaddr 127.0.0.1 inet6\n"
+                                 "\ttargetname iqn.2026-11.org.example:v6\n}\n");
     conf_bundle b;
     config::conf parsed;
     std::string error;
@@ -126,13 +131,13 @@ TEST_CASE("resolve_host: literals and names, by family", "[privsep][bundle]")
 TEST_CASE("conf_bundle: initiatoraddr host names are resolved by the parent, literals kept", "[privsep][bundle]")
 {
     test::temp_dir d("bundle");
-    const fs::path file = d.write("main.conf",
-                                  "initiatoraddr localhost inet\n"
-                                  "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
-                                  "target b {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:b\n"
-                                  "\tinitiatoraddr 127.0.0.2\n}\n"
-                                  "target c {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:c\n"
-                                  "\tinitiatoraddr no-such-host.invalid\n}\n");
+    const fs::path file =
+        d.write("main.conf", "initiatoraddr localhost inet\n"
+                             "target a {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:a\n}\n"
+                             "target b {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:b\n"
+                             "\tinitiatoraddr 127.0.0.2\n}\n"
+                             "target c {\n\ttargetaddr 127.0.0.1\n\ttargetname iqn.2026-11.org.example:c\n"
+                             "\tinitiatoraddr no-such-host.invalid\n}\n");
     conf_bundle b;
     config::conf parsed;
     std::string error;

@@ -31,17 +31,17 @@ namespace {
 
 // What the scripted target is: its LUNs and how it answers.
 struct disk_target {
-    std::vector<std::uint64_t> report{1};  // REPORT LUNS lists these
-    std::uint64_t disk_lun = 1;            // the LUN that answers INQUIRY as a device
-    std::uint8_t device_type = 0x00;       // its peripheral device type
+    std::vector<std::uint64_t> report{1}; // REPORT LUNS lists these
+    std::uint64_t disk_lun = 1;           // the LUN that answers INQUIRY as a device
+    std::uint8_t device_type = 0x00;      // its peripheral device type
     std::uint32_t block_size = 512;
     std::uint64_t blocks = 2048;
-    std::vector<std::byte> sync_sense;     // non-empty: SYNCHRONIZE CACHE ends in CHECK CONDITION
-    std::atomic<bool> hold_first = false;  // leave the first SCSI command unanswered
+    std::vector<std::byte> sync_sense;    // non-empty: SYNCHRONIZE CACHE ends in CHECK CONDITION
+    std::atomic<bool> hold_first = false; // leave the first SCSI command unanswered
     std::atomic<int> syncs = 0;
     // A rescan's target: more LUNs answering as disks, READs to one LUN
     // held unanswered, and AsyncEvent 0 with 3F/0E after the next command.
-    std::mutex m;                          // guards report and extra_disks once running
+    std::mutex m; // guards report and extra_disks once running
     std::vector<std::uint64_t> extra_disks;
     std::atomic<int> hold_reads_lun = -1;
     std::atomic<bool> announce = false;
@@ -106,9 +106,9 @@ void serve_until_logout(scripted_target& tg, disk_target& d)
             continue;
         }
         if (const std::uint16_t ua = d.unit_attention.exchange(0); ua != 0) {
-            tg.send_status(p.itt(), 0x02,
-                           ivs::test::fixed_sense(0x06, static_cast<std::uint8_t>(ua >> 8),
-                                                  static_cast<std::uint8_t>(ua & 0xff)));
+            tg.send_status(
+                p.itt(), 0x02,
+                ivs::test::fixed_sense(0x06, static_cast<std::uint8_t>(ua >> 8), static_cast<std::uint8_t>(ua & 0xff)));
             continue;
         }
         const auto c = p.command();
@@ -131,7 +131,7 @@ void serve_until_logout(scripted_target& tg, disk_target& d)
         case scsi::op::read_10:
             if (static_cast<int>(lun_of(c)) != d.hold_reads_lun)
                 tg.fail("unexpected READ " + p.describe());
-            break;  // held: never answered
+            break; // held: never answered
         case scsi::op::inquiry: {
             std::vector<std::byte> data(36);
             data[0] = std::byte{here ? d.device_type : std::uint8_t{0x7f}};
@@ -160,11 +160,8 @@ void serve_until_logout(scripted_target& tg, disk_target& d)
             else
                 tg.send_status(p.itt(), 0x00);
             break;
-        case scsi::op::test_unit_ready:
-            tg.send_status(p.itt(), 0x00);
-            break;
-        default:
-            tg.fail("unexpected command " + p.describe());
+        case scsi::op::test_unit_ready: tg.send_status(p.itt(), 0x00); break;
+        default: tg.fail("unexpected command " + p.describe());
         }
         if (d.announce.exchange(false)) {
             // RFC 7143 §11.9: AsyncEvent 0, sense REPORTED LUNS DATA HAS CHANGED.
@@ -193,13 +190,14 @@ struct log_lines {
     std::size_t count(const std::string& part)
     {
         std::lock_guard lk(m);
-        return static_cast<std::size_t>(
-            std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; }));
+        return static_cast<std::size_t>(std::count_if(
+            lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; }));
     }
     bool has(const std::string& part)
     {
         std::lock_guard lk(m);
-        return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(part) != std::string::npos; });
+        return std::any_of(lines.begin(), lines.end(),
+                           [&](const auto& l) { return l.find(part) != std::string::npos; });
     }
     std::string all()
     {
@@ -232,7 +230,13 @@ struct fixture {
         return o;
     }
 
-    void run_disk() { target.run([this](scripted_target& tg) { tg.login(); serve_until_logout(tg, disk); }); }
+    void run_disk()
+    {
+        target.run([this](scripted_target& tg) {
+            tg.login();
+            serve_until_logout(tg, disk);
+        });
+    }
 
     std::string finish()
     {
@@ -302,7 +306,7 @@ TEST_CASE("disk_attachment: login, REPORT LUNS, map, probe; flush and detach in 
 
     a.detach();
     CHECK(f.finish() == "");
-    CHECK(f.disk.syncs == 2);  // detach flushed once more
+    CHECK(f.disk.syncs == 2); // detach flushed once more
     CHECK(f.log.has("sd0 detached"));
     CHECK(f.mapped() == 0);
     CHECK(a.luns().empty());
@@ -318,7 +322,7 @@ TEST_CASE("disk_attachment: login, REPORT LUNS, map, probe; flush and detach in 
             std::to_integer<std::uint8_t>(p.command().cdb[0]) == scsi::op::synchronize_cache_10)
             CHECK(lun_of(p.command()) == 1);
 
-    a.detach();  // idempotent
+    a.detach(); // idempotent
     CHECK(f.disk.syncs == 2);
 }
 
@@ -334,7 +338,7 @@ TEST_CASE("disk_attachment: a step that fails undoes the ones before it", "[app]
     }
     SECTION("no direct-access LUN: unmapped, the probe's devices detached, logged out")
     {
-        f.disk.device_type = 0x0c;  // a storage array controller: no sd(4)
+        f.disk.device_type = 0x0c; // a storage array controller: no sd(4)
         f.options.require_disk = true;
         want = "no disk attached (no direct-access LUN among 1)";
     }
@@ -343,17 +347,17 @@ TEST_CASE("disk_attachment: a step that fails undoes the ones before it", "[app]
     CHECK_FALSE(a.attach(error));
     CHECK(error == want);
     CHECK_FALSE(a.attached());
-    CHECK(f.finish() == "");  // the script saw the logout
+    CHECK(f.finish() == ""); // the script saw the logout
     CHECK(f.mapped() == 0);
     CHECK(a.luns().empty());
-    CHECK(f.disk.syncs == 0);  // nothing was written: no flush
+    CHECK(f.disk.syncs == 0); // nothing was written: no flush
     CHECK(f.state(a) == "detached");
 }
 
 TEST_CASE("disk_attachment: a probe that does not finish in time fails the attach, bounded", "[app][attachment]")
 {
     fixture f;
-    f.disk.hold_first = true;  // the probe's first command never gets an answer
+    f.disk.hold_first = true; // the probe's first command never gets an answer
     f.options.luns = {1};
     f.options.probe_timeout = 300ms;
     f.options.detach_timeout = 300ms;
@@ -372,7 +376,7 @@ TEST_CASE("disk_attachment: a probe that does not finish in time fails the attac
 TEST_CASE("disk_attachment: a refused login leaves nothing to undo", "[app][attachment]")
 {
     fixture f;
-    f.target.run([](scripted_target& tg) { tg.login_status(0x02, 0x03); });  // target not found
+    f.target.run([](scripted_target& tg) { tg.login_status(0x02, 0x03); }); // target not found
     app::disk_attachment a(f.machine, f.options);
     std::string error;
     CHECK_FALSE(a.attach(error));
@@ -486,14 +490,14 @@ TEST_CASE("disk_attachment: REPORTED LUNS DATA HAS CHANGED: a rescan maps and pr
     REQUIRE(a.luns().size() == 2);
     CHECK(a.luns()[0].remote == 1);
     CHECK(a.luns()[1].remote == 3);
-    CHECK(a.luns()[1].where == bridge::slot{0, 1});  // the session's own target
-    CHECK(a.luns()[1].device == "sd1");  // the freed unit number again, as autoconf does
+    CHECK(a.luns()[1].where == bridge::slot{0, 1}); // the session's own target
+    CHECK(a.luns()[1].device == "sd1");             // the freed unit number again, as autoconf does
     CHECK(a.luns()[1].block_count == 2048);
     INFO(f.log.all());
-    CHECK(f.log.count("sd1 at scsibus0 targ 0 lun 1") == 2);  // attached, detached, attached again
+    CHECK(f.log.count("sd1 at scsibus0 targ 0 lun 1") == 2); // attached, detached, attached again
     CHECK(f.mapped() == 2);
-    const auto remote_at_1 = f.machine.io().call<std::uint64_t>(
-        [&](auto done) { done(f.machine.bridge().map().at(0, 1)->remote_lun); });
+    const auto remote_at_1 =
+        f.machine.io().call<std::uint64_t>([&](auto done) { done(f.machine.bridge().map().at(0, 1)->remote_lun); });
     CHECK(remote_at_1 == 3);
 
     // Nothing changed: nothing happens.
@@ -503,7 +507,7 @@ TEST_CASE("disk_attachment: REPORTED LUNS DATA HAS CHANGED: a rescan maps and pr
     a.detach();
     CHECK(f.finish() == "");
     std::lock_guard lk(m);
-    CHECK(held.size() == 1);  // the logout did not answer it again
+    CHECK(held.size() == 1); // the logout did not answer it again
 }
 
 TEST_CASE("disk_attachment: a command's UNIT ATTENTION 3F/0E calls for a rescan like the AsyncEvent",
@@ -527,7 +531,7 @@ TEST_CASE("disk_attachment: a command's UNIT ATTENTION 3F/0E calls for a rescan 
         tur.set_cdb(scsi::test_unit_ready());
         vscsi::scsi_completion done;
         REQUIRE_FALSE(f.machine.midlayer()->execute(tur, done));
-        CHECK(done.status == vscsi::vscsi_status::sense);  // answered as usual
+        CHECK(done.status == vscsi::vscsi_status::sense); // answered as usual
         CHECK(scsi::sense_key(done.sense) == scsi::key::unit_attention);
         CHECK(done.sense[12] == (ua >> 8));
     };
@@ -563,8 +567,7 @@ TEST_CASE("disk_attachment: a command's UNIT ATTENTION 3F/0E calls for a rescan 
     CHECK(events.load() == 1);
 }
 
-TEST_CASE("disk_attachment: a rescan when not attached changes nothing",
-          "[app][attachment][rescan]")
+TEST_CASE("disk_attachment: a rescan when not attached changes nothing", "[app][attachment][rescan]")
 {
     fixture f;
     app::disk_attachment a(f.machine, f.options);

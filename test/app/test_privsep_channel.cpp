@@ -67,8 +67,8 @@ TEST_CASE("channel: messages of any size arrive whole, in order, with their type
     channel a(std::move(p.a_fd), channel::max_message), b(std::move(p.b_fd), channel::max_message);
     std::mt19937 rng(3);
     std::vector<std::string> sent;
-    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{4096},
-                             std::size_t{3} << 20}) {
+    for (std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{4096}, std::size_t{3} << 20}) {
         std::string s(size, '\0');
         for (auto& c : s)
             c = static_cast<char>(rng());

@@ -31,7 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // The next message, or false after 10 s (the parent would hang the test).
 bool receive_within(channel& ch, message& m)
 {
@@ -166,7 +165,8 @@ TEST_CASE("privsep parent: hands over the configuration, refuses what the config
     CHECK(reason(m) == "malformed disk_users request");
     m = ask(ch, privsep_msg::disk_users, 7, payload_writer().add(2).add(0).add(1).add("").take());
     CHECK(reason(m) == "malformed disk_users request"); // two announced, one given
-    m = ask(ch, privsep_msg::disk_users, 8, payload_writer().add(1).add(0).add(1).add((d.path / "none").string()).take());
+    m = ask(ch, privsep_msg::disk_users, 8,
+            payload_writer().add(1).add(0).add(1).add((d.path / "none").string()).take());
     REQUIRE(m.type == static_cast<std::uint32_t>(privsep_msg::ok));
     {
         payload_reader r(m.data);

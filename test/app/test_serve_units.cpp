@@ -21,8 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_file(const fs::path& p, const std::string& text, fs::perms mode = fs::perms::owner_read |
-                                                                            fs::perms::owner_write)
+void write_file(const fs::path& p, const std::string& text,
+                fs::perms mode = fs::perms::owner_read | fs::perms::owner_write)
 {
     std::ofstream(p, std::ios::trunc) << text;
     fs::permissions(p, mode);
@@ -45,8 +45,12 @@ TEST_CASE("a target block becomes the session settings", "[serve]")
     write_file(d.path / "b.secret", "target-secret\n");
     const conf c = parse("initiatorname iqn.2026-11.org.example:host\nisid en 32473 17\n"
                          "target t {\n targetaddr 192.0.2.1 port 3261\n targetname iqn.2026-11.org.example:t\n"
-                         " chap user alice secret-file \"" + (d.path / "a.secret").string() + "\"\n"
-                         " mutual-chap user filer secret-file \"" + (d.path / "b.secret").string() + "\"\n"
+                         " chap user alice secret-file \"" +
+                         (d.path / "a.secret").string() +
+                         "\"\n"
+                         " mutual-chap user filer secret-file \"" +
+                         (d.path / "b.secret").string() +
+                         "\"\n"
                          " chap-algorithms md5\n header-digest crc32c\n max-burst-length 1048576\n"
                          " immediate-data no\n replacement-timeout 30\n nop-interval 0\n}\n"
                          "target d {\n discovery\n targetaddr 192.0.2.2\n}\n");
@@ -91,12 +95,12 @@ TEST_CASE("same_target tells a changed block from an unchanged one", "[serve]")
     const conf a = parse(base + "}\n");
     const conf b = parse("# moved down\n\n" + base + "}\n");
     CHECK(same_target(a.targets[0], b.targets[0]));
-    for (const char* change : {" luns 1\n", " header-digest crc32c\n", " disabled\n", " export \"/mnt/x\"\n",
-                               " command-timeout 5\n"})
+    for (const char* change :
+         {" luns 1\n", " header-digest crc32c\n", " disabled\n", " export \"/mnt/x\"\n", " command-timeout 5\n"})
         CHECK_FALSE(same_target(a.targets[0], parse(base + change + "}\n").targets[0]));
-    CHECK_FALSE(same_target(a.targets[0],
-                            parse("target t {\n targetaddr 192.0.2.9\n targetname iqn.2026-11.org.example:t\n}\n")
-                                .targets[0]));
+    CHECK_FALSE(
+        same_target(a.targets[0],
+                    parse("target t {\n targetaddr 192.0.2.9\n targetname iqn.2026-11.org.example:t\n}\n").targets[0]));
 }
 
 TEST_CASE("load_serve_conf: a 0644 configuration is fine, a readable secret or a writable file is not", "[serve]")
@@ -105,12 +109,15 @@ TEST_CASE("load_serve_conf: a 0644 configuration is fine, a readable secret or a
     const fs::path secret = d.path / "s.secret";
     write_file(secret, "secret-secret\n");
     const fs::path part = d.path / "part.conf";
-    write_file(part, "addr = 192.0.2.1\n", fs::perms::owner_read | fs::perms::owner_write |
-                                               fs::perms::group_read | fs::perms::others_read);
+    write_file(part, "addr = 192.0.2.1\n",
+               fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
     const fs::path file = d.path / "c.conf";
-    write_file(file, "include \"" + part.string() + "\"\n"
-                     "target t {\n targetaddr $addr\n targetname iqn.2026-11.org.example:t\n"
-                     " chap user u secret-file \"" + secret.string() + "\"\n}\n",
+    write_file(file,
+               "include \"" + part.string() +
+                   "\"\n"
+                   "target t {\n targetaddr $addr\n targetname iqn.2026-11.org.example:t\n"
+                   " chap user u secret-file \"" +
+                   secret.string() + "\"\n}\n",
                fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
     conf c;
     std::string error;
@@ -132,8 +139,8 @@ TEST_CASE("load_serve_conf: a 0644 configuration is fine, a readable secret or a
     fs::permissions(part, fs::perms::others_write, fs::perm_options::add); // an included file too
     CHECK(load_serve_conf(file, c, error) == make_error_code(conf_errc::syntax));
     CHECK(error == file.string() + ":1: include: cannot read \"" + part.string() +
-                       "\": writable by group or others (mode 0646)\n" +
-                       file.string() + ":3: macro \"addr\" is not defined");
+                       "\": writable by group or others (mode 0646)\n" + file.string() +
+                       ":3: macro \"addr\" is not defined");
 }
 
 TEST_CASE("the control socket answers one request per connection", "[serve]")
@@ -144,7 +151,7 @@ TEST_CASE("the control socket answers one request per connection", "[serve]")
     {
         control_server server;
         REQUIRE_FALSE(server.open(path, error));
-        struct stat st{};
+        struct stat st {};
         REQUIRE(::lstat(path.c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0600);
 

@@ -34,11 +34,10 @@ std::string env(const char* name)
     return p;
 }
 
-
 // null_target on a free loopback port, stopped with SIGTERM at the end.
 struct null_target_process {
-    std::filesystem::path log = std::filesystem::temp_directory_path() /
-                                ("null_target_" + std::to_string(::getpid()) + ".log");
+    std::filesystem::path log =
+        std::filesystem::temp_directory_path() / ("null_target_" + std::to_string(::getpid()) + ".log");
     test::child_process child;
     std::string portal;
 
@@ -113,9 +112,24 @@ TEST_CASE("null_target serves libiscsi and iscsi-vscsi bench, with and without d
     {
         for (const std::string digest : {"none", "crc32c"}) {
             for (const std::string mode : {"--read", "--write"}) {
-                const std::vector<std::string> argv{env("IVS_PROGRAM"), "bench", t.portal, iqn, "--lun", "0",
-                                                    "--seconds", "1", "--bs", "262144", "--qd", "4", mode,
-                                                    "--header-digest", digest, "--data-digest", digest, "--json"};
+                const std::vector<std::string> argv{env("IVS_PROGRAM"),
+                                                    "bench",
+                                                    t.portal,
+                                                    iqn,
+                                                    "--lun",
+                                                    "0",
+                                                    "--seconds",
+                                                    "1",
+                                                    "--bs",
+                                                    "262144",
+                                                    "--qd",
+                                                    "4",
+                                                    mode,
+                                                    "--header-digest",
+                                                    digest,
+                                                    "--data-digest",
+                                                    digest,
+                                                    "--json"};
                 auto r = test::run(argv, std::chrono::seconds(60));
                 INFO(r.describe(argv) << "\nnull_target: " << test::file_tail(t.log));
                 REQUIRE(r.ok());

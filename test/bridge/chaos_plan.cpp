@@ -28,16 +28,11 @@ bool fits(victim_need need, const planned_command& c, const target_params& tp)
 {
     const std::uint32_t bytes = c.blocks * block_size;
     switch (need) {
-    case victim_need::any:
-        return c.op != 'N';
-    case victim_need::read:
-        return c.op == 'R';
-    case victim_need::read_multi:
-        return c.op == 'R' && bytes > std::min(tp.data_in_segment, tp.max_burst);
-    case victim_need::write_r2t:
-        return c.op == 'W' && bytes > unsolicited(tp, bytes);
-    case victim_need::write_r2t_multi:
-        return c.op == 'W' && bytes - unsolicited(tp, bytes) > tp.max_burst;
+    case victim_need::any: return c.op != 'N';
+    case victim_need::read: return c.op == 'R';
+    case victim_need::read_multi: return c.op == 'R' && bytes > std::min(tp.data_in_segment, tp.max_burst);
+    case victim_need::write_r2t: return c.op == 'W' && bytes > unsolicited(tp, bytes);
+    case victim_need::write_r2t_multi: return c.op == 'W' && bytes - unsolicited(tp, bytes) > tp.max_burst;
     }
     return false;
 }

@@ -23,14 +23,14 @@ inline constexpr std::uint64_t lun_blocks = 2048;
 inline constexpr std::uint32_t max_transfer = 64 * 1024;
 
 struct planned_command {
-    char op = 'R';  // 'R', 'W', 'N' (TEST UNIT READY)
+    char op = 'R'; // 'R', 'W', 'N' (TEST UNIT READY)
     std::uint16_t lun = 0;
     std::uint32_t blocks = 1;
     bool cdb16 = false;
 };
 
 struct plan {
-    fault_kind kind{};  // the seed's own, or the one asked for
+    fault_kind kind{}; // the seed's own, or the one asked for
     target_params tp;
     std::vector<planned_command> main;
     std::size_t qd = 1;

@@ -95,8 +95,8 @@ private:
     // Session and bridge timers run on a clock that moves only when nothing
     // else can: a run is the same every time, however busy the machine.
     std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
-    steady::time_point start_;                  // wall clock
-    iscsi::clock::time_point last_progress_;    // the run's clock
+    steady::time_point start_;               // wall clock
+    iscsi::clock::time_point last_progress_; // the run's clock
     unsigned logins_at_progress_ = 0;
 };
 
@@ -158,10 +158,7 @@ rig::rig(const run_options& o, const plan& p, run_result& out)
     bridge_ = std::make_unique<bridge::bridge>(io_, *audit_, bo);
 }
 
-rig::~rig()
-{
-    teardown();
-}
+rig::~rig() { teardown(); }
 
 void rig::note(const std::string& line)
 {
@@ -229,15 +226,16 @@ void rig::hung(const std::string& what)
     const unsigned reconnects = target_.logins() - logins_at_progress_;
     std::ostringstream d;
     if (steady::now() - start_ > opt_.run_limit)
-        d << what << " did not end within the wall-clock limit of " << opt_.run_limit.count() << " ms; " << waiting.size();
+        d << what << " did not end within the wall-clock limit of " << opt_.run_limit.count() << " ms; "
+          << waiting.size();
     else
         d << what << " did not end: no vscsi completion for " << opt_.progress_limit.count()
           << " ms on the run's clock; " << waiting.size();
     d << " midlayer commands waiting";
     if (!waiting.empty())
         d << " (first: " << waiting.front() << ")";
-    d << "; " << audit_->unanswered().size() << " vscsi tags unanswered, bridge outstanding "
-      << bridge_->outstanding() << ", session tasks " << session_->tasks_in_flight() << ", session "
+    d << "; " << audit_->unanswered().size() << " vscsi tags unanswered, bridge outstanding " << bridge_->outstanding()
+      << ", session tasks " << session_->tasks_in_flight() << ", session "
       << (session_->logged_in() ? "logged in" : "not logged in") << ", " << reconnects
       << " logins since the last completion";
     std::string symptom = "hang";
@@ -258,8 +256,8 @@ std::uint64_t rig::free_lba(const planned_command& c)
                 return false;
         }
         // No second command with the victim's identity: the fault follows it.
-        return !(victim_key_ && victim_key_->lun == c.lun && victim_key_->op == c.op &&
-                 victim_key_->lba == lba && victim_key_->blocks == c.blocks);
+        return !(victim_key_ && victim_key_->lun == c.lun && victim_key_->op == c.op && victim_key_->lba == lba &&
+                 victim_key_->blocks == c.blocks);
     };
     for (int tries = 0; tries < 64; ++tries) {
         const std::uint64_t lba = lba_rng_.below(static_cast<std::uint32_t>(lun_blocks - c.blocks + 1));
@@ -275,8 +273,7 @@ std::uint64_t rig::free_lba(const planned_command& c)
     return 0;
 }
 
-midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool health,
-                             std::optional<std::uint64_t> at)
+midlayer_command& rig::issue(const planned_command& c, std::size_t index, bool health, std::optional<std::uint64_t> at)
 {
     midlayer_command& m = cmds_.emplace_back();
     m.index = index;
@@ -395,8 +392,8 @@ void rig::verify(const midlayer_command& m)
         // below for every DONE). doc/reliability.md, "Still open".
         else if (m.index != plan_.victim && plan_.kind != fault_kind::maxcmdsn_beyond)
             fail("collateral-error", m.key.describe() + " (#" + std::to_string(m.index) + ", not the victim #" +
-                                         std::to_string(plan_.victim) + ") ended " + status_name(c.status) +
-                                         " after " + std::to_string(midlayer_retries) + " retries");
+                                         std::to_string(plan_.victim) + ") ended " + status_name(c.status) + " after " +
+                                         std::to_string(midlayer_retries) + " retries");
         return;
     }
     if (m.key.op == 'N')

@@ -18,9 +18,9 @@ namespace ivs::test::chaos {
 
 struct run_options {
     std::uint64_t seed = 0;
-    bool persistent = false;            // the victim broken every time it arrives
-    std::optional<fault_kind> kind;     // instead of the seed's own kind
-    bool verbose = false;               // keep the journal (target trace, initiator log)
+    bool persistent = false;        // the victim broken every time it arrives
+    std::optional<fault_kind> kind; // instead of the seed's own kind
+    bool verbose = false;           // keep the journal (target trace, initiator log)
     // Bounds. No vscsi completion for progress_limit on the run's clock
     // (its timers' time, moved on whenever nothing else can move) is a hang,
     // or a livelock when the session kept reconnecting meanwhile. A command
@@ -44,11 +44,11 @@ struct run_result {
         std::string symptom;
         std::string detail;
     };
-    std::vector<failure> failures;      // in the order they were seen
-    std::string plan;                   // the run's parameters, one line
+    std::vector<failure> failures; // in the order they were seen
+    std::string plan;              // the run's parameters, one line
     unsigned logins = 0, fired = 0, commands = 0, errors = 0;
     std::chrono::milliseconds took{0};
-    std::vector<std::string> journal;   // verbose only
+    std::vector<std::string> journal; // verbose only
     bool ok() const noexcept { return failures.empty(); }
 };
 

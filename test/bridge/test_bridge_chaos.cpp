@@ -60,9 +60,9 @@ std::string replay_command(const run_result& r)
 std::string headline(const run_result& r)
 {
     const auto& f = r.failures.front();
-    return "chaos FAIL seed " + std::to_string(r.seed) + (r.persistent ? " (persistent)" : " (transient)") +
-           " kind " + std::string(info(r.kind).name) + " [" + std::string(info(r.kind).group) + "]: " + f.symptom +
-           ": " + f.detail;
+    return "chaos FAIL seed " + std::to_string(r.seed) + (r.persistent ? " (persistent)" : " (transient)") + " kind " +
+           std::string(info(r.kind).name) + " [" + std::string(info(r.kind).group) + "]: " + f.symptom + ": " +
+           f.detail;
 }
 
 void print_failure(const run_result& r, bool verbose)
@@ -70,8 +70,8 @@ void print_failure(const run_result& r, bool verbose)
     std::cout << headline(r) << "\n";
     for (std::size_t i = 1; i < r.failures.size(); ++i)
         std::cout << "    also " << r.failures[i].symptom << ": " << r.failures[i].detail << "\n";
-    std::cout << "    fault: " << info(r.kind).what << "\n    plan: " << r.plan << "\n    replay: "
-              << replay_command(r) << "\n";
+    std::cout << "    fault: " << info(r.kind).what << "\n    plan: " << r.plan << "\n    replay: " << replay_command(r)
+              << "\n";
     if (verbose)
         for (const auto& l : r.journal)
             std::cout << "    | " << l << "\n";
@@ -120,8 +120,7 @@ struct tally {
     void print(std::chrono::milliseconds took) const
     {
         std::cout << "chaos: " << runs << " runs, " << failed << " failed, " << took.count() << " ms (passing runs "
-                  << passed_time.count() << " ms; slowest " << slowest.count() << " ms, seed " << slowest_seed
-                  << ")\n";
+                  << passed_time.count() << " ms; slowest " << slowest.count() << " ms, seed " << slowest_seed << ")\n";
         for (const auto& [k, v] : by_kind)
             std::cout << "  " << v.first << " x " << k.first << " -> " << k.second << "   e.g. " << v.second << "\n";
         std::cout.flush();
@@ -299,9 +298,9 @@ int chaos_main(const cli& c)
             for (const auto& l : r.journal)
                 std::cout << "    | " << l << "\n";
             std::cout << "chaos PASS seed " << r.seed << (r.persistent ? " (persistent)" : " (transient)") << " kind "
-                      << info(r.kind).name << ": " << r.commands << " commands, " << r.errors << " errors, "
-                      << r.logins << " logins, fault fired " << r.fired << "x, " << r.took.count() << " ms\n    plan: "
-                      << r.plan << "\n";
+                      << info(r.kind).name << ": " << r.commands << " commands, " << r.errors << " errors, " << r.logins
+                      << " logins, fault fired " << r.fired << "x, " << r.took.count() << " ms\n    plan: " << r.plan
+                      << "\n";
             return 0;
         }
         print_failure(r, true);
@@ -348,15 +347,9 @@ TEST_CASE("chaos: the catalog has at least 25 kinds, each with a name", "[chaos]
     }
 }
 
-TEST_CASE("chaos: 500 seeds, one transient fault each, through the bridge", "[chaos]")
-{
-    unit_range(false, 500);
-}
+TEST_CASE("chaos: 500 seeds, one transient fault each, through the bridge", "[chaos]") { unit_range(false, 500); }
 
-TEST_CASE("chaos: 500 seeds, one persistent fault each, through the bridge", "[chaos]")
-{
-    unit_range(true, 500);
-}
+TEST_CASE("chaos: 500 seeds, one persistent fault each, through the bridge", "[chaos]") { unit_range(true, 500); }
 
 int main(int argc, char** argv)
 {

@@ -21,8 +21,8 @@
 
 using namespace ivs;
 using namespace std::chrono_literals;
-using ivs::vscsi::scsi_completion;
 using ivs::bridge::slot;
+using ivs::vscsi::scsi_completion;
 using ivs::vscsi::vscsi_status;
 
 namespace {
@@ -105,7 +105,8 @@ struct daemon_rig {
         dev.reset();
     }
 
-    std::vector<std::string> log() {
+    std::vector<std::string> log()
+    {
         std::lock_guard lk(log_m);
         return lines;
     }
@@ -130,8 +131,7 @@ struct daemon_rig {
 
 } // namespace
 
-TEST_CASE("bridge over tgtd: 16 MiB written through vscsi reads back and lands in the file",
-          "[bridge][tgtd]")
+TEST_CASE("bridge over tgtd: 16 MiB written through vscsi reads back and lands in the file", "[bridge][tgtd]")
 {
     test::tgtd_fixture tgtd;
     tgtd.add_target(1, target_iqn);
@@ -213,8 +213,8 @@ TEST_CASE("bridge over tgtd: 10 LUNs on two vscsi targets attach as sd devices",
     for (std::size_t i = 0; i < 10; ++i) {
         CHECK(disks[i].target == d.slots[i].target);
         CHECK(disks[i].lun == d.slots[i].lun);
-        const std::string prefix = "sd" + std::to_string(i) + " at scsibus0 targ " +
-                                   std::to_string(d.slots[i].target) + " lun " + std::to_string(d.slots[i].lun) + ": <";
+        const std::string prefix = "sd" + std::to_string(i) + " at scsibus0 targ " + std::to_string(d.slots[i].target) +
+                                   " lun " + std::to_string(d.slots[i].lun) + ": <";
         CHECK(std::any_of(log.begin(), log.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; }));
     }
 
@@ -271,15 +271,14 @@ TEST_CASE("bridge over tgtd: 64 commands in flight at once", "[bridge][tgtd]")
         std::condition_variable cv;
         std::vector<scsi_completion> got;
         for (std::size_t i = 0; i < n; ++i) {
-            const std::uint64_t lba = i * (size / 512) * 3;  // spread out
+            const std::uint64_t lba = i * (size / 512) * 3; // spread out
             auto done = [&](const scsi_completion& c) {
                 std::lock_guard lk(m);
                 got.push_back(c);
                 cv.notify_all();
             };
-            const auto ec = write
-                ? d.vs.submit_write(0, 0, lba, 512, std::span(data).subspan(i * size, size), done)
-                : d.vs.submit_read(0, 0, lba, 512, std::span(back).subspan(i * size, size), done);
+            const auto ec = write ? d.vs.submit_write(0, 0, lba, 512, std::span(data).subspan(i * size, size), done)
+                                  : d.vs.submit_read(0, 0, lba, 512, std::span(back).subspan(i * size, size), done);
             REQUIRE(!ec);
         }
         std::unique_lock lk(m);
@@ -296,7 +295,7 @@ TEST_CASE("bridge over tgtd: 64 commands in flight at once", "[bridge][tgtd]")
                                      data.begin() + static_cast<std::ptrdiff_t>((i + 1) * size)));
     d.on_daemon([&] {
         CHECK(d.br->counters().commands >= 2 * n);
-        CHECK(d.br->counters().max_outstanding > 16);  // beyond one LUN's usual openings
+        CHECK(d.br->counters().max_outstanding > 16); // beyond one LUN's usual openings
         CHECK(d.br->outstanding() == 0);
     });
 }

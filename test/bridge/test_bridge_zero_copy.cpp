@@ -39,27 +39,28 @@ bool all_equal(const std::vector<std::byte>& b, std::byte v)
 
 } // namespace
 
-TEST_CASE("zero-copy: READ data lands in the midlayer's buffer; DATA_READ only accounts it",
-          "[bridge][zero-copy]")
+TEST_CASE("zero-copy: READ data lands in the midlayer's buffer; DATA_READ only accounts it", "[bridge][zero-copy]")
 {
     rig r;
     faulty_device dev(*r.dev);
     dev.zero_copy = true;
     const auto payload = ivs::test::random_bytes(4096, 31);
-    r.start([&](scripted_target& tg) {
-        tg.login();
-        received_pdu p = tg.expect(opcode::scsi_command);
-        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
-        tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 2048));
-        tg.send_data_in(p.itt(), 2, 3072, bytes_of(payload, 3072, 1024), true);
-        // A short READ: 2048 of 4096 bytes, the rest is the residual.
-        p = tg.expect(opcode::scsi_command);
-        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 2048), true, 2048);
-        // Failing accounting: ERR.
-        p = tg.expect(opcode::scsi_command);
-        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 4096), true);
-        tg.logout();
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login();
+            received_pdu p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
+            tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 2048));
+            tg.send_data_in(p.itt(), 2, 3072, bytes_of(payload, 3072, 1024), true);
+            // A short READ: 2048 of 4096 bytes, the rest is the residual.
+            p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 2048), true, 2048);
+            // Failing accounting: ERR.
+            p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 4096), true);
+            tg.logout();
+        },
+        {0});
     rebridge(r, dev);
 
     std::vector<std::byte> buf(4096, std::byte{0xee});
@@ -68,8 +69,8 @@ TEST_CASE("zero-copy: READ data lands in the midlayer's buffer; DATA_READ only a
     CHECK(r.out.at(0).status == vscsi_status::done);
     CHECK(r.out.at(0).residual == 0);
     CHECK(ivs::test::compare_bytes(buf, payload) == "");
-    CHECK(dev.data_read_calls == 0);  // no copy
-    CHECK(dev.placed_calls == 3);     // one per segment
+    CHECK(dev.data_read_calls == 0); // no copy
+    CHECK(dev.placed_calls == 3);    // one per segment
     CHECK(r.br->counters().bytes_read == 4096);
 
     std::vector<std::byte> shortbuf(4096, std::byte{0xee});
@@ -95,23 +96,25 @@ TEST_CASE("zero-copy: REPORT LUNS is still rewritten from the bridge's buffer", 
     rig r;
     faulty_device dev(*r.dev);
     dev.zero_copy = true;
-    r.start([&](scripted_target& tg) {
-        tg.login();
-        const received_pdu p = tg.expect(opcode::scsi_command);
-        if (p.command().cdb[0] != std::byte{0xa0})
-            tg.fail("REPORT LUNS expected");
-        std::vector<std::byte> list(16);
-        list[3] = std::byte{8};  // one LUN: 0
-        // The rest of what the command asked for is an underflow residual (§11.4.5).
-        tg.send_data_in(p.itt(), 0, 0, list, true, p.command().expected_data_transfer_length - 16);
-        tg.logout();
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login();
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            if (p.command().cdb[0] != std::byte{0xa0})
+                tg.fail("REPORT LUNS expected");
+            std::vector<std::byte> list(16);
+            list[3] = std::byte{8}; // one LUN: 0
+            // The rest of what the command asked for is an underflow residual (§11.4.5).
+            tg.send_data_in(p.itt(), 0, 0, list, true, p.command().expected_data_transfer_length - 16);
+            tg.logout();
+        },
+        {0});
     rebridge(r, dev);
     std::vector<std::byte> buf(64, std::byte{0xee});
     r.submit(0, plain(0, 0, {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0}, buf));
     REQUIRE(r.wait_for(1));
     CHECK(r.out.at(0).status == vscsi_status::done);
-    CHECK(dev.data_read_calls == 1);  // the rewritten list, copied
+    CHECK(dev.data_read_calls == 1); // the rewritten list, copied
     CHECK(dev.placed_calls == 0);
     CHECK(buf[3] == std::byte{8});
     REQUIRE(r.h.logout(*r.session) == std::error_code{});
@@ -125,13 +128,15 @@ TEST_CASE("zero-copy: a READ reissued after a reconnect is accounted once", "[br
     faulty_device dev(*r.dev);
     dev.zero_copy = true;
     const auto payload = ivs::test::random_bytes(4096, 33);
-    r.start([&](scripted_target& tg) {
-        tg.login();
-        const received_pdu p = tg.expect(opcode::scsi_command);
-        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
-        tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 1024));
-        tg.close();  // recovery reconnects and reissues the READ
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login();
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
+            tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 1024));
+            tg.close(); // recovery reconnects and reissues the READ
+        },
+        {0});
     second.run([&](scripted_target& tg) {
         ivs::test::login_script ls;
         ls.tsih = 0x0101;
@@ -149,7 +154,7 @@ TEST_CASE("zero-copy: a READ reissued after a reconnect is accounted once", "[br
     CHECK(r.out.at(0).status == vscsi_status::done);
     CHECK(r.out.at(0).residual == 0);
     CHECK(ivs::test::compare_bytes(buf, payload) == "");
-    CHECK(r.br->counters().bytes_read == 4096);  // DATA_READ would fail with ENOMEM beyond
+    CHECK(r.br->counters().bytes_read == 4096); // DATA_READ would fail with ENOMEM beyond
     CHECK(r.br->counters().device_errors == 0);
     CHECK(dev.data_read_calls == 0);
     REQUIRE(r.h.logout(*r.session) == std::error_code{});
@@ -157,21 +162,22 @@ TEST_CASE("zero-copy: a READ reissued after a reconnect is accounted once", "[br
     ivs::test::finish(r.h, second);
 }
 
-TEST_CASE("zero-copy: Data-In after an early answer never reaches the midlayer's buffer",
-          "[bridge][zero-copy]")
+TEST_CASE("zero-copy: Data-In after an early answer never reaches the midlayer's buffer", "[bridge][zero-copy]")
 {
     rig r;
     const auto payload = ivs::test::random_bytes(4096, 35);
     std::atomic<bool> go{false};
-    r.start([&](scripted_target& tg) {
-        tg.login();
-        const received_pdu p = tg.expect(opcode::scsi_command);
-        tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
-        wait_for_go(tg, go);
-        tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 2048));
-        tg.send_data_in(p.itt(), 2, 3072, bytes_of(payload, 3072, 1024), true);
-        tg.logout();
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login();
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            tg.send_data_in(p.itt(), 0, 0, bytes_of(payload, 0, 1024));
+            wait_for_go(tg, go);
+            tg.send_data_in(p.itt(), 1, 1024, bytes_of(payload, 1024, 2048));
+            tg.send_data_in(p.itt(), 2, 3072, bytes_of(payload, 3072, 1024), true);
+            tg.logout();
+        },
+        {0});
     std::vector<std::byte> buf(4096, std::byte{0xee});
     r.submit(0, rw10(false, 0, 0, 0, buf));
     REQUIRE(r.h.run_until([&] { return r.br->counters().bytes_read == 1024; }));
@@ -196,39 +202,40 @@ TEST_CASE("zero-copy: an early answer in the middle of a segment stops it", "[br
     rig r;
     const auto payload = ivs::test::random_bytes(4096, 37);
     std::atomic<bool> go{false};
-    r.start([&](scripted_target& tg) {
-        tg.login();
-        const received_pdu p = tg.expect(opcode::scsi_command);
-        // One Data-In of 4096 bytes, of which only the header and 1024 bytes
-        // arrive before the bridge answers the command.
-        pdu::data_in d;
-        d.initiator_task_tag = p.itt();
-        d.data_sn = 0;
-        d.buffer_offset = 0;
-        d.data_segment_length = 4096;
-        d.final_bit = true;
-        d.status_bit = true;
-        tg.stamp(d, true);
-        pdu::bhs_bytes bhs;
-        d.encode(bhs);
-        tg.send_bytes(bhs);
-        tg.send_bytes(bytes_of(payload, 0, 1024));
-        wait_for_go(tg, go);
-        tg.send_bytes(bytes_of(payload, 1024, 3072));  // EPIPE is ignored
-        tg.expect_closed();
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login();
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            // One Data-In of 4096 bytes, of which only the header and 1024 bytes
+            // arrive before the bridge answers the command.
+            pdu::data_in d;
+            d.initiator_task_tag = p.itt();
+            d.data_sn = 0;
+            d.buffer_offset = 0;
+            d.data_segment_length = 4096;
+            d.final_bit = true;
+            d.status_bit = true;
+            tg.stamp(d, true);
+            pdu::bhs_bytes bhs;
+            d.encode(bhs);
+            tg.send_bytes(bhs);
+            tg.send_bytes(bytes_of(payload, 0, 1024));
+            wait_for_go(tg, go);
+            tg.send_bytes(bytes_of(payload, 1024, 3072)); // EPIPE is ignored
+            tg.expect_closed();
+        },
+        {0});
     std::vector<std::byte> buf(4096, std::byte{0xee});
     r.submit(0, rw10(false, 0, 0, 0, buf));
     // The first 1024 bytes are in the midlayer's buffer: the segment is landing.
-    REQUIRE(r.h.run_until([&] {
-        return ivs::test::compare_bytes(std::span(buf).first(1024), bytes_of(payload, 0, 1024)) == "";
-    }));
+    REQUIRE(r.h.run_until(
+        [&] { return ivs::test::compare_bytes(std::span(buf).first(1024), bytes_of(payload, 0, 1024)) == ""; }));
     CHECK(buf[1024] == std::byte{0xee});
     SECTION("shutdown") { r.br->shutdown(); }
     SECTION("remove_session") { r.br->remove_session(*r.session); }
     REQUIRE(r.out.count() == 1);
     CHECK(r.out.at(0).status == vscsi_status::reset);
-    CHECK(r.out.at(0).residual == 4096);  // nothing was accounted
+    CHECK(r.out.at(0).residual == 4096); // nothing was accounted
     std::fill(buf.begin(), buf.end(), std::byte{0xa5});
     go = true;
     REQUIRE(r.h.run_until([&] { return r.target.finished(); }));
@@ -237,8 +244,7 @@ TEST_CASE("zero-copy: an early answer in the middle of a segment stops it", "[br
     CHECK(r.target.join() == "");
 }
 
-TEST_CASE("zero-copy: WRITE data goes out from the midlayer's buffer; DATA_WRITE is not called",
-          "[bridge][zero-copy]")
+TEST_CASE("zero-copy: WRITE data goes out from the midlayer's buffer; DATA_WRITE is not called", "[bridge][zero-copy]")
 {
     rig r;
     faulty_device dev(*r.dev);
@@ -246,15 +252,17 @@ TEST_CASE("zero-copy: WRITE data goes out from the midlayer's buffer; DATA_WRITE
     SECTION("copied (a device without data_write_buffer)") { dev.zero_copy = false; }
     const auto payload = ivs::test::random_bytes(16384, 47);
     std::vector<std::byte> immediate, solicited;
-    r.start([&](scripted_target& tg) {
-        tg.login();  // ImmediateData=Yes, InitialR2T=Yes, MaxRecvDataSegmentLength 8192
-        const received_pdu p = tg.expect(opcode::scsi_command);
-        immediate = p.data;
-        tg.send_r2t(p.itt(), 0x300, 0, 8192, 8192);
-        solicited = tg.collect_data_out(p.itt(), 0x300, 8192, 8192);
-        tg.send_status(p.itt(), 0x00);
-        tg.logout();
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login(); // ImmediateData=Yes, InitialR2T=Yes, MaxRecvDataSegmentLength 8192
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            immediate = p.data;
+            tg.send_r2t(p.itt(), 0x300, 0, 8192, 8192);
+            solicited = tg.collect_data_out(p.itt(), 0x300, 8192, 8192);
+            tg.send_status(p.itt(), 0x00);
+            tg.logout();
+        },
+        {0});
     rebridge(r, dev);
     auto buf = payload;
     r.submit(0, rw10(true, 0, 0, 0, buf));
@@ -277,18 +285,20 @@ TEST_CASE("zero-copy: a WRITE answered early sends its remaining Data-Out from t
     const auto payload = ivs::test::random_bytes(16384, 49);
     std::atomic<bool> got_command{false}, go{false};
     std::vector<std::byte> solicited;
-    r.start([&](scripted_target& tg) {
-        tg.login();
-        const received_pdu p = tg.expect(opcode::scsi_command);
-        got_command = true;
-        wait_for_go(tg, go);
-        // The R2T for the second half comes after the bridge answered RESET
-        // and the midlayer reused its buffer.
-        tg.send_r2t(p.itt(), 0x400, 0, 8192, 8192);
-        solicited = tg.collect_data_out(p.itt(), 0x400, 8192, 8192);
-        tg.send_status(p.itt(), 0x00);
-        tg.logout();
-    }, {0});
+    r.start(
+        [&](scripted_target& tg) {
+            tg.login();
+            const received_pdu p = tg.expect(opcode::scsi_command);
+            got_command = true;
+            wait_for_go(tg, go);
+            // The R2T for the second half comes after the bridge answered RESET
+            // and the midlayer reused its buffer.
+            tg.send_r2t(p.itt(), 0x400, 0, 8192, 8192);
+            solicited = tg.collect_data_out(p.itt(), 0x400, 8192, 8192);
+            tg.send_status(p.itt(), 0x00);
+            tg.logout();
+        },
+        {0});
     auto buf = payload;
     r.submit(0, rw10(true, 0, 0, 0, buf));
     REQUIRE(r.h.run_until([&] { return got_command.load(); }));

@@ -39,9 +39,9 @@ TEST_CASE("chaos audit: one T2I per dequeued tag, no data for a tag not in progr
     CHECK(audit.problems().empty());
     CHECK(audit.unanswered() == std::vector<int>{b.tag});
 
-    (void)audit.t2i(a.tag, vscsi::vscsi_status::done);  // a second T2I
-    (void)audit.data_read(a.tag, buf);                   // data after T2I
-    (void)audit.t2i(12345, vscsi::vscsi_status::done);  // never dequeued
+    (void)audit.t2i(a.tag, vscsi::vscsi_status::done); // a second T2I
+    (void)audit.data_read(a.tag, buf);                 // data after T2I
+    (void)audit.t2i(12345, vscsi::vscsi_status::done); // never dequeued
     REQUIRE(audit.problems().size() == 3);
     CHECK(audit.problems()[0].symptom == "double-t2i");
     CHECK(audit.problems()[1].symptom == "device-misuse");
@@ -61,7 +61,8 @@ TEST_CASE("chaos blocks: a block names its run, LUN, LBA and write; anything els
     CHECK(describe_block(b) == "lun 1 lba 40 gen 3 run 7");
 
     std::vector<std::byte> other(block_size);
-    for (const block_id& o : {block_id{7, 0, 40, 3}, block_id{7, 1, 41, 3}, block_id{7, 1, 40, 2}, block_id{8, 1, 40, 3}}) {
+    for (const block_id& o :
+         {block_id{7, 0, 40, 3}, block_id{7, 1, 41, 3}, block_id{7, 1, 40, 2}, block_id{8, 1, 40, 3}}) {
         fill_block(other, o);
         CHECK(other != b);
     }

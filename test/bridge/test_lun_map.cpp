@@ -20,8 +20,10 @@ std::vector<std::byte> report(const std::vector<std::uint64_t>& luns, bool flat 
 {
     std::vector<std::byte> out(8 + 8 * luns.size());
     const auto len = static_cast<std::uint32_t>(8 * luns.size());
-    out[0] = std::byte(len >> 24); out[1] = std::byte(len >> 16);
-    out[2] = std::byte(len >> 8);  out[3] = std::byte(len);
+    out[0] = std::byte(len >> 24);
+    out[1] = std::byte(len >> 16);
+    out[2] = std::byte(len >> 8);
+    out[3] = std::byte(len);
     for (std::size_t i = 0; i < luns.size(); ++i) {
         const bool f = flat || luns[i] > 255;
         out[8 + 8 * i] = std::byte((f ? 0x40 : 0) | ((luns[i] >> 8) & 0x3f));
@@ -81,7 +83,7 @@ TEST_CASE("lun_map: more than 8 LUNs spill onto further targets; sessions never 
     const std::vector<std::uint64_t> one{0};
     REQUIRE(!m.add(&b, one, out));
     CHECK(out == std::vector<slot>{{2, 0}});
-    CHECK(m.add(&b, one, out) == std::errc::invalid_argument);  // already mapped
+    CHECK(m.add(&b, one, out) == std::errc::invalid_argument); // already mapped
     CHECK(m.add(nullptr, one, out) == std::errc::invalid_argument);
 
     // Removing frees the targets for the next session.
@@ -95,7 +97,7 @@ TEST_CASE("lun_map: more than 8 LUNs spill onto further targets; sessions never 
 
 TEST_CASE("lun_map: the geometry bounds the placement")
 {
-    lun_map m({2, 4});  // 2 targets of 4 LUNs
+    lun_map m({2, 4}); // 2 targets of 4 LUNs
     std::vector<slot> out;
     std::vector<std::uint64_t> nine{0, 1, 2, 3, 4, 5, 6, 7, 8};
     CHECK(m.add(&a, nine, out) == std::errc::no_space_on_device);
@@ -114,7 +116,7 @@ TEST_CASE("lun_map: REPORT LUNS is rewritten to the target's local LUNs, byte fo
     std::vector<std::uint64_t> ten;
     for (std::uint64_t l = 1; l <= 10; ++l)
         ten.push_back(l);
-    ten.push_back(300);  // a flat-space LUN, target 1 lun 2
+    ten.push_back(300); // a flat-space LUN, target 1 lun 2
     REQUIRE(!m.add(&a, ten, out));
     // The remote target lists 0 (not mapped), 1..10 and 300, 9 missing.
     auto remote = report({0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 300});
@@ -130,9 +132,7 @@ TEST_CASE("lun_map: REPORT LUNS is rewritten to the target's local LUNs, byte fo
 
     // Target 1 has remote 9 (absent remotely), 10 and 300 -> local 1 and 2.
     m.rewrite_report_luns(1, remote, 4096, got);
-    CHECK(got == bytes({0, 0, 0, 16, 0, 0, 0, 0,
-                        0, 1, 0, 0, 0, 0, 0, 0,
-                        0, 2, 0, 0, 0, 0, 0, 0}));
+    CHECK(got == bytes({0, 0, 0, 16, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0}));
 
     // The allocation length truncates; the list length still counts all.
     m.rewrite_report_luns(1, remote, 12, got);
@@ -152,7 +152,7 @@ TEST_CASE("lun_map: REPORT LUNS input that lies about its length or uses other a
     const std::vector<std::uint64_t> luns{1, 2};
     REQUIRE(!m.add(&a, luns, out));
     auto remote = report({1, 2});
-    remote[3] = std::byte{0xf8};  // claims 31 entries, holds 2
+    remote[3] = std::byte{0xf8}; // claims 31 entries, holds 2
     std::vector<std::byte> got;
     m.rewrite_report_luns(0, remote, 4096, got);
     CHECK(got == bytes({0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}));
@@ -160,8 +160,8 @@ TEST_CASE("lun_map: REPORT LUNS input that lies about its length or uses other a
     // A two-level LUN (bytes 2..7 non-zero) and a logical-unit-addressed
     // entry are skipped; a partial trailing entry is ignored.
     remote = report({1, 2});
-    remote[8 + 3] = std::byte{1};   // entry 0: second level
-    remote[16] = std::byte{0x80};   // entry 1: logical unit addressing
+    remote[8 + 3] = std::byte{1}; // entry 0: second level
+    remote[16] = std::byte{0x80}; // entry 1: logical unit addressing
     remote.push_back(std::byte{0});
     m.rewrite_report_luns(0, remote, 4096, got);
     CHECK(got == bytes({0, 0, 0, 0, 0, 0, 0, 0}));
@@ -178,7 +178,7 @@ TEST_CASE("lun_map: a rescan adds LUNs on the owner's own target first, then fre
     REQUIRE_FALSE(m.add(&b, b_luns, out));
     CHECK(out == std::vector<slot>{{1, 0}});
 
-    const std::vector<std::uint64_t> gone{2, 7};  // 7 is b's: left alone
+    const std::vector<std::uint64_t> gone{2, 7}; // 7 is b's: left alone
     CHECK(m.remove_luns(&a, gone) == std::vector<slot>{{0, 1}});
     CHECK(m.find(&b, 7) == slot{1, 0});
     // The hole at (0, 1) and (0, 3) first, then a target nobody holds (2).

@@ -45,7 +45,7 @@ TEST_CASE("reported_luns_changed: 3F/0E in fixed or descriptor sense, nothing el
     CHECK_FALSE(reported_luns_changed(as_bytes(ivs::scsi::make_fixed_sense(0x6, 0x3f, 0x03))));
     CHECK_FALSE(reported_luns_changed(as_bytes(ivs::scsi::make_fixed_sense(0x6, 0x29, 0x00))));
     const std::vector<std::byte> descriptor{std::byte{0x72}, std::byte{0x06}, std::byte{0x3f}, std::byte{0x0e},
-                                            std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}};
+                                            std::byte{0},    std::byte{0},    std::byte{0},    std::byte{0}};
     CHECK(reported_luns_changed(descriptor));
     CHECK_FALSE(reported_luns_changed({}));
 }

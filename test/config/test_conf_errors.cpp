@@ -24,8 +24,7 @@ std::string error_of(std::string_view text, std::string_view name = "vol.conf")
 // inserted text starts on line 2.
 std::string block(std::string_view extra)
 {
-    return "target t {\n" + std::string(extra) +
-           "\n targetaddr 192.0.2.1\n targetname iqn.2001-04.com.example:t\n}\n";
+    return "target t {\n" + std::string(extra) + "\n targetaddr 192.0.2.1\n targetname iqn.2001-04.com.example:t\n}\n";
 }
 
 } // namespace
@@ -68,7 +67,7 @@ TEST_CASE("syntax errors", "[conf][errors]")
 {
     CHECK(error_of("isid en 1 2 3\n") == "vol.conf:1: unexpected \"3\", expected end of line");
     CHECK(error_of("target a\n{\n") == "vol.conf:1: unexpected end of line, expected '{'\n"
-                                        "vol.conf:2: unexpected '{', expected a keyword");
+                                       "vol.conf:2: unexpected '{', expected a keyword");
     CHECK(error_of("target a {\n targetaddr 192.0.2.1\n targetname iqn.2001-04.com.example:a\n") ==
           "vol.conf:1: target \"a\": missing '}' before end of file");
     CHECK(error_of("target {\n}\n") == "vol.conf:1: unexpected '{', expected name\n"
@@ -85,19 +84,15 @@ TEST_CASE("value errors", "[conf][errors]")
           "vol.conf:2: max-recv-data-segment-length: 511 is out of range 512..16777215");
     CHECK(error_of(block(" max-burst-length 16777216")) ==
           "vol.conf:2: max-burst-length: 16777216 is out of range 512..16777215");
-    CHECK(error_of(block(" first-burst-length lots")) ==
-          "vol.conf:2: first-burst-length: \"lots\" is not a number");
-    CHECK(error_of(block(" max-outstanding-r2t 0")) ==
-          "vol.conf:2: max-outstanding-r2t: 0 is out of range 1..65535");
+    CHECK(error_of(block(" first-burst-length lots")) == "vol.conf:2: first-burst-length: \"lots\" is not a number");
+    CHECK(error_of(block(" max-outstanding-r2t 0")) == "vol.conf:2: max-outstanding-r2t: 0 is out of range 1..65535");
     CHECK(error_of(block(" nop-interval 99999999999999999999999")) ==
           "vol.conf:2: nop-interval: 99999999999999999999999 is out of range 0..3600");
     CHECK(error_of(block(" command-timeout 0")) == "vol.conf:2: command-timeout: 0 is out of range 1..86400");
     CHECK(error_of("target a {\n targetaddr 192.0.2.1 port 0\n targetname iqn.2001-04.com.example:a\n}\n") ==
           "vol.conf:2: port: 0 is out of range 1..65535");
-    CHECK(error_of(block(" initiatoraddr 192.0.2.2 port 65536")) ==
-          "vol.conf:2: port: 65536 is out of range 1..65535");
-    CHECK(error_of(block(" initiatoraddr 192.0.2.2 port 1 port 2")) ==
-          "vol.conf:2: initiatoraddr: port given twice");
+    CHECK(error_of(block(" initiatoraddr 192.0.2.2 port 65536")) == "vol.conf:2: port: 65536 is out of range 1..65535");
+    CHECK(error_of(block(" initiatoraddr 192.0.2.2 port 1 port 2")) == "vol.conf:2: initiatoraddr: port given twice");
     CHECK(error_of(block(" initiatoraddr 192.0.2.2 inet inet6")) ==
           "vol.conf:2: initiatoraddr: address family given twice");
     CHECK(error_of(block(" initial-r2t maybe")) == "vol.conf:2: initial-r2t: \"maybe\" is neither yes nor no");
@@ -109,8 +104,7 @@ TEST_CASE("value errors", "[conf][errors]")
     CHECK(error_of(block(" luns 1,2,1")) == "vol.conf:2: luns: LUN 1 is listed twice");
     CHECK(error_of(block(" luns 16384")) == "vol.conf:2: luns: \"16384\" is not a LUN (0..16383)");
     CHECK(error_of(block(" export srv/t")) == "vol.conf:2: export: \"srv/t\" is not an absolute path");
-    CHECK(error_of(block(" chap alice secret-file /x")) ==
-          "vol.conf:2: chap: expected \"user NAME secret-file PATH\"");
+    CHECK(error_of(block(" chap alice secret-file /x")) == "vol.conf:2: chap: expected \"user NAME secret-file PATH\"");
     CHECK(error_of(block(" chap user alice /x")) == "vol.conf:2: chap: expected \"user NAME secret-file PATH\"");
     CHECK(error_of(block(" chap user alice secret-file")) == "vol.conf:2: chap: missing secret file");
     CHECK(error_of(block(" chap user a secret-file /s\n chap-algorithms md5,sha512")) ==
@@ -129,8 +123,9 @@ TEST_CASE("iSCSI name checks", "[conf][errors]")
           "vol.conf:1: initiatorname: \"eui.0123\": eui. name without 16 hexadecimal digits");
     CHECK(error_of("initiatorname naa.0123456789abcdeZ\n") ==
           "vol.conf:1: initiatorname: \"naa.0123456789abcdeZ\": naa. name without 16 or 32 hexadecimal digits");
-    CHECK(error_of("initiatorname \"iqn.2001-04.com.example:a b\"\n") ==
-          "vol.conf:1: initiatorname: \"iqn.2001-04.com.example:a b\": iSCSI name contains a blank or control character");
+    CHECK(
+        error_of("initiatorname \"iqn.2001-04.com.example:a b\"\n") ==
+        "vol.conf:1: initiatorname: \"iqn.2001-04.com.example:a b\": iSCSI name contains a blank or control character");
     CHECK(error_of("initiatorname iqn.2001-04.com.example:" + std::string(200, 'x') + "\n") ==
           "vol.conf:1: initiatorname: \"iqn.2001-04.com.example:" + std::string(200, 'x') +
               "\": iSCSI name longer than 223 bytes");
@@ -178,11 +173,10 @@ TEST_CASE("block-level rules", "[conf][errors]")
 TEST_CASE("several errors are collected, up to a limit", "[conf][errors]")
 {
     CHECK(error_of("bogus\ntarget a {\n targetaddr h\n targetname iqn.2001-04.com.example:a\n frob 1\n"
-                   " luns x\n}\nisid en 1\n") ==
-          "vol.conf:1: unknown keyword \"bogus\"\n"
-          "vol.conf:5: unknown keyword \"frob\"\n"
-          "vol.conf:6: luns: \"x\" is not a LUN (0..16383)\n"
-          "vol.conf:8: isid qualifier: missing number");
+                   " luns x\n}\nisid en 1\n") == "vol.conf:1: unknown keyword \"bogus\"\n"
+                                                 "vol.conf:5: unknown keyword \"frob\"\n"
+                                                 "vol.conf:6: luns: \"x\" is not a LUN (0..16383)\n"
+                                                 "vol.conf:8: isid qualifier: missing number");
     std::string many;
     for (int i = 0; i < 100; ++i)
         many += "nonsense\n";

@@ -19,8 +19,8 @@ conf parse_ok(std::string_view text, std::string_view name = "/etc/iscsi.conf")
 
 conf_target one_target(std::string_view body)
 {
-    const std::string text = "target t {\n targetaddr 192.0.2.1\n targetname iqn.2001-04.com.example:t\n" +
-                             std::string(body) + "\n}\n";
+    const std::string text =
+        "target t {\n targetaddr 192.0.2.1\n targetname iqn.2001-04.com.example:t\n" + std::string(body) + "\n}\n";
     const conf c = parse_ok(text);
     REQUIRE(c.targets.size() == 1);
     return c.targets[0];
@@ -30,8 +30,7 @@ conf_target one_target(std::string_view body)
 
 TEST_CASE("global initiatorname", "[conf]")
 {
-    CHECK(parse_ok("initiatorname iqn.2026-11.org.example:host\n").initiator_name ==
-          "iqn.2026-11.org.example:host");
+    CHECK(parse_ok("initiatorname iqn.2026-11.org.example:host\n").initiator_name == "iqn.2026-11.org.example:host");
     CHECK(parse_ok("initiatorname \"eui.02004567A425678D\"\n").initiator_name == "eui.02004567A425678D");
     CHECK(parse_ok("initiatorname naa.52004567BA64678D\n").initiator_name == "naa.52004567BA64678D");
 }
@@ -48,8 +47,7 @@ TEST_CASE("chap and mutual-chap with secret files resolved against the file's di
     CHECK(t.mutual_chap->user == "target side");
     CHECK(t.mutual_chap->secret_file == std::filesystem::path("/etc/iscsi/target.secret"));
     CHECK(t.chap_algorithms == std::vector<conf_chap_algorithm>{conf_chap_algorithm::sha3_256,
-                                                                conf_chap_algorithm::sha256,
-                                                                conf_chap_algorithm::sha1,
+                                                                conf_chap_algorithm::sha256, conf_chap_algorithm::sha1,
                                                                 conf_chap_algorithm::md5});
     CHECK(one_target(" chap user a secret-file s\n chap-algorithms \"md5\"").chap_algorithms ==
           std::vector<conf_chap_algorithm>{conf_chap_algorithm::md5});

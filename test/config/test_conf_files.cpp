@@ -54,9 +54,8 @@ struct current_dir {
 TEST_CASE("load_conf reads a file and the includes it names from the current directory", "[conf][files]")
 {
     temp_dir dir;
-    dir.write("conf.d/targets.conf",
-              "target t {\n targetaddr $addr\n targetname iqn.2001-04.com.example:t\n"
-              " chap user u secret-file t.secret\n}\n");
+    dir.write("conf.d/targets.conf", "target t {\n targetaddr $addr\n targetname iqn.2001-04.com.example:t\n"
+                                     " chap user u secret-file t.secret\n}\n");
     const fs::path main = dir.write("iscsi.conf", "addr = 192.0.2.10\ninclude \"conf.d/targets.conf\"\n");
     conf c;
     std::string error;
@@ -138,8 +137,9 @@ TEST_CASE("check_secret_file refuses a secret others can read, and says it holds
     CHECK_FALSE(check_secret_file(dir.write("exec", "x", 0711), error)); // execute bits grant no access to contents
     const fs::path group_read = dir.write("gr", "x", 0640);
     CHECK(check_secret_file(group_read, error) == conf_errc::insecure_file);
-    CHECK(error == group_read.string() +
-                       ": holds a secret and is readable by group or others (mode 0640); make it private, e.g. chmod 600");
+    CHECK(error ==
+          group_read.string() +
+              ": holds a secret and is readable by group or others (mode 0640); make it private, e.g. chmod 600");
     CHECK(check_secret_file(dir.write("or", "x", 0604), error) == conf_errc::insecure_file);
     CHECK(check_secret_file(dir.write("gw", "x", 0620), error) == conf_errc::insecure_file);
     CHECK(error == (dir.path / "gw").string() + ": writable by group or others (mode 0620)");
@@ -178,8 +178,7 @@ TEST_CASE("check_conf_file and check_secret_file refuse a file owned by someone 
     CHECK(check_secret_file(p, error) == conf_errc::insecure_file);
 }
 
-TEST_CASE("load_checked_conf records what it read; parse_conf_sources parses it again without files",
-          "[conf][files]")
+TEST_CASE("load_checked_conf records what it read; parse_conf_sources parses it again without files", "[conf][files]")
 {
     temp_dir d;
     d.write("sub/targets.conf", "target b {\n targetaddr $addr\n targetname iqn.2001-04.com.example:b\n}\n");

@@ -94,9 +94,15 @@ TEST_CASE("random byte mutations of a valid file", "[conf][fuzz]")
         for (int e = 0; e < edits; ++e) {
             const std::size_t at = rng() % (text.size() + 1);
             switch (rng() % 4) {
-            case 0: if (at < text.size()) text[at] = static_cast<char>(rng()); break;
+            case 0:
+                if (at < text.size())
+                    text[at] = static_cast<char>(rng());
+                break;
             case 1: text.insert(at, 1, "{}=,\"'\\$#\n\r\0 ("[rng() % 15]); break;
-            case 2: if (at < text.size()) text.erase(at, 1 + rng() % 16); break;
+            case 2:
+                if (at < text.size())
+                    text.erase(at, 1 + rng() % 16);
+                break;
             default: text.insert(at, text.substr(rng() % text.size(), rng() % 40)); break;
             }
         }
@@ -107,11 +113,43 @@ TEST_CASE("random byte mutations of a valid file", "[conf][fuzz]")
 TEST_CASE("random garbage and token soup", "[conf][fuzz]")
 {
     std::mt19937 rng(7143);
-    const char* vocabulary[] = {"target", "targetaddr", "targetname", "include", "isid", "{", "}", "=",
-                                ",", "\n", "\\\n", "$a", "$", "\"", "'", "a=", "port", "inet6", "luns",
-                                "chap", "user", "secret-file", "discovery", "en", "1", "0x", "#",
-                                "iqn.2001-04.com.example:x", "export", "/x", "header-digest", "crc32c",
-                                "99999999999999999999999999", "\r\n", " ", "\t", "initiatorname"};
+    const char* vocabulary[] = {"target",
+                                "targetaddr",
+                                "targetname",
+                                "include",
+                                "isid",
+                                "{",
+                                "}",
+                                "=",
+                                ",",
+                                "\n",
+                                "\\\n",
+                                "$a",
+                                "$",
+                                "\"",
+                                "'",
+                                "a=",
+                                "port",
+                                "inet6",
+                                "luns",
+                                "chap",
+                                "user",
+                                "secret-file",
+                                "discovery",
+                                "en",
+                                "1",
+                                "0x",
+                                "#",
+                                "iqn.2001-04.com.example:x",
+                                "export",
+                                "/x",
+                                "header-digest",
+                                "crc32c",
+                                "99999999999999999999999999",
+                                "\r\n",
+                                " ",
+                                "\t",
+                                "initiatorname"};
     for (int round = 0; round < 3000; ++round) {
         std::string text;
         const std::size_t len = rng() % 200;

@@ -119,7 +119,8 @@ TEST_CASE("include depth and count are bounded", "[conf][include]")
         wide += "include leaf.conf\n";
     CHECK(parse_conf(wide, "wide.conf", fs.reader(), c, error) == conf_errc::syntax);
     CHECK(error.rfind("wide.conf:256: include: more than 256 files\n"
-                      "wide.conf:257: include: more than 256 files\n", 0) == 0);
+                      "wide.conf:257: include: more than 256 files\n",
+                      0) == 0);
 }
 
 TEST_CASE("include failures and errors inside included files", "[conf][include]")

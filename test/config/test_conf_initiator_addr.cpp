@@ -88,8 +88,7 @@ TEST_CASE("initiatoraddr: a bad address is an error naming it, with file and lin
     CHECK(error_of(with_addr("a..b")) ==
           "vol.conf:3: initiatoraddr: \"a..b\" is not an IPv4 or IPv6 address or a host name (empty label in host "
           "name)");
-    CHECK(error_of(with_addr("\"san a\"")) ==
-          "vol.conf:3: initiatoraddr: \"san a\" is not a host name or address");
+    CHECK(error_of(with_addr("\"san a\"")) == "vol.conf:3: initiatoraddr: \"san a\" is not a host name or address");
     CHECK(error_of(with_addr("10.0.0.1 inet6")) == "vol.conf:3: initiatoraddr: 10.0.0.1 is not an inet6 address");
     CHECK(error_of(with_addr("fd00::1 inet")) == "vol.conf:3: initiatoraddr: fd00::1 is not an inet address");
     CHECK(error_of(with_addr("")) == "vol.conf:3: initiatoraddr: missing address");
@@ -108,9 +107,9 @@ TEST_CASE("initiatoraddr: a port is not used, with a warning", "[conf][initiator
     const conf c = parse_ok(with_addr("127.0.0.2 port 3260"));
     REQUIRE(c.targets[0].initiator_addr);
     CHECK(c.targets[0].initiator_addr->port == 0);
-    CHECK(c.warnings == std::vector<std::string>{
-                            "iscsi.conf:3: initiatoraddr: port 3260 is not used: connections are bound to any "
-                            "local port"});
+    CHECK(c.warnings ==
+          std::vector<std::string>{"iscsi.conf:3: initiatoraddr: port 3260 is not used: connections are bound to any "
+                                   "local port"});
 }
 
 TEST_CASE("a global initiatoraddr is the default of every target", "[conf][initiatoraddr]")

@@ -88,15 +88,16 @@ target probe { targetaddr 10.0.0.3 port iscsi
 
 TEST_CASE("continuation lines, comments and quoting", "[conf]")
 {
-    const conf c = parse_ok("target t1 { # the block opens here\n"
-                            "  targetaddr \\\n"
-                            "     192.0.2.7 \\\n"
-                            "     port 3262   # trailing comment\n"
-                            "  targetname 'iqn.2001-04.com.example:disk\\'s' \n"
-                            "  # targetname iqn.2001-04.com.example:commented \\\n"
-                            "  this line is still the comment\n"
-                            "}\r\n"
-                            "target t2 {\r\n targetaddr 192.0.2.8\r\n targetname \"iqn.2001-04.com.example:b\\\n2\"\r\n}\r\n");
+    const conf c =
+        parse_ok("target t1 { # the block opens here\n"
+                 "  targetaddr \\\n"
+                 "     192.0.2.7 \\\n"
+                 "     port 3262   # trailing comment\n"
+                 "  targetname 'iqn.2001-04.com.example:disk\\'s' \n"
+                 "  # targetname iqn.2001-04.com.example:commented \\\n"
+                 "  this line is still the comment\n"
+                 "}\r\n"
+                 "target t2 {\r\n targetaddr 192.0.2.8\r\n targetname \"iqn.2001-04.com.example:b\\\n2\"\r\n}\r\n");
     REQUIRE(c.targets.size() == 2);
     CHECK(c.targets[0].target_addr.host == "192.0.2.7");
     CHECK(c.targets[0].target_addr.port == 3262);
@@ -151,17 +152,17 @@ TEST_CASE("isid bits iscsictl(8) ignores are ignored, with a warning", "[conf][i
 {
     conf c = parse_ok("isid rand -1 -1\n");
     CHECK(isid_of(c) == isid6{0x80, 0xff, 0xff, 0xff, 0xff, 0xff});
-    CHECK(c.warnings == std::vector<std::string>{
-                            "iscsi.conf:1: isid rand: only the low 24 bits of the base and the low 16 bits of "
-                            "the qualifier are used; the others are ignored, as by iscsictl(8)"});
+    CHECK(c.warnings ==
+          std::vector<std::string>{"iscsi.conf:1: isid rand: only the low 24 bits of the base and the low 16 bits of "
+                                   "the qualifier are used; the others are ignored, as by iscsictl(8)"});
     c = parse_ok("isid en 16777216 65536\n");
     CHECK(isid_of(c) == isid6{0x40, 0x00, 0x00, 0x00, 0x00, 0x00});
     CHECK(c.warnings.size() == 1);
     c = parse_ok("\nisid oui 11259375 1\n"); // the low byte of BASE (0xef) is not used
     CHECK(isid_of(c) == isid6{0x00, 0xab, 0xcd, 0x00, 0x00, 0x01});
-    CHECK(c.warnings == std::vector<std::string>{
-                            "iscsi.conf:2: isid oui: only bits 8-29 of the base (the OUI) and bits 0-23 of "
-                            "the qualifier are used; the others are ignored, as by iscsictl(8)"});
+    CHECK(c.warnings ==
+          std::vector<std::string>{"iscsi.conf:2: isid oui: only bits 8-29 of the base (the OUI) and bits 0-23 of "
+                                   "the qualifier are used; the others are ignored, as by iscsictl(8)"});
     // a later isid replaces an earlier one
     c = parse_ok("isid en 1 2\nisid rand 3 4\n");
     CHECK(isid_of(c) == isid6{0x80, 0x00, 0x00, 0x03, 0x00, 0x04});
@@ -187,11 +188,12 @@ TEST_CASE("OpenBSD's target options given again: the last one counts, with a war
     CHECK(t.target_name == "iqn.2001-04.com.example:two");
     CHECK(t.enabled);
     CHECK(t.type == conf_session_type::normal);
-    CHECK(c.warnings == std::vector<std::string>{
-                            "iscsi.conf:5: targetaddr: replaces the setting of line 2 (iscsictl(8) keeps the last one too)",
-                            "iscsi.conf:6: targetname: replaces the setting of line 3 (iscsictl(8) keeps the last one too)",
-                            "iscsi.conf:7: enabled: replaces the setting of line 4 (iscsictl(8) keeps the last one too)",
-                            "iscsi.conf:9: normal: replaces the setting of line 8 (iscsictl(8) keeps the last one too)"});
+    CHECK(c.warnings ==
+          std::vector<std::string>{
+              "iscsi.conf:5: targetaddr: replaces the setting of line 2 (iscsictl(8) keeps the last one too)",
+              "iscsi.conf:6: targetname: replaces the setting of line 3 (iscsictl(8) keeps the last one too)",
+              "iscsi.conf:7: enabled: replaces the setting of line 4 (iscsictl(8) keeps the last one too)",
+              "iscsi.conf:9: normal: replaces the setting of line 8 (iscsictl(8) keeps the last one too)"});
 }
 
 TEST_CASE("a target named again replaces the earlier one, as iscsid(8) does", "[conf]")
@@ -203,9 +205,9 @@ TEST_CASE("a target named again replaces the earlier one, as iscsid(8) does", "[
     CHECK(c.targets[0].name == "b");
     CHECK(c.targets[1].name == "a");
     CHECK(c.targets[1].target_addr.host == "192.0.2.3");
-    CHECK(c.warnings == std::vector<std::string>{
-                            "iscsi.conf:9: target \"a\": replaces the target of the same name at iscsi.conf:1 "
-                            "(iscsid(8) keeps the last one too)"});
+    CHECK(c.warnings ==
+          std::vector<std::string>{"iscsi.conf:9: target \"a\": replaces the target of the same name at iscsi.conf:1 "
+                                   "(iscsid(8) keeps the last one too)"});
 }
 
 TEST_CASE("targetname in a discovery target is accepted and not used", "[conf]")
@@ -214,9 +216,9 @@ TEST_CASE("targetname in a discovery target is accepted and not used", "[conf]")
                             " targetname iqn.2001-04.com.example:ignored\n}\n");
     REQUIRE(c.targets.size() == 1);
     CHECK(c.targets[0].type == conf_session_type::discovery);
-    CHECK(c.warnings == std::vector<std::string>{
-                            "iscsi.conf:4: target \"portal\": targetname is not used by a discovery session "
-                            "(iscsid(8) does not send it either)"});
+    CHECK(c.warnings ==
+          std::vector<std::string>{"iscsi.conf:4: target \"portal\": targetname is not used by a discovery session "
+                                   "(iscsid(8) does not send it either)"});
 }
 
 TEST_CASE("macros may be named like this program's extension keywords", "[conf]")
@@ -245,14 +247,14 @@ TEST_CASE("macros may be named like this program's extension keywords", "[conf]"
 
 TEST_CASE("strings, words and backslashes as iscsictl(8) lexes them", "[conf]")
 {
-    const conf c = parse_ok("note = it's\n"                                   // a quote inside a word
-                            "target \"spans\\ lines\" {\n"                       // "\ " is a blank
-                            " targetaddr \"192.0.2.\n"                         // a newline inside quotes
-                            "7\" port iscsi-target\n"                          // is dropped
+    const conf c = parse_ok("note = it's\n"                // a quote inside a word
+                            "target \"spans\\ lines\" {\n" // "\ " is a blank
+                            " targetaddr \"192.0.2.\n"     // a newline inside quotes
+                            "7\" port iscsi-target\n"      // is dropped
                             " t\\argetname iqn.2001-04.com.example:a\\\"b   \\# a comment\n"
-                            " initiatoraddr * inet6\n"                         // the wildcard address
+                            " initiatoraddr * inet6\n" // the wildcard address
                             "}\n"
-                            "target spare {\n disabled\n}\n");                 // never used: may be empty
+                            "target spare {\n disabled\n}\n"); // never used: may be empty
     REQUIRE(c.targets.size() == 2);
     const conf_target& t = c.targets[0];
     CHECK(t.name == "spans lines");

@@ -103,8 +103,8 @@ TEST_CASE("digest offers as the command line spells them", "[options]")
 
 TEST_CASE("attach takes digests as preference lists, as open-iscsi writes them", "[options]")
 {
-    const std::vector<std::string> args = {"192.0.2.1", "iqn.2001-04.com.example:disk", "--header-digest",
-                                           "CRC32C,None", "--data-digest", "none,crc32c"};
+    const std::vector<std::string> args = {
+        "192.0.2.1", "iqn.2001-04.com.example:disk", "--header-digest", "CRC32C,None", "--data-digest", "none,crc32c"};
     config::attach_options o;
     std::string error;
     REQUIRE(config::parse_attach_options(args, o, error) == config::parse_outcome::ok);
@@ -136,8 +136,8 @@ TEST_CASE("attach --initiator-address takes an IPv4 or IPv6 address", "[options]
     for (const char* bad : {"127.0.0.300", "localhost", "", "::g"}) {
         args.back() = bad;
         CHECK(config::parse_attach_options(args, o, error) == config::parse_outcome::bad_value);
-        CHECK(error == "bad --initiator-address '" + std::string(bad) +
-                           "' (expected an IPv4 or IPv6 address of this host)");
+        CHECK(error ==
+              "bad --initiator-address '" + std::string(bad) + "' (expected an IPv4 or IPv6 address of this host)");
     }
     CHECK(config::attach_help().find("--initiator-address ADDR") != std::string::npos);
 }

@@ -38,11 +38,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t lun0_blocks = 131072;  // 64 MiB of 512-byte blocks
-constexpr std::uint64_t lun1_blocks = 4096;    // 16 MiB of 4096-byte blocks
+constexpr std::uint64_t lun0_blocks = 131072; // 64 MiB of 512-byte blocks
+constexpr std::uint64_t lun1_blocks = 4096;   // 16 MiB of 4096-byte blocks
 constexpr std::size_t mib = 1 << 20;
 
-std::vector<std::byte> random_bytes(std::size_t n, std::uint32_t seed) {
+std::vector<std::byte> random_bytes(std::size_t n, std::uint32_t seed)
+{
     std::mt19937 rng(seed);
     std::vector<std::byte> v(n);
     for (auto& b : v)
@@ -50,7 +51,8 @@ std::vector<std::byte> random_bytes(std::size_t n, std::uint32_t seed) {
     return v;
 }
 
-bool is_mounted(const fs::path& p) {
+bool is_mounted(const fs::path& p)
+{
     std::ifstream in("/proc/mounts");
     // Appended, not " " + path + " ": GCC 12 at -O3 warns (-Wrestrict) about that.
     std::string needle = " ";
@@ -63,7 +65,8 @@ bool is_mounted(const fs::path& p) {
     return false;
 }
 
-int open_fuse_fds() {
+int open_fuse_fds()
+{
     int n = 0;
     for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
         std::error_code ec;
@@ -75,12 +78,14 @@ int open_fuse_fds() {
 
 struct temp_dir {
     fs::path path;
-    explicit temp_dir(const char* tag) {
+    explicit temp_dir(const char* tag)
+    {
         std::string t = std::string("/tmp/ivs-") + tag + "-XXXXXX";
         REQUIRE(::mkdtemp(t.data()) != nullptr);
         path = t;
     }
-    ~temp_dir() {
+    ~temp_dir()
+    {
         if (is_mounted(path))
             ::umount2(path.c_str(), MNT_DETACH);
         std::error_code ec;
@@ -92,7 +97,8 @@ struct temp_dir {
 struct aligned_buffer {
     std::byte* p = nullptr;
     std::size_t n = 0;
-    explicit aligned_buffer(std::size_t bytes) : n(bytes) {
+    explicit aligned_buffer(std::size_t bytes) : n(bytes)
+    {
         p = static_cast<std::byte*>(std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096));
         REQUIRE(p != nullptr);
     }
@@ -103,7 +109,8 @@ struct aligned_buffer {
 };
 
 template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20))
+{
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
         if (std::chrono::steady_clock::now() > deadline)
@@ -115,19 +122,22 @@ bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::second
 
 struct loop_guard {
     std::string dev;
-    ~loop_guard() {
+    ~loop_guard()
+    {
         if (!dev.empty())
             run({"losetup", "-d", dev});
     }
 };
 
-void write_file(const fs::path& p, const std::vector<std::byte>& d) {
+void write_file(const fs::path& p, const std::vector<std::byte>& d)
+{
     std::ofstream out(p, std::ios::binary);
     out.write(reinterpret_cast<const char*>(d.data()), static_cast<std::streamsize>(d.size()));
     REQUIRE(out.good());
 }
 
-std::vector<std::byte> read_file(const fs::path& p) {
+std::vector<std::byte> read_file(const fs::path& p)
+{
     std::ifstream in(p, std::ios::binary);
     std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::byte> out(v.size());
@@ -135,7 +145,8 @@ std::vector<std::byte> read_file(const fs::path& p) {
     return out;
 }
 
-std::string trim(std::string s) {
+std::string trim(std::string s)
+{
     while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
         s.pop_back();
     return s;
@@ -156,8 +167,9 @@ struct rig {
     std::atomic<bool> pumping{false};
 
     explicit rig(fuse_export_options opts = {}, int openings = 16)
-        : dev(make_config(openings)), fx(dev, mp.path, std::move(opts)) {
-        REQUIRE(::geteuid() == 0);  // the integration suite runs as root
+        : dev(make_config(openings)), fx(dev, mp.path, std::move(opts))
+    {
+        REQUIRE(::geteuid() == 0); // the integration suite runs as root
         fx_ptr = &fx;
         daemon.request_probe(0, 0);
         daemon.request_probe(0, 1);
@@ -167,11 +179,13 @@ struct rig {
         start();
         REQUIRE(is_mounted(mp.path));
     }
-    ~rig() {
+    ~rig()
+    {
         stop();
-        fx_ptr = nullptr;  // the daemon's last close detaches the disks
+        fx_ptr = nullptr; // the daemon's last close detaches the disks
     }
-    void start() {
+    void start()
+    {
         REQUIRE_FALSE(fx.start());
         const int fd = fx.loop_fd();
         if (fd < 0)
@@ -185,13 +199,15 @@ struct rig {
             }
         });
     }
-    void stop() {
+    void stop()
+    {
         pumping = false;
         if (pumper.joinable())
             pumper.join();
         fx.stop();
     }
-    embedded_vscsi_config make_config(int openings) {
+    embedded_vscsi_config make_config(int openings)
+    {
         embedded_vscsi_config cfg;
         cfg.openings = openings;
         cfg.disk_event = [this](const attached_disk& d, bool attached) {
@@ -211,7 +227,8 @@ struct rig {
 
 } // namespace
 
-TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]") {
+TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]")
+{
     fuse_export_options opts;
     opts.direct_io = GENERATE(true, false);
     opts.workers = GENERATE(2u, 0u);
@@ -242,25 +259,24 @@ TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]
 
     // Buffered dd (conv=notrunc: the file cannot be truncated), then direct.
     const auto syncs = r.daemon.sync_count();
-    auto res = run({"dd", "if=" + src.string(), "of=" + r.file(0).string(), "bs=1M",
-                    "conv=notrunc,fsync", "status=none"});
+    auto res =
+        run({"dd", "if=" + src.string(), "of=" + r.file(0).string(), "bs=1M", "conv=notrunc,fsync", "status=none"});
     REQUIRE(res.ok());
     CHECK(r.daemon.sync_count() > syncs);
     auto disk0 = r.daemon.contents(0, 0);
     CHECK(std::equal(data.begin(), data.end(), disk0.begin()));
-    const std::vector<std::string> cmp0{"cmp", "-n", std::to_string(16 * mib), src.string(),
-                                        r.file(0).string()};
+    const std::vector<std::string> cmp0{"cmp", "-n", std::to_string(16 * mib), src.string(), r.file(0).string()};
     res = run(cmp0);
     INFO(res.describe(cmp0));
     CHECK(res.ok());
 
-    res = run({"dd", "if=" + src.string(), "of=" + r.file(1).string(), "bs=1M", "oflag=direct",
-               "conv=notrunc", "status=none"});
+    res = run({"dd", "if=" + src.string(), "of=" + r.file(1).string(), "bs=1M", "oflag=direct", "conv=notrunc",
+               "status=none"});
     REQUIRE(res.ok());
-    CHECK(r.daemon.contents(0, 1) == data);  // lun1 is exactly 16 MiB
+    CHECK(r.daemon.contents(0, 1) == data); // lun1 is exactly 16 MiB
     const auto back = work.path / "back";
-    const std::vector<std::string> dd_back{"dd", "if=" + r.file(1).string(), "of=" + back.string(),
-                                           "bs=1M", "iflag=direct", "status=none"};
+    const std::vector<std::string> dd_back{
+        "dd", "if=" + r.file(1).string(), "of=" + back.string(), "bs=1M", "iflag=direct", "status=none"};
     res = run(dd_back);
     INFO(res.describe(dd_back));
     REQUIRE(res.ok());
@@ -292,7 +308,8 @@ TEST_CASE("fuse export: directory, attributes, dd and cmp", "[fuse][integration]
     ::close(fd);
 }
 
-TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount", "[fuse][integration]") {
+TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount", "[fuse][integration]")
+{
     fuse_export_options opts;
     opts.direct_io = GENERATE(true, false);
     INFO("direct_io " << opts.direct_io);
@@ -340,8 +357,7 @@ TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount"
             const auto d = random_bytes(range, static_cast<std::uint32_t>(1000 + t));
             for (std::size_t pos = 0; pos < range;) {
                 const std::size_t n = std::min<std::size_t>(range - pos, 77777);
-                if (::pwrite(wfd, d.data() + pos, n, static_cast<off_t>(t * range + pos)) !=
-                    static_cast<ssize_t>(n))
+                if (::pwrite(wfd, d.data() + pos, n, static_cast<off_t>(t * range + pos)) != static_cast<ssize_t>(n))
                     ++failures;
                 pos += n;
             }
@@ -359,9 +375,10 @@ TEST_CASE("fuse export: unaligned, concurrent and fsync'd I/O through the mount"
 }
 
 TEST_CASE("fuse export: the page cache stays coherent with O_DIRECT and with what changed on the disk",
-          "[fuse][integration]") {
+          "[fuse][integration]")
+{
     fuse_export_options opts;
-    opts.direct_io = false;  // reads cached
+    opts.direct_io = false; // reads cached
     rig r(opts);
     auto shadow = random_bytes(lun0_blocks * 512, 51);
     r.daemon.fill(0, 0, shadow);
@@ -414,7 +431,8 @@ TEST_CASE("fuse export: the page cache stays coherent with O_DIRECT and with wha
 }
 
 TEST_CASE("fuse export: requests are answered asynchronously, many in flight with two workers or none",
-          "[fuse][integration]") {
+          "[fuse][integration]")
+{
     // The daemon holds every READ: each reader's request stays in flight.
     // Were a worker to wait for its command, two would be in flight at most
     // (none at all, the pumping thread stuck in its first request).
@@ -433,8 +451,7 @@ TEST_CASE("fuse export: requests are answered asynchronously, many in flight wit
             aligned_buffer b(4096);
             const int fd = ::open(r.file(0).c_str(), O_RDONLY | O_DIRECT);
             const auto off = static_cast<off_t>(i) * 8192;
-            if (fd < 0 || ::pread(fd, b.p, 4096, off) != 4096 ||
-                !std::equal(b.p, b.p + 4096, shadow.begin() + off))
+            if (fd < 0 || ::pread(fd, b.p, 4096, off) != 4096 || !std::equal(b.p, b.p + 4096, shadow.begin() + off))
                 ++failures;
             if (fd >= 0)
                 ::close(fd);
@@ -452,7 +469,8 @@ TEST_CASE("fuse export: requests are answered asynchronously, many in flight wit
 }
 
 TEST_CASE("fuse export: stop while a request is in flight; it is answered later, the channels close then",
-          "[fuse][integration]") {
+          "[fuse][integration]")
+{
     fuse_export_options opts;
     opts.workers = GENERATE(2u, 0u);
     INFO("workers " << opts.workers);
@@ -467,14 +485,14 @@ TEST_CASE("fuse export: stop while a request is in flight; it is answered later,
             ::close(fd);
     });
     REQUIRE(wait_until([&] { return r.daemon.parked() == 1; }));
-    r.stop();  // busy: lazy unmount and connection abort
+    r.stop(); // busy: lazy unmount and connection abort
     reader.join();
-    CHECK(got == -1);  // the connection was aborted under the read
+    CHECK(got == -1); // the connection was aborted under the read
     CHECK_FALSE(is_mounted(r.mp.path));
     // The request still holds the session and its channels (one per
     // worker, or the pumped one).
     CHECK(open_fuse_fds() == 1 + std::max(1, static_cast<int>(opts.workers)));
-    r.daemon.hold_io(false);  // its command completes; the reply goes nowhere
+    r.daemon.hold_io(false); // its command completes; the reply goes nowhere
     CHECK(wait_until([&] { return open_fuse_fds() == 0; }));
 
     // Mounted again, the file reads.
@@ -486,9 +504,10 @@ TEST_CASE("fuse export: stop while a request is in flight; it is answered later,
     ::close(fd);
 }
 
-TEST_CASE("fuse export: ext4 on a loop device over the exported file", "[fuse][integration]") {
+TEST_CASE("fuse export: ext4 on a loop device over the exported file", "[fuse][integration]")
+{
     fuse_export_options opts;
-    opts.direct_io = GENERATE(true, false);  // page cache on or off
+    opts.direct_io = GENERATE(true, false); // page cache on or off
     INFO("direct_io " << opts.direct_io);
     rig r(opts);
     temp_dir fsmnt("fuse-ext4");
@@ -518,10 +537,11 @@ TEST_CASE("fuse export: ext4 on a loop device over the exported file", "[fuse][i
     CHECK(res.ok());
 }
 
-TEST_CASE("fuse export: stop unmounts, also while a file is open", "[fuse][integration]") {
+TEST_CASE("fuse export: stop unmounts, also while a file is open", "[fuse][integration]")
+{
     rig r;
     CHECK(r.fx.start() == fuse_export_errc::already_started);
-    CHECK(open_fuse_fds() == 3);  // the session's and one channel per worker (two)
+    CHECK(open_fuse_fds() == 3); // the session's and one channel per worker (two)
 
     // A disk detached at run time disappears from the directory.
     REQUIRE_FALSE(r.fx.remove_disk("lun1"));
@@ -530,11 +550,11 @@ TEST_CASE("fuse export: stop unmounts, also while a file is open", "[fuse][integ
 
     const int fd = ::open(r.file(0).c_str(), O_RDWR);
     REQUIRE(fd >= 0);
-    r.fx.stop();  // busy: lazy unmount and connection abort
+    r.fx.stop(); // busy: lazy unmount and connection abort
     CHECK_FALSE(r.fx.running());
     CHECK_FALSE(is_mounted(r.mp.path));
     char c = 0;
-    CHECK(::pread(fd, &c, 1, 0) == -1);  // the connection is gone
+    CHECK(::pread(fd, &c, 1, 0) == -1); // the connection is gone
     ::close(fd);
     CHECK(open_fuse_fds() == 0);
 
@@ -547,7 +567,8 @@ TEST_CASE("fuse export: stop unmounts, also while a file is open", "[fuse][integ
     CHECK(open_fuse_fds() == 0);
 }
 
-TEST_CASE("fuse export: open_handles counts the open files, a loop device's too", "[fuse][integration]") {
+TEST_CASE("fuse export: open_handles counts the open files, a loop device's too", "[fuse][integration]")
+{
     rig r;
     CHECK(r.fx.open_handles("lun0") == 0);
     CHECK(r.fx.open_handles("nosuch") == 0);
@@ -559,7 +580,7 @@ TEST_CASE("fuse export: open_handles counts the open files, a loop device's too"
     auto res = run({"losetup", "--find", "--show", r.file(0).string()});
     REQUIRE(res.ok());
     loop.dev = trim(res.out);
-    CHECK(r.fx.open_handles("lun0") == 2);  // the loop device holds the file open
+    CHECK(r.fx.open_handles("lun0") == 2); // the loop device holds the file open
     ::close(fd);
     REQUIRE(run({"losetup", "-d", loop.dev}).ok());
     loop.dev.clear();
@@ -569,7 +590,8 @@ TEST_CASE("fuse export: open_handles counts the open files, a loop device's too"
     CHECK(r.fx.open_handles("lun0") == 0);
 }
 
-TEST_CASE("fuse export: /dev/fd/N serves a descriptor mounted by someone else", "[fuse][integration]") {
+TEST_CASE("fuse export: /dev/fd/N serves a descriptor mounted by someone else", "[fuse][integration]")
+{
     // What a privileged parent does for its unprivileged worker (mount(8)'s
     // and libfuse's own options for a root mount).
     embedded_vscsi dev{embedded_vscsi_config{}};
@@ -599,6 +621,6 @@ TEST_CASE("fuse export: /dev/fd/N serves a descriptor mounted by someone else", 
         fx.stop();
         CHECK_FALSE(fx.running());
     }
-    CHECK(open_fuse_fds() == 0);  // the descriptor was closed with the session
+    CHECK(open_fuse_fds() == 0); // the descriptor was closed with the session
     CHECK_FALSE(is_mounted(mp.path));
 }

@@ -19,7 +19,8 @@ namespace {
 std::vector<std::uint8_t> bytes_0_to_15()
 {
     std::vector<std::uint8_t> v(16);
-    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::uint8_t>(i);
+    for (std::size_t i = 0; i < v.size(); ++i)
+        v[i] = static_cast<std::uint8_t>(i);
     return v;
 }
 
@@ -83,8 +84,7 @@ TEST_CASE("CHAP algorithm numbers, names and digest lengths", "[chap]")
     CHECK(chap_digest_length(chap_algorithm::sha1) == 20);
     CHECK(chap_digest_length(chap_algorithm::sha256) == 32);
     CHECK(chap_digest_length(chap_algorithm::sha3_256) == 32);
-    for (const auto a : {chap_algorithm::md5, chap_algorithm::sha1, chap_algorithm::sha256,
-                         chap_algorithm::sha3_256})
+    for (const auto a : {chap_algorithm::md5, chap_algorithm::sha1, chap_algorithm::sha256, chap_algorithm::sha3_256})
         CHECK(chap_algorithm_available(a));
 
     // Default offer leaves out 7 (tgtd computes SHA-1 for it) and ends with MD5.
@@ -97,7 +97,7 @@ TEST_CASE("CHAP algorithm numbers, names and digest lengths", "[chap]")
     CHECK(chap_parse_algorithm_list("md5,md5", list) == chap_errc::algorithm_unknown);
     CHECK(chap_parse_algorithm_list("md5,,sha1", list) == chap_errc::algorithm_unknown);
     CHECK(chap_parse_algorithm_list("", list) == chap_errc::algorithm_unknown);
-    CHECK(chap_algorithm_list(list) == "7,5");  // unchanged on failure
+    CHECK(chap_algorithm_list(list) == "7,5"); // unchanged on failure
 }
 
 TEST_CASE("CHAP_C and CHAP_I value forms (RFC 7143 §6.1)", "[chap]")
@@ -110,7 +110,7 @@ TEST_CASE("CHAP_C and CHAP_I value forms (RFC 7143 §6.1)", "[chap]")
     CHECK(c == deadbeef01);
     REQUIRE_FALSE(chap_parse_challenge("0b3q2+7wE=", c));
     CHECK(c == deadbeef01);
-    REQUIRE_FALSE(chap_parse_challenge("0x123", c));  // odd digit count: 0x0123
+    REQUIRE_FALSE(chap_parse_challenge("0x123", c)); // odd digit count: 0x0123
     CHECK(c == std::vector<std::uint8_t>{0x01, 0x23});
     REQUIRE_FALSE(chap_parse_challenge("0x" + std::string(2048, '7'), c));
     CHECK(c.size() == 1024);
@@ -133,7 +133,7 @@ TEST_CASE("CHAP_C and CHAP_I value forms (RFC 7143 §6.1)", "[chap]")
     CHECK(chap_parse_identifier("256", id) == chap_errc::bad_identifier);
     CHECK(chap_parse_identifier("", id) == chap_errc::missing_key);
     CHECK(chap_parse_identifier("4 2", id) == chap_errc::bad_identifier);
-    CHECK(id == 42);  // unchanged on failure
+    CHECK(id == 42); // unchanged on failure
 }
 
 TEST_CASE("CHAP responses match independently computed digests", "[chap]")
@@ -177,8 +177,8 @@ TEST_CASE("one-way CHAP: the initiator answers the target's challenge", "[chap]"
             {"8", "0xcc49f75fd87edbdb108683aba4accd58bbbcb47c791d28fa46d20312a610d9c6"},
         };
         for (const auto& c : cases) {
-            chap_initiator ini(one_way_config({chap_algorithm::sha256, chap_algorithm::sha3_256,
-                                               chap_algorithm::sha1, chap_algorithm::md5}));
+            chap_initiator ini(one_way_config(
+                {chap_algorithm::sha256, chap_algorithm::sha3_256, chap_algorithm::sha1, chap_algorithm::md5}));
             std::string offer;
             REQUIRE_FALSE(ini.offer(offer));
             CHECK(offer == "7,8,6,5");
@@ -207,7 +207,7 @@ TEST_CASE("one-way CHAP: the initiator answers the target's challenge", "[chap]"
     SECTION("the target's choice must be one we offered")
     {
         for (const char* chosen : {"7", "9", "Reject", "5,6", "0x10", "-5"}) {
-            chap_initiator ini(one_way_config());  // offers 8,6,5
+            chap_initiator ini(one_way_config()); // offers 8,6,5
             std::string offer;
             REQUIRE_FALSE(ini.offer(offer));
             chap_reply reply;
@@ -231,7 +231,7 @@ TEST_CASE("one-way CHAP: the initiator answers the target's challenge", "[chap]"
             {"1", "00010203", chap_errc::bad_challenge},
             {"1", "0b@@@@", chap_errc::bad_challenge},
             {"1", "0x" + std::string(2 * 1025, 'a'), chap_errc::challenge_too_long},
-            {"1", "0b" + std::string(1368, 'A'), chap_errc::challenge_too_long},  // 1026 bytes
+            {"1", "0b" + std::string(1368, 'A'), chap_errc::challenge_too_long}, // 1026 bytes
             {"256", challenge_hex, chap_errc::bad_identifier},
             {"0x100", challenge_hex, chap_errc::bad_identifier},
             {"-1", challenge_hex, chap_errc::bad_identifier},
@@ -266,7 +266,7 @@ TEST_CASE("one-way CHAP: the initiator answers the target's challenge", "[chap]"
         std::string offer;
         REQUIRE_FALSE(ini2.offer(offer));
         REQUIRE_FALSE(ini2.respond("5", "1", challenge_hex, reply));
-        CHECK(ini2.verify_target("x", "0x00") == chap_errc::out_of_order);  // not mutual
+        CHECK(ini2.verify_target("x", "0x00") == chap_errc::out_of_order); // not mutual
         CHECK(ini2.offer(offer) == chap_errc::out_of_order);
     }
 }
@@ -276,7 +276,7 @@ TEST_CASE("CHAP configuration checks", "[chap]")
     std::string offer;
     {
         auto cfg = mutual_config();
-        cfg.target->secret = chap_secret("SecretSecret12");  // same as the initiator's
+        cfg.target->secret = chap_secret("SecretSecret12"); // same as the initiator's
         chap_initiator ini(std::move(cfg));
         const auto ec = ini.offer(offer);
         CHECK(ec == chap_errc::mutual_same_secret);
@@ -305,19 +305,19 @@ namespace {
 // The target's side of the exchange, built from the same primitives.
 struct simulated_target {
     chap_algorithm alg;
-    chap_identity initiator_account;  // how the target knows the initiator
-    chap_identity own;                // the target's mutual credentials
+    chap_identity initiator_account; // how the target knows the initiator
+    chap_identity own;               // the target's mutual credentials
     std::uint8_t id = 0;
     std::vector<std::uint8_t> challenge;
 
     simulated_target(chap_algorithm a, chap_identity initiator, chap_identity target)
         : alg(a), initiator_account(std::move(initiator)), own(std::move(target))
-    {
-    }
+    {}
 
     std::error_code challenge_keys(std::string& chap_i, std::string& chap_c)
     {
-        if (auto ec = chap_make_challenge(alg, {}, id, challenge)) return ec;
+        if (auto ec = chap_make_challenge(alg, {}, id, challenge))
+            return ec;
         chap_i = std::to_string(id);
         chap_c = hex_of(challenge);
         return {};
@@ -326,15 +326,21 @@ struct simulated_target {
     // Checks the initiator's answer and computes the target's own response.
     std::error_code answer(const chap_reply& reply, std::string& chap_n, std::string& chap_r)
     {
-        if (reply.n != initiator_account.name) return chap_errc::target_name_mismatch;
-        if (auto ec = chap_verify_response(alg, id, initiator_account.secret, challenge, reply.r)) return ec;
+        if (reply.n != initiator_account.name)
+            return chap_errc::target_name_mismatch;
+        if (auto ec = chap_verify_response(alg, id, initiator_account.secret, challenge, reply.r))
+            return ec;
         std::uint8_t their_id = 0;
         std::vector<std::uint8_t> their_challenge;
-        if (auto ec = chap_parse_identifier(reply.i, their_id)) return ec;
-        if (auto ec = chap_parse_challenge(reply.c, their_challenge)) return ec;
-        if (their_challenge == challenge) return chap_errc::reflected_challenge;
+        if (auto ec = chap_parse_identifier(reply.i, their_id))
+            return ec;
+        if (auto ec = chap_parse_challenge(reply.c, their_challenge))
+            return ec;
+        if (their_challenge == challenge)
+            return chap_errc::reflected_challenge;
         std::vector<std::uint8_t> r;
-        if (auto ec = chap_compute_response(alg, their_id, own.secret, their_challenge, r)) return ec;
+        if (auto ec = chap_compute_response(alg, their_id, own.secret, their_challenge, r))
+            return ec;
         chap_n = own.name;
         chap_r = hex_of(r);
         return {};
@@ -345,8 +351,8 @@ struct simulated_target {
 
 TEST_CASE("mutual CHAP end to end against a simulated target", "[chap]")
 {
-    for (const auto alg : {chap_algorithm::md5, chap_algorithm::sha1, chap_algorithm::sha256,
-                           chap_algorithm::sha3_256}) {
+    for (const auto alg :
+         {chap_algorithm::md5, chap_algorithm::sha1, chap_algorithm::sha256, chap_algorithm::sha3_256}) {
         CAPTURE(chap_algorithm_name(alg));
         auto cfg = mutual_config();
         cfg.algorithms = {alg};
@@ -386,8 +392,7 @@ TEST_CASE("mutual CHAP catches a target without the right secret or name", "[cha
 
     SECTION("wrong target secret")
     {
-        simulated_target tgt{chap_algorithm::sha256, cfg.initiator,
-                             {cfg.target->name, chap_secret("NotTheSecret56")}};
+        simulated_target tgt{chap_algorithm::sha256, cfg.initiator, {cfg.target->name, chap_secret("NotTheSecret56")}};
         chap_initiator ini(cfg);
         run_to_step3(ini, tgt);
         CHECK(ini.verify_target(chap_n, chap_r) == chap_errc::target_response_mismatch);
@@ -395,8 +400,8 @@ TEST_CASE("mutual CHAP catches a target without the right secret or name", "[cha
     }
     SECTION("wrong target name")
     {
-        simulated_target tgt{chap_algorithm::sha256, cfg.initiator,
-                             {"iqn.2024-01.org.example:other", cfg.target->secret}};
+        simulated_target tgt{
+            chap_algorithm::sha256, cfg.initiator, {"iqn.2024-01.org.example:other", cfg.target->secret}};
         chap_initiator ini(cfg);
         run_to_step3(ini, tgt);
         CHECK(ini.verify_target(chap_n, chap_r) == chap_errc::target_name_mismatch);
@@ -431,10 +436,11 @@ TEST_CASE("mutual CHAP refuses to send back the target's own challenge", "[chap]
 {
     auto cfg = mutual_config();
     cfg.algorithms = {chap_algorithm::md5};
-    const auto target_challenge = bytes_0_to_15();  // 16 bytes, the MD5 challenge length
+    const auto target_challenge = bytes_0_to_15(); // 16 bytes, the MD5 challenge length
     // A random source that yields id 7 followed by exactly the target's challenge.
     cfg.random = [&](std::span<std::uint8_t> out) {
-        if (out.size() != target_challenge.size() + 1) return false;
+        if (out.size() != target_challenge.size() + 1)
+            return false;
         out[0] = 7;
         std::memcpy(out.data() + 1, target_challenge.data(), target_challenge.size());
         return true;
@@ -477,7 +483,7 @@ TEST_CASE("CHAP secrets: comparison and loading from a file", "[chap]")
     expect_secret("TopSecret123\n", "TopSecret123");
     expect_secret("TopSecret123", "TopSecret123");
     expect_secret("TopSecret123\r\n", "TopSecret123");
-    expect_secret("TopSecret123\n\n", "TopSecret123\n");  // only one newline goes
+    expect_secret("TopSecret123\n\n", "TopSecret123\n"); // only one newline goes
     expect_secret(" spaced \n", " spaced ");
     expect_secret(std::string(1024, 'k'), std::string(1024, 'k'));
 

@@ -63,7 +63,7 @@ TEST_CASE("login status error codes from the wire fields", "[login_status]")
     CHECK(ec == login_status::authentication_failure);
     CHECK(ec.value() == 0x0201);
     CHECK(ec.message() == "login failed: authentication failure (0x0201)");
-    CHECK_FALSE(make_login_error(0, 0));  // success is no error
+    CHECK_FALSE(make_login_error(0, 0)); // success is no error
     CHECK(make_login_error(0x02, 0x44).message() == "login failed: initiator error, unknown detail (0x0244)");
     CHECK(login_status_value(3, 2) == 0x0302);
     CHECK(std::error_code(-1, login_category()).message() == "login failed: status out of range");

@@ -28,7 +28,7 @@ constexpr std::uint8_t op_nop_in = 0x20;
 constexpr std::uint8_t op_nop_out = 0x00;
 
 struct recorder final : iscsi::connection_receiver {
-    std::vector<bytes> sinks; // one destination per data segment, in order
+    std::vector<bytes> sinks;                           // one destination per data segment, in order
     std::vector<std::pair<pdu::bhs_bytes, bytes>> pdus; // header and data as received
     std::vector<std::uint64_t> sent;
     std::vector<std::error_code> closed;
@@ -40,8 +40,7 @@ struct recorder final : iscsi::connection_receiver {
         sinks.emplace_back(length);
         return {sinks.back(), {}};
     }
-    void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>,
-                std::span<const std::byte> data) override
+    void on_pdu(const pdu::bhs_bytes& bhs, std::span<const std::byte>, std::span<const std::byte> data) override
     {
         if (data.empty() && pdu::raw_data_segment_length(bhs) != 0)
             pdus.emplace_back(bhs, sinks.back());

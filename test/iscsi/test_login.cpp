@@ -65,12 +65,10 @@ struct scripted_target {
 };
 
 const pdu::text_list tgtd_operational = {
-    {"HeaderDigest", "None"},       {"DataDigest", "None"},
-    {"MaxRecvDataSegmentLength", "8192"}, {"MaxConnections", "1"},
-    {"InitialR2T", "Yes"},          {"ImmediateData", "Yes"},
-    {"MaxBurstLength", "262144"},   {"FirstBurstLength", "65536"},
-    {"DefaultTime2Wait", "2"},      {"DefaultTime2Retain", "20"},
-    {"MaxOutstandingR2T", "1"},     {"DataPDUInOrder", "Yes"},
+    {"HeaderDigest", "None"},       {"DataDigest", "None"},        {"MaxRecvDataSegmentLength", "8192"},
+    {"MaxConnections", "1"},        {"InitialR2T", "Yes"},         {"ImmediateData", "Yes"},
+    {"MaxBurstLength", "262144"},   {"FirstBurstLength", "65536"}, {"DefaultTime2Wait", "2"},
+    {"DefaultTime2Retain", "20"},   {"MaxOutstandingR2T", "1"},    {"DataPDUInOrder", "Yes"},
     {"DataSequenceInOrder", "Yes"}, {"ErrorRecoveryLevel", "0"},
 };
 
@@ -174,8 +172,8 @@ TEST_CASE("login without authentication reaches full feature phase", "[login]")
     REQUIRE(m.on_response(rsp, encode({{"AuthMethod", "None"}, {"TargetPortalGroupTag", "1"}})) ==
             login_step::send_next);
     req = m.next_request();
-    CHECK(req.header.cmd_sn == 5);          // immediate: CmdSN unchanged
-    CHECK(req.header.exp_stat_sn == 101);   // StatSN 100 + 1
+    CHECK(req.header.cmd_sn == 5);        // immediate: CmdSN unchanged
+    CHECK(req.header.exp_stat_sn == 101); // StatSN 100 + 1
     CHECK(req.header.initiator_task_tag == 0x1234);
     finish_operational(m, t, req);
     CHECK(m.tsih() == 0x0042);
@@ -226,9 +224,10 @@ TEST_CASE("one-way CHAP MD5", "[login][chap]")
     auto req = m.next_request();
     CHECK(decode(req.data) == pdu::text_list{{"CHAP_A", "5"}});
     CHECK_FALSE(req.header.transit_bit);
-    REQUIRE(m.on_response(t.answer(req, false, {}),
-                          encode({{"CHAP_A", "5"}, {"CHAP_I", "7"},
-                                  {"CHAP_C", hex(challenge.data(), challenge.size())}})) == login_step::send_next);
+    REQUIRE(m.on_response(
+                t.answer(req, false, {}),
+                encode({{"CHAP_A", "5"}, {"CHAP_I", "7"}, {"CHAP_C", hex(challenge.data(), challenge.size())}})) ==
+            login_step::send_next);
     req = m.next_request();
     auto keys = decode(req.data);
     CHECK(value(keys, "CHAP_N") == "alice");
@@ -276,9 +275,10 @@ TEST_CASE("mutual CHAP success", "[login][chap]")
     CHECK(value(decode(first.data), "AuthMethod") == "CHAP"); // no None: the target must prove itself
     REQUIRE(m.on_response(t.answer(first, false, {}), encode({{"AuthMethod", "CHAP"}})) == login_step::send_next);
     auto req = m.next_request();
-    REQUIRE(m.on_response(t.answer(req, false, {}),
-                          encode({{"CHAP_A", "5"}, {"CHAP_I", "7"},
-                                  {"CHAP_C", hex(challenge.data(), challenge.size())}})) == login_step::send_next);
+    REQUIRE(m.on_response(
+                t.answer(req, false, {}),
+                encode({{"CHAP_A", "5"}, {"CHAP_I", "7"}, {"CHAP_C", hex(challenge.data(), challenge.size())}})) ==
+            login_step::send_next);
     req = m.next_request();
     auto keys = decode(req.data);
     CHECK(value(keys, "CHAP_R") == md5_response(7, "initiator-secret-1", challenge));
@@ -317,8 +317,7 @@ TEST_CASE("mutual CHAP failures", "[login][chap]")
     {
         login_machine m(chap_config(true), 1, 0);
         auto req = run_to_chap_response(m, t);
-        CHECK(m.on_response(t.answer(req, true, login_stage::operational_negotiation), {}) ==
-              login_step::failed);
+        CHECK(m.on_response(t.answer(req, true, login_stage::operational_negotiation), {}) == login_step::failed);
         CHECK(m.error() == login_errc::target_not_authenticated);
         CHECK(m.error_message() ==
               "login failed: target did not authenticate itself although mutual CHAP was requested");
@@ -523,7 +522,8 @@ TEST_CASE("redirects carry the new address", "[login]")
 TEST_CASE("failure statuses give the status message", "[login]")
 {
     scripted_target t;
-    for (const std::uint16_t s : std::initializer_list<std::uint16_t>{0x0201, 0x0202, 0x0203, 0x0205, 0x0300, 0x0301, 0x0302}) {
+    for (const std::uint16_t s :
+         std::initializer_list<std::uint16_t>{0x0201, 0x0202, 0x0203, 0x0205, 0x0300, 0x0301, 0x0302}) {
         login_machine m(base_config(), 1, 0);
         auto req = m.next_request();
         auto rsp = t.answer(req, false, {});
@@ -573,8 +573,7 @@ TEST_CASE("protocol errors in responses", "[login]")
     SECTION("AuthMethod missing")
     {
         login_machine m(base_config(), 1, 0);
-        CHECK(m.on_response(t.answer(start(m), true, login_stage::operational_negotiation), {}) ==
-              login_step::failed);
+        CHECK(m.on_response(t.answer(start(m), true, login_stage::operational_negotiation), {}) == login_step::failed);
     }
     SECTION("skipping a stage")
     {
@@ -611,8 +610,8 @@ TEST_CASE("protocol errors in responses", "[login]")
         REQUIRE(m.on_response(t.answer(req, true, login_stage::operational_negotiation),
                               encode({{"AuthMethod", "None"}})) == login_step::send_next);
         req = m.next_request();
-        CHECK(m.on_response(t.answer(req, true, login_stage::full_feature_phase),
-                            encode({{"X-foo", "1"}})) == login_step::failed);
+        CHECK(m.on_response(t.answer(req, true, login_stage::full_feature_phase), encode({{"X-foo", "1"}})) ==
+              login_step::failed);
         CHECK(m.error_message() == "login failed: target offered X-foo=1 in its final login response");
     }
     SECTION("response when none is expected")

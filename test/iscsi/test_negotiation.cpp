@@ -28,18 +28,15 @@ std::string value(const pdu::text_list& l, std::string_view key)
 
 // tgtd's answers to our default offers.
 const pdu::text_list tgtd_answers = {
-    {"HeaderDigest", "None"},       {"DataDigest", "None"},
-    {"MaxRecvDataSegmentLength", "8192"}, {"MaxConnections", "1"},
-    {"InitialR2T", "Yes"},          {"ImmediateData", "Yes"},
-    {"MaxBurstLength", "262144"},   {"FirstBurstLength", "65536"},
-    {"DefaultTime2Wait", "2"},      {"DefaultTime2Retain", "20"},
-    {"MaxOutstandingR2T", "1"},     {"DataPDUInOrder", "Yes"},
+    {"HeaderDigest", "None"},       {"DataDigest", "None"},        {"MaxRecvDataSegmentLength", "8192"},
+    {"MaxConnections", "1"},        {"InitialR2T", "Yes"},         {"ImmediateData", "Yes"},
+    {"MaxBurstLength", "262144"},   {"FirstBurstLength", "65536"}, {"DefaultTime2Wait", "2"},
+    {"DefaultTime2Retain", "20"},   {"MaxOutstandingR2T", "1"},    {"DataPDUInOrder", "Yes"},
     {"DataSequenceInOrder", "Yes"}, {"ErrorRecoveryLevel", "0"},
 };
 
 // Offers, then one response; returns the error and fills message/answers.
-std::error_code answer_one(negotiation& n, const pdu::text_list& keys, std::string& message,
-                           pdu::text_list& answers)
+std::error_code answer_one(negotiation& n, const pdu::text_list& keys, std::string& message, pdu::text_list& answers)
 {
     (void)n.operational_offers();
     return n.process(keys, login_stage::operational_negotiation, answers, message);
@@ -94,12 +91,12 @@ TEST_CASE("tgtd-like answers: min/max/AND/OR results", "[negotiation]")
     const auto p = n.params();
     CHECK(p.header_digest);
     CHECK_FALSE(p.data_digest);
-    CHECK(p.max_recv_data_segment_length == 262144);       // our declaration
-    CHECK(p.target_max_recv_data_segment_length == 8192);  // theirs
-    CHECK(p.max_burst_length == 262144);                   // minimum
-    CHECK(p.first_burst_length == 65536);                  // minimum
-    CHECK(p.initial_r2t);                                  // OR: No offered, Yes answered
-    CHECK(p.immediate_data);                               // AND
+    CHECK(p.max_recv_data_segment_length == 262144);      // our declaration
+    CHECK(p.target_max_recv_data_segment_length == 8192); // theirs
+    CHECK(p.max_burst_length == 262144);                  // minimum
+    CHECK(p.first_burst_length == 65536);                 // minimum
+    CHECK(p.initial_r2t);                                 // OR: No offered, Yes answered
+    CHECK(p.immediate_data);                              // AND
     CHECK(p.max_outstanding_r2t == 1);
     CHECK(p.default_time2wait == 2);
     CHECK(p.target_alias == "disk one");
@@ -111,13 +108,16 @@ TEST_CASE("unanswered keys and missing declarations keep RFC defaults", "[negoti
     negotiation n(c);
     std::string msg;
     pdu::text_list answers;
-    REQUIRE_FALSE(answer_one(n, {{"MaxBurstLength", "65536"}, {"MaxOutstandingR2T", "Reject"},
-                                 {"DataSequenceInOrder", "NotUnderstood"}, {"InitialR2T", "Irrelevant"}},
+    REQUIRE_FALSE(answer_one(n,
+                             {{"MaxBurstLength", "65536"},
+                              {"MaxOutstandingR2T", "Reject"},
+                              {"DataSequenceInOrder", "NotUnderstood"},
+                              {"InitialR2T", "Irrelevant"}},
                              msg, answers));
     const auto p = n.params();
     CHECK(p.max_burst_length == 65536);
-    CHECK(p.first_burst_length == 65536);                 // default 65536 <= MaxBurstLength
-    CHECK(p.max_outstanding_r2t == 1);                    // rejected: default
+    CHECK(p.first_burst_length == 65536); // default 65536 <= MaxBurstLength
+    CHECK(p.max_outstanding_r2t == 1);    // rejected: default
     CHECK(p.data_sequence_in_order);
     CHECK(p.initial_r2t);
     CHECK(p.target_max_recv_data_segment_length == 8192); // not declared: default
@@ -213,8 +213,8 @@ TEST_CASE("target-originated offers are answered by the rules", "[negotiation]")
     CHECK(value(answers, "TaskReporting") == "RFC3720");
     CHECK(value(answers, "iSCSIProtocolLevel") == "1");
     CHECK(value(answers, "OFMarker") == "Reject");
-    CHECK(value(answers, "MaxOutstandingR2T") == "8");      // minimum with our 8
-    CHECK(value(answers, "FirstBurstLength") == "Reject");  // below 512: illegal offer
+    CHECK(value(answers, "MaxOutstandingR2T") == "8");     // minimum with our 8
+    CHECK(value(answers, "FirstBurstLength") == "Reject"); // below 512: illegal offer
     // Keys already settled by the target's offer are not offered again.
     auto o = n.operational_offers();
     CHECK(value(o, "MaxOutstandingR2T") == "<absent>");
@@ -232,8 +232,8 @@ TEST_CASE("operational keys are refused in the security stage", "[negotiation]")
     CHECK(n.process({{"MaxBurstLength", "512"}}, login_stage::security_negotiation, answers, msg) ==
           pdu::errc::key_not_allowed);
     CHECK(msg.find("MaxBurstLength=512") != std::string::npos);
-    REQUIRE_FALSE(n.process({{"TargetAlias", "a"}, {"TargetPortalGroupTag", "3"}},
-                            login_stage::security_negotiation, answers, msg));
+    REQUIRE_FALSE(n.process({{"TargetAlias", "a"}, {"TargetPortalGroupTag", "3"}}, login_stage::security_negotiation,
+                            answers, msg));
 }
 
 TEST_CASE("discovery sessions leave out irrelevant keys and answer them Irrelevant", "[negotiation]")
@@ -293,17 +293,17 @@ TEST_CASE("the target picks from our digest list; anything else in force fails t
     struct answer_case {
         digest_offer ours;
         const char* answer;
-        bool crc;           // CRC32C in force when accepted
+        bool crc; // CRC32C in force when accepted
         bool accepted;
     };
     const answer_case cases[] = {
         {digest_offer::crc32c_or_none, "CRC32C", true, true},
         {digest_offer::crc32c_or_none, "None", false, true},
         {digest_offer::none_or_crc32c, "CRC32C", true, true},
-        {digest_offer::crc32c_or_none, "Reject", false, true},        // the default None is in our list
+        {digest_offer::crc32c_or_none, "Reject", false, true}, // the default None is in our list
         {digest_offer::none, "Reject", false, true},
         {digest_offer::crc32c, "CRC32C", true, true},
-        {digest_offer::crc32c, "Reject", false, false},               // None in force: not what we offered
+        {digest_offer::crc32c, "Reject", false, false}, // None in force: not what we offered
         {digest_offer::crc32c, "NotUnderstood", false, false},
         {digest_offer::crc32c, "Irrelevant", false, false},
     };

@@ -34,20 +34,17 @@ TEST_CASE("TargetAddress forms", "[sendtargets]")
     CHECK(a.port == 3260);
     CHECK(a.portal_group_tag == std::optional<std::uint16_t>(7));
 
-    for (const char* bad : {"", ":3260", "host:", "host:0", "host:65536", "host:12x", "[::1", "[]:3260",
-                            "[::1]x", "host,", "host,65536", "host,-1", "[::1]:"})
+    for (const char* bad : {"", ":3260", "host:", "host:0", "host:65536", "host:12x", "[::1", "[]:3260", "[::1]x",
+                            "host,", "host,65536", "host,-1", "[::1]:"})
         CHECK(parse_target_address(bad, a) == pdu::errc::value_syntax);
 }
 
 TEST_CASE("SendTargets answer with several targets and portals", "[sendtargets]")
 {
     const pdu::text_list answer = {
-        {"TargetName", "iqn.2024-01.org.example:disk1"},
-        {"TargetAddress", "192.0.2.7:3260,1"},
-        {"TargetAddress", "[2001:db8::7]:3260,2"},
-        {"TargetName", "iqn.2024-01.org.example:disk2"},
-        {"TargetName", "iqn.2024-01.org.example:disk3"},
-        {"TargetAddress", "san.example.com"},
+        {"TargetName", "iqn.2024-01.org.example:disk1"}, {"TargetAddress", "192.0.2.7:3260,1"},
+        {"TargetAddress", "[2001:db8::7]:3260,2"},       {"TargetName", "iqn.2024-01.org.example:disk2"},
+        {"TargetName", "iqn.2024-01.org.example:disk3"}, {"TargetAddress", "san.example.com"},
     };
     target_address connected{"192.0.2.1", 3260, 1};
     std::vector<sendtargets_entry> out;

@@ -146,8 +146,8 @@ struct rig {
             REQUIRE(t->calls[id] == 1);
         }
         for (std::size_t i = 0; i < n; ++i) {
-            INFO((write ? "WRITE " : "READ ") << i << ": " << t->results[i].error.message() << " status "
-                                               << int(t->results[i].status));
+            INFO((write ? "WRITE " : "READ ")
+                 << i << ": " << t->results[i].error.message() << " status " << int(t->results[i].status));
             REQUIRE(t->good[i]);
         }
     }

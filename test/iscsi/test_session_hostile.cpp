@@ -42,7 +42,7 @@ void send_header_bytes(scripted_target& tg, const pdu::bhs_bytes& b, std::span<c
 struct hostile_case {
     const char* name;
     const char* why; // in the message of the error that ended the connection
-    bool write;  // the command is a WRITE (R2T cases), else a READ
+    bool write;      // the command is a WRITE (R2T cases), else a READ
     // Runs after the command arrived (its PDU in `cmd`); the initiator must
     // then close the connection.
     void (*attack)(scripted_target& tg, const received_pdu& cmd);
@@ -213,8 +213,7 @@ TEST_CASE("hostile target PDUs end the connection; recover=false fails the comma
     }
 }
 
-TEST_CASE("hostile target PDUs: recover=true reissues the command on a good target",
-          "[session][scripted][hostile]")
+TEST_CASE("hostile target PDUs: recover=true reissues the command on a good target", "[session][scripted][hostile]")
 {
     for (const auto& c : cases) {
         INFO("case: " << c.name);

@@ -312,7 +312,8 @@ TEST_CASE("a Reject of a non-immediate command leaves a CmdSN hole the initiator
     CHECK(s.tasks_in_flight() == 0);
 }
 
-TEST_CASE("a Reject of an immediate command leaves no hole: nothing is plugged", "[session][scripted][integrity][reject]")
+TEST_CASE("a Reject of an immediate command leaves no hole: nothing is plugged",
+          "[session][scripted][integrity][reject]")
 {
     scripted_target t;
     t.run([&](scripted_target& tg) {

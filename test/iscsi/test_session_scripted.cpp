@@ -173,8 +173,7 @@ TEST_CASE("NOP-In with a TTT is echoed; ping is answered", "[session][scripted][
         const auto e = echo.as<pdu::nop_out>();
         // §11.18: ITT 0xffffffff, the TTT and LUN echoed, the ping data back.
         if (e.initiator_task_tag != pdu::reserved_tag || e.target_transfer_tag != 0x5555 ||
-            e.lun != pdu::encode_lun(2) || !echo.immediate() || echo.data != ping_data ||
-            e.exp_stat_sn != tg.stat_sn)
+            e.lun != pdu::encode_lun(2) || !echo.immediate() || echo.data != ping_data || e.exp_stat_sn != tg.stat_sn)
             tg.fail("bad NOP-Out answer to the target's ping: " + echo.describe());
         const received_pdu ping = tg.expect(opcode::nop_out);
         const auto o = ping.as<pdu::nop_out>();
@@ -365,7 +364,12 @@ TEST_CASE("CmdSN window of one: commands wait for MaxCmdSN to grow", "[session][
     REQUIRE(h.login(s) == std::error_code{});
     for (auto& d : done)
         submit(s, test_unit_ready(), d);
-    REQUIRE(h.run_until([&] { return std::all_of(std::begin(done), std::end(done), [](const tracked& d) { return d.calls > 0; }) || t.finished(); }, 20s));
+    REQUIRE(h.run_until(
+        [&] {
+            return std::all_of(std::begin(done), std::end(done), [](const tracked& d) { return d.calls > 0; }) ||
+                   t.finished();
+        },
+        20s));
     settle(h);
     for (const auto& d : done) {
         CHECK(d.calls == 1);

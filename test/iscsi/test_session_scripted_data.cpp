@@ -54,8 +54,7 @@ TEST_CASE("READ: Data-In over several PDUs, status in the last, residual underfl
     finish(h, t);
 }
 
-TEST_CASE("READ with a lease: each segment lands where the lease says, or in read_buffer",
-          "[session][scripted][data]")
+TEST_CASE("READ with a lease: each segment lands where the lease says, or in read_buffer", "[session][scripted][data]")
 {
     scripted_target t;
     const auto payload = test::random_bytes(4096, 9);
@@ -82,9 +81,9 @@ TEST_CASE("READ with a lease: each segment lands where the lease says, or in rea
         {
             asked.emplace_back(offset, length);
             if (offset == 1024)
-                return {};  // declined: read_buffer
+                return {}; // declined: read_buffer
             if (offset == 2048)
-                return std::span<std::byte>(*other).subspan(offset, length - 1);  // wrong size: read_buffer
+                return std::span<std::byte>(*other).subspan(offset, length - 1); // wrong size: read_buffer
             return std::span<std::byte>(*other).subspan(offset, length);
         }
         void data_in_landed(std::uint32_t offset, std::span<const std::byte> data) override
@@ -104,7 +103,7 @@ TEST_CASE("READ with a lease: each segment lands where the lease says, or in rea
     CHECK(std::equal(payload.begin(), payload.begin() + 1024, other.begin()));
     CHECK(std::all_of(own.begin(), own.begin() + 1024, [](std::byte b) { return b == std::byte{0xee}; }));
     CHECK(std::equal(payload.begin() + 1024, payload.end(), own.begin() + 1024));
-    l.withdraw();  // no longer in the session: the connection stays
+    l.withdraw(); // no longer in the session: the connection stays
     CHECK(s.logged_in());
     CHECK(h.logout(s) == std::error_code{});
     finish(h, t);
@@ -169,11 +168,11 @@ TEST_CASE("READ with a lease withdrawn while a segment lands in it: the connecti
     req.lease = &l;
     submit(s, req, done);
     REQUIRE(h.run_until([&] { return half_sent.load(); }, 20s));
-    settle(h, 100ms);  // the header and half the data are read
+    settle(h, 100ms); // the header and half the data are read
     CHECK(l.delivered == 0);
     l.lent = {};
-    l.withdraw();  // the rest of the segment must not land there
-    std::fill(lent.begin(), lent.end(), std::byte{0x5a});  // given back: reused at once
+    l.withdraw();                                         // the rest of the segment must not land there
+    std::fill(lent.begin(), lent.end(), std::byte{0x5a}); // given back: reused at once
     go = true;
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
@@ -293,7 +292,7 @@ TEST_CASE("R2T beyond the expected length drops the connection and fails the com
         tg.login(ls);
         const received_pdu p = tg.expect(opcode::scsi_command);
         tg.send_r2t(p.itt(), 0x300, 0, 0, 8192); // the command moves 4096 bytes
-        tg.expect_closed();                       // and no Data-Out goes out
+        tg.expect_closed();                      // and no Data-Out goes out
     });
     tracked done;
     test::session_harness h;
@@ -505,8 +504,8 @@ TEST_CASE("ABORT TASK ends the referenced command once", "[session][scripted][tm
         const received_pdu q = tg.expect(opcode::task_mgmt_request);
         const auto m = q.as<pdu::task_mgmt_request>();
         // §11.5: immediate, the referenced ITT and its CmdSN.
-        if (!q.immediate() || m.function != pdu::tmf_function::abort_task ||
-            m.referenced_task_tag != p.itt() || m.ref_cmd_sn != p.cmd_sn() || m.lun != pdu::encode_lun(4))
+        if (!q.immediate() || m.function != pdu::tmf_function::abort_task || m.referenced_task_tag != p.itt() ||
+            m.ref_cmd_sn != p.cmd_sn() || m.lun != pdu::encode_lun(4))
             tg.fail("bad ABORT TASK request: " + q.describe());
         pdu::task_mgmt_response r;
         r.initiator_task_tag = q.itt();

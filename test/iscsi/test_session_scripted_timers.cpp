@@ -185,8 +185,7 @@ TEST_CASE("command timeout: ABORT TASK ends an unanswered command", "[session][s
     finish(h, t);
 }
 
-TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then recovery",
-          "[session][scripted][timeout]")
+TEST_CASE("command timeout: ignored ABORT TASK escalates to LUN RESET, then recovery", "[session][scripted][timeout]")
 {
     scripted_target first, second;
     std::atomic<bool> quiet{false};
@@ -350,7 +349,7 @@ TEST_CASE("command timeout: a command the target never counted, outside its wind
     tracked a;
     submit(s, test_unit_ready(), a);
     REQUIRE(h.advance_until([&] { return a.calls > 0; }, 10s));
-    CHECK(a.result.good()); // sent again on a new session, answered
+    CHECK(a.result.good());              // sent again on a new session, answered
     CHECK(s.counters().reconnects == 1); // LUN RESET instead of recovery before
     CHECK(h.logout(s) == std::error_code{});
     finish(h, liar);

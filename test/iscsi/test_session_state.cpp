@@ -13,19 +13,24 @@ using namespace ivs::iscsi;
 namespace {
 
 constexpr session_state all_states[] = {
-    session_state::idle,     session_state::connecting,       session_state::login,
-    session_state::redirect, session_state::full_feature,     session_state::logout_requested,
-    session_state::logging_out, session_state::recovering,    session_state::failed,
-    session_state::closed,
+    session_state::idle,         session_state::connecting,       session_state::login,       session_state::redirect,
+    session_state::full_feature, session_state::logout_requested, session_state::logging_out, session_state::recovering,
+    session_state::failed,       session_state::closed,
 };
 
 constexpr session_event_input all_inputs[] = {
-    session_event_input::start,           session_event_input::connected,
-    session_event_input::connect_failed,  session_event_input::login_complete,
-    session_event_input::login_redirect,  session_event_input::login_retry,
-    session_event_input::login_failed,    session_event_input::connection_closed,
-    session_event_input::logout_requested, session_event_input::logout,
-    session_event_input::reconnect_due,   session_event_input::replacement_timeout,
+    session_event_input::start,
+    session_event_input::connected,
+    session_event_input::connect_failed,
+    session_event_input::login_complete,
+    session_event_input::login_redirect,
+    session_event_input::login_retry,
+    session_event_input::login_failed,
+    session_event_input::connection_closed,
+    session_event_input::logout_requested,
+    session_event_input::logout,
+    session_event_input::reconnect_due,
+    session_event_input::replacement_timeout,
     session_event_input::shutdown,
 };
 
@@ -40,8 +45,7 @@ TEST_CASE("session transition table: one move per state, event and guard; all re
                 int n = 0;
                 for (const auto& t : session_transitions())
                     if (t.from == from && t.on == on &&
-                        (t.guard == session_guard::always ||
-                         (t.guard == session_guard::can_reinstate) == reinstate))
+                        (t.guard == session_guard::always || (t.guard == session_guard::can_reinstate) == reinstate))
                         ++n;
                 INFO(name(from) << " on " << name(on));
                 CHECK(n <= 1);

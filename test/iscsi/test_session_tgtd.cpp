@@ -66,8 +66,8 @@ void write_read_compare(test::session_harness& h, iscsi::session& s, const std::
         auto r = rw16(true, 1, off / 512, static_cast<std::uint32_t>(chunk / 512),
                       std::span<std::byte>(data.data() + off, chunk));
         auto res = h.execute(s, r);
-        INFO("write at " << off << ": " << res.error.message() << ", status " << int(res.status)
-                         << ", sense key " << sense_key(res));
+        INFO("write at " << off << ": " << res.error.message() << ", status " << int(res.status) << ", sense key "
+                         << sense_key(res));
         REQUIRE(res.good());
     }
     std::vector<std::byte> back(total);

@@ -75,9 +75,11 @@ TEST_CASE("a session bound to 127.0.0.2 logs in from it, and recovers from it", 
     const auto conns = tgtd.connections(1);
     REQUIRE(conns.size() == 1);
     tgtd.close_connection(1, conns[0].session, conns[0].connection);
-    REQUIRE(h.run_until([&] {
-        return std::find(events.begin(), events.end(), iscsi::session_event::kind::reconnected) != events.end();
-    }, 30s));
+    REQUIRE(h.run_until(
+        [&] {
+            return std::find(events.begin(), events.end(), iscsi::session_event::kind::reconnected) != events.end();
+        },
+        30s));
     CHECK(s.logged_in());
     CHECK(s.counters().reconnects == 1);
     CHECK(peer_addresses(tgtd) == std::vector<std::string>{local});
@@ -86,7 +88,7 @@ TEST_CASE("a session bound to 127.0.0.2 logs in from it, and recovers from it", 
 
 TEST_CASE("after a login redirect the session connects from its local address too", "[session][tgtd][local-address]")
 {
-    test::tgtd_fixture home;   // where the target is
+    test::tgtd_fixture home; // where the target is
     add_target(home);
     test::tgtd_fixture portal; // answers the login with a redirect to `home` (RFC 7143 §11.13.5, 0x0101)
     portal.add_target(1, target_iqn);
@@ -110,7 +112,7 @@ TEST_CASE("a local address not on this host fails the login at once, naming it",
     add_target(tgtd);
     test::session_harness h;
     auto cfg = make_config(tgtd, "192.0.2.1"); // TEST-NET-1, on no interface here
-    cfg.recover = true;                         // a first login is not retried even so
+    cfg.recover = true;                        // a first login is not retried even so
     iscsi::session s(h.io, cfg);
     const auto started = std::chrono::steady_clock::now();
     std::string message;

@@ -39,8 +39,7 @@ struct write_lease final : iscsi::buffer_lease {
 
 } // namespace
 
-TEST_CASE("withdraw: Data-Out for later R2Ts comes from the replacement",
-          "[session][scripted][data]")
+TEST_CASE("withdraw: Data-Out for later R2Ts comes from the replacement", "[session][scripted][data]")
 {
     constexpr std::uint32_t length = 16384;
     const auto data = random_bytes(length, 41);
@@ -65,19 +64,19 @@ TEST_CASE("withdraw: Data-Out for later R2Ts comes from the replacement",
     write_lease lease;
     lease.data = buf;
     auto req = rw16(true, 0, 0, length / 512, buf);
-    req.write_buffer = {};  // the lease's data is sent, not this
+    req.write_buffer = {}; // the lease's data is sent, not this
     req.lease = &lease;
     submit(s, req, done);
     REQUIRE(h.run_until([&] { return got_command.load(); }));
     const auto copy = data;
     lease.data = copy;
     lease.withdraw();
-    CHECK(lease.asked == 2);                              // at submit, and at withdraw
-    std::fill(buf.begin(), buf.end(), std::byte{0xa5});  // the old buffer is reused at once
+    CHECK(lease.asked == 2);                            // at submit, and at withdraw
+    std::fill(buf.begin(), buf.end(), std::byte{0xa5}); // the old buffer is reused at once
     go = true;
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
-    CHECK(s.counters().reconnects == 0);  // nothing was queued: no drop
+    CHECK(s.counters().reconnects == 0); // nothing was queued: no drop
     CHECK(h.logout(s) == std::error_code{});
     finish(h, t);
     CHECK(compare_bytes(written, data) == "");
@@ -99,7 +98,7 @@ TEST_CASE("withdraw with Data-Out still queued drops the connection; the reissue
     scripted_target first, second;
     first.run([&](scripted_target& tg) {
         tg.login(ls);
-        tg.expect_closed();  // nothing of the command arrives
+        tg.expect_closed(); // nothing of the command arrives
     });
     second.run([&](scripted_target& tg) {
         tg.login(ls);
@@ -161,7 +160,7 @@ TEST_CASE("withdraw does nothing for a lease in no command of the session", "[se
     lease.data = buf;
     const std::vector<std::byte> wrong(length, std::byte{0xa5});
     other.data = wrong;
-    other.withdraw();  // never submitted
+    other.withdraw(); // never submitted
     auto req = rw16(true, 0, 0, length / 512, buf);
     req.lease = &lease;
     submit(s, req, done);
@@ -169,7 +168,7 @@ TEST_CASE("withdraw does nothing for a lease in no command of the session", "[se
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.good());
     lease.data = wrong;
-    lease.withdraw();  // completed: no longer in the session
+    lease.withdraw(); // completed: no longer in the session
     CHECK(lease.asked == 1);
     CHECK(s.counters().reconnects == 0);
     CHECK(h.logout(s) == std::error_code{});
@@ -190,7 +189,7 @@ TEST_CASE("a lease that lends less than the command after withdraw: nothing more
         got_command = true;
         wait_for_go(tg, go);
         tg.send_r2t(p.itt(), 0x300, 0, 0, length);
-        tg.expect_closed();  // no Data-Out: the session drops the connection
+        tg.expect_closed(); // no Data-Out: the session drops the connection
     });
     second.run([&](scripted_target& tg) {
         tg.login(solicited_only(length));
@@ -200,7 +199,7 @@ TEST_CASE("a lease that lends less than the command after withdraw: nothing more
     session_harness h;
     auto cfg = make_config({&first, &second});
     cfg.recover = true;
-    cfg.max_reissues = 0;  // the command fails at its first lost connection
+    cfg.max_reissues = 0; // the command fails at its first lost connection
     cfg.login.proposals.default_time2wait = 0;
     iscsi::session s(h.io, cfg);
     REQUIRE(h.login(s) == std::error_code{});
@@ -216,7 +215,7 @@ TEST_CASE("a lease that lends less than the command after withdraw: nothing more
     go = true;
     REQUIRE(h.run_until([&] { return done.calls > 0; }, 20s));
     CHECK(done.result.error == iscsi::session_errc::reissue_limit);
-    REQUIRE(h.run_until([&] { return s.logged_in(); }, 20s));  // the session itself recovers
+    REQUIRE(h.run_until([&] { return s.logged_in(); }, 20s)); // the session itself recovers
     CHECK(h.logout(s) == std::error_code{});
     finish(h, first);
     finish(h, second);

@@ -49,9 +49,12 @@ TEST_CASE("a sink hands each line and its level to its function")
     s.info("i");
     s.debug("d");
     s(level::warning, "w2");
-    REQUIRE(seen == std::vector<std::pair<level, std::string>>{
-                        {level::error, "e"}, {level::warning, "w"}, {level::notice, "n"},
-                        {level::info, "i"}, {level::debug, "d"}, {level::warning, "w2"}});
+    REQUIRE(seen == std::vector<std::pair<level, std::string>>{{level::error, "e"},
+                                                               {level::warning, "w"},
+                                                               {level::notice, "n"},
+                                                               {level::info, "i"},
+                                                               {level::debug, "d"},
+                                                               {level::warning, "w2"}});
     CHECK(ivs::log::name(level::notice) == "notice");
 }
 

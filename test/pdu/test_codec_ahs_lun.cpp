@@ -127,10 +127,8 @@ TEST_CASE("malformed AHS is rejected with the right error", "[pdu][codec][ahs]")
 
     // Duplicates.
     b[4] = std::byte{4};
-    CHECK(scsi_command::decode(b, hex("00 05 02 00 00 00 00 01 00 05 02 00 00 00 00 02"), d) ==
-          errc::ahs_duplicate);
-    CHECK(scsi_command::decode(b, hex("00 02 01 00 aa 00 00 00 00 02 01 00 bb 00 00 00"), d) ==
-          errc::ahs_duplicate);
+    CHECK(scsi_command::decode(b, hex("00 05 02 00 00 00 00 01 00 05 02 00 00 00 00 02"), d) == errc::ahs_duplicate);
+    CHECK(scsi_command::decode(b, hex("00 02 01 00 aa 00 00 00 00 02 01 00 bb 00 00 00"), d) == errc::ahs_duplicate);
 
     // Extended CDB with AHSLength 1 (no CDB byte) or longer than any CDB.
     b[4] = std::byte{1};
@@ -152,7 +150,8 @@ TEST_CASE("longest CDB round-trips; longer ones are refused", "[pdu][codec][ahs]
 {
     scsi_command c;
     std::vector<std::byte> cdb(max_cdb_size);
-    for (std::size_t i = 0; i < cdb.size(); ++i) cdb[i] = std::byte(i);
+    for (std::size_t i = 0; i < cdb.size(); ++i)
+        cdb[i] = std::byte(i);
     REQUIRE_FALSE(c.set_cdb(cdb));
     std::vector<std::byte> ahs(c.total_ahs_length());
     REQUIRE(ahs.size() == 248); // padded4(3 + 245)
@@ -201,7 +200,8 @@ TEST_CASE("LUN numbers use peripheral addressing below 256, flat above", "[pdu][
     const auto b = encoded(o);
     CHECK(std::to_integer<int>(b[8]) == 0x41);
     CHECK(std::to_integer<int>(b[9]) == 0x2c);
-    for (int i = 10; i < 16; ++i) CHECK(std::to_integer<int>(b[static_cast<std::size_t>(i)]) == 0);
+    for (int i = 10; i < 16; ++i)
+        CHECK(std::to_integer<int>(b[static_cast<std::size_t>(i)]) == 0);
 }
 
 TEST_CASE("LUN decoding understands both single-level methods", "[pdu][lun]")

@@ -119,8 +119,8 @@ TEST_CASE("Task Management Function Request", "[pdu][codec]")
     CHECK(d == t);
 
     for (auto f : {tmf_function::abort_task_set, tmf_function::clear_aca, tmf_function::clear_task_set,
-                   tmf_function::logical_unit_reset, tmf_function::target_warm_reset,
-                   tmf_function::target_cold_reset, tmf_function::task_reassign}) {
+                   tmf_function::logical_unit_reset, tmf_function::target_warm_reset, tmf_function::target_cold_reset,
+                   tmf_function::task_reassign}) {
         t.function = f;
         const auto b = encoded(t);
         CHECK(std::to_integer<int>(b[1]) == (0x80 | static_cast<int>(f)));
@@ -282,8 +282,8 @@ TEST_CASE("initiator PDUs round-trip through the variant", "[pdu][codec]")
         nop_out{true, 4, encode_lun(3), 9, reserved_tag, 1, 2},
         cmd,
         task_mgmt_request{true, tmf_function::logical_unit_reset, encode_lun(7), 1, reserved_tag, 2, 3, 0, 0},
-        login_request{false, true, login_stage::security_negotiation, login_stage::security_negotiation, 0, 0,
-                      100, 0x400001020304ull, 0, 0, 0, 1, 0},
+        login_request{false, true, login_stage::security_negotiation, login_stage::security_negotiation, 0, 0, 100,
+                      0x400001020304ull, 0, 0, 0, 1, 0},
         text_request{false, false, true, 8191, 0, 3, 0x1234, 5, 6},
         data_out{false, 8192, encode_lun(4), 0x10, 0x20, 0x30, 0x40, 0x50},
         logout_request{false, logout_reason::close_connection, 8, 2, 9, 10},

@@ -67,7 +67,7 @@ TEST_CASE("Data-In flag rules", "[pdu][codec][malformed]")
     CHECK(data_in::decode(with_byte(b, 1, 0x87), d) == errc::flags_inconsistent); // O and U
     REQUIRE_FALSE(data_in::decode(with_byte(b, 1, 0x85), d));                     // O only
     CHECK(d.residual_overflow);
-    REQUIRE_FALSE(data_in::decode(with_byte(b, 1, 0x38 | 0x80), d));              // reserved bits
+    REQUIRE_FALSE(data_in::decode(with_byte(b, 1, 0x38 | 0x80), d)); // reserved bits
     CHECK_FALSE(d.status_bit);
 }
 
@@ -77,7 +77,7 @@ TEST_CASE("SCSI Response residual flags are pairwise exclusive", "[pdu][codec][m
     scsi_response d;
     CHECK(scsi_response::decode(with_byte(b, 1, 0x86), d) == errc::flags_inconsistent); // O U
     CHECK(scsi_response::decode(with_byte(b, 1, 0x98), d) == errc::flags_inconsistent); // o u
-    REQUIRE_FALSE(scsi_response::decode(with_byte(b, 1, 0x8a), d));                      // u U
+    REQUIRE_FALSE(scsi_response::decode(with_byte(b, 1, 0x8a), d));                     // u U
     CHECK(d.bidi_read_residual_underflow);
     CHECK(d.residual_underflow);
     // Reserved bits (top-but-one, bit 7 and the fixed 1) do not matter.
@@ -141,10 +141,12 @@ TEST_CASE("R2T rules", "[pdu][codec][malformed]")
     r2t d;
     REQUIRE_FALSE(r2t::decode(b, d));
     auto zero_length = b;
-    for (std::size_t k = 44; k < 48; ++k) zero_length[k] = std::byte{0};
+    for (std::size_t k = 44; k < 48; ++k)
+        zero_length[k] = std::byte{0};
     CHECK(r2t::decode(zero_length, d) == errc::field_out_of_range);
     auto reserved_ttt = b;
-    for (std::size_t k = 20; k < 24; ++k) reserved_ttt[k] = std::byte{0xff};
+    for (std::size_t k = 20; k < 24; ++k)
+        reserved_ttt[k] = std::byte{0xff};
     CHECK(r2t::decode(reserved_ttt, d) == errc::field_out_of_range);
     CHECK(r2t::decode(with_byte(b, 7, 4), d) == errc::data_segment_unexpected);
 }

@@ -16,9 +16,12 @@ namespace ivs::pdu::test {
 inline std::vector<std::byte> hex(std::string_view text)
 {
     auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
         return -1;
     };
     std::vector<std::byte> out;
@@ -26,7 +29,8 @@ inline std::vector<std::byte> hex(std::string_view text)
     for (char c : text) {
         const int v = nibble(c);
         if (v < 0) {
-            if (high >= 0) throw std::invalid_argument("odd hex digit count");
+            if (high >= 0)
+                throw std::invalid_argument("odd hex digit count");
             continue;
         }
         if (high < 0) {
@@ -36,7 +40,8 @@ inline std::vector<std::byte> hex(std::string_view text)
             high = -1;
         }
     }
-    if (high >= 0) throw std::invalid_argument("odd hex digit count");
+    if (high >= 0)
+        throw std::invalid_argument("odd hex digit count");
     return out;
 }
 
@@ -45,7 +50,8 @@ inline bhs_bytes bhs_hex(std::string_view text)
     const auto bytes = hex(text);
     REQUIRE(bytes.size() == bhs_size);
     bhs_bytes out{};
-    for (std::size_t i = 0; i < bhs_size; ++i) out[i] = bytes[i];
+    for (std::size_t i = 0; i < bhs_size; ++i)
+        out[i] = bytes[i];
     return out;
 }
 

@@ -21,10 +21,7 @@ std::array<std::byte, 32> filled(auto&& f)
     return a;
 }
 
-std::uint32_t portable(std::span<const std::byte> d)
-{
-    return crc32c_final(crc32c_update_portable(crc32c_init, d));
-}
+std::uint32_t portable(std::span<const std::byte> d) { return crc32c_final(crc32c_update_portable(crc32c_init, d)); }
 
 } // namespace
 

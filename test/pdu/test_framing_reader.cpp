@@ -17,10 +17,7 @@ constexpr std::uint8_t op_data_in = 0x25;
 constexpr std::uint8_t op_nop_in = 0x20;
 constexpr std::uint8_t op_scsi_command = 0x01;
 
-reader_config cfg(bool hd, bool dd, std::uint32_t limit = 8192)
-{
-    return reader_config{limit, hd, dd};
-}
+reader_config cfg(bool hd, bool dd, std::uint32_t limit = 8192) { return reader_config{limit, hd, dd}; }
 
 // An Extended CDB AHS (RFC 7143 §11.2.2.3): AHSLength 9, type 1, reserved,
 // 8 bytes of CDB, padded to 12 bytes.
@@ -64,8 +61,8 @@ TEST_CASE("reader: PDU without data segment", "[framing]")
 
 TEST_CASE("reader: byte-at-a-time and random splits give the same PDUs", "[framing]")
 {
-    for (auto [hd, dd] : {digest_case{false, false}, digest_case{true, false}, digest_case{false, true},
-                          digest_case{true, true}}) {
+    for (auto [hd, dd] :
+         {digest_case{false, false}, digest_case{true, false}, digest_case{false, true}, digest_case{true, true}}) {
         INFO("hd=" << hd << " dd=" << dd);
         bytes stream;
         std::vector<received> expected;

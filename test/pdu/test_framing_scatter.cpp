@@ -20,10 +20,7 @@ namespace {
 constexpr std::uint8_t op_data_in = 0x25;
 constexpr std::uint8_t op_nop_in = 0x20;
 
-reader_config cfg(bool hd, bool dd, std::uint32_t limit = 262144)
-{
-    return reader_config{limit, hd, dd};
-}
+reader_config cfg(bool hd, bool dd, std::uint32_t limit = 262144) { return reader_config{limit, hd, dd}; }
 
 struct scatter_stats {
     std::size_t direct = 0; // data bytes that landed through commit_direct
@@ -38,8 +35,8 @@ struct scatter_stats {
 // segment a plain read takes only bytes_needed() + lookahead. Destinations
 // come from per-PDU buffers owned by `sinks`.
 run_result run_scatter(pdu_reader& reader, std::span<const std::byte> stream,
-                       const std::function<std::size_t()>& next_chunk, std::vector<bytes>& sinks,
-                       scatter_stats& stats, std::size_t direct_min = 16384, std::size_t lookahead = 256)
+                       const std::function<std::size_t()>& next_chunk, std::vector<bytes>& sinks, scatter_stats& stats,
+                       std::size_t direct_min = 16384, std::size_t lookahead = 256)
 {
     run_result res;
     bytes rx(256 * 1024);
@@ -56,8 +53,8 @@ run_result run_scatter(pdu_reader& reader, std::span<const std::byte> stream,
         if (r.ev == event::pdu_ready) {
             auto a = reader.ahs();
             auto d = reader.data();
-            res.pdus.push_back({reader.bhs(), bytes(a.begin(), a.end()), bytes(d.begin(), d.end()),
-                                reader.data_in_destination()});
+            res.pdus.push_back(
+                {reader.bhs(), bytes(a.begin(), a.end()), bytes(d.begin(), d.end()), reader.data_in_destination()});
         }
         return r.ev != event::failed;
     };
@@ -145,8 +142,8 @@ TEST_CASE("scatter: trailer_bytes is the padding and data digest after the data"
 
 TEST_CASE("scatter: large data segments land directly, small PDUs many per read", "[framing][scatter]")
 {
-    for (auto [hd, dd] : {digest_case{false, false}, digest_case{true, false}, digest_case{false, true},
-                          digest_case{true, true}}) {
+    for (auto [hd, dd] :
+         {digest_case{false, false}, digest_case{true, false}, digest_case{false, true}, digest_case{true, true}}) {
         INFO("hd=" << hd << " dd=" << dd);
         bytes stream;
         std::vector<received> expected;
@@ -155,8 +152,8 @@ TEST_CASE("scatter: large data segments land directly, small PDUs many per read"
         std::uint8_t seed = 1;
         // Data-In bursts of 64 KiB (with a status-only PDU now and then), then
         // small PDUs, then large again with odd lengths (padding).
-        const std::size_t lengths[] = {65536, 65536, 0, 65536, 65536, 65536, 4096, 4096, 0, 4096, 512,
-                                       0,     3,     70001, 65535, 16384, 0, 16383, 131072};
+        const std::size_t lengths[] = {65536, 65536, 0, 65536, 65536, 65536, 4096, 4096,  0,     4096,
+                                       512,   0,     3, 70001, 65535, 16384, 0,    16383, 131072};
         for (std::size_t len : lengths) {
             const auto bhs = make_bhs(len == 0 ? op_nop_in : op_data_in, 0, len, seed);
             const auto data = pattern(len, seed++);
@@ -168,8 +165,9 @@ TEST_CASE("scatter: large data segments land directly, small PDUs many per read"
                 ++n_large;
             }
         }
-        for (auto [name, chunk, max_chunk] : {std::tuple{"socket holds everything", whole(), std::size_t{262144}},
-                                              std::tuple{"random partial reads", random_splits(7, 9000), std::size_t{9000}}}) {
+        for (auto [name, chunk, max_chunk] :
+             {std::tuple{"socket holds everything", whole(), std::size_t{262144}},
+              std::tuple{"random partial reads", random_splits(7, 9000), std::size_t{9000}}}) {
             INFO(name);
             pdu_reader reader(cfg(hd, dd));
             std::vector<bytes> sinks;

@@ -127,8 +127,8 @@ TEST_CASE("writer -> reader round trip", "[framing]")
                 payloads.push_back(pattern(len, static_cast<std::uint8_t>(len)));
             for (std::size_t i = 0; i < payloads.size(); ++i) {
                 const bool with_ahs = i % 2 == 1;
-                const auto bhs = make_bhs(0x01, with_ahs ? ahs.size() : 0, payloads[i].size(),
-                                          static_cast<std::uint32_t>(i));
+                const auto bhs =
+                    make_bhs(0x01, with_ahs ? ahs.size() : 0, payloads[i].size(), static_cast<std::uint32_t>(i));
                 outgoing_pdu pdu;
                 REQUIRE(!pdu.assemble(make_bhs(0x01, 0, 0, static_cast<std::uint32_t>(i)),
                                       with_ahs ? std::span<const std::byte>(ahs) : std::span<const std::byte>{},

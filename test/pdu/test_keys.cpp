@@ -197,8 +197,7 @@ TEST_CASE("keys: special answers", "[keys][merge]")
 {
     CHECK(merged("MaxBurstLength", "262144", "Reject").outcome == negotiation_outcome::rejected);
     CHECK(merged("ImmediateData", "Yes", "Irrelevant").outcome == negotiation_outcome::irrelevant);
-    CHECK(merged("TaskReporting", "FastAbort", "NotUnderstood").outcome ==
-          negotiation_outcome::not_understood);
+    CHECK(merged("TaskReporting", "FastAbort", "NotUnderstood").outcome == negotiation_outcome::not_understood);
     const auto r = merged("MaxBurstLength", "262144", "4096");
     CHECK(r.outcome == negotiation_outcome::agreed);
 
@@ -221,8 +220,7 @@ TEST_CASE("keys: declaratives", "[keys][merge]")
           errc::number_out_of_range);
     CHECK(respond_to_offer("MaxRecvDataSegmentLength", "511", "8192", key_sender::target, a) ==
           errc::number_out_of_range);
-    CHECK(respond_to_offer("TargetPortalGroupTag", "65536", "", key_sender::target, a) ==
-          errc::number_out_of_range);
+    CHECK(respond_to_offer("TargetPortalGroupTag", "65536", "", key_sender::target, a) == errc::number_out_of_range);
     CHECK_FALSE(a);
 
     // SessionType takes only its enumerated values.
@@ -262,10 +260,8 @@ TEST_CASE("keys: illegal offers are rejected", "[keys][merge]")
 
     // My own value must be valid: a caller bug is an error, not an answer.
     std::optional<std::string> a;
-    CHECK(respond_to_offer("MaxBurstLength", "8192", "100", key_sender::target, a) ==
-          errc::number_out_of_range);
-    CHECK(respond_to_offer("ImmediateData", "Yes", "maybe", key_sender::target, a) ==
-          errc::value_syntax);
+    CHECK(respond_to_offer("MaxBurstLength", "8192", "100", key_sender::target, a) == errc::number_out_of_range);
+    CHECK(respond_to_offer("ImmediateData", "Yes", "maybe", key_sender::target, a) == errc::value_syntax);
 }
 
 TEST_CASE("keys: obsolete marker interval answers", "[keys][merge]")

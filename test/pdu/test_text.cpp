@@ -145,10 +145,8 @@ TEST_CASE("text: total limit at the edge", "[text]")
 
 TEST_CASE("text: duplicates", "[text]")
 {
-    const std::string in = pair("TargetName", "iqn.2001-04.com.example:a") +
-                           pair("TargetAddress", "10.0.0.1:3260,1") +
-                           pair("TargetAddress", "10.0.0.2:3260,2") +
-                           pair("TargetName", "iqn.2001-04.com.example:b") +
+    const std::string in = pair("TargetName", "iqn.2001-04.com.example:a") + pair("TargetAddress", "10.0.0.1:3260,1") +
+                           pair("TargetAddress", "10.0.0.2:3260,2") + pair("TargetName", "iqn.2001-04.com.example:b") +
                            pair("TargetAddress", "10.0.0.1:3260,1");
     text_list out;
     CHECK(parse(in, out) == errc::duplicate_key);
@@ -171,9 +169,8 @@ TEST_CASE("text: serialize and round trip", "[text]")
                              {"CHAP_A", "5"}};
     std::vector<std::byte> out;
     REQUIRE_FALSE(serialize_text(pairs, out));
-    const std::string expect = pair("InitiatorName", "iqn.2024-01.org.example:init") +
-                               pair("SessionType", "Normal") + pair("TargetAlias", "") +
-                               pair("CHAP_A", "5");
+    const std::string expect = pair("InitiatorName", "iqn.2024-01.org.example:init") + pair("SessionType", "Normal") +
+                               pair("TargetAlias", "") + pair("CHAP_A", "5");
     CHECK(out == bytes(expect));
     text_list back;
     REQUIRE_FALSE(parse_text(out, back));
@@ -204,8 +201,8 @@ TEST_CASE("text: serialize rejects what parse would", "[text]")
 
 TEST_CASE("text: reassembly across PDUs with the C bit", "[text][reassembly]")
 {
-    const std::string all = pair("TargetName", "iqn.2001-04.com.example:storage") +
-                            pair("TargetAddress", "192.0.2.1:3260,1");
+    const std::string all =
+        pair("TargetName", "iqn.2001-04.com.example:storage") + pair("TargetAddress", "192.0.2.1:3260,1");
     text_reassembler r(discovery_limits());
     // A pair split in the middle of its key, then of its value.
     const auto b = bytes(all);

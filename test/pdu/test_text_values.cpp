@@ -67,8 +67,8 @@ TEST_CASE("values: hex numbers", "[values]")
 TEST_CASE("values: base64 numbers", "[values]")
 {
     CHECK(num("0bAA==") == 0);
-    CHECK(num("0bIAA=") == 8192);         // 0x20 0x00
-    CHECK(num("0BIAA") == 8192);          // padding optional
+    CHECK(num("0bIAA=") == 8192); // 0x20 0x00
+    CHECK(num("0BIAA") == 8192);  // padding optional
     CHECK(num("0b//////////8=") == UINT64_MAX);
     CHECK(num_err("0bAQAAAAAAAAAA") == errc::number_out_of_range); // 9 bytes, 0x01...
     CHECK(num_err("0b") == errc::value_syntax);

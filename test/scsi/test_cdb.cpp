@@ -10,10 +10,7 @@ using namespace ivs::scsi;
 
 namespace {
 
-std::vector<std::uint8_t> bytes_of(const cdb& c)
-{
-    return {c.view().begin(), c.view().end()};
-}
+std::vector<std::uint8_t> bytes_of(const cdb& c) { return {c.view().begin(), c.view().end()}; }
 
 } // namespace
 
@@ -22,8 +19,7 @@ TEST_CASE("cdb: the fixed commands")
     CHECK(bytes_of(test_unit_ready()) == std::vector<std::uint8_t>{0x00, 0, 0, 0, 0, 0});
     CHECK(bytes_of(inquiry(36)) == std::vector<std::uint8_t>{0x12, 0, 0, 0, 36, 0});
     CHECK(bytes_of(inquiry(0x1234)) == std::vector<std::uint8_t>{0x12, 0, 0, 0x12, 0x34, 0});
-    CHECK(bytes_of(report_luns(0x01020304)) ==
-          std::vector<std::uint8_t>{0xa0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0});
+    CHECK(bytes_of(report_luns(0x01020304)) == std::vector<std::uint8_t>{0xa0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0});
     CHECK(bytes_of(read_capacity_10()) == std::vector<std::uint8_t>{0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0});
     CHECK(bytes_of(read_capacity_16(32)) ==
           std::vector<std::uint8_t>{0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0});
@@ -55,7 +51,7 @@ TEST_CASE("cdb: REPORT LUNS allocation length rewritten in place")
 {
     std::vector<std::byte> c(12);
     c[0] = std::byte{op::report_luns};
-    c[2] = std::byte{0x02};  // SELECT REPORT is kept
+    c[2] = std::byte{0x02}; // SELECT REPORT is kept
     REQUIRE(set_report_luns_allocation_length(c, 16384));
     CHECK(c[2] == std::byte{0x02});
     CHECK(c[6] == std::byte{0});

@@ -53,7 +53,7 @@ TEST_CASE("sense: truncated fixed format is zero-filled with a clipped length")
 
     CHECK(!convert_sense(bytes({0x70, 0})));
     CHECK(!convert_sense({}));
-    CHECK(!convert_sense(bytes({0x00, 0, 5, 0, 0, 0, 0, 10})));  // not sense data
+    CHECK(!convert_sense(bytes({0x00, 0, 5, 0, 0, 0, 0, 10}))); // not sense data
     CHECK(!convert_sense(bytes({0x7f, 0, 5})));
 }
 
@@ -61,11 +61,9 @@ TEST_CASE("sense: descriptor format becomes fixed format")
 {
     // NOT READY / 04 02, information descriptor (fits 32 bits), command-
     // specific, sense-key specific and FRU descriptors.
-    auto in = bytes({0x72, 0x02, 0x04, 0x02, 0, 0, 0, 40,
-                     0x00, 0x0a, 0x80, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef,
-                     0x01, 0x0a, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4,
-                     0x02, 0x06, 0, 0, 0x80, 0x00, 0x10, 0,
-                     0x03, 0x02, 0, 0x77});
+    auto in = bytes({0x72, 0x02, 0x04, 0x02, 0,    0,    0,    40,   0x00, 0x0a, 0x80, 0,    0, 0,   0,
+                     0,    0xde, 0xad, 0xbe, 0xef, 0x01, 0x0a, 0,    0,    0,    0,    0,    0, 1,   2,
+                     3,    4,    0x02, 0x06, 0,    0,    0x80, 0x00, 0x10, 0,    0x03, 0x02, 0, 0x77});
     auto s = convert_sense(in);
     REQUIRE(s);
     const fixed_sense want{0xf0, 0, 0x02, 0xde, 0xad, 0xbe, 0xef, 10, 1, 2, 3, 4, 0x04, 0x02, 0x77, 0x80, 0x00, 0x10};
@@ -74,11 +72,10 @@ TEST_CASE("sense: descriptor format becomes fixed format")
 
 TEST_CASE("sense: descriptor information beyond 32 bits is dropped, deferred kept")
 {
-    auto in = bytes({0x73, 0x03, 0x11, 0x00, 0, 0, 0, 12,
-                     0x00, 0x0a, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 5});
+    auto in = bytes({0x73, 0x03, 0x11, 0x00, 0, 0, 0, 12, 0x00, 0x0a, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 5});
     auto s = convert_sense(in);
     REQUIRE(s);
-    CHECK((*s)[0] == 0x71);  // no VALID: the LBA does not fit
+    CHECK((*s)[0] == 0x71); // no VALID: the LBA does not fit
     CHECK(sense_key(*s) == 0x03);
     CHECK((*s)[3] == 0);
     CHECK((*s)[6] == 0);
@@ -108,13 +105,13 @@ TEST_CASE("sense: truncated descriptor sense")
 TEST_CASE("sense: the key of sense data as a target sent it")
 {
     CHECK(sense_key(bytes({0x70, 0, 0x06})) == std::optional<std::uint8_t>(0x06));
-    CHECK(sense_key(bytes({0xf1, 0, 0x35})) == std::optional<std::uint8_t>(0x05));  // VALID, deferred
+    CHECK(sense_key(bytes({0xf1, 0, 0x35})) == std::optional<std::uint8_t>(0x05)); // VALID, deferred
     CHECK(sense_key(bytes({0x72, 0x05})) == std::optional<std::uint8_t>(0x05));
     CHECK(sense_key(bytes({0x73, 0x06, 0x29})) == std::optional<std::uint8_t>(0x06));
-    CHECK_FALSE(sense_key(bytes({0x70, 0})));   // too short for the key
+    CHECK_FALSE(sense_key(bytes({0x70, 0}))); // too short for the key
     CHECK_FALSE(sense_key(bytes({0x72})));
     CHECK_FALSE(sense_key(std::span<const std::byte>{}));
-    CHECK_FALSE(sense_key(bytes({0x00, 0, 5})));  // not sense data
+    CHECK_FALSE(sense_key(bytes({0x00, 0, 5}))); // not sense data
     // Fixed-format sense as built here.
     CHECK(sense_key(make_fixed_sense(key::unit_attention, asc::power_on_or_reset, 0)) == key::unit_attention);
 }
@@ -134,8 +131,8 @@ TEST_CASE("sense: descriptor types 0x04 (stream) and 0x05 (block) keep their fla
     CHECK(sense_key(*s) == 0x05);
     CHECK(((*s)[2] & 0xe0) == 0x20);
     // Both, after an information descriptor, deferred.
-    s = convert_sense(bytes({0x73, 0x0e, 0x10, 0x00, 0, 0, 0, 20, 0x00, 0x0a, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34,
-                             0x05, 0x02, 0x00, 0x20}));
+    s = convert_sense(bytes({0x73, 0x0e, 0x10, 0x00, 0, 0, 0,    20,   0x00, 0x0a, 0x80, 0,
+                             0,    0,    0,    0,    0, 0, 0x12, 0x34, 0x05, 0x02, 0x00, 0x20}));
     REQUIRE(s);
     CHECK((*s)[0] == (0x71 | 0x80));
     CHECK(sense_key(*s) == 0x0e);

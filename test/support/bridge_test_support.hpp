@@ -36,8 +36,7 @@ inline scsi_command rw10(bool write, int target, int lun, std::uint32_t lba, std
     return c;
 }
 
-inline scsi_command plain(int target, int lun, std::initializer_list<std::uint8_t> cdb,
-                          std::span<std::byte> in = {})
+inline scsi_command plain(int target, int lun, std::initializer_list<std::uint8_t> cdb, std::span<std::byte> in = {})
 {
     scsi_command c;
     c.target = target;
@@ -141,11 +140,11 @@ struct rig {
 struct faulty_device : vscsi_device, direct_access {
     explicit faulty_device(vscsi_device& d) : real(d) {}
     vscsi_device& real;
-    int fail_data_read = 0;  // the next N data_read (and data_read_placed) calls fail
-    bool zero_copy = false;  // forward data_read_buffer / data_write_buffer (else: unsupported, copies)
+    int fail_data_read = 0; // the next N data_read (and data_read_placed) calls fail
+    bool zero_copy = false; // forward data_read_buffer / data_write_buffer (else: unsupported, copies)
     int data_read_calls = 0, placed_calls = 0, data_write_calls = 0, taken_calls = 0;
-    int fail_t2i = 0;        // the next N t2i calls fail (and are lost)
-    std::function<void(vscsi_i2t&)> mangle;  // alters what i2t returns
+    int fail_t2i = 0;                       // the next N t2i calls fail (and are lost)
+    std::function<void(vscsi_i2t&)> mangle; // alters what i2t returns
 
     int readiness_fd() const override { return real.readiness_fd(); }
     std::error_code i2t(vscsi_i2t& out) override

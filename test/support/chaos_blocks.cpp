@@ -60,10 +60,7 @@ std::optional<block_id> read_block(std::span<const std::byte> block)
     return id;
 }
 
-void poison(std::span<std::byte> buf)
-{
-    std::fill(buf.begin(), buf.end(), poison_byte);
-}
+void poison(std::span<std::byte> buf) { std::fill(buf.begin(), buf.end(), poison_byte); }
 
 long first_unpoisoned(std::span<const std::byte> buf)
 {

@@ -15,10 +15,10 @@ namespace ivs::test::chaos {
 inline constexpr std::uint32_t block_size = 512;
 
 struct block_id {
-    std::uint32_t run = 0;    // the seed's low bits: blocks of another run differ
+    std::uint32_t run = 0; // the seed's low bits: blocks of another run differ
     std::uint16_t lun = 0;
     std::uint64_t lba = 0;
-    std::uint32_t generation = 0;  // 0: the LUN's initial contents; each WRITE a new one
+    std::uint32_t generation = 0; // 0: the LUN's initial contents; each WRITE a new one
     friend bool operator==(const block_id&, const block_id&) = default;
 };
 

@@ -95,9 +95,7 @@ void chaos_target::impl::on_tmf(chaos_connection& c, const received_pdu& p)
             c.close_after_flush = true;
         break;
     }
-    default:
-        rsp.response = pdu::tmf_response::function_not_supported;
-        break;
+    default: rsp.response = pdu::tmf_response::function_not_supported; break;
     }
     enqueue(c, make(c, rsp, true));
 }
@@ -133,9 +131,8 @@ void chaos_target::impl::on_nop_out(chaos_connection& c, const received_pdu& p)
     pdu::nop_in r;
     r.initiator_task_tag = n.initiator_task_tag;
     r.lun = n.lun;
-    std::vector<std::byte> echo(p.data.begin(),
-                                p.data.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
-                                                     p.data.size(), c.initiator_mrdsl)));
+    std::vector<std::byte> echo(p.data.begin(), p.data.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                                                     p.data.size(), c.initiator_mrdsl)));
     enqueue(c, make(c, r, true, std::move(echo)));
 }
 
@@ -194,13 +191,9 @@ void chaos_target::impl::inject(chaos_connection& c, const chaos_task& t)
         c.outq.back().fault = true;
     };
     switch (*kind) {
-    case fault_kind::async_luns_changed:
-        return async(0, sense_segment(fixed_sense(0x06, 0x3f, 0x0e)), 0, 0, 0);
-    case fault_kind::async_capacity_changed:
-        return async(0, sense_segment(fixed_sense(0x06, 0x2a, 0x09)), 0, 0, 0);
-    case fault_kind::async_logout_request:
-        c.logout_expected = true;
-        return async(1, {}, 0, 0, 1);
+    case fault_kind::async_luns_changed: return async(0, sense_segment(fixed_sense(0x06, 0x3f, 0x0e)), 0, 0, 0);
+    case fault_kind::async_capacity_changed: return async(0, sense_segment(fixed_sense(0x06, 0x2a, 0x09)), 0, 0, 0);
+    case fault_kind::async_logout_request: c.logout_expected = true; return async(1, {}, 0, 0, 1);
     case fault_kind::async_logout_twice:
         c.logout_expected = true;
         async(1, {}, 0, 0, 1);
@@ -208,16 +201,10 @@ void chaos_target::impl::inject(chaos_connection& c, const chaos_task& t)
     case fault_kind::async_connection_drop:
         c.close_after_flush = true;
         return async(2, {}, 0, 0, 0); // CID 0, Time2Wait 0, Time2Retain 0
-    case fault_kind::async_session_drop:
-        c.close_after_flush = true;
-        return async(3, {}, 0, 0, 0);
-    case fault_kind::async_renegotiate:
-        c.renegotiation_expected = true;
-        return async(4, {}, 0, 0, 1);
-    case fault_kind::async_vendor:
-        return async(255, std::vector<std::byte>(16, std::byte{0x5a}), 0, 0, 0);
-    case fault_kind::async_reserved:
-        return async(5, {}, 0, 0, 0);
+    case fault_kind::async_session_drop: c.close_after_flush = true; return async(3, {}, 0, 0, 0);
+    case fault_kind::async_renegotiate: c.renegotiation_expected = true; return async(4, {}, 0, 0, 1);
+    case fault_kind::async_vendor: return async(255, std::vector<std::byte>(16, std::byte{0x5a}), 0, 0, 0);
+    case fault_kind::async_reserved: return async(5, {}, 0, 0, 0);
     case fault_kind::nop_in_unknown_itt: {
         pdu::nop_in n;
         n.initiator_task_tag = 0x0badbeef;
@@ -256,8 +243,7 @@ void chaos_target::impl::inject(chaos_connection& c, const chaos_task& t)
         enqueue(c, make(c, r, true, std::vector<std::byte>(b.begin(), b.begin() + 20)));
         break;
     }
-    default:
-        return;
+    default: return;
     }
     c.outq.back().fault = true;
 }

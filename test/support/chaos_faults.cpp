@@ -29,8 +29,7 @@ constexpr fault_info catalog[] = {
      "an R2T carries the reserved Target Transfer Tag 0xffffffff"},
     {K::nop_in_unknown_itt, "nop_in_unknown_itt", "header", N::any, P::command,
      "a NOP-In answers a ping the initiator never sent (unknown ITT)"},
-    {K::unknown_opcode, "unknown_opcode", "header", N::any, P::command,
-     "a PDU with the reserved opcode 0x2a arrives"},
+    {K::unknown_opcode, "unknown_opcode", "header", N::any, P::command, "a PDU with the reserved opcode 0x2a arrives"},
     {K::sense_length_lie, "sense_length_lie", "header", N::any, P::command,
      "CHECK CONDITION whose SenseLength runs past the data segment"},
     {K::nop_ping_oversized, "nop_ping_oversized", "header", N::any, P::command,
@@ -53,8 +52,7 @@ constexpr fault_info catalog[] = {
      "a Data-In's DataSegmentLength is 1024 more than the bytes that follow (framing lost)"},
     {K::r2t_over_burst, "r2t_over_burst", "length", N::write_r2t_multi, P::r2t,
      "an R2T's DesiredDataTransferLength exceeds MaxBurstLength"},
-    {K::r2t_zero_length, "r2t_zero_length", "length", N::write_r2t, P::r2t,
-     "an R2T asks for zero bytes"},
+    {K::r2t_zero_length, "r2t_zero_length", "length", N::write_r2t, P::r2t, "an R2T asks for zero bytes"},
     {K::read_underflow, "read_underflow", "length", N::read, P::execution,
      "an honest short READ: half the data, GOOD with U and the right residual", false},
     {K::write_underflow, "write_underflow", "length", N::write_r2t, P::execution,
@@ -105,8 +103,7 @@ constexpr fault_info catalog[] = {
     // status and data
     {K::status_without_data, "status_without_data", "status", N::read, P::reply,
      "GOOD status without any Data-In and without a residual"},
-    {K::data_after_status, "data_after_status", "status", N::read, P::reply,
-     "a Data-In after the command's status"},
+    {K::data_after_status, "data_after_status", "status", N::read, P::reply, "a Data-In after the command's status"},
     {K::zero_length_final, "zero_length_final", "status", N::read, P::reply,
      "the last data segment replaced by a zero-length final Data-In at the end offset"},
     {K::target_failure, "target_failure", "status", N::any, P::command,
@@ -350,8 +347,14 @@ bool mutate_reply(fault_kind k, fault_context& ctx, std::vector<out_pdu>& reply)
         const std::uint32_t exp = p.field(bhs_at::exp_cmd_sn);
         const std::uint32_t max = p.field(bhs_at::max_cmd_sn);
         switch (k) {
-        case K::expcmdsn_ahead: p.set_field(bhs_at::exp_cmd_sn, exp + 5); p.set_field(bhs_at::max_cmd_sn, max + 5); break;
-        case K::expcmdsn_behind: p.set_field(bhs_at::exp_cmd_sn, exp - 1000); p.set_field(bhs_at::max_cmd_sn, max - 1000); break;
+        case K::expcmdsn_ahead:
+            p.set_field(bhs_at::exp_cmd_sn, exp + 5);
+            p.set_field(bhs_at::max_cmd_sn, max + 5);
+            break;
+        case K::expcmdsn_behind:
+            p.set_field(bhs_at::exp_cmd_sn, exp - 1000);
+            p.set_field(bhs_at::max_cmd_sn, max - 1000);
+            break;
         case K::maxcmdsn_closed: p.set_field(bhs_at::max_cmd_sn, exp - 1); break;
         case K::maxcmdsn_invalid: p.set_field(bhs_at::max_cmd_sn, exp - 5); break;
         default: p.set_field(bhs_at::max_cmd_sn, max + 1000); break;
@@ -489,8 +492,7 @@ bool mutate_reply(fault_kind k, fault_context& ctx, std::vector<out_pdu>& reply)
             return false;
         mark(reply.back()).close_after = true;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -501,34 +503,18 @@ bool mutate_r2ts(fault_kind k, fault_context& ctx, std::vector<out_pdu>& r2ts)
     out_pdu& p = r2ts.front();
     p.fault = true;
     switch (k) {
-    case K::r2t_itt_other:
-        p.set_field(bhs_at::itt, ctx.other_read_itt ? *ctx.other_read_itt : 0x0badf00d);
-        return true;
-    case K::r2t_ttt_reserved:
-        p.set_field(bhs_at::ttt, 0xffffffff);
-        return true;
-    case K::r2t_offset_past_edtl:
-        p.set_field(bhs_at::buffer_offset, ctx.edtl);
-        return true;
-    case K::r2t_over_burst:
-        p.set_field(bhs_at::desired_length, ctx.max_burst + 512);
-        return true;
-    case K::r2t_zero_length:
-        p.set_field(bhs_at::desired_length, 0);
-        return true;
-    case K::r2tsn_skip:
-        p.set_field(bhs_at::r2t_sn, p.field(bhs_at::r2t_sn) + 1);
-        return true;
+    case K::r2t_itt_other: p.set_field(bhs_at::itt, ctx.other_read_itt ? *ctx.other_read_itt : 0x0badf00d); return true;
+    case K::r2t_ttt_reserved: p.set_field(bhs_at::ttt, 0xffffffff); return true;
+    case K::r2t_offset_past_edtl: p.set_field(bhs_at::buffer_offset, ctx.edtl); return true;
+    case K::r2t_over_burst: p.set_field(bhs_at::desired_length, ctx.max_burst + 512); return true;
+    case K::r2t_zero_length: p.set_field(bhs_at::desired_length, 0); return true;
+    case K::r2tsn_skip: p.set_field(bhs_at::r2t_sn, p.field(bhs_at::r2t_sn) + 1); return true;
     case K::r2tsn_repeat:
         // Called for the victim's second R2T.
         p.set_field(bhs_at::r2t_sn, p.field(bhs_at::r2t_sn) - 1);
         return true;
-    case K::r2t_duplicate:
-        r2ts.push_back(p);
-        return true;
-    default:
-        p.fault = false;
-        return false;
+    case K::r2t_duplicate: r2ts.push_back(p); return true;
+    default: p.fault = false; return false;
     }
 }
 

@@ -19,35 +19,84 @@ namespace ivs::test::chaos {
 
 enum class fault_kind : std::uint8_t {
     // header fields
-    datain_itt_other, response_itt_unknown, r2t_itt_other, r2t_ttt_reserved, nop_in_unknown_itt,
-    unknown_opcode, sense_length_lie, nop_ping_oversized,
+    datain_itt_other,
+    response_itt_unknown,
+    r2t_itt_other,
+    r2t_ttt_reserved,
+    nop_in_unknown_itt,
+    unknown_opcode,
+    sense_length_lie,
+    nop_ping_oversized,
     // offsets
-    datain_offset_gap, datain_offset_overlap, datain_offset_past_edtl, r2t_offset_past_edtl,
+    datain_offset_gap,
+    datain_offset_overlap,
+    datain_offset_past_edtl,
+    r2t_offset_past_edtl,
     // lengths
-    datain_short_good, datain_dsl_over_mrdsl, datain_dsl_lie, r2t_over_burst, r2t_zero_length,
-    read_underflow, write_underflow, residual_bogus,
+    datain_short_good,
+    datain_dsl_over_mrdsl,
+    datain_dsl_lie,
+    r2t_over_burst,
+    r2t_zero_length,
+    read_underflow,
+    write_underflow,
+    residual_bogus,
     // sequence numbers
-    statsn_skip, statsn_stale, expcmdsn_ahead, expcmdsn_behind, maxcmdsn_closed, maxcmdsn_invalid,
-    maxcmdsn_beyond, datasn_skip, datasn_repeat, expdatasn_wrong, r2tsn_skip, r2tsn_repeat,
+    statsn_skip,
+    statsn_stale,
+    expcmdsn_ahead,
+    expcmdsn_behind,
+    maxcmdsn_closed,
+    maxcmdsn_invalid,
+    maxcmdsn_beyond,
+    datasn_skip,
+    datasn_repeat,
+    expdatasn_wrong,
+    r2tsn_skip,
+    r2tsn_repeat,
     // flags
-    datain_s_without_f, residual_both_flags, datain_ack_bit,
+    datain_s_without_f,
+    residual_both_flags,
+    datain_ack_bit,
     // order
-    datain_swap, status_before_data, write_status_early,
+    datain_swap,
+    status_before_data,
+    write_status_early,
     // truncation
-    datain_truncated_close, header_truncated_close,
+    datain_truncated_close,
+    header_truncated_close,
     // duplication
-    datain_duplicate, status_duplicate, r2t_duplicate,
+    datain_duplicate,
+    status_duplicate,
+    r2t_duplicate,
     // status and data
-    status_without_data, data_after_status, zero_length_final, target_failure, busy,
+    status_without_data,
+    data_after_status,
+    zero_length_final,
+    target_failure,
+    busy,
     // rejects
-    reject_command, reject_data_out, reject_truncated,
+    reject_command,
+    reject_data_out,
+    reject_truncated,
     // asynchronous events (§11.9.1)
-    async_luns_changed, async_capacity_changed, async_logout_request, async_logout_twice,
-    async_connection_drop, async_session_drop, async_renegotiate, async_vendor, async_reserved,
+    async_luns_changed,
+    async_capacity_changed,
+    async_logout_request,
+    async_logout_twice,
+    async_connection_drop,
+    async_session_drop,
+    async_renegotiate,
+    async_vendor,
+    async_reserved,
     // stalls
-    stall_command, stall_connection, stall_mid_data,
+    stall_command,
+    stall_connection,
+    stall_mid_data,
     // resets (connection drops)
-    drop_on_command, drop_mid_data, drop_after_status,
+    drop_on_command,
+    drop_mid_data,
+    drop_after_status,
 };
 
 // Which command a fault needs as its victim.
@@ -93,18 +142,18 @@ struct out_pdu {
 
     pdu::bhs_bytes bhs{};
     std::vector<std::byte> data;
-    std::size_t cut = whole;   // send only this many bytes of the frame, then close
-    bool close_after = false;  // close the connection once this is sent
-    bool fault = false;        // a fault made or changed it (for the trace)
+    std::size_t cut = whole;  // send only this many bytes of the frame, then close
+    bool close_after = false; // close the connection once this is sent
+    bool fault = false;       // a fault made or changed it (for the trace)
 
     std::uint8_t opcode() const noexcept;
     bool is_data_in() const noexcept;
     bool has_status() const noexcept; // SCSI Response, or Data-In with the S bit
     bool is_r2t() const noexcept;
-    std::uint32_t field(std::size_t offset) const noexcept;  // big-endian 32-bit
+    std::uint32_t field(std::size_t offset) const noexcept; // big-endian 32-bit
     void set_field(std::size_t offset, std::uint32_t v) noexcept;
-    void set_dsl(std::uint32_t n) noexcept;                  // header only
-    void set_data(std::vector<std::byte> d);                 // data and header DSL
+    void set_dsl(std::uint32_t n) noexcept;  // header only
+    void set_data(std::vector<std::byte> d); // data and header DSL
 };
 
 // Byte offsets in a target BHS (§11).
@@ -116,7 +165,7 @@ inline constexpr std::size_t flags = 1, itt = 16, ttt = 20, stat_sn = 24, exp_cm
 
 struct fault_context {
     std::uint32_t edtl = 0;
-    std::uint32_t initiator_mrdsl = 0;   // what the initiator declared it receives
+    std::uint32_t initiator_mrdsl = 0; // what the initiator declared it receives
     std::uint32_t max_burst = 0;
     std::optional<std::uint32_t> other_read_itt; // another READ the initiator still waits for
     std::uint32_t* next_stat_sn = nullptr;       // the connection's StatSN counter

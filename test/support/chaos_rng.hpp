@@ -25,7 +25,10 @@ public:
     // True with probability per_mille / 1000.
     bool chance(std::uint32_t per_mille) noexcept { return below(1000) < per_mille; }
     template <class T>
-    const T& pick(std::span<const T> from) noexcept { return from[below(static_cast<std::uint32_t>(from.size()))]; }
+    const T& pick(std::span<const T> from) noexcept
+    {
+        return from[below(static_cast<std::uint32_t>(from.size()))];
+    }
     // An independent stream derived from this one (for one concern).
     rng fork(std::uint64_t salt) noexcept { return rng(next() ^ (salt * 0xd1b54a32d192ed03ull)); }
 

@@ -15,9 +15,8 @@ namespace ivs::test::chaos {
 
 namespace {
 
-constexpr std::uint8_t op_tur = 0x00, op_inquiry = 0x12, op_read_capacity10 = 0x25, op_read10 = 0x28,
-                       op_write10 = 0x2a, op_sync10 = 0x35, op_read16 = 0x88, op_write16 = 0x8a,
-                       op_report_luns = 0xa0;
+constexpr std::uint8_t op_tur = 0x00, op_inquiry = 0x12, op_read_capacity10 = 0x25, op_read10 = 0x28, op_write10 = 0x2a,
+                       op_sync10 = 0x35, op_read16 = 0x88, op_write16 = 0x8a, op_report_luns = 0xa0;
 constexpr std::uint8_t status_good = 0x00, status_check_condition = 0x02, status_busy = 0x08;
 
 std::uint8_t cdb_at(const pdu::scsi_command& c, std::size_t i) { return std::to_integer<std::uint8_t>(c.cdb[i]); }
@@ -39,8 +38,7 @@ command_key key_of(const pdu::scsi_command& c)
         k.lba = pdu::load64(c.cdb.data() + 2);
         k.blocks = pdu::load32(c.cdb.data() + 10);
         break;
-    default:
-        break;
+    default: break;
     }
     return k;
 }
@@ -71,7 +69,8 @@ bool chaos_target::impl::deliver_command(chaos_connection& c, const received_pdu
         switch (*kind) {
         case fault_kind::reject_command: {
             fire(c, "command rejected");
-            const std::uint8_t reasons[] = {pdu::reject_reason::protocol_error, pdu::reject_reason::command_not_supported,
+            const std::uint8_t reasons[] = {pdu::reject_reason::protocol_error,
+                                            pdu::reject_reason::command_not_supported,
                                             pdu::reject_reason::invalid_pdu_field};
             send_reject(c, reasons[fault_random.below(3)], p.bhs);
             return false; // the CmdSN is not counted (§4.2.2.1): a hole
@@ -170,19 +169,15 @@ void chaos_target::impl::execute(chaos_connection& c, chaos_task& t)
     }
     switch (op) {
     case op_read10:
-    case op_read16:
-        return execute_read(c, t);
+    case op_read16: return execute_read(c, t);
     case op_write10:
     case op_write16:
         issue_r2ts(c, t);
-        if (!c.closed && t.unsolicited_next == t.unsolicited_end && t.bursts.empty() &&
-            t.next_r2t_offset >= t.needed)
+        if (!c.closed && t.unsolicited_next == t.unsolicited_end && t.bursts.empty() && t.next_r2t_offset >= t.needed)
             finish_write(c, t);
         return;
     case op_tur:
-    case op_sync10:
-        respond(c, t, status_good);
-        break;
+    case op_sync10: respond(c, t, status_good); break;
     case op_inquiry: {
         std::vector<std::byte> inq(36);
         inq[2] = std::byte{0x05};
@@ -313,7 +308,7 @@ void chaos_target::impl::execute_read(chaos_connection& c, chaos_task& t)
         reply.push_back(make(c, r, true));
     }
     if (t.victim && info(*kind).phase == fault_phase::reply) {
-        fault_context ctx{edtl, c.initiator_mrdsl, params.max_burst, other_read_itt(c, itt), &c.link->stat_sn,
+        fault_context ctx{edtl,         c.initiator_mrdsl, params.max_burst, other_read_itt(c, itt), &c.link->stat_sn,
                           &fault_random};
         if (mutate_reply(*kind, ctx, reply))
             fire(c, "READ reply");
@@ -376,8 +371,12 @@ void chaos_target::impl::issue_r2ts(chaos_connection& c, chaos_task& t)
                 early_status = t.r2t_fault_done = true;
                 fire(c, "GOOD before the data");
             } else if (*kind != fault_kind::r2tsn_repeat || t.r2ts_sent == 1) {
-                fault_context ctx{t.cmd.expected_data_transfer_length, c.initiator_mrdsl, params.max_burst,
-                                  other_read_itt(c, t.itt), &c.link->stat_sn, &fault_random};
+                fault_context ctx{t.cmd.expected_data_transfer_length,
+                                  c.initiator_mrdsl,
+                                  params.max_burst,
+                                  other_read_itt(c, t.itt),
+                                  &c.link->stat_sn,
+                                  &fault_random};
                 if (mutate_r2ts(*kind, ctx, one)) {
                     t.r2t_fault_done = true;
                     fire(c, "R2T");
@@ -418,13 +417,12 @@ void chaos_target::impl::on_data_out(chaos_connection& c, const received_pdu& p)
     }
     const std::uint32_t off = d.buffer_offset;
     const auto len = static_cast<std::uint32_t>(p.data.size());
-    const std::string where = "Data-Out ITT " + std::to_string(t.itt) + " TTT " + std::to_string(d.target_transfer_tag) +
-                              " DataSN " + std::to_string(d.data_sn) + " offset " + std::to_string(off) + " length " +
-                              std::to_string(len);
+    const std::string where = "Data-Out ITT " + std::to_string(t.itt) + " TTT " +
+                              std::to_string(d.target_transfer_tag) + " DataSN " + std::to_string(d.data_sn) +
+                              " offset " + std::to_string(off) + " length " + std::to_string(len);
     bool burst_done = false;
     if (d.target_transfer_tag == pdu::reserved_tag) {
-        if (off != t.unsolicited_next || d.data_sn != t.unsolicited_sn ||
-            std::uint64_t{off} + len > t.unsolicited_end)
+        if (off != t.unsolicited_next || d.data_sn != t.unsolicited_sn || std::uint64_t{off} + len > t.unsolicited_end)
             return violation(c, where + ": unsolicited data expected at offset " + std::to_string(t.unsolicited_next) +
                                     " DataSN " + std::to_string(t.unsolicited_sn) + " up to " +
                                     std::to_string(t.unsolicited_end));
@@ -466,8 +464,8 @@ void chaos_target::impl::finish_write(chaos_connection& c, chaos_task& t)
         const std::span<const std::byte> b = std::span<const std::byte>(t.data).subspan(i * block_size, block_size);
         const auto id = read_block(b);
         if (!id || id->run != run || id->lun != t.key.lun || id->lba != t.key.lba + i) {
-            findings.push_back({"wrong-bytes-written", t.key.describe() + ": block " + std::to_string(i) +
-                                                           " carried " + describe_block(b)});
+            findings.push_back({"wrong-bytes-written",
+                                t.key.describe() + ": block " + std::to_string(i) + " carried " + describe_block(b)});
             break;
         }
     }
@@ -488,8 +486,8 @@ void chaos_target::impl::finish_write(chaos_connection& c, chaos_task& t)
         std::vector<out_pdu> reply;
         reply.push_back(make(c, r, true));
         if (t.victim && info(*kind).phase == fault_phase::reply) {
-            fault_context ctx{edtl, c.initiator_mrdsl, params.max_burst, other_read_itt(c, itt), &c.link->stat_sn,
-                              &fault_random};
+            fault_context ctx{
+                edtl, c.initiator_mrdsl, params.max_burst, other_read_itt(c, itt), &c.link->stat_sn, &fault_random};
             if (mutate_reply(*kind, ctx, reply))
                 fire(c, "WRITE status");
         }

@@ -43,12 +43,9 @@ std::string describe_out(const out_pdu& p)
 bool is_new_request(const received_pdu& p)
 {
     switch (p.op()) {
-    case pdu::opcode::data_out:
-        return false;
-    case pdu::opcode::nop_out:
-        return p.itt() != reserved; // an answer to our ping is no request
-    default:
-        return true;
+    case pdu::opcode::data_out: return false;
+    case pdu::opcode::nop_out: return p.itt() != reserved; // an answer to our ping is no request
+    default: return true;
     }
 }
 
@@ -89,8 +86,7 @@ std::span<std::byte> chaos_target::impl::lun_range(std::uint16_t lun, std::uint6
 chaos_target::chaos_target(std::uint32_t run, const target_params& params, std::uint64_t seed, unsigned luns,
                            std::uint64_t lun_blocks)
     : impl_(std::make_unique<impl>(run, params, seed, luns, lun_blocks))
-{
-}
+{}
 
 chaos_target::~chaos_target() = default;
 
@@ -197,7 +193,8 @@ bool chaos_target::impl::step(chaos_connection& c)
     } catch (const script_failure& e) {
         if (c.ping_ttt && std::string_view(e.what()).find("data segment length") != std::string_view::npos)
             obligation(c, std::string("the answer to a target ping is longer than the target's "
-                                      "MaxRecvDataSegmentLength (RFC 7143 §11.18): ") + e.what());
+                                      "MaxRecvDataSegmentLength (RFC 7143 §11.18): ") +
+                              e.what());
         violation(c, e.what());
         moved = true;
     }
@@ -225,18 +222,14 @@ void chaos_target::impl::handle(chaos_connection& c, received_pdu p)
         return;
     }
     switch (p.op()) {
-    case pdu::opcode::data_out:
-        return on_data_out(c, p);
+    case pdu::opcode::data_out: return on_data_out(c, p);
     case pdu::opcode::scsi_command:
     case pdu::opcode::nop_out:
     case pdu::opcode::task_mgmt_request:
     case pdu::opcode::text_request:
-    case pdu::opcode::logout_request:
-        break;
-    case pdu::opcode::snack_request:
-        return violation(c, "SNACK at ErrorRecoveryLevel 0");
-    default:
-        return violation(c, "unexpected " + p.describe() + " in the full feature phase");
+    case pdu::opcode::logout_request: break;
+    case pdu::opcode::snack_request: return violation(c, "SNACK at ErrorRecoveryLevel 0");
+    default: return violation(c, "unexpected " + p.describe() + " in the full feature phase");
     }
     if (p.immediate()) {
         (void)deliver(c, p); // immediate delivery, CmdSN not taken (§4.2.2.1)
@@ -246,14 +239,18 @@ void chaos_target::impl::handle(chaos_connection& c, received_pdu p)
     if (pdu::serial32{sn} < pdu::serial32{c.link->exp_cmd_sn}) {
         // Silently ignored, as §4.2.2.1 asks of a target.
         if (!c.faulted)
-            violation(c, "CmdSN " + std::to_string(sn) + " below ExpCmdSN " + std::to_string(c.link->exp_cmd_sn) +
-                             " (a duplicate) in " + p.describe(), false);
+            violation(c,
+                      "CmdSN " + std::to_string(sn) + " below ExpCmdSN " + std::to_string(c.link->exp_cmd_sn) +
+                          " (a duplicate) in " + p.describe(),
+                      false);
         return;
     }
     if (pdu::sn_gt(sn, c.accept_max)) {
         if (!c.faulted)
-            violation(c, "CmdSN " + std::to_string(sn) + " beyond the advertised MaxCmdSN " +
-                             std::to_string(c.accept_max) + " in " + p.describe(), false);
+            violation(c,
+                      "CmdSN " + std::to_string(sn) + " beyond the advertised MaxCmdSN " +
+                          std::to_string(c.accept_max) + " in " + p.describe(),
+                      false);
         return;
     }
     if (std::any_of(c.held.begin(), c.held.end(), [&](const received_pdu& h) { return h.cmd_sn() == sn; })) {
@@ -282,22 +279,12 @@ void chaos_target::impl::deliver_in_order(chaos_connection& c)
 bool chaos_target::impl::deliver(chaos_connection& c, const received_pdu& p)
 {
     switch (p.op()) {
-    case pdu::opcode::scsi_command:
-        return deliver_command(c, p);
-    case pdu::opcode::task_mgmt_request:
-        on_tmf(c, p);
-        return true;
-    case pdu::opcode::nop_out:
-        on_nop_out(c, p);
-        return true;
-    case pdu::opcode::text_request:
-        on_text(c, p);
-        return true;
-    case pdu::opcode::logout_request:
-        on_logout(c, p);
-        return true;
-    default:
-        return true;
+    case pdu::opcode::scsi_command: return deliver_command(c, p);
+    case pdu::opcode::task_mgmt_request: on_tmf(c, p); return true;
+    case pdu::opcode::nop_out: on_nop_out(c, p); return true;
+    case pdu::opcode::text_request: on_text(c, p); return true;
+    case pdu::opcode::logout_request: on_logout(c, p); return true;
+    default: return true;
     }
 }
 
@@ -426,8 +413,7 @@ void chaos_target::impl::log(const chaos_connection& c, const std::string& line)
         trace("target c" + std::to_string(c.index) + ": " + line);
 }
 
-std::optional<std::uint32_t> chaos_target::impl::other_read_itt(const chaos_connection& c,
-                                                                  std::uint32_t not_this) const
+std::optional<std::uint32_t> chaos_target::impl::other_read_itt(const chaos_connection& c, std::uint32_t not_this) const
 {
     for (const auto& [itt, t] : c.tasks)
         if (itt != not_this && t.key.op == 'R' && !t.stalled)

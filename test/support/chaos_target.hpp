@@ -32,23 +32,23 @@ namespace ivs::test::chaos {
 
 // What the target negotiates and how it answers (drawn from the seed).
 struct target_params {
-    std::uint32_t mrdsl = 8192;            // its MaxRecvDataSegmentLength declaration
+    std::uint32_t mrdsl = 8192; // its MaxRecvDataSegmentLength declaration
     std::uint32_t max_burst = 262144;
     std::uint32_t first_burst = 65536;
     bool immediate_data = true;
     bool initial_r2t = true;
     std::uint32_t max_outstanding_r2t = 1;
-    std::uint32_t window = 32;             // commands it queues (MaxCmdSN - ExpCmdSN + 1 when idle)
-    std::uint32_t data_in_segment = 8192;  // its Data-In segment size (at most the initiator's limit)
-    bool collapse_status = true;           // status in the last Data-In (§11.7.3)
-    bool reorder = true;                   // completes commands delivered together in a seeded order
+    std::uint32_t window = 32;            // commands it queues (MaxCmdSN - ExpCmdSN + 1 when idle)
+    std::uint32_t data_in_segment = 8192; // its Data-In segment size (at most the initiator's limit)
+    bool collapse_status = true;          // status in the last Data-In (§11.7.3)
+    bool reorder = true;                  // completes commands delivered together in a seeded order
     std::uint32_t first_stat_sn = 0x2000;
 };
 
 // A command's identity as the midlayer issued it (the target sees it in the CDB).
 struct command_key {
     std::uint16_t lun = 0;
-    char op = 'N';  // 'R' READ, 'W' WRITE, 'N' no data
+    char op = 'N'; // 'R' READ, 'W' WRITE, 'N' no data
     std::uint64_t lba = 0;
     std::uint32_t blocks = 0;
     auto operator<=>(const command_key&) const = default;

@@ -18,23 +18,23 @@ struct chaos_task {
     std::uint32_t cmd_sn = 0;
     pdu::scsi_command cmd;
     command_key key;
-    bool victim = false;     // the fault applies to this execution
-    bool counted = false;    // holds a place in the window (chaos_connection::active)
-    bool stalled = false;    // never answered (until task management ends it)
+    bool victim = false;  // the fault applies to this execution
+    bool counted = false; // holds a place in the window (chaos_connection::active)
+    bool stalled = false; // never answered (until task management ends it)
     // WRITE
-    std::vector<std::byte> data;    // EDTL bytes
-    std::uint32_t needed = 0;       // bytes the target collects (EDTL, less for an honest underflow)
+    std::vector<std::byte> data; // EDTL bytes
+    std::uint32_t needed = 0;    // bytes the target collects (EDTL, less for an honest underflow)
     std::uint32_t received = 0;
-    std::uint32_t unsolicited_end = 0;    // immediate data + unsolicited Data-Out end here
-    std::uint32_t unsolicited_next = 0;   // next unsolicited offset
-    std::uint32_t unsolicited_sn = 0;     // next unsolicited DataSN
+    std::uint32_t unsolicited_end = 0;  // immediate data + unsolicited Data-Out end here
+    std::uint32_t unsolicited_next = 0; // next unsolicited offset
+    std::uint32_t unsolicited_sn = 0;   // next unsolicited DataSN
     std::uint32_t next_r2t_offset = 0;
     std::uint32_t next_r2t_sn = 0;
     unsigned r2ts_sent = 0;
     struct burst {
         std::uint32_t ttt, offset, length, got, next_sn;
     };
-    std::vector<burst> bursts;  // outstanding R2Ts
+    std::vector<burst> bursts; // outstanding R2Ts
     bool r2t_fault_done = false;
     bool data_rejected = false; // a Data-Out was rejected: the rest is dropped
     bool status_sent = false;   // GOOD went out before the data (write_status_early)
@@ -44,27 +44,27 @@ struct chaos_connection {
     std::unique_ptr<scripted_target> link;
     bool logging_in = true;
     bool login_started = false;
-    pdu::login_request login_first{};   // ITT, ISID, CmdSN of the whole login
-    pdu::text_reassembler login_text;   // the initiator's text, across C=1 pieces
+    pdu::login_request login_first{}; // ITT, ISID, CmdSN of the whole login
+    pdu::text_reassembler login_text; // the initiator's text, across C=1 pieces
     bool sent_tpgt = false;
     bool closed = false;
-    bool black_hole = false;   // reads and drops everything, sends nothing
-    bool faulted = false;      // a fault fired here: the initiator's answers are not judged
+    bool black_hole = false; // reads and drops everything, sends nothing
+    bool faulted = false;    // a fault fired here: the initiator's answers are not judged
     bool close_after_flush = false;
     std::uint32_t initiator_mrdsl = 8192;
-    std::uint32_t accept_max = 0;   // highest MaxCmdSN advertised
-    std::uint32_t sent_max = 0;     // MaxCmdSN of the last PDU sent
-    std::uint32_t active = 0;       // delivered SCSI commands not answered yet
+    std::uint32_t accept_max = 0; // highest MaxCmdSN advertised
+    std::uint32_t sent_max = 0;   // MaxCmdSN of the last PDU sent
+    std::uint32_t active = 0;     // delivered SCSI commands not answered yet
     std::uint32_t next_ttt = 0x100;
-    std::vector<received_pdu> held; // non-immediate PDUs waiting for their CmdSN turn
+    std::vector<received_pdu> held;            // non-immediate PDUs waiting for their CmdSN turn
     std::map<std::uint32_t, chaos_task> tasks; // by ITT
     std::vector<std::uint32_t> ready;          // delivered, to execute at the end of the turn
     std::deque<out_pdu> outq;
-    bool logout_expected = false;        // AsyncEvent 1 queued
-    bool renegotiation_expected = false; // AsyncEvent 4 queued
+    bool logout_expected = false;          // AsyncEvent 1 queued
+    bool renegotiation_expected = false;   // AsyncEvent 4 queued
     std::optional<std::uint32_t> ping_ttt; // a target ping (NOP-In with this TTT) queued
-    bool asked = false;                  // ... and sent
-    unsigned turns_since_asked = 0;      // turns with traffic from the initiator since
+    bool asked = false;                    // ... and sent
+    unsigned turns_since_asked = 0;        // turns with traffic from the initiator since
     bool logout_received = false;
     unsigned index = 0;
 };

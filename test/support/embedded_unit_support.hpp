@@ -21,21 +21,24 @@ inline const std::error_code einval = std::make_error_code(std::errc::invalid_ar
 struct opened {
     embedded_vscsi dev;
     std::unique_ptr<vscsi_device> h;
-    explicit opened(embedded_vscsi_config cfg = {}) : dev(std::move(cfg)) {
+    explicit opened(embedded_vscsi_config cfg = {}) : dev(std::move(cfg))
+    {
         REQUIRE_FALSE(dev.open(h));
         REQUIRE(h);
     }
     ~opened() { h.reset(); }
 };
 
-inline scsi_command read_cmd(std::span<std::byte> buf, int lun = 0) {
+inline scsi_command read_cmd(std::span<std::byte> buf, int lun = 0)
+{
     scsi_command c = cmd6(0, lun, 0x08);
     c.dir = vscsi_dir::read;
     c.data_in = buf;
     return c;
 }
 
-inline scsi_command write_cmd(std::span<const std::byte> buf, int lun = 0) {
+inline scsi_command write_cmd(std::span<const std::byte> buf, int lun = 0)
+{
     scsi_command c = cmd6(0, lun, 0x0a);
     c.dir = vscsi_dir::write;
     c.data_out = buf;

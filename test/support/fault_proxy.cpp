@@ -59,7 +59,7 @@ struct link {
     int target = -1;
     std::uint64_t from_target = 0; // target->initiator bytes read so far
     pipe_half to_initiator, to_target;
-    bool cut = false;              // truncated: forward what is queued, then close
+    bool cut = false; // truncated: forward what is queued, then close
     bool dead = false;
 
     void close()
@@ -262,7 +262,8 @@ void fault_proxy::run()
         }
         if (len > 0) {
             pipe_half& h = from_target ? l.to_initiator : l.to_target;
-            h.queue.push_back(chunk{clock_type::now() + delay_, std::vector<char>(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len)), 0});
+            h.queue.push_back(chunk{clock_type::now() + delay_,
+                                    std::vector<char>(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len)), 0});
             h.queued += len;
         }
         return true;
@@ -283,7 +284,8 @@ void fault_proxy::run()
         auto timeout = std::chrono::milliseconds(200);
         auto consider = [&](const pipe_half& h) {
             if (!h.queue.empty() && h.queue.front().release > now)
-                timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(h.queue.front().release - now));
+                timeout =
+                    std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(h.queue.front().release - now));
         };
         fds.clear();
         fds.push_back({listen_fd_, POLLIN, 0});

@@ -25,11 +25,11 @@
 namespace ivs::test {
 
 struct fault_proxy_counters {
-    std::uint64_t connections = 0;   // accepted initiator connections
+    std::uint64_t connections = 0; // accepted initiator connections
     std::uint64_t bits_flipped = 0;
-    std::uint64_t truncations = 0;   // connections cut by truncate_after
-    std::uint64_t to_initiator = 0;  // bytes forwarded target->initiator
-    std::uint64_t to_target = 0;     // bytes forwarded initiator->target
+    std::uint64_t truncations = 0;  // connections cut by truncate_after
+    std::uint64_t to_initiator = 0; // bytes forwarded target->initiator
+    std::uint64_t to_target = 0;    // bytes forwarded initiator->target
 };
 
 class fault_proxy {

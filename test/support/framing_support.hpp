@@ -103,8 +103,8 @@ inline run_result run_reader(pdu_reader& reader, std::span<const std::byte> stre
             if (r.ev == pdu_reader::event::pdu_ready) {
                 auto a = reader.ahs();
                 auto d = reader.data();
-                res.pdus.push_back({reader.bhs(), bytes(a.begin(), a.end()), bytes(d.begin(), d.end()),
-                                    reader.data_in_destination()});
+                res.pdus.push_back(
+                    {reader.bhs(), bytes(a.begin(), a.end()), bytes(d.begin(), d.end()), reader.data_in_destination()});
             }
             if (r.ev == pdu_reader::event::need_more)
                 break;
@@ -113,8 +113,14 @@ inline run_result run_reader(pdu_reader& reader, std::span<const std::byte> stre
     return res;
 }
 
-inline std::function<std::size_t()> whole() { return [] { return std::size_t(-1); }; }
-inline std::function<std::size_t()> bytewise() { return [] { return std::size_t(1); }; }
+inline std::function<std::size_t()> whole()
+{
+    return [] { return std::size_t(-1); };
+}
+inline std::function<std::size_t()> bytewise()
+{
+    return [] { return std::size_t(1); };
+}
 inline std::function<std::size_t()> random_splits(unsigned seed, std::size_t max = 97)
 {
     auto rng = std::make_shared<std::mt19937>(seed);

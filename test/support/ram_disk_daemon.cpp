@@ -14,14 +14,16 @@ namespace ivs::vscsi::test {
 
 namespace {
 
-std::uint64_t load_be(const std::uint8_t* p, int n) {
+std::uint64_t load_be(const std::uint8_t* p, int n)
+{
     std::uint64_t v = 0;
     for (int i = 0; i < n; ++i)
         v = (v << 8) | p[i];
     return v;
 }
 
-void store_be(std::byte* p, std::uint64_t v, int n) {
+void store_be(std::byte* p, std::uint64_t v, int n)
+{
     for (int i = n - 1; i >= 0; --i, v >>= 8)
         p[i] = static_cast<std::byte>(v & 0xff);
 }
@@ -37,7 +39,8 @@ constexpr auto unrecovered_read = make_fixed_sense(key::medium_error, asc::unrec
 
 } // namespace
 
-ram_disk_daemon::ram_disk_daemon(embedded_vscsi& dev, const std::vector<ram_lun>& luns) {
+ram_disk_daemon::ram_disk_daemon(embedded_vscsi& dev, const std::vector<ram_lun>& luns)
+{
     for (const auto& l : luns) {
         disk d;
         d.geo = l;
@@ -49,30 +52,35 @@ ram_disk_daemon::ram_disk_daemon(embedded_vscsi& dev, const std::vector<ram_lun>
     thread_ = std::thread([this] { run(); });
 }
 
-ram_disk_daemon::~ram_disk_daemon() {
+ram_disk_daemon::~ram_disk_daemon()
+{
     stop_ = true;
     thread_.join();
-    h_.reset();  // last close: anything still queued completes with RESET
+    h_.reset(); // last close: anything still queued completes with RESET
 }
 
-void ram_disk_daemon::request_probe(int target, int lun) {
+void ram_disk_daemon::request_probe(int target, int lun)
+{
     std::lock_guard lk(m_);
     probes_.emplace_back(target, lun);
 }
 
-std::vector<std::byte> ram_disk_daemon::contents(int target, int lun) {
+std::vector<std::byte> ram_disk_daemon::contents(int target, int lun)
+{
     std::lock_guard lk(m_);
     auto* d = find(target, lun);
     return d ? d->data : std::vector<std::byte>{};
 }
 
-void ram_disk_daemon::fill(int target, int lun, const std::vector<std::byte>& bytes) {
+void ram_disk_daemon::fill(int target, int lun, const std::vector<std::byte>& bytes)
+{
     std::lock_guard lk(m_);
     if (auto* d = find(target, lun))
         std::copy_n(bytes.begin(), std::min(bytes.size(), d->data.size()), d->data.begin());
 }
 
-void ram_disk_daemon::medium_error(int target, int lun, std::uint64_t first, std::uint64_t last) {
+void ram_disk_daemon::medium_error(int target, int lun, std::uint64_t first, std::uint64_t last)
+{
     std::lock_guard lk(m_);
     if (auto* d = find(target, lun)) {
         d->has_bad = true;
@@ -81,12 +89,14 @@ void ram_disk_daemon::medium_error(int target, int lun, std::uint64_t first, std
     }
 }
 
-ram_disk_daemon::disk* ram_disk_daemon::find(int target, int lun) {
+ram_disk_daemon::disk* ram_disk_daemon::find(int target, int lun)
+{
     auto it = disks_.find({target, lun});
     return it == disks_.end() ? nullptr : &it->second;
 }
 
-void ram_disk_daemon::run() {
+void ram_disk_daemon::run()
+{
     while (!stop_) {
         std::vector<std::pair<int, int>> probes;
         {
@@ -118,11 +128,12 @@ void ram_disk_daemon::run() {
     }
 }
 
-void ram_disk_daemon::execute(const vscsi_i2t& c) {
+void ram_disk_daemon::execute(const vscsi_i2t& c)
+{
     const std::uint8_t op = c.cmd[0];
     std::lock_guard lk(m_);
     disk* d = find(c.target, c.lun);
-    if (op == scsi::op::inquiry) {  // SPC-4 §6.6
+    if (op == scsi::op::inquiry) { // SPC-4 §6.6
         if (c.cmd[1] & 0x01) {
             h_->t2i(c.tag, vscsi_status::sense, invalid_field);
             return;
@@ -147,9 +158,7 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
     }
     const std::uint64_t bs = d->geo.block_size;
     switch (op) {
-    case scsi::op::test_unit_ready:
-        h_->t2i(c.tag, vscsi_status::done);
-        return;
+    case scsi::op::test_unit_ready: h_->t2i(c.tag, vscsi_status::done); return;
     case scsi::op::read_capacity_10: {
         std::byte b[8];
         store_be(b, std::min<std::uint64_t>(d->geo.block_count - 1, 0xffffffff), 4);
@@ -175,7 +184,10 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
         else
             h_->t2i(c.tag, vscsi_status::sense, illegal_opcode);
         return;
-    case scsi::op::read_10: case scsi::op::write_10: case scsi::op::read_16: case scsi::op::write_16: {
+    case scsi::op::read_10:
+    case scsi::op::write_10:
+    case scsi::op::read_16:
+    case scsi::op::write_16: {
         ++rws_;
         const bool ten = op == scsi::op::read_10 || op == scsi::op::write_10;
         const bool write = op == scsi::op::write_10 || op == scsi::op::write_16;
@@ -186,7 +198,7 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
             return;
         }
         if (int r = senses_.load(); r > 0 && senses_.compare_exchange_strong(r, r - 1)) {
-            h_->t2i(c.tag, vscsi_status::sense, next_sense_);  // m_ is held
+            h_->t2i(c.tag, vscsi_status::sense, next_sense_); // m_ is held
             return;
         }
         if (lba + blocks > d->geo.block_count || blocks * bs != c.datalen) {
@@ -198,13 +210,11 @@ void ram_disk_daemon::execute(const vscsi_i2t& c) {
             return;
         }
         std::byte* p = d->data.data() + lba * bs;
-        const auto err = write ? h_->data_write(c.tag, {p, c.datalen})
-                               : h_->data_read(c.tag, {p, c.datalen});
+        const auto err = write ? h_->data_write(c.tag, {p, c.datalen}) : h_->data_read(c.tag, {p, c.datalen});
         h_->t2i(c.tag, err ? vscsi_status::err : vscsi_status::done);
         return;
     }
-    default:
-        break;
+    default: break;
     }
     h_->t2i(c.tag, vscsi_status::sense, illegal_opcode);
 }

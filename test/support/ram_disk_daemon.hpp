@@ -28,7 +28,7 @@ class ram_disk_daemon {
 public:
     // Opens `dev` (REQUIREs success) and starts serving.
     ram_disk_daemon(embedded_vscsi& dev, const std::vector<ram_lun>& luns);
-    ~ram_disk_daemon();  // stops the thread, then closes the device
+    ~ram_disk_daemon(); // stops the thread, then closes the device
     ram_disk_daemon(const ram_disk_daemon&) = delete;
     ram_disk_daemon& operator=(const ram_disk_daemon&) = delete;
 
@@ -67,7 +67,7 @@ private:
         ram_lun geo;
         std::vector<std::byte> data;
         bool has_bad = false;
-        std::uint64_t bad_first = 0, bad_last = 0;  // when has_bad
+        std::uint64_t bad_first = 0, bad_last = 0; // when has_bad
     };
     void run();
     void execute(const vscsi_i2t& c);
@@ -82,10 +82,10 @@ private:
     std::atomic<std::size_t> rws_{0};
     std::atomic<int> resets_{0};
     std::atomic<int> senses_{0};
-    scsi::fixed_sense next_sense_{};  // under m_
+    scsi::fixed_sense next_sense_{}; // under m_
     std::atomic<bool> sync_supported_{true};
     std::atomic<bool> hold_{false};
-    std::vector<vscsi_i2t> parked_;  // the daemon thread's
+    std::vector<vscsi_i2t> parked_; // the daemon thread's
     std::atomic<std::size_t> parked_count_{0};
     std::thread thread_;
 };

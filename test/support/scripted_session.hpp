@@ -26,7 +26,8 @@ inline const iscsi::portal home{"target.test", "3260"};
 
 // The connector hands out the targets' socketpair ends in order and records
 // the portals it was asked for.
-inline iscsi::session_config make_config(std::vector<scripted_target*> links, std::vector<iscsi::portal>* portals = nullptr)
+inline iscsi::session_config make_config(std::vector<scripted_target*> links,
+                                         std::vector<iscsi::portal>* portals = nullptr)
 {
     iscsi::session_config cfg;
     cfg.target_portal = home;

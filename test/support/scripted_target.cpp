@@ -37,10 +37,7 @@ std::string list_keys(const pdu::text_list& keys)
 }
 
 // Keys the target declares rather than answers (§13.12, §13.7).
-bool is_target_declaration(std::string_view key)
-{
-    return key == "MaxRecvDataSegmentLength" || key == "TargetAlias";
-}
+bool is_target_declaration(std::string_view key) { return key == "MaxRecvDataSegmentLength" || key == "TargetAlias"; }
 
 } // namespace
 
@@ -76,8 +73,8 @@ pdu::text_list received_pdu::text() const
 
 std::string received_pdu::describe() const
 {
-    return "PDU opcode " + hex(pdu::raw_opcode(bhs)) + " ITT " + hex(itt()) + " with " +
-           std::to_string(data.size()) + " data bytes";
+    return "PDU opcode " + hex(pdu::raw_opcode(bhs)) + " ITT " + hex(itt()) + " with " + std::to_string(data.size()) +
+           " data bytes";
 }
 
 // ---- life cycle ----
@@ -156,7 +153,8 @@ std::size_t scripted_target::received_count() const
 
 std::chrono::milliseconds scripted_target::remaining(std::chrono::steady_clock::time_point deadline) const
 {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     return std::max(left, std::chrono::milliseconds(0));
 }
 
@@ -210,8 +208,8 @@ void scripted_target::check_received(const received_pdu& p)
         return;
     // ExpStatSN acknowledges only StatSNs already sent (§4.2.2.2).
     if (pdu::sn_gt(p.exp_stat_sn(), stat_sn))
-        fail("ExpStatSN " + std::to_string(p.exp_stat_sn()) + " in " + p.describe() +
-             " beyond the next StatSN " + std::to_string(stat_sn));
+        fail("ExpStatSN " + std::to_string(p.exp_stat_sn()) + " in " + p.describe() + " beyond the next StatSN " +
+             std::to_string(stat_sn));
     if (!p.carries_cmd_sn() || !count_cmd_sn)
         return;
     // §11.5.1: ABORT TASK for a task the target does not know, whose
@@ -225,8 +223,7 @@ void scripted_target::check_received(const received_pdu& p)
         }
     }
     // A command sent again with a rejected CmdSN fills its hole.
-    if (const auto hole = std::find(holes_.begin(), holes_.end(), p.cmd_sn());
-        !p.immediate() && hole != holes_.end()) {
+    if (const auto hole = std::find(holes_.begin(), holes_.end(), p.cmd_sn()); !p.immediate() && hole != holes_.end()) {
         holes_.erase(hole);
         update_exp_cmd_sn();
         return;
@@ -274,13 +271,9 @@ received_pdu scripted_target::next()
     const auto deadline = std::chrono::steady_clock::now() + io_limit;
     while (pending_.empty()) {
         switch (read_some(deadline)) {
-        case read_result::got_pdu:
-            break;
-        case read_result::timeout:
-            fail("timed out waiting for a PDU from the initiator");
-            break;
-        case read_result::closed:
-            fail("the initiator closed the connection");
+        case read_result::got_pdu: break;
+        case read_result::timeout: fail("timed out waiting for a PDU from the initiator"); break;
+        case read_result::closed: fail("the initiator closed the connection");
         }
     }
     return take_pending();
@@ -318,12 +311,9 @@ void scripted_target::expect_silence(std::chrono::milliseconds quiet)
     const auto deadline = std::chrono::steady_clock::now() + quiet;
     while (pending_.empty()) {
         switch (read_some(deadline)) {
-        case read_result::got_pdu:
-            break;
-        case read_result::timeout:
-            return;
-        case read_result::closed:
-            fail("the initiator closed the connection while it should stay quiet");
+        case read_result::got_pdu: break;
+        case read_result::timeout: return;
+        case read_result::closed: fail("the initiator closed the connection while it should stay quiet");
         }
     }
     received_pdu p = std::move(pending_.front());
@@ -346,13 +336,9 @@ void scripted_target::expect_closed()
             fail("unexpected " + p.describe() + " instead of a close");
         }
         switch (read_some(deadline)) {
-        case read_result::got_pdu:
-            break;
-        case read_result::timeout:
-            fail("the initiator did not close the connection");
-            break;
-        case read_result::closed:
-            return;
+        case read_result::got_pdu: break;
+        case read_result::timeout: fail("the initiator did not close the connection"); break;
+        case read_result::closed: return;
         }
     }
 }
@@ -367,12 +353,9 @@ void scripted_target::drain_until_closed()
             pending_.pop_front();
         }
         switch (read_some(deadline)) {
-        case read_result::got_pdu:
-            break;
-        case read_result::timeout:
-            fail("the initiator did not close the connection");
-        case read_result::closed:
-            return;
+        case read_result::got_pdu: break;
+        case read_result::timeout: fail("the initiator did not close the connection");
+        case read_result::closed: return;
         }
     }
 }
@@ -426,10 +409,7 @@ void scripted_target::send_bytes(std::span<const std::byte> piece)
     }
 }
 
-void scripted_target::close()
-{
-    ::shutdown(target_fd_, SHUT_RDWR);
-}
+void scripted_target::close() { ::shutdown(target_fd_, SHUT_RDWR); }
 
 std::uint32_t scripted_target::max_cmd_sn() const noexcept
 {
@@ -660,18 +640,18 @@ void scripted_target::send_r2t(std::uint32_t itt, std::uint32_t ttt, std::uint32
     send(r);
 }
 
-std::vector<std::byte> scripted_target::collect_data_out(std::uint32_t itt, std::uint32_t ttt,
-                                                         std::uint32_t offset, std::uint32_t length)
+std::vector<std::byte> scripted_target::collect_data_out(std::uint32_t itt, std::uint32_t ttt, std::uint32_t offset,
+                                                         std::uint32_t length)
 {
     std::vector<std::byte> out;
     for (std::uint32_t data_sn = 0;; ++data_sn) {
         received_pdu p = expect(pdu::opcode::data_out);
         const auto d = p.as<pdu::data_out>();
-        const std::string where = "Data-Out DataSN " + std::to_string(d.data_sn) + " offset " +
-                                  std::to_string(d.buffer_offset);
+        const std::string where =
+            "Data-Out DataSN " + std::to_string(d.data_sn) + " offset " + std::to_string(d.buffer_offset);
         if (d.initiator_task_tag != itt || d.target_transfer_tag != ttt)
-            fail(where + ": ITT " + hex(d.initiator_task_tag) + " TTT " + hex(d.target_transfer_tag) +
-                 ", expected " + hex(itt) + " / " + hex(ttt));
+            fail(where + ": ITT " + hex(d.initiator_task_tag) + " TTT " + hex(d.target_transfer_tag) + ", expected " +
+                 hex(itt) + " / " + hex(ttt));
         // §11.7.5: DataSN counts from 0 in each sequence; offsets are contiguous here.
         if (d.data_sn != data_sn)
             fail(where + ": expected DataSN " + std::to_string(data_sn));

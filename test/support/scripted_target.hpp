@@ -62,11 +62,11 @@ struct received_pdu {
     pdu::opcode op() const noexcept { return static_cast<pdu::opcode>(pdu::raw_opcode(bhs)); }
     bool immediate() const noexcept;
     bool final_bit() const noexcept;
-    std::uint32_t itt() const noexcept;          // bytes 16..19
-    std::uint32_t ttt() const noexcept;          // bytes 20..23 (NOP-Out, Text, Data-Out)
-    std::uint32_t cmd_sn() const noexcept;       // bytes 24..27 (not Data-Out)
-    std::uint32_t exp_stat_sn() const noexcept;  // bytes 28..31
-    bool carries_cmd_sn() const noexcept;        // every initiator PDU but Data-Out and SNACK
+    std::uint32_t itt() const noexcept;         // bytes 16..19
+    std::uint32_t ttt() const noexcept;         // bytes 20..23 (NOP-Out, Text, Data-Out)
+    std::uint32_t cmd_sn() const noexcept;      // bytes 24..27 (not Data-Out)
+    std::uint32_t exp_stat_sn() const noexcept; // bytes 28..31
+    bool carries_cmd_sn() const noexcept;       // every initiator PDU but Data-Out and SNACK
     std::string data_string() const { return {reinterpret_cast<const char*>(data.data()), data.size()}; }
 
     // Typed views; a malformed header throws script_failure.
@@ -91,16 +91,11 @@ struct login_script {
     std::uint32_t first_stat_sn = 0x2000;
     // tgtd's usual answers and declarations.
     pdu::text_list operational = {
-        {"HeaderDigest", "None"},
-        {"DataDigest", "None"},
-        {"InitialR2T", "Yes"},
-        {"ImmediateData", "Yes"},
-        {"MaxBurstLength", "262144"},
-        {"FirstBurstLength", "65536"},
-        {"MaxOutstandingR2T", "1"},
-        {"ErrorRecoveryLevel", "0"},
-        {"MaxConnections", "1"},
-        {"MaxRecvDataSegmentLength", "8192"}, // the target's declaration
+        {"HeaderDigest", "None"},     {"DataDigest", "None"},
+        {"InitialR2T", "Yes"},        {"ImmediateData", "Yes"},
+        {"MaxBurstLength", "262144"}, {"FirstBurstLength", "65536"},
+        {"MaxOutstandingR2T", "1"},   {"ErrorRecoveryLevel", "0"},
+        {"MaxConnections", "1"},      {"MaxRecvDataSegmentLength", "8192"}, // the target's declaration
     };
     // Above 0: the final operational answer goes out in pieces of at most this
     // many bytes with the C bit (§6.1), each after the initiator's empty request.
@@ -175,9 +170,9 @@ public:
     void close();
 
     // Sequence numbers (§4.2.2).
-    std::uint32_t stat_sn = 0;         // the next StatSN to send
-    std::uint32_t exp_cmd_sn = 1;      // updated by next() from received commands
-    std::uint32_t window = 32;         // MaxCmdSN = ExpCmdSN + window - 1
+    std::uint32_t stat_sn = 0;    // the next StatSN to send
+    std::uint32_t exp_cmd_sn = 1; // updated by next() from received commands
+    std::uint32_t window = 32;    // MaxCmdSN = ExpCmdSN + window - 1
     std::optional<std::uint32_t> fixed_max_cmd_sn;
     std::uint32_t max_cmd_sn() const noexcept;
     // max_cmd_sn(), remembered as advertised: next() fails on a command
@@ -186,7 +181,7 @@ public:
     std::uint32_t take_stat_sn() noexcept { return stat_sn++; }
     // CmdSNs rejected and not plugged yet: ExpCmdSN is the lowest of them.
     std::size_t cmd_sn_holes() const noexcept { return holes_.size(); }
-    std::uint32_t mrdsl = 8192;        // the target's declared MaxRecvDataSegmentLength
+    std::uint32_t mrdsl = 8192; // the target's declared MaxRecvDataSegmentLength
 
     // Fills ExpCmdSN/MaxCmdSN and StatSN (the next one, consumed when `status`).
     // The MaxCmdSN counts as advertised once the PDU is sent.
@@ -206,8 +201,7 @@ public:
     std::vector<received_pdu> login(const login_script& ls = {});
     // Answers the next Login Request with an error or redirect status (class,
     // detail) and `keys` (e.g. TargetAddress); returns that request.
-    received_pdu login_status(std::uint8_t status_class, std::uint8_t status_detail,
-                              const pdu::text_list& keys = {});
+    received_pdu login_status(std::uint8_t status_class, std::uint8_t status_detail, const pdu::text_list& keys = {});
     // Expects a Logout Request, answers it, waits for the close.
     void logout();
     // For scripts that answer the login themselves: from now on the
@@ -225,8 +219,8 @@ public:
                      std::uint32_t underflow = 0);
     // One Data-In PDU (§11.7); with `status` the S and F bits carry status 0 and
     // `underflow` as the residual.
-    void send_data_in(std::uint32_t itt, std::uint32_t data_sn, std::uint32_t offset,
-                      std::span<const std::byte> data, bool status = false, std::uint32_t underflow = 0);
+    void send_data_in(std::uint32_t itt, std::uint32_t data_sn, std::uint32_t offset, std::span<const std::byte> data,
+                      bool status = false, std::uint32_t underflow = 0);
     void send_r2t(std::uint32_t itt, std::uint32_t ttt, std::uint32_t r2t_sn, std::uint32_t offset,
                   std::uint32_t length);
     // Receives the Data-Out PDUs of one sequence (up to the F bit) for `itt`
@@ -250,9 +244,9 @@ private:
     bool peer_closed_ = false;
     bool in_full_feature_ = false;
     std::optional<std::uint32_t> advertised_max_;
-    std::uint32_t next_cmd_sn_ = 1;       // the CmdSN the next PDU on the connection carries
-    std::vector<std::uint32_t> holes_;    // rejected non-immediate CmdSNs (§7.3)
-    void update_exp_cmd_sn();             // ExpCmdSN: the lowest hole, else next_cmd_sn_
+    std::uint32_t next_cmd_sn_ = 1;                    // the CmdSN the next PDU on the connection carries
+    std::vector<std::uint32_t> holes_;                 // rejected non-immediate CmdSNs (§7.3)
+    void update_exp_cmd_sn();                          // ExpCmdSN: the lowest hole, else next_cmd_sn_
     void note_reject(std::span<const std::byte> data); // a Reject we send: its command is not counted
 
     pdu::pdu_reader reader_;

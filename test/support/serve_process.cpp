@@ -46,8 +46,8 @@ pid_t serve_process::worker() const
     const pid_t pid = child_.pid();
     if (pid <= 0)
         return -1;
-    std::istringstream children(read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
-                                          "/children"));
+    std::istringstream children(
+        read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
     pid_t w = -1;
     children >> w;
     return w > 0 ? w : -1;

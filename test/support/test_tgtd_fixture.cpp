@@ -24,7 +24,8 @@ constexpr std::uint64_t mib = 1024 * 1024;
 std::string initiator(const std::string& name) { return "iqn.2024-01.org.ivs.test:init-" + name; }
 
 // Two targets: tid 1 with a null LUN, tid 2 with a 64 MiB sparse file.
-void add_two_targets(tgtd_fixture& t) {
+void add_two_targets(tgtd_fixture& t)
+{
     t.add_target(1, null_iqn);
     t.add_null_lun(1, 1);
     t.allow_initiator_address(1, "ALL");
@@ -35,9 +36,10 @@ void add_two_targets(tgtd_fixture& t) {
 
 bool process_alive(pid_t pid) { return kill(pid, 0) == 0; }
 
-}  // namespace
+} // namespace
 
-TEST_CASE("tgtd fixture serves two targets with null and file LUNs", "[integration][tgtd]") {
+TEST_CASE("tgtd fixture serves two targets with null and file LUNs", "[integration][tgtd]")
+{
     tgtd_fixture t;
     REQUIRE(t.host() == "127.0.0.1");
     REQUIRE(t.port() != 0);
@@ -64,15 +66,15 @@ TEST_CASE("tgtd fixture serves two targets with null and file LUNs", "[integrati
     struct stat st {};
     REQUIRE(stat(file.c_str(), &st) == 0);
     CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 < mib);
-    run_result cap =
-        run({"iscsi-readcapacity16", "-i", initiator("cap"), t.lun_url(file_iqn, 1)});
+    run_result cap = run({"iscsi-readcapacity16", "-i", initiator("cap"), t.lun_url(file_iqn, 1)});
     INFO(cap.describe({"iscsi-readcapacity16"}));
     REQUIRE(cap.ok());
     CHECK_THAT(cap.out, Catch::Contains("Total size:67108864"));
-    CHECK_THROWS(t.lun_path(1, 1));  // null LUNs have no file
+    CHECK_THROWS(t.lun_path(1, 1)); // null LUNs have no file
 }
 
-TEST_CASE("tgtd fixture CHAP accounts refuse and accept logins", "[integration][tgtd]") {
+TEST_CASE("tgtd fixture CHAP accounts refuse and accept logins", "[integration][tgtd]")
+{
     tgtd_fixture t;
     t.add_target(1, chap_iqn);
     t.add_null_lun(1, 1);
@@ -91,18 +93,19 @@ TEST_CASE("tgtd fixture CHAP accounts refuse and accept logins", "[integration][
     INFO(good.describe(inq));
     CHECK(good.ok());
 
-    SECTION("mutual CHAP: the initiator checks the target's answer") {
+    SECTION("mutual CHAP: the initiator checks the target's answer")
+    {
         t.add_outgoing_account(1, "target-out", "target-secret-1");
         const std::string base = t.lun_url(chap_iqn, 1, "alice", "alice-secret-1");
         run_result mutual = inquiry(base + "?target_user=target-out&target_password=target-secret-1");
         INFO(mutual.describe(inq));
         CHECK(mutual.ok());
-        CHECK_FALSE(
-            inquiry(base + "?target_user=target-out&target_password=wrong-secret-12").ok());
+        CHECK_FALSE(inquiry(base + "?target_user=target-out&target_password=wrong-secret-12").ok());
     }
 }
 
-TEST_CASE("tgtd fixture parameters and connections", "[integration][tgtd]") {
+TEST_CASE("tgtd fixture parameters and connections", "[integration][tgtd]")
+{
     tgtd_fixture t;
     add_two_targets(t);
     t.set_target_param(1, "MaxRecvDataSegmentLength", "4096");
@@ -125,7 +128,8 @@ TEST_CASE("tgtd fixture parameters and connections", "[integration][tgtd]") {
     CHECK(conns[0].session > 0);
 }
 
-TEST_CASE("several tgtd fixtures run at once and clean up", "[integration][tgtd]") {
+TEST_CASE("several tgtd fixtures run at once and clean up", "[integration][tgtd]")
+{
     pid_t pid_a = 0, pid_b = 0;
     fs::path dir_a, dir_b;
     int control_a = 0;
@@ -163,7 +167,8 @@ TEST_CASE("several tgtd fixtures run at once and clean up", "[integration][tgtd]
     CHECK_FALSE(fs::exists("/var/run/tgtd/socket." + std::to_string(control_a)));
 }
 
-TEST_CASE("tgtd fixture cleans up when a test throws", "[integration][tgtd]") {
+TEST_CASE("tgtd fixture cleans up when a test throws", "[integration][tgtd]")
+{
     pid_t pid = 0;
     fs::path dir;
     try {
@@ -171,7 +176,7 @@ TEST_CASE("tgtd fixture cleans up when a test throws", "[integration][tgtd]") {
         pid = t.pid();
         dir = t.temp_dir();
         t.add_target(1, null_iqn);
-        t.add_target(1, file_iqn);  // duplicate tid: tgtadm fails, fixture throws
+        t.add_target(1, file_iqn); // duplicate tid: tgtadm fails, fixture throws
         FAIL("duplicate target id was accepted");
     } catch (const std::runtime_error& e) {
         CHECK_THAT(e.what(), Catch::Contains("tgtadm"));
@@ -180,7 +185,8 @@ TEST_CASE("tgtd fixture cleans up when a test throws", "[integration][tgtd]") {
     CHECK_FALSE(fs::exists(dir));
 }
 
-TEST_CASE("tgtd fixture in its own network namespace", "[integration][tgtd][netns]") {
+TEST_CASE("tgtd fixture in its own network namespace", "[integration][tgtd][netns]")
+{
     std::string ns;
     {
         tgtd_fixture t({.own_netns = true});

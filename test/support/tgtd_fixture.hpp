@@ -48,8 +48,8 @@ struct tgtd_options {
 struct tgtd_connection {
     std::uint64_t session = 0;
     std::uint32_t connection = 0;
-    std::string initiator;  // initiator IQN
-    std::string address;    // initiator IP address
+    std::string initiator; // initiator IQN
+    std::string address;   // initiator IP address
 };
 
 class tgtd_fixture {
@@ -62,8 +62,8 @@ public:
     // Where initiators connect: "127.0.0.1" (or the namespace address) and port.
     const std::string& host() const { return host_; }
     std::uint16_t port() const { return port_; }
-    std::string portal() const;  // "host:port"
-    std::string url() const;     // "iscsi://host:port"
+    std::string portal() const; // "host:port"
+    std::string url() const;    // "iscsi://host:port"
     // libiscsi URL of one LUN, with optional CHAP credentials.
     std::string lun_url(const std::string& iqn, int lun, const std::string& user = "",
                         const std::string& password = "") const;
@@ -72,7 +72,7 @@ public:
     int control_port() const { return control_port_; }
     const std::filesystem::path& temp_dir() const { return dir_; }
     const std::filesystem::path& log_path() const { return log_; }
-    const std::string& netns() const { return netns_; }  // "" on loopback
+    const std::string& netns() const { return netns_; } // "" on loopback
     const std::string& netns_host_address() const { return host_side_; }
 
     // Targets, LUNs, ACLs.
@@ -143,4 +143,4 @@ private:
     std::vector<std::vector<std::string>> config_calls_;
 };
 
-}  // namespace ivs::test
+} // namespace ivs::test

@@ -14,12 +14,14 @@
 namespace ivs::vscsi::test {
 
 // True if fd polls readable right now (0 timeout).
-inline bool readable(int fd, int timeout_ms = 0) {
+inline bool readable(int fd, int timeout_ms = 0)
+{
     pollfd p{fd, POLLIN, 0};
     return ::poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
-inline scsi_command cmd6(int target, int lun, std::uint8_t opcode) {
+inline scsi_command cmd6(int target, int lun, std::uint8_t opcode)
+{
     scsi_command c;
     c.target = target;
     c.lun = lun;
@@ -31,15 +33,17 @@ inline scsi_command cmd6(int target, int lun, std::uint8_t opcode) {
 // Completions recorded by handlers (which run on the completing thread).
 struct recorder {
     std::mutex m;
-    std::vector<std::pair<int, scsi_completion>> got;  // (id, completion)
+    std::vector<std::pair<int, scsi_completion>> got; // (id, completion)
 
-    scsi_completion_handler handler(int id) {
+    scsi_completion_handler handler(int id)
+    {
         return [this, id](const scsi_completion& c) {
             std::lock_guard lk(m);
             got.emplace_back(id, c);
         };
     }
-    std::size_t size() {
+    std::size_t size()
+    {
         std::lock_guard lk(m);
         return got.size();
     }
@@ -48,8 +52,8 @@ struct recorder {
 // Serves commands on the calling thread until `done()` holds with nothing
 // waiting, or the deadline passes. Returns false on timeout.
 inline bool serve(vscsi_device& dev, const std::function<void(const vscsi_i2t&)>& answer,
-                  const std::function<bool()>& done,
-                  std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+                  const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(10))
+{
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
         if (readable(dev.readiness_fd(), 20)) {

@@ -38,10 +38,10 @@ scsi_completion example_of(const retry_rule& r)
     if (r.status != vscsi_status::sense)
         return c;
     if (r.sense_key == unknown_format) {
-        c.sense = {};  // response code 0: no known format
+        c.sense = {}; // response code 0: no known format
         return c;
     }
-    const int key = r.sense_key == any_value ? 0x9 : r.sense_key;  // 9: vendor specific
+    const int key = r.sense_key == any_value ? 0x9 : r.sense_key; // 9: vendor specific
     const int asc = r.asc == any_value ? 0x44 : r.asc;
     const int ascq = r.ascq == any_value ? 0x00 : r.ascq;
     c.sense = scsi::make_fixed_sense(static_cast<std::uint8_t>(key), static_cast<std::uint8_t>(asc),
@@ -63,7 +63,7 @@ TEST_CASE("retry rules: every row is reachable and ends with a sensible errno", 
         const scsi_completion c = example_of(r);
         CHECK(&match_retry_rule(c) == &r);
         if (r.verdict != retry_verdict::end)
-            CHECK(r.error != 0);  // a retry that runs out is an error
+            CHECK(r.error != 0); // a retry that runs out is an error
     }
 }
 
@@ -88,7 +88,7 @@ TEST_CASE("retry rules: the kernel's verdict, sense key by sense key", "[vscsi][
         {with_sense(k::recovered_error, 0x17, 0x01, 4096), v::end, EIO},
         {with_sense(k::not_ready, 0x04, 0x01), v::retry_after_delay, EIO},
         {with_sense(k::not_ready, 0x04, 0x07), v::retry_after_delay, EIO},
-        {with_sense(k::not_ready, 0x04, 0x03), v::end, EIO},  // manual intervention required
+        {with_sense(k::not_ready, 0x04, 0x03), v::end, EIO}, // manual intervention required
         {with_sense(k::not_ready, 0x3a, 0x00), v::end, ENOMEDIUM},
         {with_sense(k::medium_error, 0x11, 0x00), v::end, EIO},
         {with_sense(k::hardware_error, 0x44, 0x00), v::end, EIO},
@@ -96,7 +96,7 @@ TEST_CASE("retry rules: the kernel's verdict, sense key by sense key", "[vscsi][
         {with_sense(k::unit_attention, 0x29, 0x00), v::retry, EIO},
         {with_sense(k::unit_attention, 0x3f, 0x0e), v::retry, EIO},
         {with_sense(k::data_protect, 0x27, 0x00), v::end, EROFS},
-        {with_sense(0x8, 0x00, 0x05), v::end, EIO},  // BLANK CHECK: no bytes shown
+        {with_sense(0x8, 0x00, 0x05), v::end, EIO}, // BLANK CHECK: no bytes shown
         {with_sense(k::aborted_command, 0x47, 0x00), v::retry, EIO},
         {with_sense(k::aborted_command, 0x00, 0x00), v::retry, EIO},
         {with_sense(k::aborted_command, 0x10, 0x01), v::end, EIO},
@@ -120,14 +120,14 @@ TEST_CASE("retry rules: the kernel's verdict, sense key by sense key", "[vscsi][
         d.sense[0] = 0x72;
         d.sense[1] = k::aborted_command;
         CHECK(match_retry_rule(d).verdict == v::retry);
-        d.sense[0] = 0x73;  // deferred: an earlier command's failure
+        d.sense[0] = 0x73; // deferred: an earlier command's failure
         CHECK(match_retry_rule(d).verdict == v::end);
         CHECK(completion_error(d) == EIO);
         scsi_completion f = with_sense(k::aborted_command, 0, 0);
         f.sense[0] = 0x71;
         CHECK(match_retry_rule(f).verdict == v::end);
         scsi_completion junk = with_status(vscsi_status::sense);
-        junk.sense = {};  // no known format: never "NO SENSE, success"
+        junk.sense = {}; // no known format: never "NO SENSE, success"
         CHECK(completion_error(junk) == EIO);
     }
 }
@@ -136,8 +136,8 @@ namespace {
 
 // Answers each dequeued command with the next status of `answers` (the last
 // one repeats); returns the tags seen.
-std::vector<int> answer_all(opened& o, std::vector<std::pair<vscsi_status, scsi::fixed_sense>> answers,
-                            recorder& rec, std::size_t completions, std::chrono::milliseconds limit = 5s)
+std::vector<int> answer_all(opened& o, std::vector<std::pair<vscsi_status, scsi::fixed_sense>> answers, recorder& rec,
+                            std::size_t completions, std::chrono::milliseconds limit = 5s)
 {
     std::vector<int> tags;
     std::size_t next = 0;
@@ -193,7 +193,7 @@ TEST_CASE("embedded midlayer: a persistent ABORTED COMMAND ends after the bound 
     REQUIRE_FALSE(o.dev.submit(c, rec.handler(1)));
     const auto tags = answer_all(o, {{vscsi_status::sense, aborted}}, rec, 1);
     REQUIRE(rec.size() == 1);
-    CHECK(tags.size() == 4);  // the first try and three retries
+    CHECK(tags.size() == 4); // the first try and three retries
     CHECK(rec.got[0].second.status == vscsi_status::sense);
     CHECK(completion_error(rec.got[0].second) == EIO);
 }
@@ -232,7 +232,7 @@ TEST_CASE("embedded midlayer: NOT READY, becoming ready waits the delay before t
     REQUIRE_FALSE(o.h->i2t(first));
     const auto answered = std::chrono::steady_clock::now();
     REQUIRE_FALSE(o.h->t2i(first.tag, vscsi_status::sense, becoming_ready));
-    CHECK_FALSE(readable(o.h->readiness_fd()));  // not at once
+    CHECK_FALSE(readable(o.h->readiness_fd())); // not at once
     CHECK(readable(o.h->readiness_fd(), 5000));
     CHECK(std::chrono::steady_clock::now() - answered >= 200ms);
     vscsi_i2t second;
@@ -262,7 +262,7 @@ TEST_CASE("embedded midlayer: the last close completes a command waiting out its
         REQUIRE_FALSE(o.h->i2t(first));
         REQUIRE_FALSE(o.h->t2i(first.tag, vscsi_status::sense, becoming_ready));
         CHECK(rec.size() == 0);
-        o.h.reset();  // the last close
+        o.h.reset(); // the last close
         REQUIRE(rec.size() == 1);
         CHECK(rec.got[0].second.status == vscsi_status::reset);
         CHECK(rec.got[0].second.residual == 512);
@@ -276,8 +276,8 @@ TEST_CASE("embedded midlayer: READs through submit_read carry sd's retries", "[v
     opened o;
     std::vector<std::byte> buf(512);
     REQUIRE_FALSE(o.dev.submit_read(0, 0, 7, 512, buf, rec.handler(1)));
-    const auto tags = answer_all(
-        o, {{vscsi_status::sense, aborted}, {vscsi_status::reset, {}}, {vscsi_status::done, {}}}, rec, 1);
+    const auto tags =
+        answer_all(o, {{vscsi_status::sense, aborted}, {vscsi_status::reset, {}}, {vscsi_status::done, {}}}, rec, 1);
     REQUIRE(rec.size() == 1);
     CHECK(tags.size() == 3);
     CHECK(rec.got[0].second.status == vscsi_status::done);

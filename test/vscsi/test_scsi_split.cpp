@@ -12,7 +12,8 @@ using namespace ivs::vscsi::test;
 
 namespace {
 
-std::uint64_t be(const std::array<std::uint8_t, 16>& cdb, int off, int n) {
+std::uint64_t be(const std::array<std::uint8_t, 16>& cdb, int off, int n)
+{
     std::uint64_t v = 0;
     for (int i = 0; i < n; ++i)
         v = (v << 8) | cdb[static_cast<std::size_t>(off + i)];
@@ -21,7 +22,8 @@ std::uint64_t be(const std::array<std::uint8_t, 16>& cdb, int off, int n) {
 
 } // namespace
 
-TEST_CASE("split_rw cuts a 1 MiB READ into 16 READ(10) of 64 KiB with consecutive LBAs", "[split]") {
+TEST_CASE("split_rw cuts a 1 MiB READ into 16 READ(10) of 64 KiB with consecutive LBAs", "[split]")
+{
     std::vector<std::byte> buf(1024 * 1024);
     std::vector<scsi_command> cmds;
     REQUIRE_FALSE(split_rw(2, 3, 1000, 512, buf, {}, 64 * 1024, cmds));
@@ -40,15 +42,16 @@ TEST_CASE("split_rw cuts a 1 MiB READ into 16 READ(10) of 64 KiB with consecutiv
     }
 }
 
-TEST_CASE("split_rw uses (16) CDBs past 32-bit LBAs, a short last piece, and rejects bad shapes", "[split]") {
+TEST_CASE("split_rw uses (16) CDBs past 32-bit LBAs, a short last piece, and rejects bad shapes", "[split]")
+{
     std::vector<std::byte> buf(4096 * 20);
     std::vector<scsi_command> cmds;
     const std::uint64_t lba = 0xfffffff0ULL;
     REQUIRE_FALSE(split_rw(0, 0, lba, 4096, {}, buf, 64 * 1024, cmds));
     REQUIRE(cmds.size() == 2);
-    CHECK(cmds[0].cdb[0] == scsi::op::write_10);      // 0xfffffff0 + 16 fits in 32 bits
+    CHECK(cmds[0].cdb[0] == scsi::op::write_10); // 0xfffffff0 + 16 fits in 32 bits
     CHECK(be(cmds[0].cdb, 7, 2) == 16);
-    CHECK(cmds[1].cdb[0] == scsi::op::write_16);      // 0x100000000 does not
+    CHECK(cmds[1].cdb[0] == scsi::op::write_16); // 0x100000000 does not
     CHECK(cmds[1].cdblen == 16);
     CHECK(be(cmds[1].cdb, 2, 8) == lba + 16);
     CHECK(be(cmds[1].cdb, 10, 4) == 4);
@@ -63,8 +66,9 @@ TEST_CASE("split_rw uses (16) CDBs past 32-bit LBAs, a short last piece, and rej
     CHECK(split_rw(0, 0, UINT64_MAX, 512, buf, {}, 65536, cmds) == einval);
 }
 
-TEST_CASE("a 1 MiB read through the embedded vscsi arrives as 16 commands of 64 KiB", "[split]") {
-    recorder rec;  // outlives the device: the close completes into it
+TEST_CASE("a 1 MiB read through the embedded vscsi arrives as 16 commands of 64 KiB", "[split]")
+{
+    recorder rec; // outlives the device: the close completes into it
     embedded_vscsi dev;
     std::unique_ptr<vscsi_device> h;
     REQUIRE_FALSE(dev.open(h));
@@ -99,8 +103,9 @@ TEST_CASE("a 1 MiB read through the embedded vscsi arrives as 16 commands of 64 
     CHECK(buf[3 * 65536 + 65535] == std::byte{0});
 }
 
-TEST_CASE("a split write reports the first failing chunk's sense", "[split]") {
-    recorder rec;  // outlives the device: the close completes into it
+TEST_CASE("a split write reports the first failing chunk's sense", "[split]")
+{
+    recorder rec; // outlives the device: the close completes into it
     embedded_vscsi dev;
     std::unique_ptr<vscsi_device> h;
     REQUIRE_FALSE(dev.open(h));
@@ -119,6 +124,6 @@ TEST_CASE("a split write reports the first failing chunk's sense", "[split]") {
     REQUIRE_FALSE(h->t2i(seen[1].tag, vscsi_status::sense, scsi::make_fixed_sense(0x03, 0x0c, 0)));
     REQUIRE(rec.size() == 1);
     CHECK(rec.got[0].second.status == vscsi_status::sense);
-    CHECK(scsi::sense_key(rec.got[0].second.sense) == 0x03);  // chunk 1 precedes chunk 2
+    CHECK(scsi::sense_key(rec.got[0].second.sense) == 0x03); // chunk 1 precedes chunk 2
     CHECK(rec.got[0].second.residual == 2 * 65536);
 }

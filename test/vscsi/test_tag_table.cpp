@@ -12,7 +12,7 @@ TEST_CASE("tag_table: insert, find, erase under collisions and growth")
     tag_table<int> t;
     std::vector<int> values(1000);
     for (int i = 0; i < 1000; ++i)
-        REQUIRE(t.insert(i * 64 - 500, &values[static_cast<std::size_t>(i)]));  // same low bits
+        REQUIRE(t.insert(i * 64 - 500, &values[static_cast<std::size_t>(i)])); // same low bits
     CHECK(!t.insert(-500, &values[1]));
     CHECK(t.size() == 1000);
     for (int i = 0; i < 1000; i += 2)

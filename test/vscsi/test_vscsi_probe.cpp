@@ -19,20 +19,23 @@ namespace {
 struct log_sink {
     std::mutex m;
     std::vector<std::string> lines;
-    ivs::log::sink fn() {
+    ivs::log::sink fn()
+    {
         return ivs::log::sink([this](ivs::log::level, std::string_view s) {
             std::lock_guard lk(m);
             lines.emplace_back(s);
         });
     }
-    std::vector<std::string> get() {
+    std::vector<std::string> get()
+    {
         std::lock_guard lk(m);
         return lines;
     }
 };
 
-std::vector<std::byte> inquiry(std::uint8_t type, const char* vendor, const char* product,
-                               const char* rev, std::uint8_t version = 5) {
+std::vector<std::byte> inquiry(std::uint8_t type, const char* vendor, const char* product, const char* rev,
+                               std::uint8_t version = 5)
+{
     std::vector<std::byte> d(36, std::byte{' '});
     d[0] = std::byte{type};
     d[1] = std::byte{0};
@@ -46,7 +49,8 @@ std::vector<std::byte> inquiry(std::uint8_t type, const char* vendor, const char
     return d;
 }
 
-std::vector<std::byte> be_bytes(std::uint64_t v, int n) {
+std::vector<std::byte> be_bytes(std::uint64_t v, int n)
+{
     std::vector<std::byte> out(static_cast<std::size_t>(n));
     for (int i = n - 1; i >= 0; --i, v >>= 8)
         out[static_cast<std::size_t>(i)] = static_cast<std::byte>(v & 0xff);
@@ -54,7 +58,8 @@ std::vector<std::byte> be_bytes(std::uint64_t v, int n) {
 }
 
 // Supplies at most datalen bytes of `d` and completes with DONE.
-void reply(vscsi_device& h, const vscsi_i2t& c, const std::vector<std::byte>& d) {
+void reply(vscsi_device& h, const vscsi_i2t& c, const std::vector<std::byte>& d)
+{
     const std::size_t n = std::min(d.size(), c.datalen);
     REQUIRE_FALSE(h.data_read(c.tag, std::span<const std::byte>(d.data(), n)));
     REQUIRE_FALSE(h.t2i(c.tag, vscsi_status::done));
@@ -64,25 +69,31 @@ struct scripted {
     log_sink log;
     embedded_vscsi dev;
     std::unique_ptr<vscsi_device> h;
-    std::vector<std::pair<int, std::uint8_t>> seen;  // (lun, opcode)
+    std::vector<std::pair<int, std::uint8_t>> seen; // (lun, opcode)
 
     scripted() : dev(make_cfg(log)) { REQUIRE_FALSE(dev.open(h)); }
-    static embedded_vscsi_config make_cfg(log_sink& l) {
+    static embedded_vscsi_config make_cfg(log_sink& l)
+    {
         embedded_vscsi_config cfg;
         cfg.log = l.fn();
         return cfg;
     }
-    bool run(const std::function<void(const vscsi_i2t&)>& answer) {
-        return serve(*h, [&](const vscsi_i2t& c) {
-            seen.emplace_back(c.lun, c.cmd[0]);
-            answer(c);
-        }, [&] { return dev.probe_idle(); });
+    bool run(const std::function<void(const vscsi_i2t&)>& answer)
+    {
+        return serve(
+            *h,
+            [&](const vscsi_i2t& c) {
+                seen.emplace_back(c.lun, c.cmd[0]);
+                answer(c);
+            },
+            [&] { return dev.probe_idle(); });
     }
 };
 
 } // namespace
 
-TEST_CASE("probing a disk LUN: INQUIRY, TUR with one UNIT ATTENTION, READ CAPACITY(16) failing then (10)", "[probe]") {
+TEST_CASE("probing a disk LUN: INQUIRY, TUR with one UNIT ATTENTION, READ CAPACITY(16) failing then (10)", "[probe]")
+{
     scripted s;
     int tur_count = 0;
     REQUIRE_FALSE(s.h->request_probe(0, 1));
@@ -95,13 +106,13 @@ TEST_CASE("probing a disk LUN: INQUIRY, TUR with one UNIT ATTENTION, READ CAPACI
             break;
         case 0x00:
             CHECK(c.direction == vscsi_dir::none);
-            if (tur_count++ == 0)  // power on, reset, or bus device reset occurred
+            if (tur_count++ == 0) // power on, reset, or bus device reset occurred
                 REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x06, 0x29, 0x00)));
             else
                 REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::done));
             break;
         case 0x9e:
-            CHECK(c.cmd[1] == 0x10);  // READ CAPACITY(16) service action
+            CHECK(c.cmd[1] == 0x10); // READ CAPACITY(16) service action
             REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x20, 0x00)));
             break;
         case 0x25: {
@@ -111,16 +122,14 @@ TEST_CASE("probing a disk LUN: INQUIRY, TUR with one UNIT ATTENTION, READ CAPACI
             reply(*s.h, c, d);
             break;
         }
-        default:
-            FAIL("unexpected opcode " << int(c.cmd[0]));
+        default: FAIL("unexpected opcode " << int(c.cmd[0]));
         }
     }));
-    const std::vector<std::pair<int, std::uint8_t>> expected = {
-        {1, 0x12}, {1, 0x00}, {1, 0x00}, {1, 0x9e}, {1, 0x25}};
+    const std::vector<std::pair<int, std::uint8_t>> expected = {{1, 0x12}, {1, 0x00}, {1, 0x00}, {1, 0x9e}, {1, 0x25}};
     CHECK(s.seen == expected);
-    CHECK(s.log.get() == std::vector<std::string>{
-              "sd0 at scsibus0 targ 0 lun 1: <IET, VIRTUAL-DISK, 0001> SCSI3 0/direct fixed",
-              "sd0: 256MB, 512 bytes/sector, 524288 sectors"});
+    CHECK(s.log.get() ==
+          std::vector<std::string>{"sd0 at scsibus0 targ 0 lun 1: <IET, VIRTUAL-DISK, 0001> SCSI3 0/direct fixed",
+                                   "sd0: 256MB, 512 bytes/sector, 524288 sectors"});
     auto disks = s.dev.disks();
     REQUIRE(disks.size() == 1);
     CHECK(disks[0].name == "sd0");
@@ -143,7 +152,8 @@ TEST_CASE("probing a disk LUN: INQUIRY, TUR with one UNIT ATTENTION, READ CAPACI
     CHECK(s.log.get().back() == "sd0 detached");
 }
 
-TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are numbered in attach order", "[probe]") {
+TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are numbered in attach order", "[probe]")
+{
     scripted s;
     auto answer = [&](const vscsi_i2t& c) {
         switch (c.cmd[0]) {
@@ -155,10 +165,8 @@ TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are
             else
                 reply(*s.h, c, inquiry(0x00, "IET", "VIRTUAL-DISK", "0001", 2));
             break;
-        case 0x00:
-            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::done));
-            break;
-        case 0x25: {  // SCSI-2 device: READ CAPACITY(10) says 0xffffffff, (16) follows
+        case 0x00: REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::done)); break;
+        case 0x25: { // SCSI-2 device: READ CAPACITY(10) says 0xffffffff, (16) follows
             auto d = be_bytes(0xffffffff, 4);
             auto bl = be_bytes(4096, 4);
             d.insert(d.end(), bl.begin(), bl.end());
@@ -173,8 +181,7 @@ TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are
             reply(*s.h, c, d);
             break;
         }
-        default:
-            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x20, 0)));
+        default: REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x20, 0)));
         }
     };
     REQUIRE_FALSE(s.h->request_probe(0, 0));
@@ -183,11 +190,11 @@ TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are
     REQUIRE_FALSE(s.h->request_probe(1, 5));
     REQUIRE(s.run(answer));
     CHECK(s.log.get() == std::vector<std::string>{
-              "scsibus0 targ 0 lun 0: <IET, Controller, 0001> SCSI3 12/unknown fixed not configured",
-              "sd0 at scsibus0 targ 0 lun 3: <IET, VIRTUAL-DISK, 0001> SCSI2 0/direct fixed",
-              "sd0: 33554432MB, 4096 bytes/sector, 8589934592 sectors",
-              "sd1 at scsibus0 targ 1 lun 5: <IET, VIRTUAL-DISK, 0001> SCSI2 0/direct fixed",
-              "sd1: 33554432MB, 4096 bytes/sector, 8589934592 sectors"});
+                             "scsibus0 targ 0 lun 0: <IET, Controller, 0001> SCSI3 12/unknown fixed not configured",
+                             "sd0 at scsibus0 targ 0 lun 3: <IET, VIRTUAL-DISK, 0001> SCSI2 0/direct fixed",
+                             "sd0: 33554432MB, 4096 bytes/sector, 8589934592 sectors",
+                             "sd1 at scsibus0 targ 1 lun 5: <IET, VIRTUAL-DISK, 0001> SCSI2 0/direct fixed",
+                             "sd1: 33554432MB, 4096 bytes/sector, 8589934592 sectors"});
     // LUN 0 is probed with a TUR first (clears pending conditions).
     CHECK(s.seen.at(0) == std::pair<int, std::uint8_t>{0, 0x00});
     CHECK(s.seen.at(1) == std::pair<int, std::uint8_t>{0, 0x12});
@@ -214,14 +221,13 @@ TEST_CASE("a controller LUN gets no sd, a failing LUN is only skipped, units are
     CHECK(s.dev.disks().empty());
 }
 
-TEST_CASE("probing all LUNs of a target uses REPORT LUNS on LUN 0 of an SPC device", "[probe]") {
+TEST_CASE("probing all LUNs of a target uses REPORT LUNS on LUN 0 of an SPC device", "[probe]")
+{
     scripted s;
     REQUIRE_FALSE(s.h->request_probe(2, -1));
     REQUIRE(s.run([&](const vscsi_i2t& c) {
         switch (c.cmd[0]) {
-        case 0x12:
-            reply(*s.h, c, inquiry(0x00, "IET", c.lun == 0 ? "DISK-0" : "DISK-6", "0001"));
-            break;
+        case 0x12: reply(*s.h, c, inquiry(0x00, "IET", c.lun == 0 ? "DISK-0" : "DISK-6", "0001")); break;
         case 0xa0: {
             CHECK(c.lun == 0);
             std::vector<std::byte> d = be_bytes(16, 4);
@@ -238,8 +244,7 @@ TEST_CASE("probing all LUNs of a target uses REPORT LUNS on LUN 0 of an SPC devi
             reply(*s.h, c, d);
             break;
         }
-        default:
-            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::done));
+        default: REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::done));
         }
     }));
     auto disks = s.dev.disks();
@@ -251,10 +256,11 @@ TEST_CASE("probing all LUNs of a target uses REPORT LUNS on LUN 0 of an SPC devi
     int inquiries = 0;
     for (auto& [lun, op] : s.seen)
         inquiries += op == 0x12;
-    CHECK(inquiries == 2);  // only the reported LUNs
+    CHECK(inquiries == 2); // only the reported LUNs
 }
 
-TEST_CASE("probing a target whose LUN 0 attaches nothing probes no other LUN", "[probe]") {
+TEST_CASE("probing a target whose LUN 0 attaches nothing probes no other LUN", "[probe]")
+{
     scripted s;
     REQUIRE_FALSE(s.h->request_probe(0, -1));
     REQUIRE(s.run([&](const vscsi_i2t& c) {
@@ -268,7 +274,8 @@ TEST_CASE("probing a target whose LUN 0 attaches nothing probes no other LUN", "
     CHECK(s.dev.disks().empty());
 }
 
-TEST_CASE("INQUIRY data is parsed and made visible like scsi_strvis", "[probe]") {
+TEST_CASE("INQUIRY data is parsed and made visible like scsi_strvis", "[probe]")
+{
     auto d = inquiry(0x80 | 0x00, "  A\tB  ", "x\\y\x01", "");
     d[1] = std::byte{0x80};
     auto inq = parse_inquiry(d);
@@ -283,7 +290,8 @@ TEST_CASE("INQUIRY data is parsed and made visible like scsi_strvis", "[probe]")
           "sd3 at scsibus1 targ 4 lun 5: <A B, x\\\\y\\001, > SCSI3 0/direct removable");
 }
 
-TEST_CASE("wait_probe_idle wakes when the probe ends, and gives up at its limit", "[probe]") {
+TEST_CASE("wait_probe_idle wakes when the probe ends, and gives up at its limit", "[probe]")
+{
     scripted s;
     REQUIRE_FALSE(s.h->request_probe(0, 1));
     // Nobody serves the probe's first command yet: not idle within the limit.
@@ -293,9 +301,12 @@ TEST_CASE("wait_probe_idle wakes when the probe ends, and gives up at its limit"
     // probe ends and the waiter wakes well before its limit.
     std::atomic<bool> idle{false};
     std::thread daemon([&] {
-        serve(*s.h, [&](const vscsi_i2t& c) {
-            REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x25, 0x00)));
-        }, [&] { return idle.load(); });
+        serve(
+            *s.h,
+            [&](const vscsi_i2t& c) {
+                REQUIRE_FALSE(s.h->t2i(c.tag, vscsi_status::sense, scsi::make_fixed_sense(0x05, 0x25, 0x00)));
+            },
+            [&] { return idle.load(); });
     });
     const auto t0 = std::chrono::steady_clock::now();
     CHECK(s.dev.wait_probe_idle(std::chrono::seconds(20)));
