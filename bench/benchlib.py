@@ -23,6 +23,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def end_process(proc, timeout):
+    """SIGTERM to a child this script started, SIGKILL after `timeout` s; reaped."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Tgtd:
     """tgtd on a free loopback portal with one LUN (LUN 1): a null LUN of 1 TiB
     (--bstype null), or with backing=PATH a file LUN over that file (bstype
@@ -99,13 +110,7 @@ class NullTarget:
         self.portal = f"{m.group(1)}:{m.group(2)}"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, 10)
         self.log.close()
 
 
@@ -228,13 +233,7 @@ class Attachment:
         return process_cpu(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, 60)
         self.log.close()
         if os.path.ismount(self.export):
             subprocess.run(["umount", "-l", self.export], capture_output=True)
@@ -269,13 +268,7 @@ class FuseNull:
         return process_cpu(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, 30)
         self.log.close()
         if os.path.ismount(self.dir):
             subprocess.run(["umount", "-l", self.dir], capture_output=True)
