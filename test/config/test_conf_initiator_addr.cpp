@@ -2,6 +2,7 @@
 // to, per target (iscsi.conf(5)) and globally (an extension): literals checked
 // at parse time with file:line, host names kept for serve to resolve.
 #include "config/conf.hpp"
+#include "test/config/conf_parse.hpp"
 #include "config/conf_values.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,16 +11,7 @@ using namespace ivs::config;
 
 namespace {
 
-conf parse_ok(std::string_view text, std::string_view name = "iscsi.conf")
-{
-    conf c;
-    std::string error;
-    const std::error_code ec = parse_conf(text, name, {}, c, error);
-    INFO(error);
-    REQUIRE_FALSE(ec);
-    REQUIRE(error.empty());
-    return c;
-}
+using ivs::test::parse_ok;
 
 std::string error_of(std::string_view text, std::string_view name = "vol.conf")
 {

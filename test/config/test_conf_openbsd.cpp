@@ -1,24 +1,12 @@
 // iscsi-vscsi.conf(5): OpenBSD iscsi.conf(5) syntax parses unchanged.
 #include "config/conf.hpp"
+#include "test/config/conf_parse.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace ivs::config;
 
-namespace {
-
-conf parse_ok(std::string_view text, std::string_view name = "iscsi.conf")
-{
-    conf c;
-    std::string error;
-    const std::error_code ec = parse_conf(text, name, {}, c, error);
-    INFO(error);
-    REQUIRE_FALSE(ec);
-    REQUIRE(error.empty());
-    return c;
-}
-
-} // namespace
+using ivs::test::parse_ok;
 
 TEST_CASE("an OpenBSD iscsi.conf with macros, isid and target blocks", "[conf]")
 {
