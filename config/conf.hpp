@@ -22,6 +22,8 @@ struct conf_location {
     unsigned line = 0;
 };
 
+inline std::string to_string(const conf_location& where) { return where.file + ":" + std::to_string(where.line); }
+
 // `isid (oui|en|rand) BASE QUALIFIER`; RFC 7143 §11.12.5 ISID formats.
 enum class isid_format : std::uint8_t { oui = 0, en = 1, rand = 2 };
 

@@ -260,7 +260,7 @@ bool conf_parser::isid(source& s, unsigned line)
     if (!take_signed(s, "isid base", v.base) || !take_signed(s, "isid qualifier", v.qualifier))
         return false;
     if (isid_at_)
-        warning(s, line, "isid: replaces the isid set at " + isid_at_->file + ":" + std::to_string(isid_at_->line));
+        warning(s, line, "isid: replaces the isid set at " + to_string(*isid_at_));
     if (isid_ignored_bits(v))
         warning(s, line,
                 v.format == isid_format::oui
@@ -274,15 +274,20 @@ bool conf_parser::isid(source& s, unsigned line)
     return true;
 }
 
+bool conf_parser::first_setting(const source& s, unsigned line, std::string_view keyword,
+                                const std::optional<conf_location>& set_at)
+{
+    if (!set_at)
+        return true;
+    error(s, line, std::string(keyword) + ": already set at " + to_string(*set_at));
+    return false;
+}
+
 // Global initiatorname (an extension; iscsid(8) takes it per target only).
 bool conf_parser::initiator_name(source& s, unsigned line)
 {
-    if (initiator_name_at_) {
-        error(s, line,
-              "initiatorname: already set at " + initiator_name_at_->file + ":" +
-                  std::to_string(initiator_name_at_->line));
+    if (!first_setting(s, line, "initiatorname", initiator_name_at_))
         return false;
-    }
     if (!take_iscsi_name(s, "initiatorname", out_.initiator_name))
         return false;
     initiator_name_at_ = conf_location{s.name, line};
@@ -293,12 +298,8 @@ bool conf_parser::initiator_name(source& s, unsigned line)
 // the local address of every target that does not set its own.
 bool conf_parser::initiator_addr(source& s, unsigned line)
 {
-    if (initiator_addr_at_) {
-        error(s, line,
-              "initiatoraddr: already set at " + initiator_addr_at_->file + ":" +
-                  std::to_string(initiator_addr_at_->line));
+    if (!first_setting(s, line, "initiatoraddr", initiator_addr_at_))
         return false;
-    }
     conf_address a;
     if (!take_initiator_addr(s, line, a))
         return false;

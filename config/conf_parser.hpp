@@ -55,6 +55,9 @@ private:
     void unexpected(const source& s, std::string_view expected);
     bool too_many_errors() const { return errors_.size() >= max_reported_errors; }
     bool expect_line_end(source& s);
+    // A global set at most once: false, with an error naming where it was set, if it was.
+    bool first_setting(const source& s, unsigned line, std::string_view keyword,
+                       const std::optional<conf_location>& set_at);
 
     // values; each reports its own error and returns false
     bool take_string(source& s, std::string_view what, std::string_view noun, std::string& out);

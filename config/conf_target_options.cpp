@@ -66,8 +66,6 @@ constexpr std::string_view option_keywords[] = {
 
 constexpr std::uint64_t max_lun = 16383; // flat space addressing (SAM), 14 bits
 
-std::string at(const conf_location& where) { return where.file + ":" + std::to_string(where.line); }
-
 } // namespace
 
 bool conf_parser::mark_once(const source& s, block_state& b, std::string_view key, std::string_view keyword,
@@ -177,7 +175,7 @@ bool conf_parser::target(source& s, unsigned line)
         std::find_if(out_.targets.begin(), out_.targets.end(), [&](const conf_target& o) { return o.name == t.name; });
     if (same != out_.targets.end()) {
         warning(s, line,
-                "target \"" + t.name + "\": replaces the target of the same name at " + at(same->where) +
+                "target \"" + t.name + "\": replaces the target of the same name at " + to_string(same->where) +
                     " (iscsid(8) keeps the last one too)");
         out_.targets.erase(same);
     }
