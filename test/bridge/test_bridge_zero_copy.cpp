@@ -208,17 +208,7 @@ TEST_CASE("zero-copy: an early answer in the middle of a segment stops it", "[br
             const received_pdu p = tg.expect(opcode::scsi_command);
             // One Data-In of 4096 bytes, of which only the header and 1024 bytes
             // arrive before the bridge answers the command.
-            pdu::data_in d;
-            d.initiator_task_tag = p.itt();
-            d.data_sn = 0;
-            d.buffer_offset = 0;
-            d.data_segment_length = 4096;
-            d.final_bit = true;
-            d.status_bit = true;
-            tg.stamp(d, true);
-            pdu::bhs_bytes bhs;
-            d.encode(bhs);
-            tg.send_bytes(bhs);
+            tg.send_data_in_header(p.itt(), 0, 0, 4096, true);
             tg.send_bytes(bytes_of(payload, 0, 1024));
             wait_for_go(tg, go);
             tg.send_bytes(bytes_of(payload, 1024, 3072)); // EPIPE is ignored

@@ -121,16 +121,7 @@ TEST_CASE("READ with a lease withdrawn while a segment lands in it: the connecti
     first.run([&](scripted_target& tg) {
         tg.login();
         const received_pdu p = tg.expect(opcode::scsi_command);
-        pdu::data_in d;
-        d.initiator_task_tag = p.itt();
-        d.data_sn = 0;
-        d.buffer_offset = 0;
-        d.data_segment_length = 4096;
-        d.final_bit = true;
-        tg.stamp(d, false);
-        pdu::bhs_bytes bhs;
-        d.encode(bhs);
-        tg.send_bytes(bhs);
+        tg.send_data_in_header(p.itt(), 0, 0, 4096, false);
         tg.send_bytes(bytes_of(payload, 0, 2048));
         half_sent = true;
         wait_for_go(tg, go);

@@ -627,6 +627,22 @@ void scripted_target::send_data_in(std::uint32_t itt, std::uint32_t data_sn, std
     send(d, data);
 }
 
+void scripted_target::send_data_in_header(std::uint32_t itt, std::uint32_t data_sn, std::uint32_t offset,
+                                          std::uint32_t length, bool status)
+{
+    pdu::data_in d;
+    d.initiator_task_tag = itt;
+    d.data_sn = data_sn;
+    d.buffer_offset = offset;
+    d.data_segment_length = length;
+    d.final_bit = true;
+    d.status_bit = status;
+    stamp(d, status);
+    pdu::bhs_bytes bhs;
+    d.encode(bhs);
+    send_bytes(bhs);
+}
+
 void scripted_target::send_r2t(std::uint32_t itt, std::uint32_t ttt, std::uint32_t r2t_sn, std::uint32_t offset,
                                std::uint32_t length)
 {

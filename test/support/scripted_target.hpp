@@ -221,6 +221,10 @@ public:
     // `underflow` as the residual.
     void send_data_in(std::uint32_t itt, std::uint32_t data_sn, std::uint32_t offset, std::span<const std::byte> data,
                       bool status = false, std::uint32_t underflow = 0);
+    // Only the header of a Data-In announcing `length` bytes (F set, S as
+    // `status`); the case sends the segment, or part of it, with send_bytes.
+    void send_data_in_header(std::uint32_t itt, std::uint32_t data_sn, std::uint32_t offset, std::uint32_t length,
+                             bool status);
     void send_r2t(std::uint32_t itt, std::uint32_t ttt, std::uint32_t r2t_sn, std::uint32_t offset,
                   std::uint32_t length);
     // Receives the Data-Out PDUs of one sequence (up to the F bit) for `itt`
